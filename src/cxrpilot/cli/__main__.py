@@ -1,0 +1,5 @@
+import sys
+
+from cxrpilot.cli import main
+
+sys.exit(main())
