@@ -1,0 +1,7 @@
+"""``cxrpilot train expert|janus``."""
+
+from cxrpilot.cli._groups import register_group
+
+
+def register(subparsers) -> None:
+    register_group(subparsers, "train", "Train or fine-tune a model.", ("expert", "janus"))

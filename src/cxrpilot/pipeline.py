@@ -1,0 +1,159 @@
+"""Radiograph -> Draft: the one way every interface (CLI, API, batch) drafts a report.
+
+A *drafter* pairs a model with the way its output becomes a :class:`~cxrpilot.draft.Draft`:
+
+- ``"expert"`` (the default, CPU-only): the embedded expert classifier gives findings with
+  calibrated probabilities and the composer writes the text from them.
+- ``"janus:PATH"``: Janus-Pro (local weights) writes the text and the report labeler reads
+  the findings from it; with an expert model given too, the expert's present findings are
+  put into the prompt ("Expert analysis: ... present.") and its probabilities are kept.
+
+Example
+-------
+>>> from cxrpilot import imaging, pipeline                       # doctest: +SKIP
+>>> draft = pipeline.draft(imaging.load("chest.dcm"))           # doctest: +SKIP
+>>> print(draft.banner); print(draft.text)                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cxrpilot.draft import Draft
+from cxrpilot.errors import UnknownModelError
+from cxrpilot.imaging import Radiograph
+
+__all__ = ["Drafter", "ExpertDrafter", "JanusDrafter", "load_drafter", "draft"]
+
+MODEL_SPEC_HELP = "'expert', 'expert:NAME_OR_PATH' or 'janus:PATH'"
+
+
+class Drafter(Protocol):
+    """Anything that turns a radiograph into a draft."""
+
+    model_id: str
+    version: str
+
+    def draft(self, radiograph: Radiograph, *, indication: str | None = None) -> Draft: ...
+
+
+@dataclass
+class ExpertDrafter:
+    """The expert classifier's findings, written up by the composer."""
+
+    model: Any  # cxrpilot.models.expert.ExpertModel
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def draft(self, radiograph: Radiograph, *, indication: str | None = None) -> Draft:
+        from cxrpilot.models.composer import compose
+
+        t0 = time.perf_counter()
+        findings = self.model.assess(radiograph)
+        t1 = time.perf_counter()
+        findings_text, impression_text = compose(findings)
+        t2 = time.perf_counter()
+        return Draft(
+            source=radiograph.source,
+            findings=findings,
+            findings_text=findings_text,
+            impression_text=impression_text,
+            model_id=self.model_id,
+            model_version=self.version,
+            timings={"model": t1 - t0, "compose": t2 - t1},
+        )
+
+
+@dataclass
+class JanusDrafter:
+    """Janus-Pro writes the text; optionally fused with the expert classifier."""
+
+    reporter: Any  # cxrpilot.models.janus.JanusReporter
+    expert: Any | None = None  # cxrpilot.models.expert.ExpertModel
+
+    @property
+    def model_id(self) -> str:
+        base = self.reporter.model_id
+        return f"{base}+{self.expert.model_id}" if self.expert is not None else base
+
+    @property
+    def version(self) -> str:
+        return self.reporter.version
+
+    def draft(self, radiograph: Radiograph, *, indication: str | None = None) -> Draft:
+        expert_findings = self.expert.assess(radiograph) if self.expert is not None else None
+        return self.reporter.draft(
+            radiograph, indication=indication, expert_findings=expert_findings
+        )
+
+
+def load_drafter(spec: str | None = None, *, expert: str | None = None) -> Drafter:
+    """Build a drafter from a model spec.
+
+    Parameters
+    ----------
+    spec : str or None
+        ``None`` or ``"expert"`` for the shipped default; ``"expert:NAME_OR_PATH"``;
+        ``"janus:PATH"`` for Janus-Pro weights in a local folder.
+    expert : str or None
+        With a Janus spec: also run this expert model (``"default"`` or a name/path) and
+        feed its present findings into the prompt.
+
+    Raises
+    ------
+    UnknownModelError
+        The spec is not of a known kind.
+    ModelLoadError
+        The weights are missing or unreadable.
+    """
+    kind, _, arg = (spec or "expert").partition(":")
+    if kind == "expert":
+        from cxrpilot.models import expert as expert_models
+
+        return ExpertDrafter(expert_models.load(arg or None))
+    if kind == "janus":
+        if not arg:
+            raise UnknownModelError(f"model spec {spec!r} needs a path: 'janus:PATH'")
+        from cxrpilot.models import expert as expert_models
+        from cxrpilot.models import janus
+
+        fused = None
+        if expert is not None:
+            fused = expert_models.load(None if expert in ("", "default") else expert)
+        return JanusDrafter(janus.load(arg), expert=fused)
+    raise UnknownModelError(f"unknown model spec {spec!r}; expected {MODEL_SPEC_HELP}")
+
+
+def draft(
+    radiograph: Radiograph,
+    *,
+    model: Drafter | str | None = None,
+    indication: str | None = None,
+) -> Draft:
+    """Draft a report for one radiograph.
+
+    Parameters
+    ----------
+    radiograph : Radiograph
+        From :func:`cxrpilot.imaging.load`.
+    model : Drafter, str or None
+        A drafter from :func:`load_drafter`, a spec for it, or None for the default.
+        Pass a drafter when drafting many images, so the model is loaded once.
+    indication : str or None
+        Clinical indication, used by models that take it (Janus-Pro).
+
+    Returns
+    -------
+    Draft
+        Always labelled as a draft (``draft.banner``).
+    """
+    drafter = model if model is not None and not isinstance(model, str) else load_drafter(model)
+    return drafter.draft(radiograph, indication=indication)
