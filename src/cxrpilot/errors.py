@@ -17,6 +17,7 @@ __all__ = [
     "UnknownModelError",
     "ModelLoadError",
     "MissingDependencyError",
+    "InvalidInputError",
 ]
 
 
@@ -52,6 +53,12 @@ class ModelLoadError(CxrpilotError):
 
 class MissingDependencyError(CxrpilotError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class InvalidInputError(CxrpilotError, ValueError):
+    """Arguments of a library function that are not valid (wrong shape, length, values or
+    range), in the manner of scikit-learn's ``ValueError``s: the message names the argument,
+    the value found and what was expected."""
 
 
 def require(module: str, *, extra: str) -> object:

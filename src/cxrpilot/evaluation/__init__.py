@@ -1,0 +1,41 @@
+"""Measuring cxrpilot: diagnostic accuracy, report metrics, clinical efficacy and reader
+studies.
+
+Functions are pure and scikit-learn shaped, ``(y_true, y_score, *, options)``; statistics
+with uncertainty are returned as a frozen :class:`Estimate` (``estimate, ci_low, ci_high, n,
+method``). Undefined cases warn (:class:`UndefinedMetricWarning`) and return NaN.
+"""
+
+from __future__ import annotations
+
+from ._diagnostic import (
+    delong_test,
+    expected_calibration_error,
+    proportion_ci,
+    reliability_diagram,
+    roc_auc_by_finding,
+    roc_auc_ci,
+    roc_curve_points,
+    threshold_metrics,
+    youden_threshold,
+)
+from ._result import DeLongResult, Estimate, ReliabilityDiagram, RocCurve, ThresholdMetrics
+from ._validation import UndefinedMetricWarning
+
+__all__ = [
+    "Estimate",
+    "DeLongResult",
+    "ThresholdMetrics",
+    "ReliabilityDiagram",
+    "RocCurve",
+    "UndefinedMetricWarning",
+    "roc_auc_ci",
+    "roc_auc_by_finding",
+    "delong_test",
+    "proportion_ci",
+    "youden_threshold",
+    "threshold_metrics",
+    "reliability_diagram",
+    "expected_calibration_error",
+    "roc_curve_points",
+]

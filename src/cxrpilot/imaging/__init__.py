@@ -1,0 +1,30 @@
+"""Imaging: DICOM, PNG and JPEG in, one checked :class:`Radiograph` out.
+
+>>> from cxrpilot import imaging                                  # doctest: +SKIP
+>>> xr = imaging.load("chest.dcm")                                # doctest: +SKIP
+>>> xr.pixels.shape, xr.view_position, xr.modality                # doctest: +SKIP
+((2048, 2048), 'PA', 'CR')
+
+``load`` recognises the format from the content, applies the DICOM modality and VOI LUTs in
+float, inverts MONOCHROME1, de-identifies the header, and refuses with a one-line
+:class:`~cxrpilot.errors.CxrpilotError` what is not a frontal chest radiograph it can read.
+``fit_square`` is the aspect-preserving resize that models use in their preprocessing.
+The import is light (numpy and Pillow); pydicom and the view model load on first use.
+"""
+
+from cxrpilot.imaging._checks import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE
+from cxrpilot.imaging._deid import deidentify_header
+from cxrpilot.imaging._geometry import fit_square
+from cxrpilot.imaging._load import load
+from cxrpilot.imaging._radiograph import Radiograph
+from cxrpilot.imaging._view import lateral_probability
+
+__all__ = [
+    "Radiograph",
+    "load",
+    "fit_square",
+    "deidentify_header",
+    "lateral_probability",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MIN_SIDE",
+]

@@ -1,0 +1,115 @@
+"""The expert classifier: the small, CPU-fast finding classifier shipped as the default model.
+
+A ``transformers`` ResNet trained from scratch here on the open chest X-ray data
+(covid-radiography, pediatric-pneumonia, covid-chestxray), exported to ONNX and run with
+ONNX Runtime (no torch at inference). It assesses only what its data supports — see
+``model.assessed`` — and marks every other of the 14 observations *not assessed*. Each model
+folder carries a card (``card.json``): labels, preprocessing, calibration, thresholds,
+training data with licences, splits and measured metrics. For research and demonstration
+only, not for clinical use.
+
+Example
+-------
+>>> from cxrpilot import imaging
+>>> from cxrpilot.models import expert
+>>> model = expert.load()                                  # the shipped default
+>>> model.assessed
+('No Finding', 'Lung Opacity', 'Pneumonia')
+>>> findings = model.assess(imaging.load("chest.png"))    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from cxrpilot.models.expert._card import ModelCard, Thresholds
+from cxrpilot.models.expert._model import DEFAULT_MODEL, ExpertModel, available_models, load
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ExpertModel",
+    "ModelCard",
+    "Thresholds",
+    "available_models",
+    "load",
+    "train_expert",
+]
+
+
+def train_expert(
+    data_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    epochs: int = 8,
+    image_size: int = 128,
+    arch: str = "resnet10",
+    sources: Sequence[str] | None = None,
+    holdout_source: str | None = None,
+    limit_per_class: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> ModelCard:
+    """Train an expert model on the open data and write it (ONNX weights + card) to ``out_dir``.
+
+    Images are de-duplicated across sources (perceptual hash) before a patient-level,
+    seeded train/validate/test split. The network is trained on the train split, calibrated
+    (temperature per finding) and given its low/high thresholds on the validation split,
+    and measured on the test split of each source (AUC with 95 % bootstrap CI). Needs the
+    ``train`` extra (torch, transformers, onnx).
+
+    Parameters
+    ----------
+    data_dir : path
+        The shared data folder (with ``covid-radiography/``, ``pediatric-pneumonia/``,
+        ``covid-chestxray/``).
+    out_dir : path
+        Folder to write ``model.onnx``, ``card.json``, ``model_card.md`` and
+        ``model.safetensors`` into (created).
+    seed : int
+        Seeds the split, the initialisation, the batch order and the augmentation.
+    epochs : int
+    image_size : int
+        Side of the square network input in pixels.
+    arch : str
+        ``"resnet10"``, ``"resnet18"`` or ``"resnet10t"`` (see ``_network.ARCHITECTURES``).
+    sources : sequence of str or None
+        Data sources to use (default: all three).
+    holdout_source : str or None
+        Train without this source (and without images duplicated in it) and test on all of
+        it: the cross-source measurement.
+    limit_per_class : int or None
+        Use at most this many images per source and class (for quick runs and tests).
+    cache_dir : path or None
+        Where decoded, resized images are cached between runs (default: the system's temp
+        folder, ``cxrpilot-cache``).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    ModelCard
+        The card written to ``out_dir/card.json``.
+
+    Raises
+    ------
+    InvalidDatasetError
+        A source folder is missing or malformed.
+    MissingDependencyError
+        torch / transformers / onnx are not installed.
+    """
+    from cxrpilot.errors import require
+
+    for module in ("torch", "transformers", "onnx"):
+        require(module, extra="train")
+    from cxrpilot.models.expert._train import train_expert as _train
+
+    return _train(
+        Path(data_dir), Path(out_dir), seed=seed, epochs=epochs, image_size=image_size, arch=arch,
+        sources=tuple(sources) if sources is not None else None, holdout_source=holdout_source,
+        limit_per_class=limit_per_class,
+        cache_dir=Path(cache_dir) if cache_dir is not None else None, progress=progress,
+    )

@@ -1,0 +1,161 @@
+"""The training loop of the expert network on a cached image array. Imports torch."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cxrpilot.models.expert._network import build_network
+
+__all__ = ["FitResult", "fit_network", "network_logits", "augment"]
+
+
+@dataclass
+class FitResult:
+    """The trained network and what happened while training it."""
+
+    network: torch.nn.Module
+    best_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Random geometry and intensity changes of a batch (B, 1, S, S) of [0, 1] images.
+
+    Small rotation, zoom and shift; a random squeeze of one axis (so that the black
+    padding bars that non-square sources get also appear on square sources, and cannot
+    be a shortcut); gamma, contrast and brightness; now and then a black band over a
+    border (where text markers sit).
+    """
+    b = x.shape[0]
+    u = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
+    angle = (u(b) * 2 - 1) * math.radians(8)
+    scale = 1 + (u(b) * 2 - 1) * 0.1
+    squeeze = torch.where(u(b) < 0.4, 1 - u(b) * 0.25, torch.ones(b))
+    on_x = u(b) < 0.5
+    sx = scale * torch.where(on_x, squeeze, torch.ones(b))
+    sy = scale * torch.where(on_x, torch.ones(b), squeeze)
+    shift = (u(b, 2) * 2 - 1) * 0.06
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([
+        torch.stack([cos / sx, -sin / sx, shift[:, 0]], 1),
+        torch.stack([sin / sy, cos / sy, shift[:, 1]], 1),
+    ], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    gamma = torch.exp((u(b) * 2 - 1) * 0.25).view(b, 1, 1, 1)
+    x = x.clamp(0, 1) ** gamma
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    contrast = (1 + (u(b) * 2 - 1) * 0.2).view(b, 1, 1, 1)
+    bright = ((u(b) * 2 - 1) * 0.08).view(b, 1, 1, 1)
+    x = ((x - mean) * contrast + mean + bright).clamp(0, 1)
+    size = x.shape[-1]
+    band = (u(b, 4) * 0.12 * size).long()
+    masked = u(b) < 0.25
+    for i in torch.nonzero(masked).flatten().tolist():
+        top, bottom, left, right = band[i].tolist()
+        x[i, :, :top] = 0
+        x[i, :, size - bottom:] = 0
+        x[i, :, :, :left] = 0
+        x[i, :, :, size - right:] = 0
+    return x
+
+
+def _masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    known = ~torch.isnan(targets)
+    loss = F.binary_cross_entropy_with_logits(
+        logits, torch.nan_to_num(targets), reduction="none"
+    )
+    w = weights[:, None] * known
+    return (loss * w).sum() / w.sum().clamp_min(1e-8)
+
+
+def network_logits(network: torch.nn.Module, images: np.ndarray, index: np.ndarray,
+                   mean: float, std: float, *, batch_size: int = 256) -> np.ndarray:
+    """Logits of the network for ``images[index]`` (cached [0, 1] arrays)."""
+    network.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(index), batch_size):
+            x = torch.from_numpy(images[index[i : i + batch_size]].astype(np.float32))[:, None]
+            out.append(network(pixel_values=(x - mean) / std).logits.numpy())
+    return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 0))
+
+
+def fit_network(
+    images: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    *,
+    arch: str,
+    mean: float,
+    std: float,
+    epochs: int,
+    seed: int,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    progress: bool = True,
+) -> FitResult:
+    """Train from scratch with AdamW and a one-cycle schedule; keep the epoch with the
+    lowest validation loss.
+
+    ``images`` is (N, S, S) in [0, 1] (float16 is fine), ``targets`` (N, L) with NaN for
+    unknown labels, ``weights`` (N,) per-image loss weights.
+    """
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    network = build_network(arch, targets.shape[1])
+    steps = max(1, math.ceil(len(train_idx) / batch_size))
+    opt = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps * epochs,
+                                                pct_start=0.2)
+    y_all = torch.from_numpy(targets.astype(np.float32))
+    w_all = torch.from_numpy(weights.astype(np.float32))
+    best_loss, best_state, best_epoch = math.inf, None, 0
+    history: list[dict[str, float]] = []
+    for epoch in range(1, epochs + 1):
+        network.train()
+        order = rng.permutation(train_idx)
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                   leave=False, unit="batch")
+        running = 0.0
+        for step in bar:
+            idx = np.sort(order[step * batch_size : (step + 1) * batch_size])
+            x = torch.from_numpy(images[idx].astype(np.float32))[:, None]
+            x = (augment(x, g) - mean) / std
+            loss = _masked_bce(network(pixel_values=x).logits, y_all[idx], w_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += float(loss.detach())
+            bar.set_postfix(loss=f"{running / (step + 1):.3f}")
+        bar.close()
+        entry = {"epoch": epoch, "train_loss": running / steps}
+        if len(val_idx):
+            logits = torch.from_numpy(network_logits(network, images, val_idx, mean, std))
+            val_loss = float(_masked_bce(logits.float(), y_all[val_idx], w_all[val_idx]))
+            entry["val_loss"] = val_loss
+        else:
+            val_loss = entry["train_loss"]
+        history.append(entry)
+        if progress:
+            tqdm.write("epoch {epoch}: train loss {train_loss:.4f}".format(**entry)
+                       + (f", validation loss {val_loss:.4f}" if len(val_idx) else ""))
+        if val_loss < best_loss:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(network.state_dict())
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    return FitResult(network=network, best_epoch=best_epoch, history=history)

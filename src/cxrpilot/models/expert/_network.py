@@ -1,0 +1,65 @@
+"""The network (a ``transformers`` ResNet) and its export to ONNX. Imports torch."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import ResNetConfig, ResNetForImageClassification
+
+__all__ = ["ARCHITECTURES", "build_network", "export_onnx", "LogitsOnly"]
+
+#: Named ResNet configurations (greyscale input, basic blocks), smallest first.
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "resnet10": {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256], "depths": [1, 1, 1, 1]},
+    "resnet18": {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256], "depths": [2, 2, 2, 2]},
+    "resnet10t": {"embedding_size": 16, "hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1]},
+}
+
+
+def build_network(arch: str, num_labels: int) -> ResNetForImageClassification:
+    """A randomly initialised ``transformers`` ResNet for 1-channel input."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+    config = ResNetConfig(
+        num_channels=1, layer_type="basic", hidden_act="relu", num_labels=num_labels,
+        downsample_in_first_stage=False, **ARCHITECTURES[arch],
+    )
+    return ResNetForImageClassification(config)
+
+
+class LogitsOnly(torch.nn.Module):
+    """Wraps the transformers model so that it maps pixels -> logits (for export)."""
+
+    def __init__(self, model: ResNetForImageClassification) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=pixels).logits
+
+
+def export_onnx(model: ResNetForImageClassification, path: Path, image_size: int,
+                *, opset: int = 18) -> float:
+    """Export to ONNX with a dynamic batch axis; returns the largest |ONNX - torch|
+    difference on a random batch (checked with ONNX Runtime)."""
+    import onnxruntime as ort
+
+    wrapper = LogitsOnly(model).eval()
+    example = torch.randn(2, 1, image_size, image_size, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation/tracer notes
+        torch.onnx.export(
+            wrapper, (example,), str(path), input_names=["pixels"], output_names=["logits"],
+            dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset, dynamo=False,
+        )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    check = torch.randn(3, 1, image_size, image_size, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        expected = wrapper(check).numpy()
+    got = session.run(None, {"pixels": check.numpy()})[0]
+    return float(np.abs(got - expected).max())

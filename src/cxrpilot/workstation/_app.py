@@ -1,0 +1,166 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from cxrpilot import __version__
+from cxrpilot.errors import CxrpilotError
+
+from . import _db
+from ._csrf import CSRFMiddleware
+from ._errors import Conflict, Throttled, WorkstationError
+from ._security import load_or_create_secret, password_hasher
+from ._settings import Settings, get_settings
+from ._storage import BlobStore
+from ._worker import DraftProducer, DraftWorker
+from .deps import CSRF_HEADER, SESSION_COOKIE, AppState
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def _import_string(spec: str) -> Any:
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise CxrpilotError(f"CXRPILOT_DRAFT_PRODUCER={spec!r}: expected 'package.module:callable'")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise CxrpilotError(f"CXRPILOT_DRAFT_PRODUCER={spec!r} cannot be imported: {exc}") from exc
+
+
+def _pipeline_producer(settings: Settings) -> Callable[[], DraftProducer]:
+    """A factory (called in the worker thread, once) of the pipeline's default drafter."""
+
+    def factory() -> DraftProducer:
+        from cxrpilot import pipeline
+
+        drafter = pipeline.load_drafter(settings.draft_model)
+        return lambda radiograph: pipeline.draft(radiograph, model=drafter)
+
+    return factory
+
+
+def _default_loader(data: bytes):
+    from cxrpilot import imaging
+
+    return imaging.load(data)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    draft_producer: DraftProducer | None = None,
+    loader: Callable[[bytes], Any] | None = None,
+) -> FastAPI:
+    """Build the workstation app.
+
+    Parameters
+    ----------
+    settings : Settings or None
+        ``None``: :func:`get_settings` (the ``CXRPILOT_*`` environment).
+    draft_producer : callable or None
+        ``Radiograph -> Draft`` run by the background worker. ``None``: the callable named by
+        ``settings.draft_producer``, else :func:`cxrpilot.pipeline.draft` with
+        ``settings.draft_model`` (loaded once, in the worker thread, on the first job).
+    loader : callable or None
+        ``bytes -> Radiograph`` used on import; ``None``: :func:`cxrpilot.imaging.load`
+        (which de-identifies DICOM headers).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        With the schema migrated to the newest revision (when ``settings.auto_migrate``); the
+        draft worker starts and stops with the app's lifespan.
+
+    Examples
+    --------
+    >>> from cxrpilot.workstation import Settings, create_app        # doctest: +SKIP
+    >>> app = create_app(Settings(data_dir="ws-data"))              # doctest: +SKIP
+    """
+    settings = settings or get_settings()
+    if settings.secret_key is not None:
+        secret = settings.secret_key.get_secret_value().encode()
+    else:
+        secret = load_or_create_secret(settings.data_dir / "secret_key")
+    engine = _db.make_engine(settings.resolved_database_url)
+    if settings.auto_migrate:
+        _db.upgrade(engine)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=_db.make_sessionmaker(engine),
+        store=BlobStore(settings.image_dir),
+        secret=secret,
+        loader=loader or _default_loader,
+        hasher=password_hasher(settings.password_time_cost, settings.password_memory_kib),
+    )
+    if settings.worker_threads > 0:
+        if draft_producer is not None:
+            producer, lazy = draft_producer, False
+        elif settings.draft_producer:
+            producer, lazy = _import_string(settings.draft_producer), False
+        else:
+            producer, lazy = _pipeline_producer(settings), True
+        state.worker = DraftWorker(
+            state.sessions, state.store, producer, threads=settings.worker_threads,
+            lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts, lazy_producer=lazy,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.worker is not None:
+            state.worker.start(reclaim=settings.reclaim_jobs_on_start)
+        try:
+            yield
+        finally:
+            if state.worker is not None:
+                state.worker.stop()
+            engine.dispose()
+
+    app = FastAPI(title="cxrpilot workstation", version=__version__, lifespan=lifespan)
+    app.state.ws = state
+    app.add_middleware(
+        CSRFMiddleware, secret=secret, cookie=SESSION_COOKIE, header=CSRF_HEADER,
+        exempt=frozenset({"/api/auth/login"}),
+    )
+
+    @app.exception_handler(WorkstationError)
+    async def _workstation_error(_request: Request, exc: WorkstationError) -> JSONResponse:
+        body: dict[str, Any] = {"detail": str(exc)}
+        headers = {}
+        if isinstance(exc, Conflict) and exc.current:
+            body["current"] = exc.current
+        if isinstance(exc, Throttled):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(CxrpilotError)
+    async def _user_error(_request: Request, exc: CxrpilotError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    from ._routes import audit, auth, cases, evaluations, reads, studies, users
+
+    for module in (auth, users, cases, reads, studies, evaluations, audit):
+        app.include_router(module.router)
+
+    @app.get("/api/health", tags=["health"])
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "database": engine.dialect.name,
+            "schema": _db.current_revision(engine),
+            "worker_threads": settings.worker_threads if state.worker is not None else 0,
+        }
+
+    return app

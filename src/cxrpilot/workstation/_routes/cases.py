@@ -1,0 +1,87 @@
+"""/api/cases: import (upload or server folder), list, the de-identified image, redraft."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+
+from .._errors import InvalidInput
+from .._schemas import CaseOut, CaseSummary, FolderImportIn, ImportResult
+from .._services import cases as service
+from ..deps import CurrentActor, Db, State
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+
+@router.get("", response_model=list[CaseSummary])
+def list_cases(actor: CurrentActor, db: Db, limit: int = 200, offset: int = 0) -> list:
+    return service.list_cases(db, actor, limit=min(max(limit, 1), 1000), offset=max(offset, 0))
+
+
+@router.post("", response_model=ImportResult)
+async def upload(
+    request: Request,
+    actor: CurrentActor,
+    state: State,
+    file: UploadFile = File(...),
+    label: str = Form(""),
+    indication: str = Form(""),
+    reference_text: str = Form(""),
+) -> ImportResult:
+    limit = state.settings.max_upload_mb * 1024 * 1024
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"{file.filename}: larger than the upload limit of {state.settings.max_upload_mb} MB")
+    from starlette.concurrency import run_in_threadpool
+
+    def work() -> ImportResult:
+        with state.sessions() as db:
+            case, created = service.import_bytes(
+                db, state.store, state.loader, actor, data, name=file.filename or "upload",
+                label=label or None, indication=indication, reference_text=reference_text,
+            )
+            status, _ = service.draft_status(db, case.id)
+        if created and state.worker is not None:
+            state.worker.notify()
+        return ImportResult(case=CaseOut.model_validate(case), created=created, draft_status=status)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/import-folder")
+def import_folder(body: FolderImportIn, actor: CurrentActor, state: State, db: Db) -> dict:
+    results = service.import_folder(db, state.store, state.loader, actor, body.path, roots=state.settings.import_roots)
+    if state.worker is not None:
+        state.worker.notify()
+    return {"results": results, "imported": sum(bool(r.get("created")) for r in results),
+            "failed": sum("error" in r for r in results)}
+
+
+@router.get("/{case_id}", response_model=CaseSummary)
+def get_case(case_id: int, actor: CurrentActor, db: Db) -> dict:
+    actor.require("admin", "coordinator")
+    case = service.check_case_access(db, actor, case_id)
+    status, error = service.draft_status(db, case.id)
+    return {"case": case, "draft_status": status, "draft_error": error, "reads": 0}
+
+
+@router.get("/{case_id}/image")
+def image(case_id: int, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
+    """The de-identified display image (16-bit greyscale PNG) to whoever may see the case."""
+    case = service.check_case_access(db, actor, case_id)
+    from .._models import Image
+
+    img = db.get(Image, case.image_id)
+    assert img is not None
+    etag = f'"{img.display_sha256}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=3600"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(state.store.read(img.display_path), media_type="image/png", headers=headers)
+
+
+@router.post("/{case_id}/draft", status_code=202)
+def redraft(case_id: int, actor: CurrentActor, state: State, db: Db) -> dict:
+    job = service.request_draft(db, actor, case_id)
+    if state.worker is not None:
+        state.worker.notify()
+    return {"job_id": job.id, "draft_status": "pending"}

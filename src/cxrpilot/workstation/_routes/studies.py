@@ -1,0 +1,75 @@
+"""/api/studies: setup, eligibility, randomisation, progress, evaluation phase, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Literal
+
+from fastapi import APIRouter, Response
+
+from .._schemas import CaseIds, EligibilityIn, MembersIn, SeedIn, StudyCreate, StudyOut, StudyProgress
+from .._services import evaluations as eval_service
+from .._services import studies as service
+from ..deps import CurrentActor, Db
+
+router = APIRouter(prefix="/api/studies", tags=["studies"])
+
+
+@router.get("", response_model=list[StudyOut])
+def list_studies(actor: CurrentActor, db: Db) -> list:
+    return service.list_studies(db, actor)
+
+
+@router.post("", response_model=StudyOut, status_code=201)
+def create_study(body: StudyCreate, actor: CurrentActor, db: Db):
+    return service.create_study(db, actor, name=body.name, design=body.design, description=body.description,
+                                washout_days=body.washout_days, criteria=[c.model_dump() for c in body.criteria])
+
+
+@router.get("/{study_id}", response_model=StudyProgress)
+def progress(study_id: int, actor: CurrentActor, db: Db) -> dict:
+    return service.progress(db, actor, study_id)
+
+
+@router.post("/{study_id}/cases")
+def add_cases(study_id: int, body: CaseIds, actor: CurrentActor, db: Db) -> dict:
+    return {"added": service.add_cases(db, actor, study_id, body.case_ids)}
+
+
+@router.post("/{study_id}/members")
+def add_members(study_id: int, body: MembersIn, actor: CurrentActor, db: Db) -> dict:
+    return {"added": service.add_members(db, actor, study_id, body.user_ids, body.role)}
+
+
+@router.put("/{study_id}/cases/{case_id}/eligibility")
+def eligibility(study_id: int, case_id: int, body: EligibilityIn, actor: CurrentActor, db: Db) -> dict:
+    sc = service.check_eligibility(db, actor, study_id, case_id, answers=body.answers, note=body.note)
+    return {"case_id": case_id, "eligibility": sc.eligibility, "checklist": sc.checklist}
+
+
+@router.post("/{study_id}/randomise")
+def randomise(study_id: int, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
+    n = service.randomise(db, actor, study_id, seed=body.seed)
+    return {"reads": n, "seed": db.get(service.Study, study_id).seed}
+
+
+@router.post("/{study_id}/evaluation")
+def start_evaluation(study_id: int, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
+    n = eval_service.start_evaluation(db, actor, study_id, seed=body.seed)
+    return {"tasks": n, "seed": db.get(service.Study, study_id).evaluation_seed}
+
+
+@router.get("/{study_id}/export/{table}")
+def export(study_id: int, table: Literal["reads", "evaluations"], actor: CurrentActor, db: Db,
+           format: Literal["json", "csv"] = "json"):
+    rows = eval_service.export_rows(db, actor, study_id)[table]
+    if format == "json":
+        return rows
+    columns = eval_service.READ_COLUMNS if table == "reads" else eval_service.EVALUATION_COLUMNS
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(buf.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="study-{study_id}-{table}.csv"'})

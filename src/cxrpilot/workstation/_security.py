@@ -1,0 +1,92 @@
+"""Passwords (argon2id), session tokens and CSRF tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+__all__ = [
+    "hash_password",
+    "verify_password",
+    "password_hasher",
+    "new_session_token",
+    "session_key",
+    "csrf_token",
+    "check_csrf",
+    "load_or_create_secret",
+    "MIN_PASSWORD_LENGTH",
+]
+
+MIN_PASSWORD_LENGTH = 10
+_DEFAULT = PasswordHasher()
+_dummy_hashes: dict[tuple[int, int], str] = {}
+
+
+def password_hasher(time_cost: int = 3, memory_kib: int = 65536) -> PasswordHasher:
+    """An argon2id hasher with the given cost (verification reads the cost from each hash)."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
+    """The argon2id hash of ``password``."""
+    return (hasher or _DEFAULT).hash(password)
+
+
+def verify_password(password_hash: str | None, password: str, hasher: PasswordHasher | None = None) -> bool:
+    """Whether ``password`` matches ``password_hash``. When there is no hash (no such user) a
+    dummy hash of the same cost is verified, so that timing does not reveal user names."""
+    hasher = hasher or _DEFAULT
+    if password_hash is None:
+        key = (hasher.time_cost, hasher.memory_cost)
+        if key not in _dummy_hashes:
+            _dummy_hashes[key] = hasher.hash("not a password of anybody")
+        password_hash, exists = _dummy_hashes[key], False
+    else:
+        exists = True
+    try:
+        return hasher.verify(password_hash, password) and exists
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def new_session_token() -> str:
+    """A new random session token (the cookie value)."""
+    return secrets.token_urlsafe(32)
+
+
+def session_key(secret: bytes, token: str) -> str:
+    """The digest under which a session is stored (the token itself is never stored)."""
+    return hmac.new(secret, b"session:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(secret: bytes, token: str) -> str:
+    """The CSRF token bound to a session token (synchroniser token, sent in a header)."""
+    return hmac.new(secret, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(secret: bytes, token: str | None, header: str | None) -> bool:
+    return bool(token and header) and hmac.compare_digest(csrf_token(secret, token), header)  # type: ignore[arg-type]
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The secret key kept in ``path``; created (mode 0600) when absent."""
+    if path.exists():
+        value = path.read_text().strip()
+        if len(value) < 32:
+            raise ValueError(f"secret key file {path} holds fewer than 32 characters; delete it to regenerate")
+        return value.encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return load_or_create_secret(path)
+    with os.fdopen(handle, "w") as fh:
+        fh.write(value)
+    return value.encode()

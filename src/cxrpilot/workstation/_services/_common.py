@@ -1,0 +1,63 @@
+"""What every service needs: the acting user, the audit log, small lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from .._errors import Forbidden, NotFound
+from .._models import AuditEvent, User
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting (None for the system itself) and from which address."""
+
+    user: User | None
+    ip: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.user.username if self.user is not None else "system"
+
+    @property
+    def role(self) -> str | None:
+        return self.user.role if self.user is not None else None
+
+    def require(self, *roles: str) -> User:
+        if self.user is None or self.user.role not in roles:
+            raise Forbidden(f"this action needs the role {' or '.join(roles)}; you are {self.role or 'anonymous'}")
+        return self.user
+
+
+def audit(
+    db: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: Any = None,
+    **detail: Any,
+) -> None:
+    """Append one event to the audit log (in the caller's transaction; the caller commits)."""
+    db.add(
+        AuditEvent(
+            actor_id=actor.user.id if actor.user is not None else None,
+            actor=actor.name,
+            action=action,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            ip=actor.ip,
+            detail=detail,
+        )
+    )
+
+
+def get_or_404(db: Session, model: type[T], obj_id: int, what: str | None = None) -> T:
+    obj = db.get(model, obj_id)
+    if obj is None:
+        raise NotFound(f"{what or model.__name__.lower()} {obj_id} does not exist")
+    return obj

@@ -1,0 +1,296 @@
+"""Importing images into cases, draft jobs, and who may see a case."""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cxrpilot.errors import CxrpilotError
+from cxrpilot.imaging._radiograph import Radiograph
+
+from .._errors import Conflict, Forbidden, InvalidInput, NotFound
+from .._models import AiDraft, Case, Image, Job, Read, utcnow
+from .._storage import BlobStore
+from .._study_models import EvaluationTask
+from ._common import Actor, audit, get_or_404
+
+Loader = Callable[[bytes], Radiograph]
+IMPORT_ROLES = ("admin", "coordinator")
+
+
+def encode_png16(pixels: np.ndarray) -> bytes:
+    """Display pixels ([0, 1] float) as a 16-bit greyscale PNG (lossless for 8-16-bit sources)."""
+    from PIL import Image as PILImage
+
+    arr = np.round(np.clip(pixels, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    buf = io.BytesIO()
+    PILImage.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def decode_png16(data: bytes) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    with PILImage.open(io.BytesIO(data)) as im:
+        arr = np.asarray(im)
+    scale = 65535.0 if arr.dtype != np.uint8 else 255.0
+    return (arr.astype(np.float32) / scale).astype(np.float32)
+
+
+def deidentified_dicom(radiograph: Radiograph, source: bytes) -> tuple[bytes | None, str]:
+    """A DICOM file made of the de-identified header and the source's pixel data.
+
+    Returns ``(bytes, "kept")`` or ``(None, reason)``. The header must say that patient
+    identity was removed ((0012,0062) Patient Identity Removed = YES); the original bytes
+    are never stored.
+    """
+    header = radiograph.header
+    if header is None:
+        return None, "no de-identified header from the loader"
+    if str(getattr(header, "PatientIdentityRemoved", "")).upper() != "YES":
+        return None, "the header does not state (0012,0062) Patient Identity Removed = YES"
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+
+    original = pydicom.dcmread(io.BytesIO(source), force=True)
+    if "PixelData" not in original:
+        return None, "the source has no pixel data"
+    ds = copy.deepcopy(header)
+    ds.pop("PixelData", None)
+    for elem in original:
+        if elem.tag.group == 0x0028 and elem.tag not in ds:
+            ds.add(copy.deepcopy(elem))
+    ds.add(original["PixelData"])
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = original.file_meta.TransferSyntaxUID
+    if "SOPClassUID" in ds:
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    if "SOPInstanceUID" in ds:
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta = meta
+    ds.preamble = b"\0" * 128
+    buf = io.BytesIO()
+    try:
+        ds.save_as(buf, enforce_file_format=True)
+    except (ValueError, AttributeError, KeyError) as exc:
+        return None, f"could not write a DICOM file from the de-identified header: {exc}"
+    return buf.getvalue(), "kept"
+
+
+def _image_meta(rg: Radiograph) -> dict[str, Any]:
+    return {
+        "modality": rg.modality,
+        "view_position": rg.view_position,
+        "body_part": rg.body_part,
+        "photometric": rg.photometric,
+        "bits_stored": rg.bits_stored,
+        "pixel_spacing_mm": list(rg.pixel_spacing_mm) if rg.pixel_spacing_mm else None,
+        "patient_age_years": rg.patient_age_years,
+        "patient_sex": rg.patient_sex,
+    }
+
+
+def import_bytes(
+    db: Session,
+    store: BlobStore,
+    loader: Loader,
+    actor: Actor,
+    data: bytes,
+    *,
+    name: str,
+    label: str | None = None,
+    indication: str = "",
+    reference_text: str = "",
+    source: str = "upload",
+) -> tuple[Case, bool]:
+    """Import one image as a case and queue its draft. Returns ``(case, created)``;
+    an image imported before gives its existing case and ``created=False``.
+
+    ``name`` (a file name) is used in error messages only, never stored: file names can
+    carry patient names.
+    """
+    actor.require(*IMPORT_ROLES)
+    if not data:
+        raise InvalidInput(f"{name}: the file is empty")
+    try:
+        rg = loader(data)
+    except CxrpilotError as exc:
+        raise InvalidInput(f"{name}: {exc}") from exc
+    existing = db.scalar(
+        select(Case).join(Image, Case.image_id == Image.id).where(Image.source_sha256 == rg.sha256).order_by(Case.id)
+    )
+    if existing is not None:
+        return existing, False
+    display_sha, display_path = store.put(encode_png16(rg.pixels), "png")
+    meta = _image_meta(rg)
+    dicom_sha = dicom_path = None
+    if rg.format == "dicom":
+        dicom_bytes, meta["dicom"] = deidentified_dicom(rg, data)
+        if dicom_bytes is not None:
+            dicom_sha, dicom_path = store.put(dicom_bytes, "dcm")
+    image = Image(
+        source_sha256=rg.sha256,
+        display_sha256=display_sha,
+        display_path=display_path,
+        dicom_sha256=dicom_sha,
+        dicom_path=dicom_path,
+        format=rg.format,
+        width=int(rg.shape[1]),
+        height=int(rg.shape[0]),
+        meta=meta,
+    )
+    db.add(image)
+    db.flush()
+    case = Case(
+        label=label or "",
+        image_id=image.id,
+        indication=indication,
+        reference_text=reference_text,
+        source=source,
+        created_by_id=actor.user.id if actor.user else None,
+    )
+    db.add(case)
+    db.flush()
+    if not case.label:
+        case.label = f"CASE-{case.id:06d}"
+    db.add(Job(kind="draft", case_id=case.id))
+    audit(db, actor, "case.import", "case", case.id, source=source, format=rg.format, image_sha256=display_sha)
+    db.commit()
+    return case, True
+
+
+def import_folder(
+    db: Session, store: BlobStore, loader: Loader, actor: Actor, folder: str, *, roots: list[Path]
+) -> list[dict[str, Any]]:
+    """Import every file under ``folder`` (which must lie inside one of ``roots``).
+
+    Returns one result per file: ``{"file": relative path, "case_id": ..., "created": ...}``
+    or ``{"file": ..., "error": message}``. One bad file does not stop the others.
+    """
+    actor.require(*IMPORT_ROLES)
+    if not roots:
+        raise Forbidden("folder import is off: set CXRPILOT_IMPORT_ROOTS to the folders that may be imported from")
+    path = Path(folder).expanduser().resolve()
+    if not any(path.is_relative_to(Path(r).expanduser().resolve()) for r in roots):
+        raise Forbidden(f"folder {folder!r} is outside the import roots ({', '.join(str(r) for r in roots)})")
+    if not path.is_dir():
+        raise InvalidInput(f"folder {folder!r} does not exist or is not a folder")
+    results: list[dict[str, Any]] = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        rel = str(file.relative_to(path))
+        try:
+            case, created = import_bytes(db, store, loader, actor, file.read_bytes(), name=rel, source="folder")
+        except InvalidInput as exc:
+            db.rollback()
+            results.append({"file": rel, "error": str(exc)})
+            continue
+        results.append({"file": rel, "case_id": case.id, "created": created})
+    audit(db, actor, "case.import_folder", "folder", None, files=len(results),
+          failed=sum("error" in r for r in results))
+    db.commit()
+    return results
+
+
+def radiograph_of(store: BlobStore, image: Image) -> Radiograph:
+    """The radiograph of a stored image, as the pipeline sees it (display pixels + metadata)."""
+    header = None
+    if image.dicom_path:
+        import pydicom
+
+        header = pydicom.dcmread(io.BytesIO(store.read(image.dicom_path)), stop_before_pixels=True)
+    meta = image.meta or {}
+    spacing = meta.get("pixel_spacing_mm")
+    return Radiograph(
+        pixels=decode_png16(store.read(image.display_path)),
+        source=str(store.path(image.display_path)),
+        format=image.format,
+        sha256=image.source_sha256,
+        modality=meta.get("modality"),
+        view_position=meta.get("view_position"),
+        body_part=meta.get("body_part"),
+        photometric=meta.get("photometric") or "MONOCHROME2",
+        bits_stored=int(meta.get("bits_stored") or 8),
+        pixel_spacing_mm=tuple(spacing) if spacing else None,
+        patient_age_years=meta.get("patient_age_years"),
+        patient_sex=meta.get("patient_sex"),
+        header=header,
+    )
+
+
+def latest_job(db: Session, case_id: int) -> Job | None:
+    return db.scalar(select(Job).where(Job.case_id == case_id, Job.kind == "draft").order_by(Job.id.desc()).limit(1))
+
+
+def latest_draft(db: Session, case_id: int) -> AiDraft | None:
+    return db.scalar(select(AiDraft).where(AiDraft.case_id == case_id).order_by(AiDraft.id.desc()).limit(1))
+
+
+def draft_status(db: Session, case_id: int) -> tuple[str, str | None]:
+    """``("pending" | "ready" | "failed" | "none", error)`` of the case's draft."""
+    job = latest_job(db, case_id)
+    if job is None:
+        return ("ready", None) if latest_draft(db, case_id) else ("none", None)
+    if job.status in ("pending", "running"):
+        return "pending", None
+    if job.status == "failed":
+        return "failed", job.error
+    return "ready", None
+
+
+def request_draft(db: Session, actor: Actor, case_id: int) -> Job:
+    """Queue a new draft of a case (e.g. after a failure or a model change)."""
+    actor.require(*IMPORT_ROLES)
+    get_or_404(db, Case, case_id)
+    job = latest_job(db, case_id)
+    if job is not None and job.status in ("pending", "running"):
+        raise Conflict(f"case {case_id} already has a draft job {job.status}")
+    job = Job(kind="draft", case_id=case_id)
+    db.add(job)
+    db.flush()
+    audit(db, actor, "draft.request", "case", case_id, job_id=job.id)
+    db.commit()
+    return job
+
+
+def list_cases(db: Session, actor: Actor, *, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+    actor.require(*IMPORT_ROLES)
+    cases = list(db.scalars(select(Case).order_by(Case.id).limit(limit).offset(offset)))
+    reads = dict(
+        db.execute(
+            select(Read.case_id, func.count()).where(Read.case_id.in_([c.id for c in cases])).group_by(Read.case_id)
+        ).all()
+    )
+    out = []
+    for c in cases:
+        status, error = draft_status(db, c.id)
+        out.append({"case": c, "draft_status": status, "draft_error": error, "reads": reads.get(c.id, 0)})
+    return out
+
+
+def check_case_access(db: Session, actor: Actor, case_id: int) -> Case:
+    """The case, if ``actor`` may see it: staff always, a reader with a read of it (available
+    now), an evaluator with a task on it. Otherwise :class:`Forbidden`."""
+    case = db.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    role = actor.role
+    if role in IMPORT_ROLES:
+        return case
+    user_id = actor.user.id if actor.user else -1
+    if role == "radiologist":
+        now = utcnow()
+        reads = db.scalars(select(Read).where(Read.case_id == case_id, Read.reader_id == user_id))
+        if any(r.available_from is None or r.available_from <= now for r in reads):
+            return case
+    elif role == "evaluator":
+        if db.scalar(select(EvaluationTask.id).where(
+            EvaluationTask.case_id == case_id, EvaluationTask.evaluator_id == user_id).limit(1)):
+            return case
+    raise Forbidden(f"case {case_id} is not assigned to you")

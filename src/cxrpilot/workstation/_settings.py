@@ -1,0 +1,133 @@
+"""The one configuration object of the workstation: :class:`Settings` (env prefix ``CXRPILOT_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "PLACEHOLDER_SECRETS"]
+
+#: Secret values that are refused outside development.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "dev", "development"})
+
+
+class Settings(BaseSettings):
+    """Workstation settings, read from ``CXRPILOT_*`` environment variables.
+
+    Attributes
+    ----------
+    environment : {"production", "development"}
+        Placeholder secrets are refused outside ``"development"``.
+    data_dir : Path
+        Where the image store lives (``images/``) and, by default, the SQLite database.
+    database_url : str or None
+        SQLAlchemy URL. ``None``: ``sqlite:///{data_dir}/cxrpilot.sqlite``. PostgreSQL:
+        ``postgresql+psycopg://user:pass@host/db``.
+    secret_key : SecretStr or None
+        Keys the session and CSRF token digests. ``None``: a random key is created once in
+        ``data_dir/secret_key`` (mode 0600) and reused.
+    secure_cookies : {"auto", "always", "never"}
+        ``auto``: the ``Secure`` flag when the request came over HTTPS (run uvicorn with
+        ``--proxy-headers`` behind a TLS proxy).
+    session_max_age_s, session_idle_s : int
+        Absolute and idle lifetimes of a login session.
+    login_max_failures, login_window_s, login_lockout_s : int
+        After ``login_max_failures`` failed logins for one user name from one address within
+        ``login_window_s``, further logins from there are refused for ``login_lockout_s``.
+    import_roots : list of Path
+        Server folders that admins and coordinators may import from (nothing when empty).
+    max_upload_mb : int
+        Largest accepted upload.
+    worker_threads : int
+        Background draft threads (0: no worker in this process, jobs wait in the table).
+    draft_model : str or None
+        Model spec for :func:`cxrpilot.pipeline.load_drafter` (``None``: the default).
+    draft_producer : str or None
+        ``"module:attribute"`` naming a callable ``Radiograph -> Draft`` used instead of the
+        pipeline (for custom deployments and tests).
+    job_lease_s, job_max_attempts : int
+        A running job whose lease expired is taken again; after ``job_max_attempts`` crashes
+        of the worker it is marked failed.
+    reclaim_jobs_on_start : bool
+        Put jobs left running by a previous process back to pending at start-up (right for
+        one server per database; set false when several servers share a database).
+    password_time_cost, password_memory_kib : int
+        argon2id cost of new password hashes (defaults: argon2-cffi's RFC 9106 low-memory
+        profile, t=3, 64 MiB). Outside development at least t=2 and 19 MiB (OWASP).
+    heartbeat_timeout_s : float
+        Reading time: active time stops counting this long after the last client event.
+    auto_migrate : bool
+        Upgrade the database schema to the newest revision when the app starts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CXRPILOT_", extra="ignore")
+
+    environment: Literal["production", "development"] = "production"
+    data_dir: Path = Path("cxrpilot-data")
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    session_max_age_s: int = Field(12 * 3600, gt=0)
+    session_idle_s: int = Field(2 * 3600, gt=0)
+    login_max_failures: int = Field(5, gt=0)
+    login_window_s: int = Field(15 * 60, gt=0)
+    login_lockout_s: int = Field(15 * 60, gt=0)
+    import_roots: list[Path] = Field(default_factory=list)
+    max_upload_mb: int = Field(64, gt=0)
+    worker_threads: int = Field(1, ge=0)
+    draft_model: str | None = None
+    draft_producer: str | None = None
+    job_lease_s: int = Field(300, gt=0)
+    job_max_attempts: int = Field(3, gt=0)
+    reclaim_jobs_on_start: bool = True
+    password_time_cost: int = Field(3, ge=1)
+    password_memory_kib: int = Field(65536, ge=8)
+    heartbeat_timeout_s: float = Field(30.0, gt=0)
+    auto_migrate: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.secret_key is not None and self.environment != "development":
+            value = self.secret_key.get_secret_value()
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                raise ValueError(
+                    "CXRPILOT_SECRET_KEY is a placeholder or shorter than 16 characters; set a random "
+                    "value (python -c 'import secrets; print(secrets.token_urlsafe(32))'), leave it unset "
+                    "to have one generated in the data folder, or set CXRPILOT_ENVIRONMENT=development"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_password_hashing(self) -> "Settings":
+        if self.environment != "development" and (self.password_time_cost < 2 or self.password_memory_kib < 19456):
+            raise ValueError(
+                f"password hashing cost t={self.password_time_cost}, m={self.password_memory_kib} KiB is below "
+                "the minimum outside development (t>=2, m>=19456 KiB); raise CXRPILOT_PASSWORD_TIME_COST / "
+                "CXRPILOT_PASSWORD_MEMORY_KIB or set CXRPILOT_ENVIRONMENT=development"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the SQLite file in :attr:`data_dir`."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{(self.data_dir / 'cxrpilot.sqlite').resolve()}"
+
+    @property
+    def image_dir(self) -> Path:
+        """Root of the content-addressed image store."""
+        return self.data_dir / "images"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings from the environment, built once per process."""
+    return Settings()

@@ -1,0 +1,60 @@
+"""Temperature scaling, ECE and the low/high thresholds (pure functions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cxrpilot.evaluation import expected_calibration_error
+from cxrpilot.models.expert._calibration import choose_thresholds, fit_temperature, sigmoid
+
+
+def _sample(temperature: float, n: int = 20000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 4, n)
+    y = (rng.random(n) < sigmoid(logits / temperature)).astype(float)
+    return y, logits
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0, 4.0])
+def test_fit_temperature_recovers_the_true_one(temperature: float) -> None:
+    y, logits = _sample(temperature)
+    assert fit_temperature(y, logits) == pytest.approx(temperature, rel=0.1)
+
+
+def test_calibration_lowers_ece() -> None:
+    y, logits = _sample(3.0)
+    before = expected_calibration_error(y, sigmoid(logits))
+    after = expected_calibration_error(y, sigmoid(logits / fit_temperature(y, logits)))
+    assert after < 0.02 < before
+
+
+def test_single_class_temperature_is_one() -> None:
+    assert fit_temperature(np.ones(5), np.arange(5.0)) == 1.0
+
+
+def test_thresholds_keep_sensitivity_and_specificity() -> None:
+    y, logits = _sample(6.0)  # a weak model: an uncertain band must exist
+    p = sigmoid(logits / 6.0)
+    low, high = choose_thresholds(y, p)
+    assert low < high
+    assert (p[y == 1] >= low).mean() >= 0.95
+    assert (p[y == 0] <= high).mean() >= 0.95
+
+
+def test_perfect_separation_gives_one_cut() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1])
+    low, high = choose_thresholds(y, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9]))
+    assert low == high == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(
+    ("y", "p", "message"),
+    [
+        ([1, 1], [0.2, 0.3], r"both classes"),
+        ([0, 1], [0.2], r"one length"),
+    ],
+)
+def test_bad_threshold_inputs(y: list, p: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        choose_thresholds(np.array(y), np.array(p))

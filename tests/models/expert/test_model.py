@@ -1,0 +1,176 @@
+"""The shipped expert model: loading, card consistency, predictions on real images, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cxrpilot.draft import Finding
+from cxrpilot.errors import ModelLoadError, UnknownModelError
+from cxrpilot.models import expert
+from cxrpilot.models.expert._model import WEIGHTS_DIR, sha256_file
+from cxrpilot.vocabulary import OBSERVATIONS, Status
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
+
+@pytest.fixture(scope="module")
+def model() -> expert.ExpertModel:
+    return expert.load()
+
+
+@pytest.fixture(scope="module")
+def real_images(shared_data: Path) -> dict[str, list]:
+    """Six pneumonia and six normal radiographs of each square source (fixed picks)."""
+    from cxrpilot import imaging
+
+    picks = {
+        "pneumonia": sorted((shared_data / "pediatric-pneumonia/train/PNEUMONIA").glob("*.jpg"))[:6]
+        + sorted((shared_data / "covid-radiography/COVID").glob("*.jpg"))[:6],
+        "normal": sorted((shared_data / "pediatric-pneumonia/train/NORMAL").glob("*.jpg"))[:6]
+        + sorted((shared_data / "covid-radiography/Normal").glob("*.jpg"))[-6:],
+    }
+    return {k: [imaging.load(p) for p in v] for k, v in picks.items()}
+
+
+def test_default_is_shipped(model: expert.ExpertModel) -> None:
+    assert expert.DEFAULT_MODEL in expert.available_models()
+    assert model.model_id == expert.DEFAULT_MODEL
+    assert model.assessed == ("No Finding", "Lung Opacity", "Pneumonia")
+    assert expert.load("default").model_id == model.model_id
+
+
+def test_card_matches_weights(model: expert.ExpertModel) -> None:
+    card = model.card
+    weights = WEIGHTS_DIR / card.model_id / card.weights_file
+    assert sha256_file(weights) == card.sha256
+    assert f"res{card.image_size}" in card.model_id
+    assert card.labels == tuple(n for n in OBSERVATIONS if n in card.labels)  # vocabulary order
+    assert "not for clinical use" in card.intended_use.lower()
+    for name in card.labels:
+        t = card.thresholds[name]
+        assert 0 <= t.low <= t.high <= 1
+        m = card.metrics["test"]["all"][name]
+        assert m["ci_low"] <= m["auc"] <= m["ci_high"]
+    names = {s["name"] for s in card.training["sources"]}
+    assert names == {"covid-radiography", "pediatric-pneumonia", "covid-chestxray"}
+    assert (WEIGHTS_DIR / card.model_id / "model_card.md").is_file()
+
+
+@pytest.mark.data
+def test_pneumonia_scores_higher_than_normal(model, real_images) -> None:
+    j = model.assessed.index("Pneumonia")
+    pneumonia = model.predict_proba(real_images["pneumonia"])[:, j]
+    normal = model.predict_proba(real_images["normal"])[:, j]
+    assert pneumonia.mean() > normal.mean() + 0.3
+    nf = model.assessed.index("No Finding")
+    assert model.predict_proba(real_images["normal"])[:, nf].mean() > 0.5
+
+
+@pytest.mark.data
+def test_batch_equals_single(model, real_images) -> None:
+    batch = real_images["pneumonia"][:4] + real_images["normal"][:4]
+    together = model.predict_proba(batch)
+    one_by_one = np.concatenate([model.predict_proba([rg]) for rg in batch])
+    assert together.shape == (8, 3)
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-5)
+    assert ((together >= 0) & (together <= 1)).all()
+
+
+@pytest.mark.data
+def test_assess_gives_all_14_and_marks_the_rest_not_assessed(model, real_images) -> None:
+    findings = model.assess(real_images["pneumonia"][0])
+    assert [f.name for f in findings] == list(OBSERVATIONS)
+    for f in findings:
+        assert isinstance(f, Finding)
+        if f.name in model.assessed:
+            assert f.status is not Status.NOT_ASSESSED and f.probability is not None
+        else:
+            assert f.status is Status.NOT_ASSESSED and f.probability is None
+
+
+@pytest.mark.parametrize(
+    ("probability", "expected"),
+    [(0.0, Status.ABSENT), (0.999, Status.PRESENT)],
+)
+def test_status_from_thresholds(model, probability: float, expected: Status) -> None:
+    assert model.status_of("Pneumonia", probability) is expected
+    t = model.card.thresholds["Pneumonia"]
+    assert model.status_of("Pneumonia", (t.low + t.high) / 2) is Status.UNCERTAIN
+
+
+def test_predict_rejects_non_radiographs(model) -> None:
+    with pytest.raises(TypeError, match=r"item 0 is not a Radiograph"):
+        model.predict_proba([np.zeros((8, 8))])
+
+
+@pytest.fixture()
+def model_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "m"
+    shutil.copytree(WEIGHTS_DIR / expert.DEFAULT_MODEL, folder,
+                    ignore=shutil.ignore_patterns("*.safetensors"))
+    return folder
+
+
+def _corrupt_weights(folder: Path, *, fix_sha: bool) -> None:
+    onnx = folder / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    onnx.write_bytes(bytes(data[: len(data) // 3]))  # truncated
+    if fix_sha:
+        card = json.loads((folder / "card.json").read_text())
+        card["sha256"] = sha256_file(onnx)
+        (folder / "card.json").write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize(
+    ("damage", "error", "message"),
+    [
+        ("none", None, None),
+        ("truncate", ModelLoadError, r"model\.onnx' have sha256 .* but the card states"),
+        ("truncate+fix-sha", ModelLoadError, r"model\.onnx' are not a valid ONNX model"),
+        ("delete-weights", ModelLoadError, r"model\.onnx' not found"),
+        ("delete-card", ModelLoadError, r"card\.json' not found"),
+        ("bad-card", ModelLoadError, r"card\.json' is not a valid expert model card"),
+    ],
+)
+def test_load_folder_errors(model_copy: Path, damage: str, error, message) -> None:
+    if damage.startswith("truncate"):
+        _corrupt_weights(model_copy, fix_sha=damage.endswith("fix-sha"))
+    elif damage == "delete-weights":
+        (model_copy / "model.onnx").unlink()
+    elif damage == "delete-card":
+        (model_copy / "card.json").unlink()
+    elif damage == "bad-card":
+        (model_copy / "card.json").write_text('{"model_id": 1}')
+    if error is None:
+        assert expert.load(model_copy).model_id == expert.DEFAULT_MODEL
+        assert expert.load(str(model_copy / "card.json")).model_id == expert.DEFAULT_MODEL
+    else:
+        with pytest.raises(error, match=message):
+            expert.load(model_copy)
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "message"),
+    [
+        ("resnet-imaginary", UnknownModelError,
+         rf"unknown expert model 'resnet-imaginary'; available: .*{expert.DEFAULT_MODEL}"),
+        ("/nonexistent/model", ModelLoadError, r"'/nonexistent/model' does not exist"),
+        ("./missing-folder", ModelLoadError, r"'./missing-folder' does not exist"),
+        (Path("/nonexistent"), ModelLoadError, r"'/nonexistent' does not exist"),
+    ],
+)
+def test_load_bad_names(name, error, message) -> None:
+    with pytest.raises(error, match=message):
+        expert.load(name)
+
+
+def test_load_a_file_that_is_not_a_model(tmp_path: Path) -> None:
+    f = tmp_path / "x.txt"
+    f.write_text("hi")
+    with pytest.raises(ModelLoadError, match=r"is not a model folder"):
+        expert.load(f)

@@ -1,0 +1,93 @@
+"""A tiny real training run (few real images, 1 epoch, 32 px) through the CLI, then loading it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cxrpilot.cli import main
+from cxrpilot.models import expert
+from cxrpilot.models.expert._model import sha256_file
+
+
+@pytest.fixture(scope="module")
+def tiny_model(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tiny-expert")
+    cache = tmp_path_factory.mktemp("cache")
+    status = main(["train", "expert", "--data", str(shared_data), "--out", str(out), "--epochs", "1",
+                   "--image-size", "32", "--arch", "resnet10t", "--limit-per-class", "5",
+                   "--cache-dir", str(cache), "--seed", "3", "--json"])
+    assert status == 0
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_tiny_training_writes_a_loadable_model(tiny_model: Path, shared_data: Path) -> None:
+    from cxrpilot import imaging
+
+    assert {p.name for p in tiny_model.iterdir()} >= {
+        "model.onnx", "card.json", "model_card.md", "model.safetensors", "config.json"}
+    model = expert.load(tiny_model)
+    card = model.card
+    assert card.model_id == "expert-resnet10t-res32-cxr3"
+    assert card.image_size == 32 and card.training["seed"] == 3 and card.training["epochs"] == 1
+    assert card.sha256 == sha256_file(tiny_model / "model.onnx")
+    assert card.architecture["onnx_max_abs_diff_vs_torch"] < 1e-3
+    splits = card.training["splits"]
+    assert sum(s["images"] for s in splits.values()) == sum(s["images"] for s in card.training["sources"])
+    image = imaging.load(sorted((shared_data / "covid-radiography/COVID").glob("*.jpg"))[0])
+    proba = model.predict_proba([image, image])
+    assert proba.shape == (2, 3) and np.isfinite(proba).all()
+    assert len(model.assess(image)) == 14
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sources", "nih"], r"unknown sources \['nih'\]"),
+        (["--sources", "covid-radiography", "--holdout-source", "covid-chestxray"],
+         r"holdout source 'covid-chestxray' is not among the sources"),
+    ],
+)
+def test_train_bad_options(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                           argv: list[str], message: str) -> None:
+    assert main(["train", "expert", "--data", str(shared_data), "--out", str(tmp_path), *argv]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "0"], r"--epochs: must be >= 1, got 0"),
+        (["--image-size", "8"], r"--image-size: must be >= 16, got 8"),
+        (["--epochs", "many"], r"--epochs: expected an integer, got 'many'"),
+    ],
+)
+def test_train_bad_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                           message: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "expert", "--data", str(tmp_path), "--out", str(tmp_path), *argv])
+    assert exc.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_train_missing_data_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["train", "expert", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o"),
+                   "--sources", "covid-radiography"])
+    assert status == 2
+    assert "source folder not found" in capsys.readouterr().err
+
+
+def test_models_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    default = [r for r in rows if r["default"]]
+    assert [r["name"] for r in default] == [expert.DEFAULT_MODEL]
+    assert default[0]["assessed"] == ["No Finding", "Lung Opacity", "Pneumonia"]
+    assert main(["models", "list"]) == 0
+    assert "(default)" in capsys.readouterr().out

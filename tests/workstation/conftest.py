@@ -1,0 +1,193 @@
+"""Workstation fixtures: a real SQLite file database and a real throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .helpers import PASSWORD, Client, image_loader, small_drafter
+
+REPO = Path(__file__).resolve().parents[2]
+POSTGRES_SH = REPO / "scripts" / "postgres.sh"
+
+
+def _have_postgres_binaries() -> bool:
+    return shutil.which("initdb") is not None or any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a PostgreSQL server: $CXRPILOT_TEST_POSTGRES_URL, else a throwaway cluster
+    started with scripts/postgres.sh; skips when neither is possible."""
+    url = os.environ.get("CXRPILOT_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    if not _have_postgres_binaries():
+        pytest.skip("PostgreSQL server binaries not found (apt-get install -y postgresql), "
+                    "and CXRPILOT_TEST_POSTGRES_URL is not set")
+    directory = f"/tmp/cxrpilot-pg-test-{uuid.uuid4().hex[:8]}"
+    port = str(56000 + os.getpid() % 4000)
+    out = subprocess.run([str(POSTGRES_SH), "start", directory, port], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip(f"could not start a throwaway PostgreSQL: {out.stderr.strip()[-500:]}")
+    try:
+        yield out.stdout.strip()
+    finally:
+        subprocess.run([str(POSTGRES_SH), "stop", directory], capture_output=True)
+
+
+def _fresh_postgres_db(server_url: str, template: str | None = None) -> tuple[str, str]:
+    import psycopg
+
+    name = f"ws_{uuid.uuid4().hex[:12]}"
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return server_url.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def _migrate(url: str) -> None:
+    from cxrpilot.workstation import _db
+
+    engine = _db.make_engine(url)
+    try:
+        _db.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server) -> Iterator[str]:
+    """A migrated database that each test's database is copied from (fast)."""
+    url, name = _fresh_postgres_db(postgres_server)
+    _migrate(url)
+    yield name
+    _drop_postgres_db(postgres_server, name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "ws.sqlite"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+def _drop_postgres_db(server_url: str, name: str) -> None:
+    import psycopg
+
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh database at the newest schema: an SQLite file, and a PostgreSQL database."""
+    if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "ws.sqlite")
+        yield f"sqlite:///{tmp_path / 'ws.sqlite'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url, name = _fresh_postgres_db(server, request.getfixturevalue("postgres_template"))
+    try:
+        yield url
+    finally:
+        _drop_postgres_db(server, name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'ws.sqlite'}"
+
+
+@pytest.fixture
+def settings_factory(tmp_path, database_url):
+    from cxrpilot.workstation import Settings
+
+    def make(**overrides):
+        # Development mode only for a cheap argon2 cost (tests hash many passwords on 2 cores).
+        values = dict(data_dir=tmp_path / "data", database_url=database_url, secret_key="s" * 40,
+                      worker_threads=1, heartbeat_timeout_s=30.0, environment="development",
+                      password_time_cost=1, password_memory_kib=1024)
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+class World:
+    """One running app and helpers to populate it through its API."""
+
+    def __init__(self, app) -> None:
+        from fastapi.testclient import TestClient
+
+        self.app = app
+        self.state = app.state.ws
+        self._TestClient = TestClient
+        self.admin = self.new_client()
+        self._n = 0
+
+    def new_client(self) -> Client:
+        return Client(self._TestClient(self.app))
+
+    def bootstrap_admin(self) -> Client:
+        from cxrpilot.workstation._services import auth
+
+        with self.state.sessions() as db:
+            auth.create_user(db, None, username="admin", password=PASSWORD, role="admin", hasher=self.state.hasher)
+        assert self.admin.login("admin").status_code == 200
+        return self.admin
+
+    def user(self, role: str, name: str | None = None) -> tuple[int, Client]:
+        self._n += 1
+        name = name or f"{role}{self._n}"
+        body = self.admin.ok("post", "/api/users", 201, json={"username": name, "password": PASSWORD, "role": role})
+        client = self.new_client()
+        assert client.login(name).status_code == 200
+        return body["id"], client
+
+    def upload(self, data: bytes, *, label: str = "", name: str = "x.png", **form) -> dict:
+        return self.admin.ok("post", "/api/cases", files={"file": (name, data, "application/octet-stream")},
+                             data={"label": label, **form})
+
+    def wait_draft(self, case_id: int, timeout: float = 20.0) -> dict:
+        from .helpers import wait_for
+
+        return wait_for(lambda: (c := self.admin.ok("get", f"/api/cases/{case_id}"))["draft_status"] in ("ready", "failed") and c,
+                        timeout=timeout)
+
+
+@pytest.fixture
+def world_factory(settings_factory):
+    """Build apps (lifespan entered: the draft worker runs); all are closed at the end."""
+    from fastapi.testclient import TestClient
+
+    from cxrpilot.workstation import create_app
+
+    opened = []
+
+    def make(*, producer=small_drafter, admin: bool = True, **overrides) -> World:
+        app = create_app(settings_factory(**overrides), draft_producer=producer, loader=image_loader())
+        tc = TestClient(app)
+        tc.__enter__()
+        opened.append(tc)
+        w = World(app)
+        if admin:
+            w.bootstrap_admin()
+        return w
+
+    yield make
+    for tc in reversed(opened):
+        tc.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(world_factory) -> World:
+    return world_factory()

@@ -1,0 +1,149 @@
+"""Helpers of the workstation tests: a small real draft producer, an image loader, images,
+and a client wrapper that logs in and sends the CSRF header."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from typing import Any
+
+import numpy as np
+
+from cxrpilot.draft import Draft, Finding
+from cxrpilot.errors import InvalidImageError
+from cxrpilot.imaging._radiograph import Radiograph
+from cxrpilot.vocabulary import Status
+
+MODEL_ID = "test-drafter-mean-intensity"
+PASSWORD = "correct horse battery"
+
+
+def small_drafter(radiograph: Radiograph) -> Draft:
+    """A tiny deterministic drafter built from the real Draft types: it states three findings
+    from the image's mean intensity and leaves the other eleven not assessed."""
+    m = float(radiograph.pixels.mean())
+    findings = [
+        Finding("Cardiomegaly", Status.PRESENT if m > 0.3 else Status.ABSENT, round(min(0.99, m + 0.4), 3)),
+        Finding("Pleural Effusion", Status.ABSENT, 0.05),
+        Finding("Pneumothorax", Status.UNCERTAIN, 0.45),
+    ]
+    return Draft(
+        source=radiograph.source,
+        findings=findings,
+        findings_text=f"The heart is {'enlarged' if m > 0.3 else 'normal in size'}. No pleural effusion.",
+        impression_text="Cardiomegaly." if m > 0.3 else "No acute cardiopulmonary abnormality.",
+        model_id=MODEL_ID,
+        model_version="0.0.1",
+        timings={"model": 0.001},
+    )
+
+
+def failing_drafter(radiograph: Radiograph) -> Draft:
+    raise RuntimeError(f"model weights missing at /nonexistent (image {radiograph.shape})")
+
+
+def _fallback_load(data: bytes) -> Radiograph:
+    """Used only until cxrpilot.imaging.load exists: PNG/JPEG through Pillow, DICOM through
+    pydicom with a crude de-identification of the header."""
+    sha = hashlib.sha256(data).hexdigest()
+    if data[128:132] == b"DICM":
+        import pydicom
+
+        ds = pydicom.dcmread(io.BytesIO(data))
+        px = ds.pixel_array.astype(np.float32)
+        px = (px - px.min()) / max(float(px.max() - px.min()), 1.0)
+        if ds.PhotometricInterpretation == "MONOCHROME1":
+            px = 1.0 - px
+        header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        for tag in [t for t in header.keys() if header[t].keyword.startswith("Patient") or t.is_private]:
+            del header[tag]
+        header.PatientIdentityRemoved = "YES"
+        return Radiograph(pixels=px.astype(np.float32), source="<bytes>", format="dicom", sha256=sha,
+                          modality=str(ds.get("Modality", "")) or None, photometric=ds.PhotometricInterpretation,
+                          bits_stored=int(ds.BitsStored), header=header)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt = (im.format or "png").lower()
+            px = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidImageError(f"<bytes>: not a readable image ({exc})") from exc
+    return Radiograph(pixels=px, source="<bytes>", format="jpeg" if fmt == "jpeg" else "png", sha256=sha)
+
+
+def image_loader():
+    """cxrpilot.imaging.load when it exists, else the fallback above."""
+    try:
+        from cxrpilot.imaging import load
+    except ImportError:
+        return _fallback_load
+    return load
+
+
+def png_bytes(seed: int, size: int = 256) -> bytes:
+    """A small greyscale PNG, different for each seed."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size]
+    arr = (np.clip(0.2 + 0.4 * np.exp(-((x - size / 2) ** 2 + (y - size / 2) ** 2) / (size**2 / 8))
+                   + 0.05 * rng.standard_normal((size, size)), 0, 1) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class Client:
+    """An HTTP client that logs in and then sends the CSRF header on every request."""
+
+    def __init__(self, http: Any) -> None:
+        self.http = http
+        self.csrf: str | None = None
+        self.user: dict | None = None
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        r = self.http.post("/api/auth/login", json={"username": username, "password": password})
+        if r.status_code == 200:
+            self.csrf = r.json()["csrf_token"]
+            self.user = r.json()["user"]
+        return r
+
+    def _headers(self, kw: dict) -> dict:
+        headers = dict(kw.pop("headers", {}) or {})
+        if self.csrf:
+            headers.setdefault("X-CSRF-Token", self.csrf)
+        return headers
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.http.get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self.http.post(url, headers=self._headers(kw), **kw)
+
+    def put(self, url: str, **kw: Any) -> Any:
+        return self.http.put(url, headers=self._headers(kw), **kw)
+
+    def patch(self, url: str, **kw: Any) -> Any:
+        return self.http.patch(url, headers=self._headers(kw), **kw)
+
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.http.delete(url, headers=self._headers(kw), **kw)
+
+    def ok(self, method: str, url: str, status: int = 200, **kw: Any) -> Any:
+        r = getattr(self, method)(url, **kw)
+        assert r.status_code == status, f"{method.upper()} {url}: {r.status_code} {r.text}"
+        return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else r
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(interval)

@@ -1,0 +1,77 @@
+"""Alembic revisions: upgrade/downgrade round trip, and the models match the revisions."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from cxrpilot.workstation import _db
+from cxrpilot.workstation._models import Base
+
+TABLES = {"users", "sessions", "login_attempts", "audit_log", "images", "cases", "jobs", "drafts", "reads",
+          "reports", "read_events", "studies", "study_members", "study_cases", "evaluation_tasks",
+          "evaluation_ratings"}
+
+
+@pytest.fixture
+def empty_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'm.sqlite'}"
+    from .conftest import _drop_postgres_db, _fresh_postgres_db
+
+    server = request.getfixturevalue("postgres_server")
+    url, name = _fresh_postgres_db(server)
+    request.addfinalizer(lambda: _drop_postgres_db(server, name))
+    return url
+
+
+@pytest.mark.parametrize("empty_url", ["sqlite", "postgres"], indirect=True)
+def test_upgrade_downgrade_round_trip(empty_url):
+    engine = _db.make_engine(empty_url)
+    try:
+        assert _db.current_revision(engine) is None
+        _db.upgrade(engine)
+        assert _db.current_revision(engine) == _db.head_revision()
+        assert TABLES <= set(inspect(engine).get_table_names())
+        _db.downgrade(engine, "base")
+        assert _db.current_revision(engine) is None
+        assert set(inspect(engine).get_table_names()) - {"alembic_version"} == set()
+        _db.upgrade(engine)
+        assert TABLES <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("empty_url", ["sqlite", "postgres"], indirect=True)
+def test_models_match_the_migrations(empty_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from cxrpilot.workstation import _study_models  # noqa: F401
+
+    engine = _db.make_engine(empty_url)
+    try:
+        _db.upgrade(engine)
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        assert diff == [], f"models differ from the migrations: {diff}"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("empty_url", ["sqlite"], indirect=True)
+def test_sqlite_connection_settings(empty_url):
+    engine = _db.make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        engine.dispose()
+
+
+def test_in_memory_sqlite_is_refused():
+    with pytest.raises(ValueError, match="use an SQLite file"):
+        _db.make_engine("sqlite:///:memory:")
