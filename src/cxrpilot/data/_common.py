@@ -25,14 +25,16 @@ def normalise_view(value: object) -> str | None:
     """A dataset's view string in upper case with lateral spellings unified.
 
     ``"PA"`` -> ``"PA"``, ``"AP Supine"`` -> ``"AP SUPINE"``, ``"L"``/``"LL"``/``"Lateral"`` ->
-    ``"LATERAL"``; blank, ``"?"`` and ``"unknown"`` -> None.
+    ``"LATERAL"`` (as is any view with the word LATERAL, e.g. ``"LARGE LATERAL"``); blank, ``"?"`` and ``"unknown"`` -> None.
     """
     if value is None:
         return None
     text = " ".join(str(value).replace("_", " ").split()).upper()
     if text in _UNKNOWN_VIEWS:
         return None
-    return _VIEW_ALIASES.get(text, text)
+    if text in _VIEW_ALIASES:
+        return _VIEW_ALIASES[text]
+    return "LATERAL" if "LATERAL" in text.split() else text
 
 
 def check_labels(labels: Mapping[str, int | None]) -> dict[str, int | None]:

@@ -56,8 +56,7 @@ def assign_splits(
     transitively). Each unit gets the stratum most of its studies have (:func:`main_label`
     and the source), units are shuffled with ``seed`` and, stratum by stratum (largest
     units first), each goes to the split furthest below its target share of studies (within
-    the stratum plus overall). The
-    result depends only on the studies, ``fractions`` and ``seed`` — not on the input order.
+    the stratum plus overall). The result depends only on the studies, ``fractions`` and ``seed`` — not on the input order.
 
     Parameters
     ----------

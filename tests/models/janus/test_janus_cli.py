@@ -42,6 +42,7 @@ def test_user_errors_exit_2_with_one_line(argv, message, tmp_path, capsys):
     assert re.search(message, err)
 
 
+@pytest.mark.slow
 def test_train_janus_command(tiny_janus_dir, radiographs, tmp_path, capsys):
     from cxrpilot import imaging
 

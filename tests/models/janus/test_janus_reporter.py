@@ -117,10 +117,10 @@ def test_batched_generation_equals_unbatched(reporter, radiographs):
               crop(radiographs[2], slice(50, 200), slice(0, 224)), radiographs[3]]
     indications = [None, "Shortness of breath for two days", None, "Fever"]
     experts = [None, None, ["Pneumonia", "Lung Opacity"], None]
-    single = [reporter.generate([im], indications=[ind], expert_findings=[ex], max_new_tokens=24)[0]
+    single = [reporter.generate([im], indications=[ind], expert_findings=[ex], max_new_tokens=16)[0]
               for im, ind, ex in zip(images, indications, experts)]
     batched = reporter.generate(images, indications=indications, expert_findings=experts,
-                                max_new_tokens=24, batch_size=3)
+                                max_new_tokens=16, batch_size=3)
     assert [o.batch_size for o in batched] == [3, 3, 3, 1]
     assert len({o.prompt_tokens for o in batched}) > 1  # prompts of different lengths: left padding used
     assert [o.text for o in batched] == [o.text for o in single]

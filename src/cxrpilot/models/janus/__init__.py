@@ -12,6 +12,7 @@ Importing this package is light: torch and transformers are imported when used.
 """
 
 from cxrpilot.models.janus._convert import convert_checkpoint
+from cxrpilot.models.janus._finetune import FinetuneConfig, FinetuneResult, finetune
 from cxrpilot.models.janus._prompt import CHAT_FORMATS, REPORT_QUESTION, build_question
 from cxrpilot.models.janus._reporter import JanusOutput, JanusReporter, load
 
@@ -20,6 +21,9 @@ __all__ = [
     "JanusReporter",
     "JanusOutput",
     "convert_checkpoint",
+    "finetune",
+    "FinetuneConfig",
+    "FinetuneResult",
     "build_question",
     "REPORT_QUESTION",
     "CHAT_FORMATS",

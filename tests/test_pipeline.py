@@ -1,0 +1,39 @@
+"""pipeline: Radiograph -> Draft with the default expert model, and model-spec errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxrpilot import imaging, pipeline
+from cxrpilot.draft import DRAFT_BANNER
+from cxrpilot.errors import ModelLoadError, UnknownModelError
+from cxrpilot.vocabulary import OBSERVATIONS, Status
+
+
+def test_default_draft_on_real_chest_radiograph(rg1_uncr):
+    drafter = pipeline.load_drafter()
+    draft = pipeline.draft(imaging.load(rg1_uncr), model=drafter)
+    assert draft.banner == DRAFT_BANNER and draft.status == "draft"
+    assert [f.name for f in draft.findings] == list(OBSERVATIONS)
+    assessed = [f for f in draft.findings if f.assessed]
+    assert {f.name for f in assessed} == set(drafter.model.assessed)
+    assert all(f.probability is not None for f in assessed)
+    assert all(f.probability is None for f in draft.findings if f.status is Status.NOT_ASSESSED)
+    # What the model does not assess is named as such, never denied.
+    assert "pneumothorax" in draft.findings_text.split("Not assessed by this model:")[1]
+    assert "no pneumothorax" not in draft.text.lower()
+    assert draft.model_id == drafter.model_id and draft.timings["model"] > 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "message"),
+    [
+        ("bogus", UnknownModelError, r"unknown model spec 'bogus'; expected 'expert'"),
+        ("janus", UnknownModelError, r"needs a path: 'janus:PATH'"),
+        ("expert:no-such-model", UnknownModelError, "no-such-model"),
+        ("janus:/nonexistent/janus-pro", ModelLoadError, "/nonexistent/janus-pro"),
+    ],
+)
+def test_bad_model_specs(spec, error, message):
+    with pytest.raises(error, match=message):
+        pipeline.load_drafter(spec)
