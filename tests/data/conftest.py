@@ -16,7 +16,9 @@ def covid_radiography(shared_data: Path) -> list[Study]:
 
 @pytest.fixture(scope="session")
 def pediatric(shared_data: Path) -> list[Study]:
-    return read_image_folders(shared_data / "pediatric-pneumonia", source="pediatric-pneumonia", view="AP")
+    return read_image_folders(
+        shared_data / "pediatric-pneumonia", source="pediatric-pneumonia", view="AP"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,12 @@ def test_real_collection(covid_chestxray):
     assert len(studies) == 575
     assert len({s.study_id for s in studies}) == 575
     assert Counter(s.images[0].view for s in studies) == {
-        "PA": 276, "AP SUPINE": 112, "AP": 104, "LATERAL": 51, None: 32}
+        "PA": 276,
+        "AP SUPINE": 112,
+        "AP": 104,
+        "LATERAL": 51,
+        None: 32,
+    }
     assert sum(s.labels == {} for s in studies) == 62  # the 'todo' rows
     assert sum(s.labels == NORMAL for s in studies) == 16
     first = studies[0]
@@ -54,13 +59,26 @@ def test_real_collection(covid_chestxray):
 @pytest.mark.parametrize(
     ("csv_text", "match"),
     [
-        ("patientid,finding,view\n1,COVID-19,PA\n", r"metadata\.csv: missing column\(s\) 'filename'"),
-        ("patientid,finding,view,filename\n1,COVID-19,PA,a.jpg\n,COVID-19,PA,a.jpg\n",
-         r"row 2 \(line 3\): empty 'patientid'"),
-        ("patientid,finding,view,filename\n1,COVID-19,PA,missing.jpg\n", r"row 1 \(line 2\): image .*missing\.jpg not found"),
-        ("patientid,finding,view,filename\n1,COVID-19,PA,a.jpg,extra\n", r"row 1 \(line 2\): 5 cells but the header has 4"),
-        (b"patientid,finding,view,filename\n1,COVID-19,PA,a.jpg\n2,Pneum\xf6nia,PA,a.jpg\n",
-         r"metadata\.csv: line 3: byte 0xf6 is not valid utf-8"),
+        (
+            "patientid,finding,view\n1,COVID-19,PA\n",
+            r"metadata\.csv: missing column\(s\) 'filename'",
+        ),
+        (
+            "patientid,finding,view,filename\n1,COVID-19,PA,a.jpg\n,COVID-19,PA,a.jpg\n",
+            r"row 2 \(line 3\): empty 'patientid'",
+        ),
+        (
+            "patientid,finding,view,filename\n1,COVID-19,PA,missing.jpg\n",
+            r"row 1 \(line 2\): image .*missing\.jpg not found",
+        ),
+        (
+            "patientid,finding,view,filename\n1,COVID-19,PA,a.jpg,extra\n",
+            r"row 1 \(line 2\): 5 cells but the header has 4",
+        ),
+        (
+            b"patientid,finding,view,filename\n1,COVID-19,PA,a.jpg\n2,Pneum\xf6nia,PA,a.jpg\n",
+            r"metadata\.csv: line 3: byte 0xf6 is not valid utf-8",
+        ),
         ("", r"metadata\.csv: empty file"),
     ],
 )

@@ -32,7 +32,10 @@ def test_pediatric_real(pediatric):
     assert len(pediatric) == 5216
     assert Counter(s.meta["class"] for s in pediatric) == {"PNEUMONIA": 3875, "NORMAL": 1341}
     assert Counter(s.meta.get("pneumonia_type") for s in pediatric) == {
-        "bacteria": 2530, "virus": 1345, None: 1341}
+        "bacteria": 2530,
+        "virus": 1345,
+        None: 1341,
+    }
     by_id = {s.study_id: s for s in pediatric}
     s = by_id["train/PNEUMONIA/person23_bacteria_100"]
     assert s.patient_id == "person23" and s.labels == PNEUMONIA and s.images[0].view == "AP"
@@ -66,11 +69,17 @@ def _tree(root: Path, files: list[str]) -> None:
 
 
 def test_scan_without_labels_file(tmp_path):
-    _tree(tmp_path, ["train/NORMAL/a.png", "train/PNEUMONIA/person7_virus_1.jpeg", "test/Lung_Opacity/c.png"])
+    _tree(
+        tmp_path,
+        ["train/NORMAL/a.png", "train/PNEUMONIA/person7_virus_1.jpeg", "test/Lung_Opacity/c.png"],
+    )
     (tmp_path / "notes.txt").write_text("not an image")
     studies = read_image_folders(tmp_path, source="demo")
-    assert [s.study_id for s in studies] == ["test/Lung_Opacity/c", "train/NORMAL/a",
-                                             "train/PNEUMONIA/person7_virus_1"]
+    assert [s.study_id for s in studies] == [
+        "test/Lung_Opacity/c",
+        "train/NORMAL/a",
+        "train/PNEUMONIA/person7_virus_1",
+    ]
     assert [s.meta.get("source_split") for s in studies] == ["test", "train", "train"]
     assert studies[0].labels == {"No Finding": 0, "Lung Opacity": 1}
     assert studies[2].patient_id == "person7" and studies[2].meta["pneumonia_type"] == "virus"
@@ -78,7 +87,9 @@ def test_scan_without_labels_file(tmp_path):
 
 def test_class_labels_override(tmp_path):
     _tree(tmp_path, ["Tuberculosis/x.png"])
-    studies = read_image_folders(tmp_path, source="tb", class_labels={"Tuberculosis": {"Lung Opacity": 1}})
+    studies = read_image_folders(
+        tmp_path, source="tb", class_labels={"Tuberculosis": {"Lung Opacity": 1}}
+    )
     assert studies[0].labels == {"Lung Opacity": 1}
 
 
@@ -88,10 +99,25 @@ def test_class_labels_override(tmp_path):
         (["Tuberculosis/x.png"], None, {}, r"unknown class 'Tuberculosis'.*class_labels"),
         (["x.png"], None, {}, r"x\.png: image directly in .*sub-folder per class"),
         ([], None, {}, r"no images found"),
-        (["A/x.png"], "path,class\nA/x.png,Normal\n", {}, r"labels\.csv: missing column\(s\) 'file', 'label'"),
-        (["A/x.png"], "file,label\nA/x.png,Normal\nA/y.png,Normal\n", {}, r"labels\.csv: row 2 \(line 3\): image 'A/y\.png' not found"),
+        (
+            ["A/x.png"],
+            "path,class\nA/x.png,Normal\n",
+            {},
+            r"labels\.csv: missing column\(s\) 'file', 'label'",
+        ),
+        (
+            ["A/x.png"],
+            "file,label\nA/x.png,Normal\nA/y.png,Normal\n",
+            {},
+            r"labels\.csv: row 2 \(line 3\): image 'A/y\.png' not found",
+        ),
         (["A/x.png"], "file,label\nA/x.png,\n", {}, r"row 1 \(line 2\): empty 'file' or 'label'"),
-        (["A/x.png"], None, {"class_labels": {"A": {"Pneumonia": 2}}}, r"class_labels\['A'\].*value 2"),
+        (
+            ["A/x.png"],
+            None,
+            {"class_labels": {"A": {"Pneumonia": 2}}},
+            r"class_labels\['A'\].*value 2",
+        ),
         (["A/x.png"], None, {"class_labels": {"A": {"Flu": 1}}}, r"unknown observation 'Flu'"),
     ],
 )

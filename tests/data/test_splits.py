@@ -13,7 +13,9 @@ def _studies(n_patients: int = 200, per_patient: int = 3) -> list[Study]:
     for p in range(n_patients):
         positive = p % 4 == 0
         for k in range(per_patient):
-            labels = {"Pneumonia": 1, "No Finding": 0} if positive else {"Pneumonia": 0, "No Finding": 1}
+            labels = (
+                {"Pneumonia": 1, "No Finding": 0} if positive else {"Pneumonia": 0, "No Finding": 1}
+            )
             out.append(Study(f"s{p}-{k}", f"p{p}", "demo", labels=labels))
     return out
 
@@ -30,7 +32,9 @@ def test_patient_level_and_fractions():
     # stratified: the positive share is the same in every split
     for split in ("train", "validate", "test"):
         members = [s for s in out if s.split == split]
-        assert sum(s.labels["Pneumonia"] for s in members) / len(members) == pytest.approx(0.25, abs=0.03)
+        assert sum(s.labels["Pneumonia"] for s in members) / len(members) == pytest.approx(
+            0.25, abs=0.03
+        )
     assert [s.study_id for s in out] == [s.study_id for s in studies]
 
 
@@ -45,9 +49,14 @@ def test_deterministic_and_order_independent():
 
 def test_duplicate_groups_stay_together():
     studies = [Study(f"a{i}", f"a{i}", "src-a") for i in range(50)] + [
-        Study(f"b{i}", f"b{i}", "src-b") for i in range(50)]
-    groups = [DuplicateGroup(members=(("src-a", f"a{i}"), ("src-b", f"b{i}")), paths=("x", "y"), max_distance=0)
-              for i in range(50)]
+        Study(f"b{i}", f"b{i}", "src-b") for i in range(50)
+    ]
+    groups = [
+        DuplicateGroup(
+            members=(("src-a", f"a{i}"), ("src-b", f"b{i}")), paths=("x", "y"), max_distance=0
+        )
+        for i in range(50)
+    ]
     for seed in range(5):
         split = {s.study_id: s.split for s in assign_splits(studies, seed=seed, groups=groups)}
         assert all(split[f"a{i}"] == split[f"b{i}"] for i in range(50))
@@ -76,16 +85,20 @@ def test_real_folders_with_duplicates(pediatric):
 
 @pytest.mark.parametrize(
     ("labels", "expected"),
-    [({"No Finding": 1, "Pneumonia": 0}, "No Finding"),
-     ({"No Finding": 0, "Pneumonia": 1, "Lung Opacity": 1}, "Lung Opacity"),
-     ({"Pneumonia": -1}, "unlabelled"),
-     ({}, "unlabelled")],
+    [
+        ({"No Finding": 1, "Pneumonia": 0}, "No Finding"),
+        ({"No Finding": 0, "Pneumonia": 1, "Lung Opacity": 1}, "Lung Opacity"),
+        ({"Pneumonia": -1}, "unlabelled"),
+        ({}, "unlabelled"),
+    ],
 )
 def test_main_label(labels, expected):
     assert main_label(Study("s", "p", "x", labels=labels)) == expected
 
 
-@pytest.mark.parametrize("fractions", [(0.8, 0.1), (0.8, 0.3, 0.1), (1.2, -0.1, -0.1), (float("nan"), 0.5, 0.5)])
+@pytest.mark.parametrize(
+    "fractions", [(0.8, 0.1), (0.8, 0.3, 0.1), (1.2, -0.1, -0.1), (float("nan"), 0.5, 0.5)]
+)
 def test_bad_fractions(fractions):
     with pytest.raises(ValueError, match=r"fractions=.*summing to 1"):
         assign_splits([], fractions=fractions)

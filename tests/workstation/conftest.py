@@ -18,7 +18,9 @@ POSTGRES_SH = REPO / "scripts" / "postgres.sh"
 
 
 def _have_postgres_binaries() -> bool:
-    return shutil.which("initdb") is not None or any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return shutil.which("initdb") is not None or any(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +32,15 @@ def postgres_server() -> Iterator[str]:
         yield url
         return
     if not _have_postgres_binaries():
-        pytest.skip("PostgreSQL server binaries not found (apt-get install -y postgresql), "
-                    "and CXRPILOT_TEST_POSTGRES_URL is not set")
+        pytest.skip(
+            "PostgreSQL server binaries not found (apt-get install -y postgresql), "
+            "and CXRPILOT_TEST_POSTGRES_URL is not set"
+        )
     directory = f"/tmp/cxrpilot-pg-test-{uuid.uuid4().hex[:8]}"
     port = str(56000 + os.getpid() % 4000)
-    out = subprocess.run([str(POSTGRES_SH), "start", directory, port], capture_output=True, text=True)
+    out = subprocess.run(
+        [str(POSTGRES_SH), "start", directory, port], capture_output=True, text=True
+    )
     if out.returncode != 0:
         pytest.skip(f"could not start a throwaway PostgreSQL: {out.stderr.strip()[-500:]}")
     try:
@@ -113,9 +119,16 @@ def settings_factory(tmp_path, database_url):
 
     def make(**overrides):
         # Development mode only for a cheap argon2 cost (tests hash many passwords on 2 cores).
-        values = dict(data_dir=tmp_path / "data", database_url=database_url, secret_key="s" * 40,
-                      worker_threads=1, heartbeat_timeout_s=30.0, environment="development",
-                      password_time_cost=1, password_memory_kib=1024)
+        values = dict(
+            data_dir=tmp_path / "data",
+            database_url=database_url,
+            secret_key="s" * 40,
+            worker_threads=1,
+            heartbeat_timeout_s=30.0,
+            environment="development",
+            password_time_cost=1,
+            password_memory_kib=1024,
+        )
         values.update(overrides)
         return Settings(**values)
 
@@ -141,27 +154,46 @@ class World:
         from cxrpilot.workstation._services import auth
 
         with self.state.sessions() as db:
-            auth.create_user(db, None, username="admin", password=PASSWORD, role="admin", hasher=self.state.hasher)
+            auth.create_user(
+                db,
+                None,
+                username="admin",
+                password=PASSWORD,
+                role="admin",
+                hasher=self.state.hasher,
+            )
         assert self.admin.login("admin").status_code == 200
         return self.admin
 
     def user(self, role: str, name: str | None = None) -> tuple[int, Client]:
         self._n += 1
         name = name or f"{role}{self._n}"
-        body = self.admin.ok("post", "/api/users", 201, json={"username": name, "password": PASSWORD, "role": role})
+        body = self.admin.ok(
+            "post", "/api/users", 201, json={"username": name, "password": PASSWORD, "role": role}
+        )
         client = self.new_client()
         assert client.login(name).status_code == 200
         return body["id"], client
 
     def upload(self, data: bytes, *, label: str = "", name: str = "x.png", **form) -> dict:
-        return self.admin.ok("post", "/api/cases", files={"file": (name, data, "application/octet-stream")},
-                             data={"label": label, **form})
+        return self.admin.ok(
+            "post",
+            "/api/cases",
+            files={"file": (name, data, "application/octet-stream")},
+            data={"label": label, **form},
+        )
 
     def wait_draft(self, case_id: int, timeout: float = 20.0) -> dict:
         from .helpers import wait_for
 
-        return wait_for(lambda: (c := self.admin.ok("get", f"/api/cases/{case_id}"))["draft_status"] in ("ready", "failed") and c,
-                        timeout=timeout)
+        return wait_for(
+            lambda: (
+                (c := self.admin.ok("get", f"/api/cases/{case_id}"))["draft_status"]
+                in ("ready", "failed")
+                and c
+            ),
+            timeout=timeout,
+        )
 
 
 @pytest.fixture
@@ -174,7 +206,9 @@ def world_factory(settings_factory):
     opened = []
 
     def make(*, producer=small_drafter, admin: bool = True, **overrides) -> World:
-        app = create_app(settings_factory(**overrides), draft_producer=producer, loader=image_loader())
+        app = create_app(
+            settings_factory(**overrides), draft_producer=producer, loader=image_loader()
+        )
         tc = TestClient(app)
         tc.__enter__()
         opened.append(tc)

@@ -24,7 +24,11 @@ def small_drafter(radiograph: Radiograph) -> Draft:
     from the image's mean intensity and leaves the other eleven not assessed."""
     m = float(radiograph.pixels.mean())
     findings = [
-        Finding("Cardiomegaly", Status.PRESENT if m > 0.3 else Status.ABSENT, round(min(0.99, m + 0.4), 3)),
+        Finding(
+            "Cardiomegaly",
+            Status.PRESENT if m > 0.3 else Status.ABSENT,
+            round(min(0.99, m + 0.4), 3),
+        ),
         Finding("Pleural Effusion", Status.ABSENT, 0.05),
         Finding("Pneumothorax", Status.UNCERTAIN, 0.45),
     ]
@@ -56,12 +60,21 @@ def _fallback_load(data: bytes) -> Radiograph:
         if ds.PhotometricInterpretation == "MONOCHROME1":
             px = 1.0 - px
         header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-        for tag in [t for t in header.keys() if header[t].keyword.startswith("Patient") or t.is_private]:
+        for tag in [
+            t for t in header.keys() if header[t].keyword.startswith("Patient") or t.is_private
+        ]:
             del header[tag]
         header.PatientIdentityRemoved = "YES"
-        return Radiograph(pixels=px.astype(np.float32), source="<bytes>", format="dicom", sha256=sha,
-                          modality=str(ds.get("Modality", "")) or None, photometric=ds.PhotometricInterpretation,
-                          bits_stored=int(ds.BitsStored), header=header)
+        return Radiograph(
+            pixels=px.astype(np.float32),
+            source="<bytes>",
+            format="dicom",
+            sha256=sha,
+            modality=str(ds.get("Modality", "")) or None,
+            photometric=ds.PhotometricInterpretation,
+            bits_stored=int(ds.BitsStored),
+            header=header,
+        )
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -70,7 +83,9 @@ def _fallback_load(data: bytes) -> Radiograph:
             px = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidImageError(f"<bytes>: not a readable image ({exc})") from exc
-    return Radiograph(pixels=px, source="<bytes>", format="jpeg" if fmt == "jpeg" else "png", sha256=sha)
+    return Radiograph(
+        pixels=px, source="<bytes>", format="jpeg" if fmt == "jpeg" else "png", sha256=sha
+    )
 
 
 def image_loader():
@@ -88,8 +103,16 @@ def png_bytes(seed: int, size: int = 256) -> bytes:
 
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:size, 0:size]
-    arr = (np.clip(0.2 + 0.4 * np.exp(-((x - size / 2) ** 2 + (y - size / 2) ** 2) / (size**2 / 8))
-                   + 0.05 * rng.standard_normal((size, size)), 0, 1) * 255).astype(np.uint8)
+    arr = (
+        np.clip(
+            0.2
+            + 0.4 * np.exp(-((x - size / 2) ** 2 + (y - size / 2) ** 2) / (size**2 / 8))
+            + 0.05 * rng.standard_normal((size, size)),
+            0,
+            1,
+        )
+        * 255
+    ).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return buf.getvalue()
@@ -134,7 +157,11 @@ class Client:
     def ok(self, method: str, url: str, status: int = 200, **kw: Any) -> Any:
         r = getattr(self, method)(url, **kw)
         assert r.status_code == status, f"{method.upper()} {url}: {r.status_code} {r.text}"
-        return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else r
+        return (
+            r.json()
+            if r.content and r.headers.get("content-type", "").startswith("application/json")
+            else r
+        )
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05) -> Any:

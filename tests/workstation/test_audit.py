@@ -12,14 +12,27 @@ def test_actions_are_audited_with_who_what_when_object(world):
     uid, rc = world.user("radiologist", "reader1")
     case_id = world.upload(png_bytes(90))["case"]["id"]
     world.wait_draft(case_id)
-    read = world.admin.ok("post", "/api/reads", 201, json={"case_id": case_id, "reader_id": uid, "arm": "scp"})
+    read = world.admin.ok(
+        "post", "/api/reads", 201, json={"case_id": case_id, "reader_id": uid, "arm": "scp"}
+    )
     rep = rc.ok("post", f"/api/reads/{read['id']}/open")
     rc.ok("post", f"/api/reads/{read['id']}/sign", json={"rev": rep["rev"]})
     events = world.admin.ok("get", "/api/audit")
     by_action = {e["action"]: e for e in events}
-    assert {"login", "user.create", "case.import", "read.assign", "report.open", "report.sign"} <= set(by_action)
+    assert {
+        "login",
+        "user.create",
+        "case.import",
+        "read.assign",
+        "report.open",
+        "report.sign",
+    } <= set(by_action)
     sign = by_action["report.sign"]
-    assert sign["actor"] == "reader1" and sign["object_type"] == "report" and sign["object_id"] == str(rep["id"])
+    assert (
+        sign["actor"] == "reader1"
+        and sign["object_type"] == "report"
+        and sign["object_id"] == str(rep["id"])
+    )
     assert sign["at"] and sign["ip"] == "testclient" and sign["detail"]["status"] == "final"
     assert [e["id"] for e in events] == sorted((e["id"] for e in events), reverse=True)
 

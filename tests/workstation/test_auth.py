@@ -77,18 +77,28 @@ def test_throttling_locks_user_and_address_then_releases(world_factory):
 @pytest.mark.parametrize("header", [None, "", "0" * 64, "forged"])
 def test_state_change_without_valid_csrf_token_is_403(world, header):
     headers = {} if header is None else {"X-CSRF-Token": header}
-    r = world.admin.http.post("/api/users", json={"username": "x1", "password": PASSWORD, "role": "evaluator"},
-                              headers=headers)
+    r = world.admin.http.post(
+        "/api/users",
+        json={"username": "x1", "password": PASSWORD, "role": "evaluator"},
+        headers=headers,
+    )
     assert r.status_code == 403
     assert "CSRF" in r.json()["detail"]
-    assert world.admin.post("/api/users", json={"username": "x1", "password": PASSWORD,
-                                                "role": "evaluator"}).status_code == 201
+    assert (
+        world.admin.post(
+            "/api/users", json={"username": "x1", "password": PASSWORD, "role": "evaluator"}
+        ).status_code
+        == 201
+    )
 
 
 def test_csrf_token_of_another_session_is_refused(world):
     _, other = world.user("coordinator")
-    r = world.admin.http.post("/api/users", json={"username": "x2", "password": PASSWORD, "role": "evaluator"},
-                              headers={"X-CSRF-Token": other.csrf})
+    r = world.admin.http.post(
+        "/api/users",
+        json={"username": "x2", "password": PASSWORD, "role": "evaluator"},
+        headers={"X-CSRF-Token": other.csrf},
+    )
     assert r.status_code == 403
 
 
@@ -112,8 +122,20 @@ def test_deactivated_user_loses_access_at_once(world):
     [
         ("radiologist", "get", "/api/users", None, 403),
         ("evaluator", "get", "/api/cases", None, 403),
-        ("radiologist", "post", "/api/users", {"username": "zz", "password": PASSWORD, "role": "admin"}, 403),
-        ("coordinator", "post", "/api/users", {"username": "zz", "password": PASSWORD, "role": "admin"}, 403),
+        (
+            "radiologist",
+            "post",
+            "/api/users",
+            {"username": "zz", "password": PASSWORD, "role": "admin"},
+            403,
+        ),
+        (
+            "coordinator",
+            "post",
+            "/api/users",
+            {"username": "zz", "password": PASSWORD, "role": "admin"},
+            403,
+        ),
         ("coordinator", "get", "/api/users", None, 200),
         ("coordinator", "get", "/api/cases", None, 200),
         ("coordinator", "get", "/api/audit", None, 403),
@@ -155,7 +177,11 @@ def test_placeholder_secret_refused_outside_development(values, message):
     "body, status, message",
     [
         ({"username": "a", "password": PASSWORD, "role": "radiologist"}, 422, "not valid"),
-        ({"username": "bob", "password": "short", "role": "radiologist"}, 422, "password too short"),
+        (
+            {"username": "bob", "password": "short", "role": "radiologist"},
+            422,
+            "password too short",
+        ),
         ({"username": "admin", "password": PASSWORD, "role": "radiologist"}, 409, "taken"),
     ],
 )
@@ -166,6 +192,16 @@ def test_bad_new_user(world, body, status, message):
 
 def test_change_own_password(world):
     _, c = world.user("evaluator", "eve")
-    assert c.post("/api/auth/password", json={"old_password": "bad", "new_password": "x" * 12}).status_code == 401
-    assert c.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": "x" * 12}).status_code == 204
+    assert (
+        c.post(
+            "/api/auth/password", json={"old_password": "bad", "new_password": "x" * 12}
+        ).status_code
+        == 401
+    )
+    assert (
+        c.post(
+            "/api/auth/password", json={"old_password": PASSWORD, "new_password": "x" * 12}
+        ).status_code
+        == 204
+    )
     assert world.new_client().login("eve", "x" * 12).status_code == 200

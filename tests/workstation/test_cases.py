@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from .helpers import MODEL_ID, failing_drafter, png_bytes, wait_for
+from .helpers import MODEL_ID, failing_drafter, png_bytes
 
 
 def test_upload_queues_a_draft_that_the_worker_makes(world):
@@ -75,7 +75,9 @@ def test_bad_upload_is_422_naming_the_file(world, data, name, message):
 
 def test_upload_limit(world_factory):
     w = world_factory(max_upload_mb=1)
-    r = w.admin.post("/api/cases", files={"file": ("big.png", b"\0" * (1024 * 1024 + 1), "image/png")})
+    r = w.admin.post(
+        "/api/cases", files={"file": ("big.png", b"\0" * (1024 * 1024 + 1), "image/png")}
+    )
     assert r.status_code == 422 and "upload limit of 1 MB" in r.json()["detail"]
 
 
@@ -91,7 +93,12 @@ def test_images_are_stored_by_content_hash(world):
     from PIL import Image
 
     assert Image.open(io.BytesIO(r.content)).mode.startswith("I")  # 16-bit greyscale
-    assert world.admin.get(f"/api/cases/{case_id}/image", headers={"If-None-Match": f'"{digest}"'}).status_code == 304
+    assert (
+        world.admin.get(
+            f"/api/cases/{case_id}/image", headers={"If-None-Match": f'"{digest}"'}
+        ).status_code
+        == 304
+    )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -108,7 +115,7 @@ def test_folder_import_only_inside_import_roots(world_factory, tmp_path):
     assert "broken.png:" in r["results"][1]["error"]
     outside = w.admin.post("/api/cases/import-folder", json={"path": str(tmp_path)})
     assert outside.status_code == 403 and "outside the import roots" in outside.json()["detail"]
-    sneaky = w.admin.post("/api/cases/import-folder", json={"path": str(root / ".." )})
+    sneaky = w.admin.post("/api/cases/import-folder", json={"path": str(root / "..")})
     assert sneaky.status_code == 403
 
 
@@ -131,14 +138,18 @@ def test_real_dicom_is_stored_de_identified(world, rg1_uncr):
     with world.state.sessions() as db:
         image = db.get(Image, db.get(Case, case_id).image_id)
     stored = list(world.state.store.root.rglob("*.*"))
-    assert not any(p.read_bytes() == data for p in stored), "the original DICOM bytes must never be stored"
+    assert not any(p.read_bytes() == data for p in stored), (
+        "the original DICOM bytes must never be stored"
+    )
     assert image.meta["photometric"] == "MONOCHROME1" and image.format == "dicom"
     if image.dicom_path is None:
         pytest.skip(f"the loader's header was not kept: {image.meta['dicom']}")
     ds = pydicom.dcmread(world.state.store.path(image.dicom_path))
     assert ds.PatientIdentityRemoved == "YES"
     for keyword in ("PatientName", "PatientID", "PatientBirthDate"):
-        assert not str(ds.get(keyword, "")) or str(ds.get(keyword)) != str(original.get(keyword, "")), keyword
+        assert not str(ds.get(keyword, "")) or str(ds.get(keyword)) != str(
+            original.get(keyword, "")
+        ), keyword
     assert ds.pixel_array.shape == (original.Rows, original.Columns)  # full-depth pixels kept
     assert "Doe" not in str(world.admin.ok("get", "/api/cases"))
     assert world.wait_draft(case_id)["draft_status"] == "ready"

@@ -8,9 +8,24 @@ from sqlalchemy import inspect
 from cxrpilot.workstation import _db
 from cxrpilot.workstation._models import Base
 
-TABLES = {"users", "sessions", "login_attempts", "audit_log", "images", "cases", "jobs", "drafts", "reads",
-          "reports", "read_events", "studies", "study_members", "study_cases", "evaluation_tasks",
-          "evaluation_ratings"}
+TABLES = {
+    "users",
+    "sessions",
+    "login_attempts",
+    "audit_log",
+    "images",
+    "cases",
+    "jobs",
+    "drafts",
+    "reads",
+    "reports",
+    "read_events",
+    "studies",
+    "study_members",
+    "study_cases",
+    "evaluation_tasks",
+    "evaluation_ratings",
+}
 
 
 @pytest.fixture
@@ -53,7 +68,9 @@ def test_models_match_the_migrations(empty_url):
     try:
         _db.upgrade(engine)
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            )
         assert diff == [], f"models differ from the migrations: {diff}"
     finally:
         engine.dispose()

@@ -12,8 +12,15 @@ from cxrpilot.workstation import ClientEvent, compute_reading_time, edit_distanc
 T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 
 
-def ev(kind: str, s: float, *, visible: bool = True, focused: bool = True, skew_s: float = 0.0,
-       delay_s: float = 0.0) -> ClientEvent:
+def ev(
+    kind: str,
+    s: float,
+    *,
+    visible: bool = True,
+    focused: bool = True,
+    skew_s: float = 0.0,
+    delay_s: float = 0.0,
+) -> ClientEvent:
     """An event at ``s`` seconds after T0 on a client whose clock is off by ``skew_s``,
     received ``delay_s`` later."""
     client_ms = int(round((T0.timestamp() + s + skew_s) * 1000))
@@ -26,14 +33,28 @@ def ev(kind: str, s: float, *, visible: bool = True, focused: bool = True, skew_
         # shown at 0, heartbeats every 10 s, signed at 30: all active
         ([ev("image_shown", 0), ev("heartbeat", 10), ev("heartbeat", 20)], 30, 30, 30, 30),
         # hidden from 10 to 20
-        ([ev("image_shown", 0), ev("visibility", 10, visible=False), ev("visibility", 20)], 30, 30, 30, 20),
+        (
+            [ev("image_shown", 0), ev("visibility", 10, visible=False), ev("visibility", 20)],
+            30,
+            30,
+            30,
+            20,
+        ),
         # blurred from 5 to 25
         ([ev("image_shown", 0), ev("blur", 5, focused=False), ev("focus", 25)], 30, 30, 30, 10),
         # no heartbeat for 100 s: active stops 15 s after the last event
         ([ev("image_shown", 0), ev("heartbeat", 10)], 110, 15, 110, 25),
         # a client clock 1 hour fast, small network delay: same result
-        ([ev("image_shown", 0, skew_s=3600, delay_s=0.05), ev("heartbeat", 10, skew_s=3600, delay_s=0.4)],
-         20, 30, 20, 20),
+        (
+            [
+                ev("image_shown", 0, skew_s=3600, delay_s=0.05),
+                ev("heartbeat", 10, skew_s=3600, delay_s=0.4),
+            ],
+            20,
+            30,
+            20,
+            20,
+        ),
         # events before the image was shown do not count; the first image_shown starts the read
         ([ev("heartbeat", -5), ev("image_shown", 2), ev("image_shown", 8)], 12, 30, 10, 10),
     ],

@@ -16,7 +16,9 @@ def setup_read(world, arm="ai_assisted", seed=11, reader=None):
     case_id = world.upload(png_bytes(seed))["case"]["id"]
     world.wait_draft(case_id)
     rid, rc = reader or world.user("radiologist")
-    read = world.admin.ok("post", "/api/reads", 201, json={"case_id": case_id, "reader_id": rid, "arm": arm})
+    read = world.admin.ok(
+        "post", "/api/reads", 201, json={"case_id": case_id, "reader_id": rid, "arm": arm}
+    )
     return read["id"], case_id, (rid, rc)
 
 
@@ -30,7 +32,9 @@ def test_worklist_shows_status_and_critical_flags(world):
     # The scp arm shows nothing of the AI.
     assert items[scp_read]["draft_status"] is None and items[scp_read]["critical_flags"] == []
     reader[1].ok("post", f"/api/reads/{ai_read}/open")
-    assert {i["read_id"]: i["status"] for i in reader[1].ok("get", "/api/worklist")}[ai_read] == "in_progress"
+    assert {i["read_id"]: i["status"] for i in reader[1].ok("get", "/api/worklist")}[
+        ai_read
+    ] == "in_progress"
 
 
 def test_reader_sees_only_own_cases(world):
@@ -39,7 +43,13 @@ def test_reader_sees_only_own_cases(world):
     assert other.get(f"/api/reads/{read_id}").status_code == 403
     assert other.get(f"/api/cases/{case_id}/image").status_code == 403
     assert other.post(f"/api/reads/{read_id}/open").status_code == 403
-    assert other.put(f"/api/reads/{read_id}/report", json={"rev": 1, "findings_text": "x", "impression_text": "y"}).status_code == 403
+    assert (
+        other.put(
+            f"/api/reads/{read_id}/report",
+            json={"rev": 1, "findings_text": "x", "impression_text": "y"},
+        ).status_code
+        == 403
+    )
     assert other.ok("get", "/api/worklist") == []
     _, evaluator = world.user("evaluator")
     assert evaluator.get(f"/api/cases/{case_id}/image").status_code == 403
@@ -53,11 +63,18 @@ def test_ai_arm_starts_from_the_draft_scp_from_template(world):
     assert statuses.count("not_assessed") == 11 and len(statuses) == 14
     rep = reader[1].ok("post", f"/api/reads/{ai_read}/open")
     assert rep["origin"] == "ai_draft" and rep["status"] == "preliminary" and rep["version"] == 1
-    assert rep["findings_text"] == detail["draft"]["findings_text"] and rep["draft_text"].startswith("FINDINGS: ")
+    assert rep["findings_text"] == detail["draft"]["findings_text"] and rep[
+        "draft_text"
+    ].startswith("FINDINGS: ")
     scp_read, _, _ = setup_read(world, "scp", 32, reader=reader)
     assert reader[1].ok("get", f"/api/reads/{scp_read}")["draft"] is None
     rep = reader[1].ok("post", f"/api/reads/{scp_read}/open")
-    assert (rep["origin"], rep["findings_text"], rep["impression_text"], rep["draft_text"]) == ("template", "", "", "")
+    assert (rep["origin"], rep["findings_text"], rep["impression_text"], rep["draft_text"]) == (
+        "template",
+        "",
+        "",
+        "",
+    )
     # opening twice gives the same report
     assert reader[1].ok("post", f"/api/reads/{scp_read}/open")["id"] == rep["id"]
 
@@ -76,24 +93,48 @@ def test_autosave_from_a_stale_copy_is_409_not_an_overwrite(world):
     read_id, _, (_, rc) = setup_read(world, "scp", 41)
     rep = rc.ok("post", f"/api/reads/{read_id}/open")
     tab_a = tab_b = rep["rev"]
-    r = rc.put(f"/api/reads/{read_id}/report", json={"rev": tab_a, "findings_text": "A", "impression_text": "a"})
-    assert r.status_code == 200 and r.json()["rev"] == tab_a + 1 and r.headers["etag"] == f'"{tab_a + 1}"'
-    stale = rc.put(f"/api/reads/{read_id}/report", json={"rev": tab_b, "findings_text": "B", "impression_text": "b"})
+    r = rc.put(
+        f"/api/reads/{read_id}/report",
+        json={"rev": tab_a, "findings_text": "A", "impression_text": "a"},
+    )
+    assert (
+        r.status_code == 200
+        and r.json()["rev"] == tab_a + 1
+        and r.headers["etag"] == f'"{tab_a + 1}"'
+    )
+    stale = rc.put(
+        f"/api/reads/{read_id}/report",
+        json={"rev": tab_b, "findings_text": "B", "impression_text": "b"},
+    )
     assert stale.status_code == 409
     assert "stale copy" in stale.json()["detail"]
-    assert stale.json()["current"]["findings_text"] == "A" and stale.json()["current"]["rev"] == tab_a + 1
+    assert (
+        stale.json()["current"]["findings_text"] == "A"
+        and stale.json()["current"]["rev"] == tab_a + 1
+    )
     assert rc.ok("get", f"/api/reads/{read_id}")["reports"][0]["findings_text"] == "A"
 
 
 def test_sign_makes_the_report_final_and_read_only(world):
     read_id, _, (_, rc) = setup_read(world, "ai_assisted", 51)
     rep = rc.ok("post", f"/api/reads/{read_id}/open")
-    rep = rc.ok("put", f"/api/reads/{read_id}/report", json={"rev": rep["rev"], "findings_text": "Heart enlarged.",
-                                                             "impression_text": "Cardiomegaly."})
+    rep = rc.ok(
+        "put",
+        f"/api/reads/{read_id}/report",
+        json={
+            "rev": rep["rev"],
+            "findings_text": "Heart enlarged.",
+            "impression_text": "Cardiomegaly.",
+        },
+    )
     signed = rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"]})
     assert signed["status"] == "final" and signed["read_only"] is True and signed["signed_at"]
     for method, url, body in [
-        ("put", f"/api/reads/{read_id}/report", {"rev": signed["rev"], "findings_text": "x", "impression_text": "y"}),
+        (
+            "put",
+            f"/api/reads/{read_id}/report",
+            {"rev": signed["rev"], "findings_text": "x", "impression_text": "y"},
+        ),
         ("post", f"/api/reads/{read_id}/sign", {"rev": signed["rev"]}),
     ]:
         r = getattr(rc, method)(url, json=body)
@@ -103,25 +144,45 @@ def test_sign_makes_the_report_final_and_read_only(world):
     # The database itself refuses a change to signed text.
     with pytest.raises(Exception, match="read-only"):
         with world.state.engine.begin() as conn:
-            conn.execute(text("UPDATE reports SET findings_text = 'tampered' WHERE id = :id"), {"id": signed["id"]})
+            conn.execute(
+                text("UPDATE reports SET findings_text = 'tampered' WHERE id = :id"),
+                {"id": signed["id"]},
+            )
 
 
 def test_amendment_is_a_new_version_beside_the_old(world):
     read_id, _, (_, rc) = setup_read(world, "scp", 61)
     rep = rc.ok("post", f"/api/reads/{read_id}/open")
-    v1 = rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"], "findings_text": "Clear lungs.",
-                                                           "impression_text": "Normal."})
+    v1 = rc.ok(
+        "post",
+        f"/api/reads/{read_id}/sign",
+        json={"rev": rep["rev"], "findings_text": "Clear lungs.", "impression_text": "Normal."},
+    )
     assert rc.post(f"/api/reads/{read_id}/amend", json={"reason": "  "}).status_code == 422
     v2 = rc.ok("post", f"/api/reads/{read_id}/amend", 201, json={"reason": "missed rib fracture"})
-    assert (v2["version"], v2["status"], v2["amends_id"], v2["findings_text"]) == (2, "preliminary", v1["id"], "Clear lungs.")
+    assert (v2["version"], v2["status"], v2["amends_id"], v2["findings_text"]) == (
+        2,
+        "preliminary",
+        v1["id"],
+        "Clear lungs.",
+    )
     assert rc.post(f"/api/reads/{read_id}/amend", json={"reason": "again"}).status_code == 409
-    v2 = rc.ok("put", f"/api/reads/{read_id}/report", json={"rev": v2["rev"], "findings_text": "Left 6th rib fracture.",
-                                                            "impression_text": "Rib fracture."})
+    v2 = rc.ok(
+        "put",
+        f"/api/reads/{read_id}/report",
+        json={
+            "rev": v2["rev"],
+            "findings_text": "Left 6th rib fracture.",
+            "impression_text": "Rib fracture.",
+        },
+    )
     v2 = rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": v2["rev"]})
     assert v2["status"] == "amended"
     reports = rc.ok("get", f"/api/reads/{read_id}")["reports"]
     assert [(r["version"], r["status"], r["findings_text"]) for r in reports] == [
-        (1, "final", "Clear lungs."), (2, "amended", "Left 6th rib fracture.")]
+        (1, "final", "Clear lungs."),
+        (2, "amended", "Left 6th rib fracture."),
+    ]
 
 
 def test_reading_time_is_computed_from_client_events(world):
@@ -131,8 +192,20 @@ def test_reading_time_is_computed_from_client_events(world):
 
     def send(kind, visible=True, focused=True):
         t = time.time()
-        rc.ok("post", f"/api/reads/{read_id}/events", json={"events": [
-            {"kind": kind, "t": int(t * 1000) + skew_ms, "visible": visible, "focused": focused}]})
+        rc.ok(
+            "post",
+            f"/api/reads/{read_id}/events",
+            json={
+                "events": [
+                    {
+                        "kind": kind,
+                        "t": int(t * 1000) + skew_ms,
+                        "visible": visible,
+                        "focused": focused,
+                    }
+                ]
+            },
+        )
         return t
 
     shown = send("image_shown")
@@ -147,7 +220,11 @@ def test_reading_time_is_computed_from_client_events(world):
     read = rc.ok("get", f"/api/reads/{read_id}")["read"]
     assert before_sign - shown - 0.05 <= read["wall_seconds"] <= after_sign - shown + 0.05
     away = back - hidden
-    assert before_sign - shown - away - 0.1 <= read["active_seconds"] <= after_sign - shown - away + 0.1
+    assert (
+        before_sign - shown - away - 0.1
+        <= read["active_seconds"]
+        <= after_sign - shown - away + 0.1
+    )
     assert read["edit_distance_chars"] == 0  # signed the draft unchanged
     late = rc.post(f"/api/reads/{read_id}/events", json={"events": [{"kind": "heartbeat", "t": 1}]})
     assert late.status_code == 200 and late.json()["accepted"] == 0  # signed: events are ignored

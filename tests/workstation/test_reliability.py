@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .helpers import PASSWORD, Client, png_bytes, small_drafter, image_loader, wait_for
+from .helpers import PASSWORD, Client, image_loader, png_bytes, small_drafter, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 N_READERS = 20
@@ -34,8 +34,11 @@ class LiveServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         wait_for(lambda: self.server.started, timeout=30)
@@ -55,7 +58,9 @@ def live(settings_factory):
 
     app = create_app(settings_factory(), draft_producer=small_drafter, loader=image_loader())
     with app.state.ws.sessions() as db:
-        auth.create_user(db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher)
+        auth.create_user(
+            db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher
+        )
     server = LiveServer(app)
     yield server, app
     server.stop()
@@ -65,16 +70,33 @@ def test_twenty_concurrent_readers_sign_none_lost_or_duplicated(live):
     server, app = live
     admin = server.client()
     assert admin.login("admin").status_code == 200
-    case_ids = [admin.ok("post", "/api/cases", files={"file": (f"{i}.png", png_bytes(400 + i), "image/png")})["case"]["id"]
-                for i in range(4)]
+    case_ids = [
+        admin.ok(
+            "post", "/api/cases", files={"file": (f"{i}.png", png_bytes(400 + i), "image/png")}
+        )["case"]["id"]
+        for i in range(4)
+    ]
     for c in case_ids:
-        wait_for(lambda c=c: admin.ok("get", f"/api/cases/{c}")["draft_status"] == "ready", timeout=30)
+        wait_for(
+            lambda c=c: admin.ok("get", f"/api/cases/{c}")["draft_status"] == "ready", timeout=30
+        )
     reads = []
     for i in range(N_READERS):
-        uid = admin.ok("post", "/api/users", 201, json={"username": f"r{i:02d}", "password": PASSWORD,
-                                                        "role": "radiologist"})["id"]
+        uid = admin.ok(
+            "post",
+            "/api/users",
+            201,
+            json={"username": f"r{i:02d}", "password": PASSWORD, "role": "radiologist"},
+        )["id"]
         arm = "ai_assisted" if i % 2 else "scp"
-        reads.append(admin.ok("post", "/api/reads", 201, json={"case_id": case_ids[i % 4], "reader_id": uid, "arm": arm})["id"])
+        reads.append(
+            admin.ok(
+                "post",
+                "/api/reads",
+                201,
+                json={"case_id": case_ids[i % 4], "reader_id": uid, "arm": arm},
+            )["id"]
+        )
 
     barrier = threading.Barrier(N_READERS)
     results: dict[int, object] = {}
@@ -85,10 +107,21 @@ def test_twenty_concurrent_readers_sign_none_lost_or_duplicated(live):
             assert c.login(f"r{i:02d}").status_code == 200
             read_id = c.ok("get", "/api/worklist")[0]["read_id"]
             rep = c.ok("post", f"/api/reads/{read_id}/open")
-            c.ok("post", f"/api/reads/{read_id}/events", json={"events": [{"kind": "image_shown", "t": int(time.time() * 1000)}]})
+            c.ok(
+                "post",
+                f"/api/reads/{read_id}/events",
+                json={"events": [{"kind": "image_shown", "t": int(time.time() * 1000)}]},
+            )
             for k in range(3):
-                rep = c.ok("put", f"/api/reads/{read_id}/report",
-                           json={"rev": rep["rev"], "findings_text": f"reader {i} edit {k}", "impression_text": f"impression {i}"})
+                rep = c.ok(
+                    "put",
+                    f"/api/reads/{read_id}/report",
+                    json={
+                        "rev": rep["rev"],
+                        "findings_text": f"reader {i} edit {k}",
+                        "impression_text": f"impression {i}",
+                    },
+                )
             barrier.wait(timeout=60)
             signed = c.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"]})
             results[i] = (read_id, signed)
@@ -113,19 +146,38 @@ def test_twenty_concurrent_readers_sign_none_lost_or_duplicated(live):
         assert len(reports) == N_READERS, "one report per read, none duplicated"
         assert {r.read_id for r in reports} == set(reads)
         for r in reports:
-            i = int(db.get(Read, r.read_id).reader_id) and next(k for k, v in results.items() if v[0] == r.read_id)
+            i = next(k for k, v in results.items() if v[0] == r.read_id)
             assert (r.status, r.version, r.findings_text) == ("final", 1, f"reader {i} edit 2")
-        assert db.scalar(select(func.count()).select_from(Read).where(Read.status == "signed")) == N_READERS
-        assert db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "report.sign")) == N_READERS
+        assert (
+            db.scalar(select(func.count()).select_from(Read).where(Read.status == "signed"))
+            == N_READERS
+        )
+        assert (
+            db.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "report.sign")
+            )
+            == N_READERS
+        )
 
 
 def test_two_tabs_signing_the_same_report_one_wins(live):
     server, _ = live
     admin = server.client()
     admin.login("admin")
-    case_id = admin.ok("post", "/api/cases", files={"file": ("a.png", png_bytes(450), "image/png")})["case"]["id"]
-    uid = admin.ok("post", "/api/users", 201, json={"username": "twotabs", "password": PASSWORD, "role": "radiologist"})["id"]
-    read_id = admin.ok("post", "/api/reads", 201, json={"case_id": case_id, "reader_id": uid, "arm": "scp"})["id"]
+    case_id = admin.ok(
+        "post", "/api/cases", files={"file": ("a.png", png_bytes(450), "image/png")}
+    )["case"]["id"]
+    uid = admin.ok(
+        "post",
+        "/api/users",
+        201,
+        json={"username": "twotabs", "password": PASSWORD, "role": "radiologist"},
+    )["id"]
+    read_id = admin.ok(
+        "post", "/api/reads", 201, json={"case_id": case_id, "reader_id": uid, "arm": "scp"}
+    )["id"]
     tabs = [server.client() for _ in range(2)]
     for t in tabs:
         t.login("twotabs")
@@ -135,7 +187,11 @@ def test_two_tabs_signing_the_same_report_one_wins(live):
 
     def sign(tab: Client, text: str) -> None:
         barrier.wait(timeout=30)
-        codes.append(tab.post(f"/api/reads/{read_id}/sign", json={"rev": rev, "findings_text": text}).status_code)
+        codes.append(
+            tab.post(
+                f"/api/reads/{read_id}/sign", json={"rev": rev, "findings_text": text}
+            ).status_code
+        )
 
     ts = [threading.Thread(target=sign, args=(t, f"tab {i}")) for i, t in enumerate(tabs)]
     for t in ts:
@@ -147,8 +203,20 @@ def test_two_tabs_signing_the_same_report_one_wins(live):
 
 def _start_server(port: int, env: dict) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cxrpilot.cli", "serve", "--port", str(port), "--init-admin", "admin"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "cxrpilot.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--init-admin",
+            "admin",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
 
     def up() -> bool:
@@ -165,22 +233,39 @@ def _start_server(port: int, env: dict) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_kill_9_during_autosaves_loses_nothing_acknowledged(tmp_path, database_url):
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "CXRPILOT_DATA_DIR": str(tmp_path / "data"), "CXRPILOT_DATABASE_URL": database_url,
-           "CXRPILOT_SECRET_KEY": "k" * 40, "CXRPILOT_ADMIN_PASSWORD": PASSWORD,
-           "CXRPILOT_DRAFT_PRODUCER": "workstation.helpers:small_drafter",
-           "CXRPILOT_ENVIRONMENT": "development", "CXRPILOT_PASSWORD_TIME_COST": "1",
-           "CXRPILOT_PASSWORD_MEMORY_KIB": "1024"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "CXRPILOT_DATA_DIR": str(tmp_path / "data"),
+        "CXRPILOT_DATABASE_URL": database_url,
+        "CXRPILOT_SECRET_KEY": "k" * 40,
+        "CXRPILOT_ADMIN_PASSWORD": PASSWORD,
+        "CXRPILOT_DRAFT_PRODUCER": "workstation.helpers:small_drafter",
+        "CXRPILOT_ENVIRONMENT": "development",
+        "CXRPILOT_PASSWORD_TIME_COST": "1",
+        "CXRPILOT_PASSWORD_MEMORY_KIB": "1024",
+    }
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _start_server(port, env)
     try:
         admin = Client(httpx.Client(base_url=url, timeout=30))
         assert admin.login("admin").status_code == 200
-        case_id = admin.ok("post", "/api/cases", files={"file": ("k.png", png_bytes(500), "image/png")})["case"]["id"]
-        wait_for(lambda: admin.ok("get", f"/api/cases/{case_id}")["draft_status"] == "ready", timeout=30)
-        uid = admin.ok("post", "/api/users", 201, json={"username": "rk", "password": PASSWORD, "role": "radiologist"})["id"]
-        read_id = admin.ok("post", "/api/reads", 201, json={"case_id": case_id, "reader_id": uid})["id"]
+        case_id = admin.ok(
+            "post", "/api/cases", files={"file": ("k.png", png_bytes(500), "image/png")}
+        )["case"]["id"]
+        wait_for(
+            lambda: admin.ok("get", f"/api/cases/{case_id}")["draft_status"] == "ready", timeout=30
+        )
+        uid = admin.ok(
+            "post",
+            "/api/users",
+            201,
+            json={"username": "rk", "password": PASSWORD, "role": "radiologist"},
+        )["id"]
+        read_id = admin.ok("post", "/api/reads", 201, json={"case_id": case_id, "reader_id": uid})[
+            "id"
+        ]
         reader = Client(httpx.Client(base_url=url, timeout=30))
         reader.login("rk")
         rev = reader.ok("post", f"/api/reads/{read_id}/open")["rev"]
@@ -197,8 +282,10 @@ def test_kill_9_during_autosaves_loses_nothing_acknowledged(tmp_path, database_u
                 text = f"autosave {n}: " + "x" * (n % 50)
                 in_flight.append(text)
                 try:
-                    r = reader.put(f"/api/reads/{read_id}/report",
-                                   json={"rev": rev, "findings_text": text, "impression_text": f"imp {n}"})
+                    r = reader.put(
+                        f"/api/reads/{read_id}/report",
+                        json={"rev": rev, "findings_text": text, "impression_text": f"imp {n}"},
+                    )
                 except httpx.HTTPError:
                     return
                 assert r.status_code == 200, r.text
@@ -226,8 +313,11 @@ def test_kill_9_during_autosaves_loses_nothing_acknowledged(tmp_path, database_u
         else:
             assert current["rev"] == last_rev + 1 and current["findings_text"] == in_flight[-1]
         # Editing goes on from there.
-        reader.ok("put", f"/api/reads/{read_id}/report",
-                  json={"rev": current["rev"], "findings_text": "after restart", "impression_text": "ok"})
+        reader.ok(
+            "put",
+            f"/api/reads/{read_id}/report",
+            json={"rev": current["rev"], "findings_text": "after restart", "impression_text": "ok"},
+        )
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

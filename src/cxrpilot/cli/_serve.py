@@ -25,23 +25,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     _common(p)
-    p.add_argument("--init-admin", metavar="USER", default=None,
-                   help="create this admin user first if it does not exist (password from "
-                   "$CXRPILOT_ADMIN_PASSWORD, a prompt, or generated and printed once)")
+    p.add_argument(
+        "--init-admin",
+        metavar="USER",
+        default=None,
+        help="create this admin user first if it does not exist (password from "
+        "$CXRPILOT_ADMIN_PASSWORD, a prompt, or generated and printed once)",
+    )
     p.add_argument("--worker-threads", type=int, default=None, help="background draft threads")
     p.add_argument("--model", default=None, help="draft model spec ('expert', 'janus:PATH'...)")
-    p.add_argument("--dev", action="store_true", help="development mode (placeholder secrets allowed)")
-    p.add_argument("--proxy-headers", action="store_true",
-                   help="trust X-Forwarded-* from --forwarded-allow-ips (behind a TLS proxy)")
+    p.add_argument(
+        "--dev", action="store_true", help="development mode (placeholder secrets allowed)"
+    )
+    p.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-* from --forwarded-allow-ips (behind a TLS proxy)",
+    )
     p.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     p.set_defaults(handler=run_serve)
 
-    a = subparsers.add_parser("admin", help="Workstation administration: users and database schema.",
-                              description="Workstation administration from the server's shell.")
+    a = subparsers.add_parser(
+        "admin",
+        help="Workstation administration: users and database schema.",
+        description="Workstation administration from the server's shell.",
+    )
     sub = a.add_subparsers(dest="admin_command", metavar="COMMAND")
     a.set_defaults(handler=lambda args: (a.print_help(), 2)[1])
-    cu = sub.add_parser("create-user", help="create a user", description="Create a user. The password is "
-                        "read from $CXRPILOT_NEW_PASSWORD, else prompted for.")
+    cu = sub.add_parser(
+        "create-user",
+        help="create a user",
+        description="Create a user. The password is "
+        "read from $CXRPILOT_NEW_PASSWORD, else prompted for.",
+    )
     cu.add_argument("username")
     cu.add_argument("--role", choices=ROLES, required=True)
     cu.add_argument("--display-name", default="")
@@ -55,7 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=None, help="image store and default SQLite folder ($CXRPILOT_DATA_DIR)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="image store and default SQLite folder ($CXRPILOT_DATA_DIR)",
+    )
     p.add_argument("--database-url", default=None, help="SQLAlchemy URL ($CXRPILOT_DATABASE_URL)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -65,8 +85,15 @@ def _settings(args: argparse.Namespace, **overrides):
 
     from cxrpilot.workstation import Settings
 
-    values = {k: v for k, v in {"data_dir": args.data_dir, "database_url": args.database_url, **overrides}.items()
-              if v is not None}
+    values = {
+        k: v
+        for k, v in {
+            "data_dir": args.data_dir,
+            "database_url": args.database_url,
+            **overrides,
+        }.items()
+        if v is not None
+    }
     try:
         return Settings(**values)
     except ValidationError as exc:
@@ -77,7 +104,9 @@ def _emit(args: argparse.Namespace, obj: dict, text: str) -> None:
     print(json.dumps(obj) if args.json else text)
 
 
-def _ensure_user(settings, username: str, role: str, password: str | None, display_name: str = "") -> tuple[bool, str | None]:
+def _ensure_user(
+    settings, username: str, role: str, password: str | None, display_name: str = ""
+) -> tuple[bool, str | None]:
     """Create ``username`` unless it exists. Returns (created, generated password or None)."""
     from sqlalchemy import select
 
@@ -95,8 +124,15 @@ def _ensure_user(settings, username: str, role: str, password: str | None, displ
             generated = None
             if password is None:
                 generated = password = secrets.token_urlsafe(12)
-            auth.create_user(db, None, username=username, password=password, role=role, display_name=display_name,
-                             hasher=password_hasher(settings.password_time_cost, settings.password_memory_kib))
+            auth.create_user(
+                db,
+                None,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                hasher=password_hasher(settings.password_time_cost, settings.password_memory_kib),
+            )
             return True, generated
     finally:
         engine.dispose()
@@ -118,7 +154,10 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.init_admin:
         password = os.environ.get("CXRPILOT_ADMIN_PASSWORD")
         if password is None and sys.stdin.isatty():
-            password = getpass.getpass(f"password for admin {args.init_admin!r} (empty: generate one): ") or None
+            password = (
+                getpass.getpass(f"password for admin {args.init_admin!r} (empty: generate one): ")
+                or None
+            )
         created, generated = _ensure_user(settings, args.init_admin, "admin", password)
         if created:
             msg = f"created admin {args.init_admin!r}"
@@ -126,10 +165,20 @@ def run_serve(args: argparse.Namespace) -> int:
                 msg += f" with password {generated} (shown once; change it after logging in)"
             print(msg, file=sys.stderr)
     app = create_app(settings)
-    print(f"cxrpilot workstation on http://{args.host}:{args.port} (database: "
-          f"{settings.resolved_database_url.split(':', 1)[0]}, data: {settings.data_dir})", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=args.proxy_headers,
-                forwarded_allow_ips=args.forwarded_allow_ips, log_level="info", access_log=False)
+    print(
+        f"cxrpilot workstation on http://{args.host}:{args.port} (database: "
+        f"{settings.resolved_database_url.split(':', 1)[0]}, data: {settings.data_dir})",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        log_level="info",
+        access_log=False,
+    )
     return 0
 
 
@@ -138,12 +187,20 @@ def run_create_user(args: argparse.Namespace) -> int:
     password = os.environ.get("CXRPILOT_NEW_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():
-            raise CxrpilotError("no password: set CXRPILOT_NEW_PASSWORD or run in a terminal to be prompted")
+            raise CxrpilotError(
+                "no password: set CXRPILOT_NEW_PASSWORD or run in a terminal to be prompted"
+            )
         password = getpass.getpass(f"password for {args.username!r}: ")
     created, _ = _ensure_user(settings, args.username, args.role, password, args.display_name)
     if not created:
-        raise CxrpilotError(f"user {args.username!r} exists already; change it in the web app (admin)")
-    _emit(args, {"created": args.username, "role": args.role}, f"created {args.role} {args.username!r}")
+        raise CxrpilotError(
+            f"user {args.username!r} exists already; change it in the web app (admin)"
+        )
+    _emit(
+        args,
+        {"created": args.username, "role": args.role},
+        f"created {args.role} {args.username!r}",
+    )
     return 0
 
 

@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="train without this source and test on all of it (cross-source check)")
     p.add_argument("--limit-per-class", type=_at_least(1), default=None, metavar="N",
                    help="at most N images per source and class (quick runs)")
+    p.add_argument("--samples-per-epoch", type=_at_least(1), default=None, metavar="N",
+                   help="training images drawn per epoch (default: the train split's size)")
+    p.add_argument("--threads", type=_at_least(1), default=2, help="torch CPU threads (default 2)")
     p.add_argument("--cache-dir", default=None, metavar="DIR", help="cache of decoded images")
     p.add_argument("--json", action="store_true", help="print the model card as JSON")
     p.set_defaults(handler=run)
@@ -56,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         args.data, args.out, seed=args.seed, epochs=args.epochs, image_size=args.image_size,
         arch=args.arch, sources=args.sources, holdout_source=args.holdout_source,
         limit_per_class=args.limit_per_class, cache_dir=args.cache_dir, progress=not args.json,
+        samples_per_epoch=args.samples_per_epoch, threads=args.threads,
     )
     if args.json:
         print(json.dumps(card.to_dict(), indent=2))

@@ -1,10 +1,13 @@
 """Dataset adapters: every dataset read into one record type, :class:`Study`.
 
-Heavy libraries (imagehash, Pillow) are imported only when images are read.
-
-Adapters return ``list[Study]``; :func:`find_duplicates` / :func:`deduplicate` find the same
-radiograph in several datasets by perceptual hash; :func:`assign_splits` makes patient-level,
-duplicate-aware, stratified splits with a seed.
+Adapters return ``list[Study]``: :func:`read_iu_xray` (IU Open-i XML), :func:`read_mimic_cxr`,
+:func:`read_chexpert`, :func:`read_nih` (``Data_Entry_2017.csv``), :func:`read_image_folders`
+(folder-per-class: COVID-19 Radiography, Kermany pediatric pneumonia),
+:func:`read_covid_chestxray` (ieee8023) and :func:`read_manifest` (any CSV/JSONL);
+:func:`read_dataset` detects the format; :func:`describe` counts studies, views and labels.
+:func:`find_duplicates` / :func:`deduplicate` find the same radiograph in several datasets by
+perceptual hash; :func:`assign_splits` makes patient-level, duplicate-aware, stratified splits
+with a seed. Heavy libraries (imagehash, Pillow) are imported only when images are read.
 
 >>> from cxrpilot.data import read_image_folders, read_covid_chestxray, find_duplicates, assign_splits
 >>> studies = read_image_folders("../shared/data/covid-radiography", source="covid-radiography")  # doctest: +SKIP
@@ -15,20 +18,33 @@ duplicate-aware, stratified splits with a seed.
 
 from __future__ import annotations
 
+from cxrpilot.data._chexpert import read_chexpert
 from cxrpilot.data._covid_chestxray import read_covid_chestxray
 from cxrpilot.data._dedup import DuplicateGroup, deduplicate, find_duplicates
+from cxrpilot.data._detect import FORMATS, describe, read_dataset
 from cxrpilot.data._folders import read_image_folders
+from cxrpilot.data._iu import read_iu_xray
+from cxrpilot.data._manifest import read_manifest
+from cxrpilot.data._mimic import read_mimic_cxr
+from cxrpilot.data._nih import read_nih
 from cxrpilot.data._splits import assign_splits
 from cxrpilot.data._study import Study, StudyImage
 
 __all__ = [
     "Study",
     "StudyImage",
+    "read_iu_xray",
+    "read_mimic_cxr",
+    "read_chexpert",
+    "read_nih",
     "read_image_folders",
     "read_covid_chestxray",
+    "read_manifest",
+    "read_dataset",
+    "describe",
+    "FORMATS",
     "DuplicateGroup",
     "find_duplicates",
     "deduplicate",
     "assign_splits",
 ]
-

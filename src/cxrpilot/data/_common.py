@@ -42,7 +42,9 @@ def check_labels(labels: Mapping[str, int | None]) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for name, value in labels.items():
         if name not in OBSERVATIONS:
-            raise ValueError(f"unknown observation {name!r}; expected one of {', '.join(OBSERVATIONS)}")
+            raise ValueError(
+                f"unknown observation {name!r}; expected one of {', '.join(OBSERVATIONS)}"
+            )
         if value not in (1, 0, -1, None):
             raise ValueError(f"label {name!r} has value {value!r}; expected 1, 0, -1 or None")
         out[name] = value

@@ -29,16 +29,51 @@ __all__ = ["read_covid_chestxray", "finding_labels"]
 
 _PNEUMONIA_TOKENS = frozenset(
     {
-        "pneumonia", "covid19", "covid", "sars", "merscov", "mers", "influenza", "varicella",
-        "herpes", "streptococcus", "staphylococcus", "klebsiella", "legionella", "mycoplasma",
-        "mycoplasmabacterialpneumonia", "chlamydophila", "ecoli", "pneumocystis", "aspergillosis",
-        "nocardia", "lipoid", "bacterial", "viral", "fungal", "bacterialpneumonia",
+        "pneumonia",
+        "covid19",
+        "covid",
+        "sars",
+        "merscov",
+        "mers",
+        "influenza",
+        "varicella",
+        "herpes",
+        "streptococcus",
+        "staphylococcus",
+        "klebsiella",
+        "legionella",
+        "mycoplasma",
+        "mycoplasmabacterialpneumonia",
+        "chlamydophila",
+        "ecoli",
+        "pneumocystis",
+        "aspergillosis",
+        "nocardia",
+        "lipoid",
+        "bacterial",
+        "viral",
+        "fungal",
+        "bacterialpneumonia",
         "viralpneumonia",
     }
 )
 _METADATA_COLUMNS = ("patientid", "finding", "view", "filename")
-_META_KEEP = ("offset", "sex", "age", "survival", "intubated", "went_icu", "date", "location",
-              "doi", "url", "license", "clinical_notes", "other_notes", "modality")
+_META_KEEP = (
+    "offset",
+    "sex",
+    "age",
+    "survival",
+    "intubated",
+    "went_icu",
+    "date",
+    "location",
+    "doi",
+    "url",
+    "license",
+    "clinical_notes",
+    "other_notes",
+    "modality",
+)
 
 
 def _token(text: str) -> str:
@@ -94,7 +129,9 @@ def read_covid_chestxray(root: str | Path, *, check_images: bool = True) -> list
     root = Path(root)
     meta_path = root / "metadata.csv"
     if not meta_path.is_file():
-        raise InvalidDatasetError(f"{root}: no metadata.csv; expected the ieee8023 covid-chestxray layout")
+        raise InvalidDatasetError(
+            f"{root}: no metadata.csv; expected the ieee8023 covid-chestxray layout"
+        )
     _, rows = read_csv(meta_path, required=_METADATA_COLUMNS)
     seen: set[str] = set()
     studies = []
@@ -124,8 +161,13 @@ def read_covid_chestxray(root: str | Path, *, check_images: bool = True) -> list
                 study_id=study_id,
                 patient_id=patient,
                 source="covid-chestxray",
-                images=(StudyImage(path=str(path), image_id=Path(filename).stem,
-                                   view=normalise_view(cells["view"])),),
+                images=(
+                    StudyImage(
+                        path=str(path),
+                        image_id=Path(filename).stem,
+                        view=normalise_view(cells["view"]),
+                    ),
+                ),
                 labels=finding_labels(finding),
                 meta=meta,
             )

@@ -88,9 +88,8 @@ _THUMB = 32  # side of the grey thumbnail kept to verify hash matches
 
 
 def _fingerprint_one(path: str) -> tuple[str, int | str, bytes]:
-    from PIL import Image, UnidentifiedImageError
-
     import imagehash
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
@@ -112,7 +111,11 @@ def _load_cache(file: Path) -> dict[str, tuple[int, int, int, np.ndarray]]:
             return {
                 str(p): (int(size), int(mtime), int(h), thumb)
                 for p, size, mtime, h, thumb in zip(
-                    data["paths"], data["sizes"], data["mtimes"], data["hashes"], data["thumbs"],
+                    data["paths"],
+                    data["sizes"],
+                    data["mtimes"],
+                    data["hashes"],
+                    data["thumbs"],
                     strict=True,
                 )
             }
@@ -130,7 +133,9 @@ def _save_cache(file: Path, cache: dict[str, tuple[int, int, int, np.ndarray]]) 
         sizes=np.array([v[0] for _, v in items], dtype=np.int64),
         mtimes=np.array([v[1] for _, v in items], dtype=np.int64),
         hashes=np.array([v[2] for _, v in items], dtype=np.uint64),
-        thumbs=np.stack([v[3] for _, v in items]) if items else np.zeros((0, _THUMB * _THUMB), np.uint8),
+        thumbs=np.stack([v[3] for _, v in items])
+        if items
+        else np.zeros((0, _THUMB * _THUMB), np.uint8),
     )
     os.replace(tmp, file)
 
@@ -175,14 +180,19 @@ def image_fingerprints(
         try:
             st = os.stat(path)
         except OSError:
-            raise InvalidDatasetError(f"{raw}: image not found (needed for de-duplication)") from None
+            raise InvalidDatasetError(
+                f"{raw}: image not found (needed for de-duplication)"
+            ) from None
         keys.append((path, st.st_size, st.st_mtime_ns))
     cache_file = _cache_file(Path(cache_dir)) if cache_dir is not None else None
     cache = _load_cache(cache_file) if cache_file else {}
-    todo = list(dict.fromkeys(
-        path for path, size, mtime in keys
-        if (hit := cache.get(path)) is None or hit[:2] != (size, mtime)
-    ))
+    todo = list(
+        dict.fromkeys(
+            path
+            for path, size, mtime in keys
+            if (hit := cache.get(path)) is None or hit[:2] != (size, mtime)
+        )
+    )
     if todo:
         bar = None
         if progress:
@@ -216,9 +226,15 @@ def image_fingerprints(
         if cache_file:
             _save_cache(cache_file, cache)  # keep what was computed, even when one file failed
         if failed:
-            raise InvalidDatasetError(f"{failed[0]}: cannot read image for de-duplication ({failed[1]})")
+            raise InvalidDatasetError(
+                f"{failed[0]}: cannot read image for de-duplication ({failed[1]})"
+            )
     hashes = np.array([cache[path][2] for path, _, _ in keys], dtype=np.uint64)
-    thumbs = np.stack([cache[path][3] for path, _, _ in keys]) if keys else np.zeros((0, _THUMB**2), np.uint8)
+    thumbs = (
+        np.stack([cache[path][3] for path, _, _ in keys])
+        if keys
+        else np.zeros((0, _THUMB**2), np.uint8)
+    )
     return hashes, thumbs
 
 
@@ -227,7 +243,7 @@ def _close_pairs(hashes: np.ndarray, max_distance: int, block: int = 1024):
     n = len(hashes)
     firsts, seconds, dists = [], [], []
     for start in range(0, n, block):
-        dist = np.bitwise_count(hashes[start:start + block, None] ^ hashes[None, :])
+        dist = np.bitwise_count(hashes[start : start + block, None] ^ hashes[None, :])
         rows, cols = np.nonzero(dist <= max_distance)
         keep = cols > rows + start
         rows, cols = rows[keep], cols[keep]
@@ -312,7 +328,9 @@ def find_duplicates(
                 paths.append(image.path)
     if not paths:
         return []
-    hashes, thumbs = image_fingerprints(paths, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    hashes, thumbs = image_fingerprints(
+        paths, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress
+    )
     first, second, dist = _close_pairs(hashes, max_distance)
     if len(first) and min_correlation > -1.0:
         unit = _standardise(thumbs)

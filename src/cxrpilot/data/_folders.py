@@ -39,7 +39,9 @@ from cxrpilot.errors import InvalidDatasetError
 __all__ = ["read_image_folders", "CLASS_LABELS", "IMAGE_SUFFIXES", "patient_id_from_name"]
 
 #: File suffixes taken as images when a folder tree is scanned.
-IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm"})
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm"}
+)
 
 #: Class (folder) name -> labels. Keys are normalised with :func:`_class_key`.
 CLASS_LABELS: Mapping[str, Mapping[str, int]] = {
@@ -52,8 +54,14 @@ CLASS_LABELS: Mapping[str, Mapping[str, int]] = {
     "lungopacity": OPACITY_ONLY,
 }
 
-_SPLIT_FOLDERS = {"train": "train", "val": "validate", "valid": "validate", "validate": "validate",
-                  "validation": "validate", "test": "test"}
+_SPLIT_FOLDERS = {
+    "train": "train",
+    "val": "validate",
+    "valid": "validate",
+    "validate": "validate",
+    "validation": "validate",
+    "test": "test",
+}
 _PERSON = re.compile(r"^(person\d+)_(bacteria|virus)_\d+", re.IGNORECASE)
 _IM = re.compile(r"^((?:NORMAL2-)?IM-\d+)-\d+", re.IGNORECASE)
 
@@ -130,7 +138,9 @@ def read_image_folders(
     """
     root = Path(root)
     if not root.is_dir():
-        raise InvalidDatasetError(f"{root}: not a folder; expected a folder with one sub-folder per class")
+        raise InvalidDatasetError(
+            f"{root}: not a folder; expected a folder with one sub-folder per class"
+        )
     table: dict[str, Mapping[str, int]] = dict(CLASS_LABELS)
     for name, labels in (class_labels or {}).items():
         try:
@@ -165,7 +175,9 @@ def read_image_folders(
                 )
             entries.append((path, path.parent.name, {}, str(path)))
     if not entries:
-        raise InvalidDatasetError(f"{root}: no images found (suffixes {', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise InvalidDatasetError(
+            f"{root}: no images found (suffixes {', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
 
     studies = []
     for path, cls, extra, where in entries:

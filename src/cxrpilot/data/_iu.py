@@ -74,7 +74,9 @@ def read_iu_xray(
     root = Path(root)
     folder = root / "reports" if (root / "reports").is_dir() else root
     if not folder.is_dir():
-        raise InvalidDatasetError(f"{root}: not a folder; expected the IU collection with reports/*.xml")
+        raise InvalidDatasetError(
+            f"{root}: not a folder; expected the IU collection with reports/*.xml"
+        )
     files = sorted(folder.glob("*.xml"), key=lambda p: (len(p.stem), p.stem))
     if not files:
         raise InvalidDatasetError(f"{folder}: no .xml report files; expected IU Open-i report XML")
@@ -102,7 +104,9 @@ def read_iu_xray(
                     if candidate.is_file():
                         path = str(candidate)
                         break
-            study_images.append(StudyImage(path=path, image_id=image_id, view=views.get(iu_metadata_key(image_id))))
+            study_images.append(
+                StudyImage(path=path, image_id=image_id, view=views.get(iu_metadata_key(image_id)))
+            )
         sections = {
             name: getattr(report.sections, name)
             for name in ("indication", "comparison", "technique", "findings", "impression")

@@ -31,7 +31,12 @@ def label_columns(header: Sequence[str]) -> dict[str, str]:
 
 
 def read_labels(
-    cells: Mapping[str, object], columns: Mapping[str, str], *, path: Path | str, row: int, line: int
+    cells: Mapping[str, object],
+    columns: Mapping[str, str],
+    *,
+    path: Path | str,
+    row: int,
+    line: int,
 ) -> dict[str, int | None]:
     """The labels of one row: every label column a key (blank -> None = not mentioned)."""
     return {

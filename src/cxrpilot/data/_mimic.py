@@ -25,7 +25,13 @@ from cxrpilot.errors import InvalidDatasetError
 
 __all__ = ["read_mimic_cxr"]
 
-_SPLITS = {"train": "train", "validate": "validate", "valid": "validate", "val": "validate", "test": "test"}
+_SPLITS = {
+    "train": "train",
+    "validate": "validate",
+    "valid": "validate",
+    "val": "validate",
+    "test": "test",
+}
 _REPORT = re.compile(r"^s(\d+)\.txt$")
 
 
@@ -89,18 +95,28 @@ def read_mimic_cxr(
     def note_subject(study: str, subject: str, where: str) -> None:
         known = subjects.setdefault(study, subject)
         if known != subject:
-            raise InvalidDatasetError(f"{where}: study {study} is listed under subject {subject}, elsewhere {known}")
+            raise InvalidDatasetError(
+                f"{where}: study {study} is listed under subject {subject}, elsewhere {known}"
+            )
 
     metadata = _table(root, f"{prefix}-metadata")
     if metadata:
-        _, rows = read_csv(metadata, required=("dicom_id", "subject_id", "study_id", "ViewPosition"))
+        _, rows = read_csv(
+            metadata, required=("dicom_id", "subject_id", "study_id", "ViewPosition")
+        )
         for number, line, cells in rows:
             where = f"{metadata}: row {number} (line {line})"
-            study, subject, dicom = cells["study_id"].strip(), cells["subject_id"].strip(), cells["dicom_id"].strip()
+            study, subject, dicom = (
+                cells["study_id"].strip(),
+                cells["subject_id"].strip(),
+                cells["dicom_id"].strip(),
+            )
             if not (study and subject and dicom):
                 raise InvalidDatasetError(f"{where}: empty 'dicom_id', 'subject_id' or 'study_id'")
             note_subject(study, subject, where)
-            images.setdefault(study, {})[dicom] = StudyImage(None, dicom, normalise_view(cells["ViewPosition"]))
+            images.setdefault(study, {})[dicom] = StudyImage(
+                None, dicom, normalise_view(cells["ViewPosition"])
+            )
             if cells.get("StudyDate", "").strip():
                 meta.setdefault(study, {})["study_date"] = cells["StudyDate"].strip()
     split_table = _table(root, f"{prefix}-split")
@@ -108,21 +124,30 @@ def read_mimic_cxr(
         _, rows = read_csv(split_table, required=("dicom_id", "study_id", "subject_id", "split"))
         for number, line, cells in rows:
             where = f"{split_table}: row {number} (line {line})"
-            study, subject, dicom = cells["study_id"].strip(), cells["subject_id"].strip(), cells["dicom_id"].strip()
+            study, subject, dicom = (
+                cells["study_id"].strip(),
+                cells["subject_id"].strip(),
+                cells["dicom_id"].strip(),
+            )
             note_subject(study, subject, where)
             split = _SPLITS.get(cells["split"].strip().lower())
             if split is None:
                 raise InvalidDatasetError(
-                    f"{where}: split {cells['split']!r}; expected one of train, validate, test")
+                    f"{where}: split {cells['split']!r}; expected one of train, validate, test"
+                )
             if splits.setdefault(study, split) != split:
-                raise InvalidDatasetError(f"{where}: study {study} is in split {split} here, {splits[study]} elsewhere")
+                raise InvalidDatasetError(
+                    f"{where}: study {study} is in split {split} here, {splits[study]} elsewhere"
+                )
             images.setdefault(study, {}).setdefault(dicom, StudyImage(None, dicom, None))
     chexpert = _table(root, f"{prefix}-chexpert")
     if chexpert:
         header, rows = read_csv(chexpert, required=("subject_id", "study_id"))
         columns = label_columns(header)
         if not columns:
-            raise InvalidDatasetError(f"{chexpert}: no observation columns; expected the 14 CheXpert label columns")
+            raise InvalidDatasetError(
+                f"{chexpert}: no observation columns; expected the 14 CheXpert label columns"
+            )
         for number, line, cells in rows:
             where = f"{chexpert}: row {number} (line {line})"
             study = cells["study_id"].strip()
@@ -139,7 +164,8 @@ def read_mimic_cxr(
                 subjects.setdefault(study, path.parent.name.removeprefix("p"))
     if not subjects:
         raise InvalidDatasetError(
-            f"{root}: no {prefix}-split/-metadata/-chexpert table and no files/pXX/pSUBJECT/sSTUDY.txt reports")
+            f"{root}: no {prefix}-split/-metadata/-chexpert table and no files/pXX/pSUBJECT/sSTUDY.txt reports"
+        )
 
     studies = []
     for study, subject in sorted(subjects.items(), key=lambda kv: (kv[1], kv[0])):

@@ -34,7 +34,9 @@ def main_label(study: Study) -> str:
     return "unlabelled"
 
 
-def _groups_as_keys(groups: Iterable[DuplicateGroup | Iterable[tuple[str, str]]]) -> list[list[tuple[str, str]]]:
+def _groups_as_keys(
+    groups: Iterable[DuplicateGroup | Iterable[tuple[str, str]]],
+) -> list[list[tuple[str, str]]]:
     out = []
     for group in groups:
         members = group.members if isinstance(group, DuplicateGroup) else group
@@ -87,7 +89,11 @@ def assign_splits(
     ['test', 'train', 'validate']
     """
     fractions = tuple(float(f) for f in fractions)
-    if len(fractions) != len(SPLIT_NAMES) or any(f < 0 or f != f for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+    if (
+        len(fractions) != len(SPLIT_NAMES)
+        or any(f < 0 or f != f for f in fractions)
+        or abs(sum(fractions) - 1) > 1e-6
+    ):
         raise ValueError(
             f"fractions={fractions}; expected {len(SPLIT_NAMES)} non-negative shares of "
             f"{'/'.join(SPLIT_NAMES)} summing to 1, e.g. (0.8, 0.1, 0.1)"
@@ -134,12 +140,16 @@ def assign_splits(
     overall = np.zeros(len(SPLIT_NAMES))
     assigned: dict[int, str] = {}
     for stratum in sorted(strata):
-        members = sorted(strata[stratum], key=len, reverse=True)  # stable: shuffle order kept among equals
+        members = sorted(
+            strata[stratum], key=len, reverse=True
+        )  # stable: shuffle order kept among equals
         counts = np.zeros(len(SPLIT_NAMES))
         for idx in members:
             # furthest below target within the stratum, and overall (so that many small strata
             # do not all land in the largest split)
-            deficit = (target * (counts.sum() + len(idx)) - counts) + (target * (overall.sum() + len(idx)) - overall)
+            deficit = (target * (counts.sum() + len(idx)) - counts) + (
+                target * (overall.sum() + len(idx)) - overall
+            )
             deficit[target == 0] = -np.inf
             choice = int(np.argmax(deficit))
             counts[choice] += len(idx)

@@ -127,8 +127,19 @@ def read_jsonl(path: str | Path, *, encoding: str = "utf-8") -> Iterator[Row]:
 
 
 _LABEL_VALUES: dict[str, int | None] = {
-    "1": 1, "1.0": 1, "0": 0, "0.0": 0, "-1": -1, "-1.0": -1, "": None, "nan": None,
-    "true": 1, "false": 0, "present": 1, "absent": 0, "uncertain": -1,
+    "1": 1,
+    "1.0": 1,
+    "0": 0,
+    "0.0": 0,
+    "-1": -1,
+    "-1.0": -1,
+    "": None,
+    "nan": None,
+    "true": 1,
+    "false": 0,
+    "present": 1,
+    "absent": 0,
+    "uncertain": -1,
 }
 
 

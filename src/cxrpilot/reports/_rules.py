@@ -105,13 +105,15 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (r"\b(?:congestive\s+)?(?:heart|cardiac)\s+failure\b|\bchf\b|\bcongestive\s+(?:failure|changes?)\b|\bfluid\s+overload\b|\bvolume\s+overload\b", 1),
         (r"\b(?:(?:pulmonary|pulmonary\s+vascular|vascular|venous|pulmonary\s+venous|central\s+vascular|interstitial)\s+)?congestion\b", -1),
         (r"\b(?:pulmonary\s+)?vascular\s+(?:prominence|engorgement|redistribution|indistinctness|blurring)\b", -1),
-        (r"\b(?:prominen\w*|engorge\w*|indistinct\w*)\s+(?:of\s+)?(?:the\s+)?(?:central\s+)?(?:pulmonary\s+)?(?:vascul\w*|vessels)\b", -1),
+        (r"\b(?:prominen\w*|engorge\w*|indistinct\w*|increased|congested)\s+(?:of\s+)?(?:the\s+)?(?:central\s+)?(?:pulmonary\s+|lung\s+)?(?:vascul\w*|vessels)\b", -1),
+        (rf"\b(?:pulmonary\s+|lung\s+)?(?:vascul\w*|vessels){_F_POS}(?:indistinct|engorged|prominent|congested|cephalized|redistributed|increased)\b", -1),
         (r"\bindistinctness\b|\bcephalization\b|\bkerley\b", -1),
     ],
     "Consolidation": [
         (r"\bconsolidat\w*", 1),
     ],
     "Pneumonia": [
+        (r"\bgranulomatous\s+(?:infection|process|disease)|\b(?:old|prior|previous|remote|healed|past)\s+(?:granulomatous\s+)?(?:infection|infectious\s+process)", None),
         (r"\b(?:broncho)?pneumonias?\b|\bpneumonitis\b|\bpneumonic\b", 1),
         (r"\binfections?\b|\binfectious\b|\binfected\b", 1),
     ],
@@ -144,6 +146,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (r"\btubes?\b|\btracheostomy\b|\bdrains?\b|\bstents?\b|\bshunts?\b|\bcannula\w*|\bfilters?\b|\bcoils?\b", 1),
         (r"\b(?:prosthetic|mechanical|bioprosthetic|artificial|replaced|porcine|metallic)\s+(?:\w+\s+)?valves?\b|\bvalve\s+(?:replacement|prosthes[ie]s)\b|\b(?:avr|mvr|tavr|tavi)\b|\bannuloplasty\b|\boccluder\b", 1),
         (r"\bhardware\b|\b(?:fixation|orthopedic|surgical)\s+(?:plates?|screws?|rods?)\b|\bplates?\s+and\s+screws?\b|\barthroplast\w*|\b(?:shoulder|joint|humeral)\s+(?:prosthes[ie]s|replacement)\b", 1),
+        (r"\btips?\b|\bgenerators?\b|\bstimulators?\b|\bport\s*-\s*a\s*-\s*___|\bivc\s+(?:filter|___)", 1),
         (r"\bdevices?\b|\bapparatus\b|\belectrodes?\b|\b(?:ekg|ecg|telemetry|monitor\w*|cardiac\s+monitor|external)\s+(?:\w+\s+)?(?:leads|wires|electrodes|pads|snaps)\b|\bleads\b", 1),
         (r"\b(?:intra-?aortic\s+)?balloon\s+pump\b|\biabp\b|\blvad\b|\bventricular\s+assist\b|\becmo\b|\bimpella\b|\bgastric\s+band\b|\blap\s*-?\s*band\b", 1),
     ],
@@ -189,6 +192,7 @@ TRIGGERS: dict[str, list[str]] = {
         r"\b(?:cannot|can\s*not|can't|could\s*not|couldn't|may\s+not|might\s+not|not)\s+(?:be\s+)?(?:entirely\s+|completely\s+|totally\s+|definitely\s+|definitively\s+|confidently\s+|fully\s+|reliably\s+)?(?:excluded|exclude|ruled\s+out|rule\s+out|r/o)\b",
         r"\b(?:difficult|hard|impossible)\s+to\s+(?:exclude|rule\s+out|assess|evaluate|determine)\b",
         r"\b(?:not\s+(?:well|clearly|adequately|optimally|entirely)|poorly|incompletely|suboptimally|inadequately)\s+(?:seen|visualized|visualised|evaluated|assessed|demonstrated|excluded)\b",
+        r"\?",
     ],
     "NEG_PRE": [
         r"\b(?:no|without)\s+(?:(?:radiographic|definite|definitive|obvious|convincing|clear|visible|typical|significant|acute|other|focal|gross|suspicious|discrete|specific|further|new|x-?ray|plain\s+film|\w+ly)\s+)*(?:evidence|findings?|signs?|features|suggestion|areas?|foci|focus)\s+(?:(?:of|for)\s+|to\s+suggest\s+|suggest\w*\s+(?:of\s+)?|(?:that\s+)?(?:would\s+|might\s+|could\s+)?(?:suggest|indicate)\s+|consistent\s+with\s+|compatible\s+with\s+|concerning\s+for\s+|worrisome\s+for\s+|to\s+indicate\s+)",
@@ -198,6 +202,7 @@ TRIGGERS: dict[str, list[str]] = {
     "NEG_POST": [
         r"\b(?:(?:is|are|was|were|has\s+been|have\s+been)\s+)?(?:not|no\s+longer)\s+(?:\w+ly\s+)?(?:seen|identified|visuali[sz]ed|present|demonstrated|evident|appreciated|noted|detected|visible|apparent|shown|confirmed|observed|enlarged)\b",
         r"\b(?:is|are|was|were)\s+(?:absent|negative)\b|\bno\s+longer\b",
+        r"\b(?:(?:is|are|appears?|remains?)\s+)?(?:(?:grossly|otherwise|now|again)\s+)?(?:within\s+(?:the\s+)?(?:normal\s+limits|limits\s+of\s+normal)|normal|unremarkable)\b",
     ],
     "NEG_BOTH": [
         r"\b(?:has\s+|have\s+)?(?:since\s+)?(?:resolved|resolving|cleared|been\s+removed|removed)\b",
@@ -206,11 +211,10 @@ TRIGGERS: dict[str, list[str]] = {
     "UNC_POST": [
         r"\b(?:is|are|was|were)\s+(?:also\s+|still\s+)?(?:possible|suspected|questioned|questionable|a\s+(?:possibility|consideration|concern)|considered|favou?red|in\s+question|uncertain|not\s+certain|unlikely|less\s+likely)\b",
         r"\b(?:may|might|could|can)\s+(?:also\s+|still\s+)?(?:be\s+)?(?:present|seen|considered|possible|developing|noted|evolving)\b",
-        r"\?",
     ],
     "UNC_PRE": [
-        r"\bpossibl[ey]\b|\bprobabl[ey]\b|\bpresum\w*|\bquestionabl[ey]\b|\bquestion\s+of\b|\bquestioned\b|\?",
-        r"\bsuspicio\w*(?:\s+(?:for|of))?|\bsuspect\w*|\bconcern(?:ing)?\s+(?:for|of)\b|\bworrisome\s+(?:for|of)\b",
+        r"\bpossibl[ey]\b|\bprobabl[ey]\b|\bpresum\w*|\bquestionabl[ey]\b|\bquestion\s+of\b|\bquestioned\b",
+        r"\bsuspicious\s+(?:for|of)\b|\bsuspicion\b|\bsuspect\w*|\bconcern(?:ing)?\s+(?:for|of)\b|\bworrisome\s+(?:for|of)\b",
         r"\bmay\b|\bmight\b|\bcould\b|\bcan\s+be\b|\bwould\b",
         r"\bsuggest\w*(?:\s+of)?",
         r"\b(?:differential|ddx)(?:\s+diagnos[ie]s)?(?:\s+(?:includes?|of|would\s+include))?|\bconsider\w*|\bfavou?r\w*",
@@ -222,7 +226,7 @@ TRIGGERS: dict[str, list[str]] = {
 # Words that end the scope of a cue: clause boundaries inside a sentence.
 CLAUSE_BREAKS = (
     r"[.!?](?=\s|$)|;|:\s|\n"
-    r"|\b(?:but|however|although|though|whereas|while|except|yet|nevertheless|otherwise)\b"
+    r"|\b(?:but|however|although|though|whereas|while|except|yet|nevertheless|otherwise|with)\b"
     r"|\b(?:apart|aside)\s+from\b|\bother\s+than\b|\bwith\s+the\s+exception\s+of\b"
     r"|,?\s*\band\s+there\s+(?:is|are)\b|,\s*(?:there\s+(?:is|are)|which\s+(?:is|are|has|have))\b"
 )

@@ -112,8 +112,13 @@ def create_app(
         else:
             producer, lazy = _pipeline_producer(settings), True
         state.worker = DraftWorker(
-            state.sessions, state.store, producer, threads=settings.worker_threads,
-            lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts, lazy_producer=lazy,
+            state.sessions,
+            state.store,
+            producer,
+            threads=settings.worker_threads,
+            lease_s=settings.job_lease_s,
+            max_attempts=settings.job_max_attempts,
+            lazy_producer=lazy,
         )
 
     @asynccontextmanager
@@ -130,7 +135,10 @@ def create_app(
     app = FastAPI(title="cxrpilot workstation", version=__version__, lifespan=lifespan)
     app.state.ws = state
     app.add_middleware(
-        CSRFMiddleware, secret=secret, cookie=SESSION_COOKIE, header=CSRF_HEADER,
+        CSRFMiddleware,
+        secret=secret,
+        cookie=SESSION_COOKIE,
+        header=CSRF_HEADER,
         exempt=frozenset({"/api/auth/login"}),
     )
 

@@ -16,16 +16,32 @@ class CSRFMiddleware:
     token bound to the request's session cookie. ``exempt`` paths (login) are let through:
     they have no session yet and accept JSON only, which a cross-site form cannot send."""
 
-    def __init__(self, app: ASGIApp, *, secret: bytes, cookie: str, header: str, exempt: frozenset[str]) -> None:
-        self.app, self.secret, self.cookie, self.header, self.exempt = app, secret, cookie, header, exempt
+    def __init__(
+        self, app: ASGIApp, *, secret: bytes, cookie: str, header: str, exempt: frozenset[str]
+    ) -> None:
+        self.app, self.secret, self.cookie, self.header, self.exempt = (
+            app,
+            secret,
+            cookie,
+            header,
+            exempt,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and scope["path"] not in self.exempt:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and scope["path"] not in self.exempt
+        ):
             conn = HTTPConnection(scope)
-            if not check_csrf(self.secret, conn.cookies.get(self.cookie), conn.headers.get(self.header)):
+            if not check_csrf(
+                self.secret, conn.cookies.get(self.cookie), conn.headers.get(self.header)
+            ):
                 response = JSONResponse(
-                    {"detail": f"CSRF check failed: send the {self.header} header with the token from "
-                               "/api/auth/me (or the login response)"},
+                    {
+                        "detail": f"CSRF check failed: send the {self.header} header with the token from "
+                        "/api/auth/me (or the login response)"
+                    },
                     status_code=403,
                 )
                 await response(scope, receive, send)

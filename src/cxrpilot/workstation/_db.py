@@ -7,7 +7,14 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_sessionmaker", "upgrade", "downgrade", "current_revision", "head_revision"]
+__all__ = [
+    "make_engine",
+    "make_sessionmaker",
+    "upgrade",
+    "downgrade",
+    "current_revision",
+    "head_revision",
+]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -50,8 +57,13 @@ def make_engine(url: str) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit and refuse to change or delete
+    audit events."""
+    from ._models import refuse_audit_changes
+
+    maker = sessionmaker(engine, expire_on_commit=False)
+    event.listen(maker, "before_flush", refuse_audit_changes)
+    return maker
 
 
 def _alembic_config(engine: Engine):

@@ -24,7 +24,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -210,7 +209,9 @@ class Read(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    study_id: Mapped[int | None] = mapped_column(
+        ForeignKey("studies.id", ondelete="CASCADE"), index=True
+    )
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     reader_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     arm: Mapped[str] = mapped_column(String(16))
@@ -272,8 +273,9 @@ class ReadEvent(Base):
     focused: Mapped[bool] = mapped_column(Boolean)
 
 
-@event.listens_for(Session, "before_flush")
-def _audit_is_append_only(session: Session, _ctx, _instances) -> None:
+def refuse_audit_changes(session: Session, _ctx, _instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEvent):
-            raise PermissionError("the audit log is append-only: audit events cannot be changed or deleted")
+            raise PermissionError(
+                "the audit log is append-only: audit events cannot be changed or deleted"
+            )

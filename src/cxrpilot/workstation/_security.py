@@ -38,7 +38,9 @@ def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
     return (hasher or _DEFAULT).hash(password)
 
 
-def verify_password(password_hash: str | None, password: str, hasher: PasswordHasher | None = None) -> bool:
+def verify_password(
+    password_hash: str | None, password: str, hasher: PasswordHasher | None = None
+) -> bool:
     """Whether ``password`` matches ``password_hash``. When there is no hash (no such user) a
     dummy hash of the same cost is verified, so that timing does not reveal user names."""
     hasher = hasher or _DEFAULT
@@ -79,7 +81,9 @@ def load_or_create_secret(path: Path) -> bytes:
     if path.exists():
         value = path.read_text().strip()
         if len(value) < 32:
-            raise ValueError(f"secret key file {path} holds fewer than 32 characters; delete it to regenerate")
+            raise ValueError(
+                f"secret key file {path} holds fewer than 32 characters; delete it to regenerate"
+            )
         return value.encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)

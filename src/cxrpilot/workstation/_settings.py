@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["Settings", "get_settings", "PLACEHOLDER_SECRETS"]
 
 #: Secret values that are refused outside development.
-PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "dev", "development"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "secret", "dev", "development"}
+)
 
 
 class Settings(BaseSettings):
@@ -90,7 +92,7 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> "Settings":
+    def _refuse_placeholder_secret(self) -> Settings:
         if self.secret_key is not None and self.environment != "development":
             value = self.secret_key.get_secret_value()
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
@@ -102,8 +104,10 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_weak_password_hashing(self) -> "Settings":
-        if self.environment != "development" and (self.password_time_cost < 2 or self.password_memory_kib < 19456):
+    def _refuse_weak_password_hashing(self) -> Settings:
+        if self.environment != "development" and (
+            self.password_time_cost < 2 or self.password_memory_kib < 19456
+        ):
             raise ValueError(
                 f"password hashing cost t={self.password_time_cost}, m={self.password_memory_kib} KiB is below "
                 "the minimum outside development (t>=2, m>=19456 KiB); raise CXRPILOT_PASSWORD_TIME_COST / "

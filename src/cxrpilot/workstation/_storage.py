@@ -58,5 +58,7 @@ class BlobStore:
         data = self.path(rel).read_bytes()
         expected = Path(rel).name.split(".", 1)[0]
         if hashlib.sha256(data).hexdigest() != expected:
-            raise OSError(f"image store file {rel!r} is corrupt: its sha256 does not match its name")
+            raise OSError(
+                f"image store file {rel!r} is corrupt: its sha256 does not match its name"
+            )
         return data

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ._models import Base, _in, utcnow
@@ -75,7 +83,9 @@ class EvaluationTask(Base):
 
     __tablename__ = "evaluation_tasks"
     __table_args__ = (
-        UniqueConstraint("study_id", "case_id", "evaluator_id", "left_report_id", name="uq_evaluation_tasks_task"),
+        UniqueConstraint(
+            "study_id", "case_id", "evaluator_id", "left_report_id", name="uq_evaluation_tasks_task"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,7 +111,9 @@ class EvaluationRating(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("evaluation_tasks.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluation_tasks.id", ondelete="CASCADE"), index=True
+    )
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
     likert: Mapped[int] = mapped_column(Integer)
     radpeer: Mapped[str] = mapped_column(String(4))

@@ -71,7 +71,9 @@ class DraftWorker:
         if reclaim:
             with self.sessions() as db:
                 db.execute(
-                    update(Job).where(Job.status == "running").values(status="pending", lease_until=None, worker=None)
+                    update(Job)
+                    .where(Job.status == "running")
+                    .values(status="pending", lease_until=None, worker=None)
                 )
                 db.commit()
         for i in range(self.threads):
@@ -101,7 +103,9 @@ class DraftWorker:
     def claim(self, db: Session) -> Job | None:
         """Claim the oldest claimable job, or None."""
         now = utcnow()
-        claimable = or_(Job.status == "pending", and_(Job.status == "running", Job.lease_until < now))
+        claimable = or_(
+            Job.status == "pending", and_(Job.status == "running", Job.lease_until < now)
+        )
         for job_id in db.scalars(select(Job.id).where(claimable).order_by(Job.id).limit(8)).all():
             result = db.execute(
                 update(Job)
@@ -126,7 +130,11 @@ class DraftWorker:
             if job is None:
                 return False
             if job.attempts > self.max_attempts:
-                self._finish(db, job, error=f"gave up after {job.attempts - 1} attempts (the worker stopped each time)")
+                self._finish(
+                    db,
+                    job,
+                    error=f"gave up after {job.attempts - 1} attempts (the worker stopped each time)",
+                )
                 return True
             case = db.get(Case, job.case_id)
             image = db.get(Image, case.image_id) if case else None
@@ -138,11 +146,18 @@ class DraftWorker:
                 t_load = time.perf_counter() - t0
                 draft = self._producer_fn()(radiograph)
                 if not isinstance(draft, Draft):
-                    raise TypeError(f"the draft producer returned {type(draft).__name__}, expected cxrpilot.draft.Draft")
+                    raise TypeError(
+                        f"the draft producer returned {type(draft).__name__}, expected cxrpilot.draft.Draft"
+                    )
             except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
                 log.warning("draft job %s failed: %s", job.id, type(exc).__name__)
-                retry = not isinstance(exc, CxrpilotError | TypeError) and job.attempts < self.max_attempts
-                self._finish(db, job, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS], retry=retry)
+                retry = (
+                    not isinstance(exc, CxrpilotError | TypeError)
+                    and job.attempts < self.max_attempts
+                )
+                self._finish(
+                    db, job, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS], retry=retry
+                )
                 return True
             d = draft.to_dict()
             db.add(
@@ -154,13 +169,18 @@ class DraftWorker:
                     findings=d["findings"],
                     findings_text=draft.findings_text,
                     impression_text=draft.impression_text,
-                    timings={"store_load": t_load, **{k: float(v) for k, v in draft.timings.items()}},
+                    timings={
+                        "store_load": t_load,
+                        **{k: float(v) for k, v in draft.timings.items()},
+                    },
                 )
             )
             self._finish(db, job)
             return True
 
-    def _finish(self, db: Session, job: Job, *, error: str | None = None, retry: bool = False) -> None:
+    def _finish(
+        self, db: Session, job: Job, *, error: str | None = None, retry: bool = False
+    ) -> None:
         status = "pending" if retry else ("failed" if error else "done")
         result = db.execute(
             update(Job)

@@ -16,8 +16,19 @@ from ._services._common import Actor
 from ._settings import Settings
 from ._storage import BlobStore
 
-__all__ = ["AppState", "get_state", "get_db", "get_current_user", "get_actor", "State", "Db", "CurrentActor",
-           "SESSION_COOKIE", "CSRF_COOKIE", "CSRF_HEADER"]
+__all__ = [
+    "AppState",
+    "get_state",
+    "get_db",
+    "get_current_user",
+    "get_actor",
+    "State",
+    "Db",
+    "CurrentActor",
+    "SESSION_COOKIE",
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+]
 
 SESSION_COOKIE = "cxrpilot_session"
 CSRF_COOKIE = "cxrpilot_csrf"
@@ -61,7 +72,9 @@ def client_ip(request: Request) -> str:
 
 def get_current_user(request: Request, state: State, db: Db) -> User:
     """The logged-in user (401 otherwise)."""
-    return auth_service.resolve_session(db, state.settings, state.secret, request.cookies.get(SESSION_COOKIE))
+    return auth_service.resolve_session(
+        db, state.settings, state.secret, request.cookies.get(SESSION_COOKIE)
+    )
 
 
 def get_actor(request: Request, user: Annotated[User, Depends(get_current_user)]) -> Actor:

@@ -51,6 +51,8 @@ def train_expert(
     holdout_source: str | None = None,
     limit_per_class: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    samples_per_epoch: int | None = None,
+    threads: int = 2,
     progress: bool = True,
 ) -> ModelCard:
     """Train an expert model on the open data and write it (ONNX weights + card) to ``out_dir``.
@@ -84,8 +86,13 @@ def train_expert(
     limit_per_class : int or None
         Use at most this many images per source and class (for quick runs and tests).
     cache_dir : path or None
-        Where decoded, resized images are cached between runs (default: the system's temp
-        folder, ``cxrpilot-cache``).
+        Where decoded, resized images are cached between runs (default:
+        ``$CXRPILOT_CACHE`` or the system's temp folder, ``cxrpilot-cache``).
+    samples_per_epoch : int or None
+        Training images drawn per epoch (with replacement, balancing the classes within
+        each source); default: the size of the train split.
+    threads : int
+        torch CPU threads (on a busy shared CPU, 1 can be much faster than 2).
     progress : bool
         Show progress bars.
 
@@ -112,4 +119,5 @@ def train_expert(
         sources=tuple(sources) if sources is not None else None, holdout_source=holdout_source,
         limit_per_class=limit_per_class,
         cache_dir=Path(cache_dir) if cache_dir is not None else None, progress=progress,
+        samples_per_epoch=samples_per_epoch, threads=threads,
     )

@@ -99,6 +99,7 @@ def fit_network(
     std: float,
     epochs: int,
     seed: int,
+    samples_per_epoch: int | None = None,
     batch_size: int = 64,
     lr: float = 3e-3,
     progress: bool = True,
@@ -107,7 +108,9 @@ def fit_network(
     lowest validation loss.
 
     ``images`` is (N, S, S) in [0, 1] (float16 is fine), ``targets`` (N, L) with NaN for
-    unknown labels, ``weights`` (N,) per-image loss weights.
+    unknown labels. Each epoch draws ``samples_per_epoch`` training images (default: as
+    many as there are) with replacement, with probability proportional to ``weights``
+    (N,) — e.g. weights that balance classes within each source.
     """
     from tqdm.auto import tqdm
 
@@ -115,17 +118,19 @@ def fit_network(
     g = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     network = build_network(arch, targets.shape[1])
-    steps = max(1, math.ceil(len(train_idx) / batch_size))
+    per_epoch = samples_per_epoch or len(train_idx)
+    steps = max(1, math.ceil(per_epoch / batch_size))
+    p_train = weights[train_idx] / weights[train_idx].sum()
     opt = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps * epochs,
                                                 pct_start=0.2)
     y_all = torch.from_numpy(targets.astype(np.float32))
-    w_all = torch.from_numpy(weights.astype(np.float32))
+    ones = torch.ones(len(targets))
     best_loss, best_state, best_epoch = math.inf, None, 0
     history: list[dict[str, float]] = []
     for epoch in range(1, epochs + 1):
         network.train()
-        order = rng.permutation(train_idx)
+        order = rng.choice(train_idx, size=per_epoch, replace=True, p=p_train)
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", disable=not progress,
                    leave=False, unit="batch")
         running = 0.0
@@ -133,7 +138,7 @@ def fit_network(
             idx = np.sort(order[step * batch_size : (step + 1) * batch_size])
             x = torch.from_numpy(images[idx].astype(np.float32))[:, None]
             x = (augment(x, g) - mean) / std
-            loss = _masked_bce(network(pixel_values=x).logits, y_all[idx], w_all[idx])
+            loss = _masked_bce(network(pixel_values=x).logits, y_all[idx], ones[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -144,7 +149,8 @@ def fit_network(
         entry = {"epoch": epoch, "train_loss": running / steps}
         if len(val_idx):
             logits = torch.from_numpy(network_logits(network, images, val_idx, mean, std))
-            val_loss = float(_masked_bce(logits.float(), y_all[val_idx], w_all[val_idx]))
+            val_loss = float(_masked_bce(logits.float(), y_all[val_idx],
+                                         torch.from_numpy(weights[val_idx].astype(np.float32))))
             entry["val_loss"] = val_loss
         else:
             val_loss = entry["train_loss"]

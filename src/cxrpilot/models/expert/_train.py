@@ -107,6 +107,7 @@ def train_expert(
     limit_per_class: int | None,
     cache_dir: Path | None,
     progress: bool,
+    samples_per_epoch: int | None = None,
     threads: int = 2,
 ) -> ModelCard:
     """See :func:`cxrpilot.models.expert.train_expert`."""
@@ -132,7 +133,7 @@ def train_expert(
     torch.set_num_threads(threads)
     t_start = time.perf_counter()
     table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
-                        holdout_source=holdout_source, progress=progress)
+                        holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
     images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir, progress=progress)
     t_data = time.perf_counter() - t_start
     train_idx = np.flatnonzero(ok & (table.splits == "train"))
@@ -146,8 +147,11 @@ def train_expert(
     mean, std = float(sample.mean()), float(sample.std())
 
     t0 = time.perf_counter()
-    fit = fit_network(images, table.targets, _balanced_weights(table, train_idx), train_idx, val_idx,
-                      arch=arch, mean=mean, std=std, epochs=epochs, seed=seed, progress=progress)
+    weights = _balanced_weights(table, train_idx)
+    weights[val_idx] = _balanced_weights(table, val_idx)[val_idx]
+    fit = fit_network(images, table.targets, weights, train_idx, val_idx, arch=arch, mean=mean,
+                      std=std, epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
+                      progress=progress)
     t_train = time.perf_counter() - t0
     network = fit.network
 
@@ -220,8 +224,11 @@ def train_expert(
             "limit_per_class": limit_per_class, "threads": threads,
             "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
             "total_seconds": round(time.perf_counter() - t_start, 1),
-            "loss": "binary cross-entropy per label (unknown labels masked), loss weights "
-                    "balancing the classes within each source (cap 5)",
+            "samples_per_epoch": samples_per_epoch or int(len(train_idx)),
+            "loss": "binary cross-entropy per label (unknown labels masked)",
+            "sampling": "training images drawn with replacement, with weights balancing the "
+                        "classes within each source (cap 5), so that the source cannot stand in "
+                        "for the class; the validation loss uses the same weights",
             "augmentation": "rotation +-8 deg, zoom +-10 %, shift +-6 %, random one-axis squeeze "
                             "(padding bars), gamma/contrast/brightness, random black border bands",
             "sources": table.source_summary(keep),

@@ -13,7 +13,9 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 
 @router.get("", response_model=list[AuditOut])
-def list_events(actor: CurrentActor, db: Db, limit: int = 200, before_id: int | None = None) -> list:
+def list_events(
+    actor: CurrentActor, db: Db, limit: int = 200, before_id: int | None = None
+) -> list:
     actor.require("admin")
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(min(max(limit, 1), 1000))
     if before_id is not None:

@@ -20,19 +20,42 @@ def _secure(request: Request, state) -> bool:
 @router.post("/login", response_model=SessionOut)
 def login(body: LoginIn, request: Request, response: Response, state: State, db: Db) -> SessionOut:
     user, token = service.login(
-        db, state.settings, state.secret, username=body.username, password=body.password, ip=client_ip(request),
+        db,
+        state.settings,
+        state.secret,
+        username=body.username,
+        password=body.password,
+        ip=client_ip(request),
         hasher=state.hasher,
     )
     secure = _secure(request, state)
     max_age = state.settings.session_max_age_s
     csrf = csrf_token(state.secret, token)
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/")
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="strict", secure=secure, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf,
+        max_age=max_age,
+        httponly=False,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
     return SessionOut(user=UserOut.model_validate(user), csrf_token=csrf)
 
 
 @router.post("/logout", status_code=204)
-def logout(request: Request, response: Response, actor: CurrentActor, state: State, db: Db) -> Response:
+def logout(
+    request: Request, response: Response, actor: CurrentActor, state: State, db: Db
+) -> Response:
     service.logout(db, state.secret, actor, request.cookies[SESSION_COOKIE])
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -50,6 +73,11 @@ def me(request: Request, actor: CurrentActor, state: State) -> SessionOut:
 
 @router.post("/password", status_code=204)
 def change_password(body: PasswordChange, actor: CurrentActor, state: State, db: Db) -> Response:
-    service.change_password(db, actor, old_password=body.old_password, new_password=body.new_password,
-                            hasher=state.hasher)
+    service.change_password(
+        db,
+        actor,
+        old_password=body.old_password,
+        new_password=body.new_password,
+        hasher=state.hasher,
+    )
     return Response(status_code=204)

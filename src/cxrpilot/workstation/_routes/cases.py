@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from .._errors import InvalidInput
@@ -22,22 +24,31 @@ async def upload(
     request: Request,
     actor: CurrentActor,
     state: State,
-    file: UploadFile = File(...),
-    label: str = Form(""),
-    indication: str = Form(""),
-    reference_text: str = Form(""),
+    file: Annotated[UploadFile, File()],
+    label: Annotated[str, Form()] = "",
+    indication: Annotated[str, Form()] = "",
+    reference_text: Annotated[str, Form()] = "",
 ) -> ImportResult:
     limit = state.settings.max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise InvalidInput(f"{file.filename}: larger than the upload limit of {state.settings.max_upload_mb} MB")
+        raise InvalidInput(
+            f"{file.filename}: larger than the upload limit of {state.settings.max_upload_mb} MB"
+        )
     from starlette.concurrency import run_in_threadpool
 
     def work() -> ImportResult:
         with state.sessions() as db:
             case, created = service.import_bytes(
-                db, state.store, state.loader, actor, data, name=file.filename or "upload",
-                label=label or None, indication=indication, reference_text=reference_text,
+                db,
+                state.store,
+                state.loader,
+                actor,
+                data,
+                name=file.filename or "upload",
+                label=label or None,
+                indication=indication,
+                reference_text=reference_text,
             )
             status, _ = service.draft_status(db, case.id)
         if created and state.worker is not None:
@@ -49,11 +60,16 @@ async def upload(
 
 @router.post("/import-folder")
 def import_folder(body: FolderImportIn, actor: CurrentActor, state: State, db: Db) -> dict:
-    results = service.import_folder(db, state.store, state.loader, actor, body.path, roots=state.settings.import_roots)
+    results = service.import_folder(
+        db, state.store, state.loader, actor, body.path, roots=state.settings.import_roots
+    )
     if state.worker is not None:
         state.worker.notify()
-    return {"results": results, "imported": sum(bool(r.get("created")) for r in results),
-            "failed": sum("error" in r for r in results)}
+    return {
+        "results": results,
+        "imported": sum(bool(r.get("created")) for r in results),
+        "failed": sum("error" in r for r in results),
+    }
 
 
 @router.get("/{case_id}", response_model=CaseSummary)
@@ -61,7 +77,12 @@ def get_case(case_id: int, actor: CurrentActor, db: Db) -> dict:
     actor.require("admin", "coordinator")
     case = service.check_case_access(db, actor, case_id)
     status, error = service.draft_status(db, case.id)
-    return {"case": case, "draft_status": status, "draft_error": error, "reads": 0}
+    return {
+        "case": case,
+        "draft_status": status,
+        "draft_error": error,
+        "reads": service.count_reads(db, case.id),
+    }
 
 
 @router.get("/{case_id}/image")

@@ -24,7 +24,12 @@ def get_task(task_id: int, actor: CurrentActor, db: Db) -> dict:
 
 @router.post("/{task_id}", response_model=TaskOut)
 def submit(task_id: int, body: TaskSubmit, actor: CurrentActor, db: Db) -> dict:
-    service.submit_task(db, actor, task_id, ratings={k: v.model_dump() for k, v in body.ratings.items()},
-                        preference=body.preference)
+    service.submit_task(
+        db,
+        actor,
+        task_id,
+        ratings={k: v.model_dump() for k, v in body.ratings.items()},
+        preference=body.preference,
+    )
     task = service.get_task(db, actor, task_id)
     return {**task, "image_url": f"/api/cases/{task['case_id']}/image"}

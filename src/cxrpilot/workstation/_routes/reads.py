@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from .._schemas import AmendIn, AssignIn, EventsIn, ReadDetail, ReadOut, ReportOut, SaveIn, SignIn, WorklistItem
+from .._schemas import (
+    AmendIn,
+    AssignIn,
+    EventsIn,
+    ReadDetail,
+    ReadOut,
+    ReportOut,
+    SaveIn,
+    SignIn,
+    WorklistItem,
+)
 from .._services import reads as service
 from ..deps import CurrentActor, Db, State
 
@@ -47,18 +57,34 @@ def open_read(read_id: int, actor: CurrentActor, db: Db) -> ReportOut:
 
 
 @router.put("/reads/{read_id}/report", response_model=ReportOut)
-def autosave(read_id: int, body: SaveIn, response: Response, actor: CurrentActor, db: Db) -> ReportOut:
-    report = service.autosave(db, actor, read_id, rev=body.rev, findings_text=body.findings_text,
-                              impression_text=body.impression_text)
+def autosave(
+    read_id: int, body: SaveIn, response: Response, actor: CurrentActor, db: Db
+) -> ReportOut:
+    report = service.autosave(
+        db,
+        actor,
+        read_id,
+        rev=body.rev,
+        findings_text=body.findings_text,
+        impression_text=body.impression_text,
+    )
     response.headers["ETag"] = f'"{report.rev}"'
     return _report_out(report)
 
 
 @router.post("/reads/{read_id}/sign", response_model=ReportOut)
 def sign(read_id: int, body: SignIn, actor: CurrentActor, state: State, db: Db) -> ReportOut:
-    return _report_out(service.sign(db, actor, read_id, rev=body.rev, findings_text=body.findings_text,
-                                    impression_text=body.impression_text,
-                                    heartbeat_timeout_s=state.settings.heartbeat_timeout_s))
+    return _report_out(
+        service.sign(
+            db,
+            actor,
+            read_id,
+            rev=body.rev,
+            findings_text=body.findings_text,
+            impression_text=body.impression_text,
+            heartbeat_timeout_s=state.settings.heartbeat_timeout_s,
+        )
+    )
 
 
 @router.post("/reads/{read_id}/amend", response_model=ReportOut, status_code=201)
@@ -68,4 +94,6 @@ def amend(read_id: int, body: AmendIn, actor: CurrentActor, db: Db) -> ReportOut
 
 @router.post("/reads/{read_id}/events")
 def events(read_id: int, body: EventsIn, actor: CurrentActor, db: Db) -> dict:
-    return {"accepted": service.record_events(db, actor, read_id, (e.model_dump() for e in body.events))}
+    return {
+        "accepted": service.record_events(db, actor, read_id, (e.model_dump() for e in body.events))
+    }

@@ -8,7 +8,15 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from .._schemas import CaseIds, EligibilityIn, MembersIn, SeedIn, StudyCreate, StudyOut, StudyProgress
+from .._schemas import (
+    CaseIds,
+    EligibilityIn,
+    MembersIn,
+    SeedIn,
+    StudyCreate,
+    StudyOut,
+    StudyProgress,
+)
 from .._services import evaluations as eval_service
 from .._services import studies as service
 from ..deps import CurrentActor, Db
@@ -23,8 +31,15 @@ def list_studies(actor: CurrentActor, db: Db) -> list:
 
 @router.post("", response_model=StudyOut, status_code=201)
 def create_study(body: StudyCreate, actor: CurrentActor, db: Db):
-    return service.create_study(db, actor, name=body.name, design=body.design, description=body.description,
-                                washout_days=body.washout_days, criteria=[c.model_dump() for c in body.criteria])
+    return service.create_study(
+        db,
+        actor,
+        name=body.name,
+        design=body.design,
+        description=body.description,
+        washout_days=body.washout_days,
+        criteria=[c.model_dump() for c in body.criteria],
+    )
 
 
 @router.get("/{study_id}", response_model=StudyProgress)
@@ -43,8 +58,12 @@ def add_members(study_id: int, body: MembersIn, actor: CurrentActor, db: Db) -> 
 
 
 @router.put("/{study_id}/cases/{case_id}/eligibility")
-def eligibility(study_id: int, case_id: int, body: EligibilityIn, actor: CurrentActor, db: Db) -> dict:
-    sc = service.check_eligibility(db, actor, study_id, case_id, answers=body.answers, note=body.note)
+def eligibility(
+    study_id: int, case_id: int, body: EligibilityIn, actor: CurrentActor, db: Db
+) -> dict:
+    sc = service.check_eligibility(
+        db, actor, study_id, case_id, answers=body.answers, note=body.note
+    )
     return {"case_id": case_id, "eligibility": sc.eligibility, "checklist": sc.checklist}
 
 
@@ -61,8 +80,13 @@ def start_evaluation(study_id: int, body: SeedIn, actor: CurrentActor, db: Db) -
 
 
 @router.get("/{study_id}/export/{table}")
-def export(study_id: int, table: Literal["reads", "evaluations"], actor: CurrentActor, db: Db,
-           format: Literal["json", "csv"] = "json"):
+def export(
+    study_id: int,
+    table: Literal["reads", "evaluations"],
+    actor: CurrentActor,
+    db: Db,
+    format: Literal["json", "csv"] = "json",
+):
     rows = eval_service.export_rows(db, actor, study_id)[table]
     if format == "json":
         return rows
@@ -71,5 +95,8 @@ def export(study_id: int, table: Literal["reads", "evaluations"], actor: Current
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    return Response(buf.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="study-{study_id}-{table}.csv"'})
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="study-{study_id}-{table}.csv"'},
+    )

@@ -18,10 +18,19 @@ def list_users(actor: CurrentActor, db: Db) -> list:
 
 @router.post("", response_model=UserOut, status_code=201)
 def create_user(body: UserCreate, actor: CurrentActor, state: State, db: Db):
-    return service.create_user(db, actor, username=body.username, password=body.password, role=body.role,
-                               display_name=body.display_name, hasher=state.hasher)
+    return service.create_user(
+        db,
+        actor,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        display_name=body.display_name,
+        hasher=state.hasher,
+    )
 
 
 @router.patch("/{user_id}", response_model=UserOut)
 def update_user(user_id: int, body: UserUpdate, actor: CurrentActor, state: State, db: Db):
-    return service.update_user(db, actor, user_id, hasher=state.hasher, **body.model_dump(exclude_unset=True))
+    return service.update_user(
+        db, actor, user_id, hasher=state.hasher, **body.model_dump(exclude_unset=True)
+    )

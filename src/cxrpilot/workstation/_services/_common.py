@@ -30,7 +30,9 @@ class Actor:
 
     def require(self, *roles: str) -> User:
         if self.user is None or self.user.role not in roles:
-            raise Forbidden(f"this action needs the role {' or '.join(roles)}; you are {self.role or 'anonymous'}")
+            raise Forbidden(
+                f"this action needs the role {' or '.join(roles)}; you are {self.role or 'anonymous'}"
+            )
         return self.user
 
 

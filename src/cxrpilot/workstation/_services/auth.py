@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from .._errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Throttled
 from .._models import ROLES, LoginAttempt, LoginSession, User, utcnow
-from .._security import MIN_PASSWORD_LENGTH, hash_password, new_session_token, session_key, verify_password
+from .._security import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    new_session_token,
+    session_key,
+    verify_password,
+)
 from .._settings import Settings
 from ._common import Actor, audit
 
@@ -22,7 +28,9 @@ SESSION_TOUCH_S = 60
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password too short ({len(password)} characters); use at least {MIN_PASSWORD_LENGTH}")
+        raise InvalidInput(
+            f"password too short ({len(password)} characters); use at least {MIN_PASSWORD_LENGTH}"
+        )
 
 
 def create_user(
@@ -45,7 +53,12 @@ def create_user(
     if role not in ROLES:
         raise InvalidInput(f"role {role!r} is not known; expected one of {', '.join(ROLES)}")
     _check_password(password)
-    user = User(username=username, role=role, display_name=display_name, password_hash=hash_password(password, hasher))
+    user = User(
+        username=username,
+        role=role,
+        display_name=display_name,
+        password_hash=hash_password(password, hasher),
+    )
     db.add(user)
     try:
         db.flush()
@@ -80,7 +93,9 @@ def update_user(
     if active is not None:
         user.active = changed["active"] = active
         if not active:
-            db.execute(update(LoginSession).where(LoginSession.user_id == user.id).values(revoked=True))
+            db.execute(
+                update(LoginSession).where(LoginSession.user_id == user.id).values(revoked=True)
+            )
     if display_name is not None:
         user.display_name = changed["display_name"] = display_name
     if password is not None:
@@ -122,7 +137,10 @@ def _throttle_state(db: Session, settings: Settings, username: str, ip: str, now
     )
     # Locked when the last ``max_failures`` failures fall within one window.
     n = settings.login_max_failures
-    if len(failures) >= n and (failures[-1] - failures[-n]).total_seconds() <= settings.login_window_s:
+    if (
+        len(failures) >= n
+        and (failures[-1] - failures[-n]).total_seconds() <= settings.login_window_s
+    ):
         remaining = settings.login_lockout_s - (now - failures[-1]).total_seconds()
         return max(0, int(remaining + 0.999))
     return 0
@@ -153,7 +171,10 @@ def login(
     if wait:
         audit(db, Actor(None, ip), "login.throttled", "user", None, username=key)
         db.commit()
-        raise Throttled(f"too many failed logins for {username!r} from this address; try again in {wait} s", retry_after_s=wait)
+        raise Throttled(
+            f"too many failed logins for {username!r} from this address; try again in {wait} s",
+            retry_after_s=wait,
+        )
     user = db.scalar(select(User).where(func.lower(User.username) == key))
     ok = verify_password(user.password_hash if user is not None else None, password, hasher)
     ok = ok and user is not None and user.active
@@ -201,13 +222,22 @@ def resolve_session(db: Session, settings: Settings, secret: bytes, token: str |
 
 
 def logout(db: Session, secret: bytes, actor: Actor, token: str) -> None:
-    db.execute(update(LoginSession).where(LoginSession.id == session_key(secret, token)).values(revoked=True))
+    db.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_key(secret, token))
+        .values(revoked=True)
+    )
     audit(db, actor, "logout", "user", actor.user.id if actor.user else None)
     db.commit()
 
 
 def change_password(
-    db: Session, actor: Actor, *, old_password: str, new_password: str, hasher: PasswordHasher | None = None
+    db: Session,
+    actor: Actor,
+    *,
+    old_password: str,
+    new_password: str,
+    hasher: PasswordHasher | None = None,
 ) -> None:
     user = actor.user
     if user is None or not verify_password(user.password_hash, old_password, hasher):

@@ -124,7 +124,10 @@ def import_bytes(
     except CxrpilotError as exc:
         raise InvalidInput(f"{name}: {exc}") from exc
     existing = db.scalar(
-        select(Case).join(Image, Case.image_id == Image.id).where(Image.source_sha256 == rg.sha256).order_by(Case.id)
+        select(Case)
+        .join(Image, Case.image_id == Image.id)
+        .where(Image.source_sha256 == rg.sha256)
+        .order_by(Case.id)
     )
     if existing is not None:
         return existing, False
@@ -161,7 +164,16 @@ def import_bytes(
     if not case.label:
         case.label = f"CASE-{case.id:06d}"
     db.add(Job(kind="draft", case_id=case.id))
-    audit(db, actor, "case.import", "case", case.id, source=source, format=rg.format, image_sha256=display_sha)
+    audit(
+        db,
+        actor,
+        "case.import",
+        "case",
+        case.id,
+        source=source,
+        format=rg.format,
+        image_sha256=display_sha,
+    )
     db.commit()
     return case, True
 
@@ -176,24 +188,37 @@ def import_folder(
     """
     actor.require(*IMPORT_ROLES)
     if not roots:
-        raise Forbidden("folder import is off: set CXRPILOT_IMPORT_ROOTS to the folders that may be imported from")
+        raise Forbidden(
+            "folder import is off: set CXRPILOT_IMPORT_ROOTS to the folders that may be imported from"
+        )
     path = Path(folder).expanduser().resolve()
     if not any(path.is_relative_to(Path(r).expanduser().resolve()) for r in roots):
-        raise Forbidden(f"folder {folder!r} is outside the import roots ({', '.join(str(r) for r in roots)})")
+        raise Forbidden(
+            f"folder {folder!r} is outside the import roots ({', '.join(str(r) for r in roots)})"
+        )
     if not path.is_dir():
         raise InvalidInput(f"folder {folder!r} does not exist or is not a folder")
     results: list[dict[str, Any]] = []
     for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
         rel = str(file.relative_to(path))
         try:
-            case, created = import_bytes(db, store, loader, actor, file.read_bytes(), name=rel, source="folder")
+            case, created = import_bytes(
+                db, store, loader, actor, file.read_bytes(), name=rel, source="folder"
+            )
         except InvalidInput as exc:
             db.rollback()
             results.append({"file": rel, "error": str(exc)})
             continue
         results.append({"file": rel, "case_id": case.id, "created": created})
-    audit(db, actor, "case.import_folder", "folder", None, files=len(results),
-          failed=sum("error" in r for r in results))
+    audit(
+        db,
+        actor,
+        "case.import_folder",
+        "folder",
+        None,
+        files=len(results),
+        failed=sum("error" in r for r in results),
+    )
     db.commit()
     return results
 
@@ -225,11 +250,18 @@ def radiograph_of(store: BlobStore, image: Image) -> Radiograph:
 
 
 def latest_job(db: Session, case_id: int) -> Job | None:
-    return db.scalar(select(Job).where(Job.case_id == case_id, Job.kind == "draft").order_by(Job.id.desc()).limit(1))
+    return db.scalar(
+        select(Job)
+        .where(Job.case_id == case_id, Job.kind == "draft")
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
 
 
 def latest_draft(db: Session, case_id: int) -> AiDraft | None:
-    return db.scalar(select(AiDraft).where(AiDraft.case_id == case_id).order_by(AiDraft.id.desc()).limit(1))
+    return db.scalar(
+        select(AiDraft).where(AiDraft.case_id == case_id).order_by(AiDraft.id.desc()).limit(1)
+    )
 
 
 def draft_status(db: Session, case_id: int) -> tuple[str, str | None]:
@@ -259,19 +291,31 @@ def request_draft(db: Session, actor: Actor, case_id: int) -> Job:
     return job
 
 
-def list_cases(db: Session, actor: Actor, *, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+def list_cases(
+    db: Session, actor: Actor, *, limit: int = 200, offset: int = 0
+) -> list[dict[str, Any]]:
     actor.require(*IMPORT_ROLES)
     cases = list(db.scalars(select(Case).order_by(Case.id).limit(limit).offset(offset)))
     reads = dict(
         db.execute(
-            select(Read.case_id, func.count()).where(Read.case_id.in_([c.id for c in cases])).group_by(Read.case_id)
+            select(Read.case_id, func.count())
+            .where(Read.case_id.in_([c.id for c in cases]))
+            .group_by(Read.case_id)
         ).all()
     )
     out = []
     for c in cases:
         status, error = draft_status(db, c.id)
-        out.append({"case": c, "draft_status": status, "draft_error": error, "reads": reads.get(c.id, 0)})
+        out.append(
+            {"case": c, "draft_status": status, "draft_error": error, "reads": reads.get(c.id, 0)}
+        )
     return out
+
+
+def count_reads(db: Session, case_id: int) -> int:
+    return int(
+        db.scalar(select(func.count()).select_from(Read).where(Read.case_id == case_id)) or 0
+    )
 
 
 def check_case_access(db: Session, actor: Actor, case_id: int) -> Case:
@@ -290,7 +334,10 @@ def check_case_access(db: Session, actor: Actor, case_id: int) -> Case:
         if any(r.available_from is None or r.available_from <= now for r in reads):
             return case
     elif role == "evaluator":
-        if db.scalar(select(EvaluationTask.id).where(
-            EvaluationTask.case_id == case_id, EvaluationTask.evaluator_id == user_id).limit(1)):
+        if db.scalar(
+            select(EvaluationTask.id)
+            .where(EvaluationTask.case_id == case_id, EvaluationTask.evaluator_id == user_id)
+            .limit(1)
+        ):
             return case
     raise Forbidden(f"case {case_id} is not assigned to you")

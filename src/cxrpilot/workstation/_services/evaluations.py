@@ -18,18 +18,40 @@ STAFF = ("admin", "coordinator")
 PREFERENCES = ("left", "right", "none")
 
 #: Columns of the tidy export (the evaluation toolkit's reader-study schema).
-READ_COLUMNS = ("study", "case", "reader", "arm", "started_at", "signed_at", "active_seconds", "draft_text", "final_text")
-EVALUATION_COLUMNS = ("study", "case", "evaluator", "report_id", "arm", "likert", "radpeer", "preference")
+READ_COLUMNS = (
+    "study",
+    "case",
+    "reader",
+    "arm",
+    "started_at",
+    "signed_at",
+    "active_seconds",
+    "draft_text",
+    "final_text",
+)
+EVALUATION_COLUMNS = (
+    "study",
+    "case",
+    "evaluator",
+    "report_id",
+    "arm",
+    "likert",
+    "radpeer",
+    "preference",
+)
 
 
 def _signed_reports(db: Session, study_id: int) -> list[tuple[Report, Read]]:
     """The latest signed version of every read of a study."""
     latest = (
-        select(func.max(Report.version)).where(Report.read_id == Read.id, Report.signed_at.is_not(None))
-        .correlate(Read).scalar_subquery()
+        select(func.max(Report.version))
+        .where(Report.read_id == Read.id, Report.signed_at.is_not(None))
+        .correlate(Read)
+        .scalar_subquery()
     )
     rows = db.execute(
-        select(Report, Read).join(Read, Report.read_id == Read.id)
+        select(Report, Read)
+        .join(Read, Report.read_id == Read.id)
         .where(Read.study_id == study_id, Report.version == latest)
         .order_by(Read.case_id, Read.id)
     ).all()
@@ -43,10 +65,18 @@ def start_evaluation(db: Session, actor: Actor, study_id: int, *, seed: int | No
     actor.require(*STAFF)
     study = get_or_404(db, Study, study_id, "study")
     if study.status not in ("reading", "evaluation"):
-        raise Conflict(f"study {study.name!r} is in its {study.status} phase; randomise and read it first")
+        raise Conflict(
+            f"study {study.name!r} is in its {study.status} phase; randomise and read it first"
+        )
     if db.scalar(select(EvaluationTask.id).where(EvaluationTask.study_id == study.id).limit(1)):
         raise Conflict(f"study {study.name!r} already has evaluation tasks")
-    evaluators = sorted(db.scalars(select(StudyMember.user_id).where(StudyMember.study_id == study.id, StudyMember.role == "evaluator")))
+    evaluators = sorted(
+        db.scalars(
+            select(StudyMember.user_id).where(
+                StudyMember.study_id == study.id, StudyMember.role == "evaluator"
+            )
+        )
+    )
     if not evaluators:
         raise Conflict(f"study {study.name!r} has no evaluators; add some first")
     seed = int(seed) if seed is not None else secrets.randbits(48)
@@ -60,15 +90,25 @@ def start_evaluation(db: Session, actor: Actor, study_id: int, *, seed: int | No
         for case_id in sorted(by_case):
             arms = by_case[case_id]
             if len(arms) == 2:
-                pair = [arms["ai_assisted"][int(rng.integers(len(arms["ai_assisted"])))],
-                        arms["scp"][int(rng.integers(len(arms["scp"])))]]
+                pair = [
+                    arms["ai_assisted"][int(rng.integers(len(arms["ai_assisted"])))],
+                    arms["scp"][int(rng.integers(len(arms["scp"])))],
+                ]
                 left, right = (pair[0], pair[1]) if rng.integers(2) == 0 else (pair[1], pair[0])
                 tasks.append((case_id, left.id, right.id))
             else:
                 tasks += [(case_id, rep.id, None) for reps in arms.values() for rep in reps]
         for i in rng.permutation(len(tasks)):
             case_id, left, right = tasks[i]
-            db.add(EvaluationTask(study_id=study.id, case_id=case_id, evaluator_id=ev, left_report_id=left, right_report_id=right))
+            db.add(
+                EvaluationTask(
+                    study_id=study.id,
+                    case_id=case_id,
+                    evaluator_id=ev,
+                    left_report_id=left,
+                    right_report_id=right,
+                )
+            )
             n += 1
     study.status, study.evaluation_seed = "evaluation", seed
     audit(db, actor, "study.start_evaluation", "study", study.id, seed=seed, tasks=n)
@@ -90,11 +130,21 @@ def list_tasks(db: Session, actor: Actor) -> list[dict[str, Any]]:
     """The evaluator's tasks, blinded: no arm, author, model or report id."""
     user = actor.require("evaluator")
     rows = db.execute(
-        select(EvaluationTask, Case.label).join(Case, EvaluationTask.case_id == Case.id)
-        .where(EvaluationTask.evaluator_id == user.id).order_by(EvaluationTask.id)
+        select(EvaluationTask, Case.label)
+        .join(Case, EvaluationTask.case_id == Case.id)
+        .where(EvaluationTask.evaluator_id == user.id)
+        .order_by(EvaluationTask.id)
     ).all()
-    return [{"task_id": t.id, "case_id": t.case_id, "case_label": label, "status": t.status,
-             "paired": t.right_report_id is not None} for t, label in rows]
+    return [
+        {
+            "task_id": t.id,
+            "case_id": t.case_id,
+            "case_label": label,
+            "status": t.status,
+            "paired": t.right_report_id is not None,
+        }
+        for t, label in rows
+    ]
 
 
 def get_task(db: Session, actor: Actor, task_id: int) -> dict[str, Any]:
@@ -103,34 +153,53 @@ def get_task(db: Session, actor: Actor, task_id: int) -> dict[str, Any]:
     case = db.get(Case, task.case_id)
     assert case is not None
     reports = []
-    ratings = {r.report_id: r for r in db.scalars(select(EvaluationRating).where(EvaluationRating.task_id == task.id))}
+    ratings = {
+        r.report_id: r
+        for r in db.scalars(select(EvaluationRating).where(EvaluationRating.task_id == task.id))
+    }
     for position, rid in (("left", task.left_report_id), ("right", task.right_report_id)):
         if rid is None:
             continue
         rep = db.get(Report, rid)
         assert rep is not None
         rating = ratings.get(rid)
-        reports.append({
-            "position": position,
-            "findings_text": rep.findings_text,
-            "impression_text": rep.impression_text,
-            "likert": rating.likert if rating else None,
-            "radpeer": rating.radpeer if rating else None,
-            "comment": rating.comment if rating else "",
-        })
-    return {"task_id": task.id, "case_id": case.id, "case_label": case.label, "indication": case.indication,
-            "reference_text": case.reference_text, "status": task.status, "reports": reports,
-            "preference": task.preference}
+        reports.append(
+            {
+                "position": position,
+                "findings_text": rep.findings_text,
+                "impression_text": rep.impression_text,
+                "likert": rating.likert if rating else None,
+                "radpeer": rating.radpeer if rating else None,
+                "comment": rating.comment if rating else "",
+            }
+        )
+    return {
+        "task_id": task.id,
+        "case_id": case.id,
+        "case_label": case.label,
+        "indication": case.indication,
+        "reference_text": case.reference_text,
+        "status": task.status,
+        "reports": reports,
+        "preference": task.preference,
+    }
 
 
 def submit_task(
-    db: Session, actor: Actor, task_id: int, *, ratings: dict[str, dict[str, Any]], preference: str | None
+    db: Session,
+    actor: Actor,
+    task_id: int,
+    *,
+    ratings: dict[str, dict[str, Any]],
+    preference: str | None,
 ) -> EvaluationTask:
     """Record the form: per position Likert 1-5 and RADPEER; a preference for a pair."""
     task = _own_task(db, actor, task_id)
     if task.status == "submitted":
         raise Conflict(f"evaluation task {task_id} is already submitted")
-    positions = {"left": task.left_report_id} | ({"right": task.right_report_id} if task.right_report_id else {})
+    positions = {"left": task.left_report_id} | (
+        {"right": task.right_report_id} if task.right_report_id else {}
+    )
     if set(ratings) != set(positions):
         raise InvalidInput(f"ratings for {sorted(ratings)}; this form has {sorted(positions)}")
     for pos, r in ratings.items():
@@ -138,14 +207,25 @@ def submit_task(
         if not isinstance(likert, int) or isinstance(likert, bool) or not 1 <= likert <= 5:
             raise InvalidInput(f"{pos}: likert {likert!r} must be an integer 1-5")
         if radpeer not in RADPEER:
-            raise InvalidInput(f"{pos}: radpeer {r.get('radpeer')!r} must be one of {', '.join(RADPEER)}")
+            raise InvalidInput(
+                f"{pos}: radpeer {r.get('radpeer')!r} must be one of {', '.join(RADPEER)}"
+            )
     if task.right_report_id is not None and preference not in PREFERENCES:
-        raise InvalidInput(f"preference {preference!r} must be one of {', '.join(PREFERENCES)} for a pair")
+        raise InvalidInput(
+            f"preference {preference!r} must be one of {', '.join(PREFERENCES)} for a pair"
+        )
     if task.right_report_id is None and preference is not None:
         raise InvalidInput("a single report has no preference; leave it out")
     for pos, r in ratings.items():
-        db.add(EvaluationRating(task_id=task.id, report_id=positions[pos], likert=r["likert"],
-                                radpeer=str(r["radpeer"]), comment=str(r.get("comment") or "")))
+        db.add(
+            EvaluationRating(
+                task_id=task.id,
+                report_id=positions[pos],
+                likert=r["likert"],
+                radpeer=str(r["radpeer"]),
+                comment=str(r.get("comment") or ""),
+            )
+        )
     task.status, task.preference, task.submitted_at = "submitted", preference, utcnow()
     audit(db, actor, "evaluation.submit", "evaluation_task", task.id)
     db.commit()
@@ -161,32 +241,65 @@ def export_rows(db: Session, actor: Actor, study_id: int) -> dict[str, list[dict
     actor.require(*STAFF)
     study = get_or_404(db, Study, study_id, "study")
     users = {u.id: u.username for u in db.scalars(select(User))}
-    labels = {c.id: c.label for c in db.scalars(select(Case).where(Case.id.in_(select(Read.case_id).where(Read.study_id == study.id))))}
+    labels = {
+        c.id: c.label
+        for c in db.scalars(
+            select(Case).where(Case.id.in_(select(Read.case_id).where(Read.study_id == study.id)))
+        )
+    }
     reads = []
     arm_of_report: dict[int, str] = {}
     for rep, read in _signed_reports(db, study.id):
         arm_of_report[rep.id] = read.arm
-        reads.append({
-            "study": study.name, "case": labels[read.case_id], "reader": users[read.reader_id], "arm": read.arm,
-            "started_at": read.started_at.isoformat() if read.started_at else None,
-            "signed_at": read.signed_at.isoformat() if read.signed_at else None,
-            "active_seconds": read.active_seconds, "draft_text": rep.draft_text, "final_text": rep.text,
-        })
-    arm_of_report.update(dict(db.execute(
-        select(Report.id, Read.arm).join(Read, Report.read_id == Read.id).where(Read.study_id == study.id)
-    ).all()))
+        reads.append(
+            {
+                "study": study.name,
+                "case": labels[read.case_id],
+                "reader": users[read.reader_id],
+                "arm": read.arm,
+                "started_at": read.started_at.isoformat() if read.started_at else None,
+                "signed_at": read.signed_at.isoformat() if read.signed_at else None,
+                "active_seconds": read.active_seconds,
+                "draft_text": rep.draft_text,
+                "final_text": rep.text,
+            }
+        )
+    arm_of_report.update(
+        dict(
+            db.execute(
+                select(Report.id, Read.arm)
+                .join(Read, Report.read_id == Read.id)
+                .where(Read.study_id == study.id)
+            ).all()
+        )
+    )
     evaluations = []
     for task, rating in db.execute(
-        select(EvaluationTask, EvaluationRating).join(EvaluationRating, EvaluationRating.task_id == EvaluationTask.id)
-        .where(EvaluationTask.study_id == study.id).order_by(EvaluationTask.id, EvaluationRating.id)
+        select(EvaluationTask, EvaluationRating)
+        .join(EvaluationRating, EvaluationRating.task_id == EvaluationTask.id)
+        .where(EvaluationTask.study_id == study.id)
+        .order_by(EvaluationTask.id, EvaluationRating.id)
     ):
         pos = "left" if rating.report_id == task.left_report_id else "right"
-        pref = None if task.right_report_id is None else (0.5 if task.preference == "none" else float(task.preference == pos))
-        evaluations.append({
-            "study": study.name, "case": labels.get(task.case_id, str(task.case_id)), "evaluator": users[task.evaluator_id],
-            "report_id": rating.report_id, "arm": arm_of_report.get(rating.report_id), "likert": rating.likert,
-            "radpeer": rating.radpeer, "preference": pref,
-        })
-    audit(db, actor, "study.export", "study", study.id, reads=len(reads), evaluations=len(evaluations))
+        pref = (
+            None
+            if task.right_report_id is None
+            else (0.5 if task.preference == "none" else float(task.preference == pos))
+        )
+        evaluations.append(
+            {
+                "study": study.name,
+                "case": labels.get(task.case_id, str(task.case_id)),
+                "evaluator": users[task.evaluator_id],
+                "report_id": rating.report_id,
+                "arm": arm_of_report.get(rating.report_id),
+                "likert": rating.likert,
+                "radpeer": rating.radpeer,
+                "preference": pref,
+            }
+        )
+    audit(
+        db, actor, "study.export", "study", study.id, reads=len(reads), evaluations=len(evaluations)
+    )
     db.commit()
     return {"reads": reads, "evaluations": evaluations}

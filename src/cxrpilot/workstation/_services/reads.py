@@ -4,7 +4,6 @@ reading-time events."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -29,7 +28,9 @@ def report_text(findings_text: str, impression_text: str) -> str:
     return f"FINDINGS: {findings_text}\n\nIMPRESSION: {impression_text}"
 
 
-def assign(db: Session, actor: Actor, *, case_id: int, reader_id: int, arm: str = "ai_assisted") -> Read:
+def assign(
+    db: Session, actor: Actor, *, case_id: int, reader_id: int, arm: str = "ai_assisted"
+) -> Read:
     """Assign a case to a radiologist outside any study."""
     actor.require("admin", "coordinator")
     if arm not in ARMS:
@@ -38,7 +39,11 @@ def assign(db: Session, actor: Actor, *, case_id: int, reader_id: int, arm: str 
     reader = get_or_404(db, User, reader_id, "user")
     if reader.role != "radiologist":
         raise InvalidInput(f"user {reader.username!r} is a {reader.role}, not a radiologist")
-    if db.scalar(select(Read.id).where(Read.study_id.is_(None), Read.case_id == case_id, Read.reader_id == reader_id)):
+    if db.scalar(
+        select(Read.id).where(
+            Read.study_id.is_(None), Read.case_id == case_id, Read.reader_id == reader_id
+        )
+    ):
         raise Conflict(f"case {case_id} is already assigned to {reader.username!r}")
     read = Read(case_id=case_id, reader_id=reader_id, arm=arm)
     db.add(read)
@@ -55,7 +60,9 @@ def _own_read(db: Session, actor: Actor, read_id: int) -> Read:
     if actor.user is None or read.reader_id != actor.user.id:
         raise Forbidden(f"read {read_id} is not assigned to you")
     if read.available_from is not None and read.available_from > utcnow():
-        raise Forbidden(f"read {read_id} opens on {read.available_from.isoformat()} (washout period)")
+        raise Forbidden(
+            f"read {read_id} opens on {read.available_from.isoformat()} (washout period)"
+        )
     return read
 
 
@@ -79,7 +86,10 @@ def worklist(db: Session, actor: Actor, *, status: str | None = None) -> list[di
         select(Read, Case.label, Study.name)
         .join(Case, Read.case_id == Case.id)
         .outerjoin(Study, Read.study_id == Study.id)
-        .where(Read.reader_id == user.id, or_(Read.available_from.is_(None), Read.available_from <= now))
+        .where(
+            Read.reader_id == user.id,
+            or_(Read.available_from.is_(None), Read.available_from <= now),
+        )
         .order_by((Read.status == "signed").asc(), Read.id)
     )
     if status is not None:
@@ -89,14 +99,22 @@ def worklist(db: Session, actor: Actor, *, status: str | None = None) -> list[di
     jobs = {
         j.case_id: j
         for j in db.scalars(
-            select(Job).where(Job.id.in_(select(func.max(Job.id)).where(Job.case_id.in_(case_ids)).group_by(Job.case_id)))
+            select(Job).where(
+                Job.id.in_(
+                    select(func.max(Job.id)).where(Job.case_id.in_(case_ids)).group_by(Job.case_id)
+                )
+            )
         )
     }
     drafts = {
         d.case_id: d
         for d in db.scalars(
             select(AiDraft).where(
-                AiDraft.id.in_(select(func.max(AiDraft.id)).where(AiDraft.case_id.in_(case_ids)).group_by(AiDraft.case_id))
+                AiDraft.id.in_(
+                    select(func.max(AiDraft.id))
+                    .where(AiDraft.case_id.in_(case_ids))
+                    .group_by(AiDraft.case_id)
+                )
             )
         )
     }
@@ -127,7 +145,9 @@ def worklist(db: Session, actor: Actor, *, status: str | None = None) -> list[di
 
 
 def current_report(db: Session, read_id: int) -> Report | None:
-    return db.scalar(select(Report).where(Report.read_id == read_id).order_by(Report.version.desc()).limit(1))
+    return db.scalar(
+        select(Report).where(Report.read_id == read_id).order_by(Report.version.desc()).limit(1)
+    )
 
 
 def read_detail(db: Session, actor: Actor, read_id: int) -> dict[str, Any]:
@@ -135,7 +155,13 @@ def read_detail(db: Session, actor: Actor, read_id: int) -> dict[str, Any]:
     read = _own_read(db, actor, read_id)
     case = db.get(Case, read.case_id)
     assert case is not None
-    detail: dict[str, Any] = {"read": read, "case": case, "draft": None, "draft_status": None, "draft_error": None}
+    detail: dict[str, Any] = {
+        "read": read,
+        "case": case,
+        "draft": None,
+        "draft_status": None,
+        "draft_error": None,
+    }
     if read.arm == "ai_assisted":
         detail["draft_status"], detail["draft_error"] = draft_status(db, case.id)
         draft = latest_draft(db, case.id)
@@ -150,7 +176,9 @@ def read_detail(db: Session, actor: Actor, read_id: int) -> dict[str, Any]:
                 "impression_text": draft.impression_text,
                 "timings": draft.timings,
             }
-    detail["reports"] = list(db.scalars(select(Report).where(Report.read_id == read.id).order_by(Report.version)))
+    detail["reports"] = list(
+        db.scalars(select(Report).where(Report.read_id == read.id).order_by(Report.version))
+    )
     return detail
 
 
@@ -165,9 +193,13 @@ def open_read(db: Session, actor: Actor, read_id: int) -> Report:
     if read.arm == "ai_assisted":
         state, error = draft_status(db, read.case_id)
         if state == "pending":
-            raise Conflict("draft pending: the AI draft of this case is not ready yet; try again shortly")
+            raise Conflict(
+                "draft pending: the AI draft of this case is not ready yet; try again shortly"
+            )
         if state != "ready":
-            raise Conflict(f"no AI draft for this case ({state}{': ' + error if error else ''}); ask a coordinator to redraft it")
+            raise Conflict(
+                f"no AI draft for this case ({state}{': ' + error if error else ''}); ask a coordinator to redraft it"
+            )
         draft = latest_draft(db, read.case_id)
     report = Report(
         read_id=read.id,
@@ -186,7 +218,9 @@ def open_read(db: Session, actor: Actor, read_id: int) -> Report:
         existing = current_report(db, read.id)
         assert existing is not None
         return existing
-    db.execute(update(Read).where(Read.id == read.id, Read.status == "new").values(status="in_progress"))
+    db.execute(
+        update(Read).where(Read.id == read.id, Read.status == "new").values(status="in_progress")
+    )
     audit(db, actor, "report.open", "report", report.id, read_id=read.id, origin=report.origin)
     db.commit()
     return report
@@ -195,7 +229,9 @@ def open_read(db: Session, actor: Actor, read_id: int) -> Report:
 def _check_text(findings_text: str, impression_text: str) -> None:
     for name, value in (("findings_text", findings_text), ("impression_text", impression_text)):
         if len(value) > MAX_TEXT:
-            raise InvalidInput(f"{name} has {len(value)} characters; at most {MAX_TEXT} are accepted")
+            raise InvalidInput(
+                f"{name} has {len(value)} characters; at most {MAX_TEXT} are accepted"
+            )
 
 
 def _conflict(db: Session, report_id: int, what: str) -> Conflict:
@@ -234,11 +270,22 @@ def autosave(
     result = db.execute(
         update(Report)
         .where(Report.id == report.id, Report.rev == rev, Report.signed_at.is_(None))
-        .values(findings_text=findings_text, impression_text=impression_text, rev=Report.rev + 1, updated_at=utcnow())
+        .values(
+            findings_text=findings_text,
+            impression_text=impression_text,
+            rev=Report.rev + 1,
+            updated_at=utcnow(),
+        )
     )
     if result.rowcount != 1:
-        raise _conflict(db, report.id, f"stale copy: you saved revision {rev} but the report is at a newer one; reload")
-    db.execute(update(Read).where(Read.id == read.id, Read.status == "new").values(status="in_progress"))
+        raise _conflict(
+            db,
+            report.id,
+            f"stale copy: you saved revision {rev} but the report is at a newer one; reload",
+        )
+    db.execute(
+        update(Read).where(Read.id == read.id, Read.status == "new").values(status="in_progress")
+    )
     db.commit()
     return db.get(Report, report.id, populate_existing=True)  # type: ignore[return-value]
 
@@ -270,21 +317,36 @@ def sign(
     values: dict[str, Any] = {}
     if findings_text is not None or impression_text is not None:
         values["findings_text"] = report.findings_text if findings_text is None else findings_text
-        values["impression_text"] = report.impression_text if impression_text is None else impression_text
+        values["impression_text"] = (
+            report.impression_text if impression_text is None else impression_text
+        )
         _check_text(values["findings_text"], values["impression_text"])
     now = utcnow()
     status = "final" if report.version == 1 else "amended"
     result = db.execute(
         update(Report)
         .where(Report.id == report.id, Report.rev == rev, Report.signed_at.is_(None))
-        .values(status=status, signed_at=now, signed_by_id=actor.user.id, rev=Report.rev + 1, updated_at=now, **values)  # type: ignore[union-attr]
+        .values(
+            status=status,
+            signed_at=now,
+            signed_by_id=actor.user.id,
+            rev=Report.rev + 1,
+            updated_at=now,
+            **values,
+        )  # type: ignore[union-attr]
     )
     if result.rowcount != 1:
-        raise _conflict(db, report.id, f"stale copy: you signed revision {rev} but the report is at a newer one; reload")
+        raise _conflict(
+            db,
+            report.id,
+            f"stale copy: you signed revision {rev} but the report is at a newer one; reload",
+        )
     report = db.get(Report, report.id, populate_existing=True)
     assert report is not None
     if report.version == 1:
-        times = compute_reading_time(_events(db, read.id), now, heartbeat_timeout_s=heartbeat_timeout_s)
+        times = compute_reading_time(
+            _events(db, read.id), now, heartbeat_timeout_s=heartbeat_timeout_s
+        )
         final = report.text
         db.execute(
             update(Read)
@@ -299,7 +361,16 @@ def sign(
                 edit_distance_words=edit_distance(report.draft_text, final, unit="word"),
             )
         )
-    audit(db, actor, "report.sign", "report", report.id, read_id=read.id, version=report.version, status=status)
+    audit(
+        db,
+        actor,
+        "report.sign",
+        "report",
+        report.id,
+        read_id=read.id,
+        version=report.version,
+        status=status,
+    )
     db.commit()
     return report
 
@@ -329,7 +400,16 @@ def amend(db: Session, actor: Actor, read_id: int, *, reason: str) -> Report:
     except IntegrityError:
         db.rollback()
         raise Conflict("an amendment of this report was just started elsewhere; reload") from None
-    audit(db, actor, "report.amend", "report", new.id, read_id=read.id, amends=report.id, reason=reason.strip())
+    audit(
+        db,
+        actor,
+        "report.amend",
+        "report",
+        new.id,
+        read_id=read.id,
+        amends=report.id,
+        reason=reason.strip(),
+    )
     db.commit()
     return new
 
@@ -345,10 +425,21 @@ def record_events(db: Session, actor: Actor, read_id: int, events: Iterable[dict
     now = utcnow()
     for e in events:
         if e["kind"] not in EVENT_KINDS:
-            raise InvalidInput(f"event kind {e['kind']!r} is not known; expected one of {', '.join(EVENT_KINDS)}")
-        db.add(ReadEvent(read_id=read.id, kind=e["kind"], client_ms=int(e["t"]), received_at=now,
-                         visible=bool(e["visible"]), focused=bool(e["focused"])))
-    db.execute(update(Read).where(Read.id == read.id, Read.status == "new").values(status="in_progress"))
+            raise InvalidInput(
+                f"event kind {e['kind']!r} is not known; expected one of {', '.join(EVENT_KINDS)}"
+            )
+        db.add(
+            ReadEvent(
+                read_id=read.id,
+                kind=e["kind"],
+                client_ms=int(e["t"]),
+                received_at=now,
+                visible=bool(e["visible"]),
+                focused=bool(e["focused"]),
+            )
+        )
+    db.execute(
+        update(Read).where(Read.id == read.id, Read.status == "new").values(status="in_progress")
+    )
     db.commit()
     return len(events)
-

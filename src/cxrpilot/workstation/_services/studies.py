@@ -27,13 +27,19 @@ def _check_criteria(criteria: list[dict[str, Any]]) -> list[dict[str, str]]:
     for i, c in enumerate(criteria):
         key, text, kind = c.get("key", ""), c.get("text", ""), c.get("kind", "inclusion")
         if not CRITERION_KEY.match(key):
-            raise InvalidInput(f"criterion {i}: key {key!r} must be lower-case letters, digits and '_' (e.g. 'adequate_inspiration')")
+            raise InvalidInput(
+                f"criterion {i}: key {key!r} must be lower-case letters, digits and '_' (e.g. 'adequate_inspiration')"
+            )
         if key in seen:
             raise InvalidInput(f"criterion key {key!r} is given twice")
         if kind not in ("inclusion", "exclusion"):
-            raise InvalidInput(f"criterion {key!r}: kind {kind!r} must be 'inclusion' or 'exclusion'")
+            raise InvalidInput(
+                f"criterion {key!r}: kind {kind!r} must be 'inclusion' or 'exclusion'"
+            )
         if not text.strip():
-            raise InvalidInput(f"criterion {key!r} needs a text (the question shown on the checklist)")
+            raise InvalidInput(
+                f"criterion {key!r} needs a text (the question shown on the checklist)"
+            )
         seen.add(key)
         out.append({"key": key, "text": text.strip(), "kind": kind})
     return out
@@ -55,10 +61,16 @@ def create_study(
     if not name.strip():
         raise InvalidInput("a study needs a name")
     if washout_days < 0 or (design == "crossover" and washout_days == 0):
-        raise InvalidInput(f"washout_days={washout_days}: a crossover study needs a washout of at least 1 day (others: >= 0)")
+        raise InvalidInput(
+            f"washout_days={washout_days}: a crossover study needs a washout of at least 1 day (others: >= 0)"
+        )
     study = Study(
-        name=name.strip(), design=design, description=description, washout_days=washout_days,
-        criteria=_check_criteria(criteria or []), created_by_id=actor.user.id if actor.user else None,
+        name=name.strip(),
+        design=design,
+        description=description,
+        washout_days=washout_days,
+        criteria=_check_criteria(criteria or []),
+        created_by_id=actor.user.id if actor.user else None,
     )
     db.add(study)
     try:
@@ -75,7 +87,9 @@ def _setup_study(db: Session, actor: Actor, study_id: int) -> Study:
     actor.require(*STAFF)
     study = get_or_404(db, Study, study_id, "study")
     if study.status != "setup":
-        raise Conflict(f"study {study.name!r} is in its {study.status} phase; cases and readers are fixed after randomisation")
+        raise Conflict(
+            f"study {study.name!r} is in its {study.status} phase; cases and readers are fixed after randomisation"
+        )
     return study
 
 
@@ -89,25 +103,45 @@ def add_cases(db: Session, actor: Actor, study_id: int, case_ids: list[int]) -> 
         raise InvalidInput(f"cases {missing[:10]} do not exist")
     new = [c for c in dict.fromkeys(case_ids) if c not in present]
     for case_id in new:
-        db.add(StudyCase(study_id=study.id, case_id=case_id, eligibility="pending" if study.criteria else "eligible"))
+        db.add(
+            StudyCase(
+                study_id=study.id,
+                case_id=case_id,
+                eligibility="pending" if study.criteria else "eligible",
+            )
+        )
     audit(db, actor, "study.add_cases", "study", study.id, cases=len(new))
     db.commit()
     return len(new)
 
 
 def add_members(db: Session, actor: Actor, study_id: int, user_ids: list[int], role: str) -> int:
-    study = _setup_study(db, actor, study_id) if role == "reader" else get_or_404(db, Study, study_id, "study")
+    study = (
+        _setup_study(db, actor, study_id)
+        if role == "reader"
+        else get_or_404(db, Study, study_id, "study")
+    )
     actor.require(*STAFF)
     if role not in MEMBER_ROLES:
-        raise InvalidInput(f"member role {role!r} is not known; expected one of {', '.join(MEMBER_ROLES)}")
+        raise InvalidInput(
+            f"member role {role!r} is not known; expected one of {', '.join(MEMBER_ROLES)}"
+        )
     needed = "radiologist" if role == "reader" else "evaluator"
     users = {u.id: u for u in db.scalars(select(User).where(User.id.in_(user_ids)))}
     for uid in user_ids:
         if uid not in users:
             raise InvalidInput(f"user {uid} does not exist")
         if users[uid].role != needed:
-            raise InvalidInput(f"user {users[uid].username!r} is a {users[uid].role}; a study {role} must be a {needed}")
-    present = set(db.scalars(select(StudyMember.user_id).where(StudyMember.study_id == study.id, StudyMember.role == role)))
+            raise InvalidInput(
+                f"user {users[uid].username!r} is a {users[uid].role}; a study {role} must be a {needed}"
+            )
+    present = set(
+        db.scalars(
+            select(StudyMember.user_id).where(
+                StudyMember.study_id == study.id, StudyMember.role == role
+            )
+        )
+    )
     new = [u for u in dict.fromkeys(user_ids) if u not in present]
     for uid in new:
         db.add(StudyMember(study_id=study.id, user_id=uid, role=role))
@@ -117,25 +151,43 @@ def add_members(db: Session, actor: Actor, study_id: int, user_ids: list[int], r
 
 
 def check_eligibility(
-    db: Session, actor: Actor, study_id: int, case_id: int, *, answers: dict[str, bool], note: str = ""
+    db: Session,
+    actor: Actor,
+    study_id: int,
+    case_id: int,
+    *,
+    answers: dict[str, bool],
+    note: str = "",
 ) -> StudyCase:
     """Record a case's checklist: eligible when every inclusion criterion is met and no
     exclusion criterion is."""
     study = _setup_study(db, actor, study_id)
-    sc = db.scalar(select(StudyCase).where(StudyCase.study_id == study.id, StudyCase.case_id == case_id))
+    sc = db.scalar(
+        select(StudyCase).where(StudyCase.study_id == study.id, StudyCase.case_id == case_id)
+    )
     if sc is None:
         raise InvalidInput(f"case {case_id} is not in study {study.name!r}")
     keys = [c["key"] for c in study.criteria]
     missing, unknown = [k for k in keys if k not in answers], [k for k in answers if k not in keys]
     if missing or unknown:
-        raise InvalidInput(f"checklist answers: missing {missing}, unknown {unknown}; expected exactly {keys}")
+        raise InvalidInput(
+            f"checklist answers: missing {missing}, unknown {unknown}; expected exactly {keys}"
+        )
     ok = all(bool(answers[c["key"]]) == (c["kind"] == "inclusion") for c in study.criteria)
     sc.checklist = {k: bool(v) for k, v in answers.items()}
     sc.eligibility = "eligible" if ok else "excluded"
     sc.note = note
     sc.checked_by_id = actor.user.id if actor.user else None
     sc.checked_at = utcnow()
-    audit(db, actor, "study.eligibility", "study_case", sc.id, case_id=case_id, eligibility=sc.eligibility)
+    audit(
+        db,
+        actor,
+        "study.eligibility",
+        "study_case",
+        sc.id,
+        case_id=case_id,
+        eligibility=sc.eligibility,
+    )
     db.commit()
     return sc
 
@@ -176,7 +228,9 @@ def assignment_plan(
             first = dict(zip(cases, _balanced(rng, len(cases)), strict=True))
             other = {c: ARMS[1 - ARMS.index(a)] for c, a in first.items()}
             for period, arm_of in ((1, first), (2, other)):
-                plan += [(r, cases[i], arm_of[cases[i]], period) for i in rng.permutation(len(cases))]
+                plan += [
+                    (r, cases[i], arm_of[cases[i]], period) for i in rng.permutation(len(cases))
+                ]
     return plan
 
 
@@ -184,13 +238,33 @@ def randomise(db: Session, actor: Actor, study_id: int, *, seed: int | None = No
     """Create the study's reads from its eligible cases and readers; records the seed.
     Returns the number of reads."""
     study = _setup_study(db, actor, study_id)
-    pending = db.scalar(select(func.count()).where(StudyCase.study_id == study.id, StudyCase.eligibility == "pending"))
+    pending = db.scalar(
+        select(func.count()).where(
+            StudyCase.study_id == study.id, StudyCase.eligibility == "pending"
+        )
+    )
     if pending:
-        raise Conflict(f"{pending} case(s) of study {study.name!r} have no eligibility checklist yet")
-    cases = list(db.scalars(select(StudyCase.case_id).where(StudyCase.study_id == study.id, StudyCase.eligibility == "eligible")))
-    readers = list(db.scalars(select(StudyMember.user_id).where(StudyMember.study_id == study.id, StudyMember.role == "reader")))
+        raise Conflict(
+            f"{pending} case(s) of study {study.name!r} have no eligibility checklist yet"
+        )
+    cases = list(
+        db.scalars(
+            select(StudyCase.case_id).where(
+                StudyCase.study_id == study.id, StudyCase.eligibility == "eligible"
+            )
+        )
+    )
+    readers = list(
+        db.scalars(
+            select(StudyMember.user_id).where(
+                StudyMember.study_id == study.id, StudyMember.role == "reader"
+            )
+        )
+    )
     if not cases or not readers:
-        raise Conflict(f"study {study.name!r} needs at least one eligible case and one reader (has {len(cases)}, {len(readers)})")
+        raise Conflict(
+            f"study {study.name!r} needs at least one eligible case and one reader (has {len(cases)}, {len(readers)})"
+        )
     if study.design == "per_reader" and len(readers) < 2:
         raise Conflict("a per-reader design needs at least two readers (one per arm)")
     seed = int(seed) if seed is not None else secrets.randbits(48)
@@ -198,10 +272,27 @@ def randomise(db: Session, actor: Actor, study_id: int, *, seed: int | None = No
     washout = now + timedelta(days=study.washout_days)
     plan = assignment_plan(study.design, cases, readers, seed)
     for reader_id, case_id, arm, period in plan:
-        db.add(Read(study_id=study.id, case_id=case_id, reader_id=reader_id, arm=arm, period=period,
-                    available_from=washout if period == 2 else None))
+        db.add(
+            Read(
+                study_id=study.id,
+                case_id=case_id,
+                reader_id=reader_id,
+                arm=arm,
+                period=period,
+                available_from=washout if period == 2 else None,
+            )
+        )
     study.seed, study.randomised_at, study.status = seed, now, "reading"
-    audit(db, actor, "study.randomise", "study", study.id, seed=seed, design=study.design, reads=len(plan))
+    audit(
+        db,
+        actor,
+        "study.randomise",
+        "study",
+        study.id,
+        seed=seed,
+        design=study.design,
+        reads=len(plan),
+    )
     db.commit()
     return len(plan)
 
@@ -212,22 +303,40 @@ def progress(db: Session, actor: Actor, study_id: int) -> dict[str, Any]:
     study = get_or_404(db, Study, study_id, "study")
     by_arm: dict[str, dict[str, int]] = {}
     for arm, status, n in db.execute(
-        select(Read.arm, Read.status, func.count()).where(Read.study_id == study.id).group_by(Read.arm, Read.status)
+        select(Read.arm, Read.status, func.count())
+        .where(Read.study_id == study.id)
+        .group_by(Read.arm, Read.status)
     ):
         by_arm.setdefault(arm, {})[status] = n
     by_reader: dict[str, dict[str, int]] = {}
     for name, status, n in db.execute(
-        select(User.username, Read.status, func.count()).join(User, Read.reader_id == User.id)
-        .where(Read.study_id == study.id).group_by(User.username, Read.status)
+        select(User.username, Read.status, func.count())
+        .join(User, Read.reader_id == User.id)
+        .where(Read.study_id == study.id)
+        .group_by(User.username, Read.status)
     ):
         by_reader.setdefault(name, {})[status] = n
-    eligibility = dict(db.execute(
-        select(StudyCase.eligibility, func.count()).where(StudyCase.study_id == study.id).group_by(StudyCase.eligibility)
-    ).all())
-    return {"study": study, "reads_by_arm": by_arm, "reads_by_reader": by_reader, "cases_by_eligibility": eligibility,
-            "mean_active_seconds": {arm: (float(v) if v is not None and not math.isnan(v) else None) for arm, v in db.execute(
-                select(Read.arm, func.avg(Read.active_seconds)).where(Read.study_id == study.id, Read.status == "signed")
-                .group_by(Read.arm))}}
+    eligibility = dict(
+        db.execute(
+            select(StudyCase.eligibility, func.count())
+            .where(StudyCase.study_id == study.id)
+            .group_by(StudyCase.eligibility)
+        ).all()
+    )
+    return {
+        "study": study,
+        "reads_by_arm": by_arm,
+        "reads_by_reader": by_reader,
+        "cases_by_eligibility": eligibility,
+        "mean_active_seconds": {
+            arm: (float(v) if v is not None and not math.isnan(v) else None)
+            for arm, v in db.execute(
+                select(Read.arm, func.avg(Read.active_seconds))
+                .where(Read.study_id == study.id, Read.status == "signed")
+                .group_by(Read.arm)
+            )
+        },
+    }
 
 
 def list_studies(db: Session, actor: Actor) -> list[Study]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from cxrpilot.workstation._models import Base
 from cxrpilot.workstation import _study_models  # noqa: F401  (registers the study tables)
+from cxrpilot.workstation._models import Base
 
 target_metadata = Base.metadata
 
@@ -28,5 +28,7 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():  # pragma: no cover
-    raise SystemExit("offline (SQL script) migrations are not supported; run them against a database")
+    raise SystemExit(
+        "offline (SQL script) migrations are not supported; run them against a database"
+    )
 run_migrations_online()

@@ -1,0 +1,181 @@
+"""The report labeler against human labels: IU Open-i MeSH codes; and its speed.
+
+For every IU report in ``--data`` (``iu-xray/reports/*.xml``), the MeSH major terms coded
+by people are mapped to the 14 observations (:func:`cxrpilot.reports.mesh_labels`) and
+compared with
+
+- ``rules``: the rule-based labeler (:func:`cxrpilot.reports.label_report`) on FINDINGS +
+  IMPRESSION;
+- ``keywords``: a keyword-only baseline run in the same script: the same mention phrases,
+  with no negation, no uncertainty and no "normal" statements (any mention is positive).
+
+MeSH codes say what is present, so a label counts as predicted positive when it is 1, or
+when it is 1 or -1 ("uncertain as positive"; both policies are printed, the first is the
+headline). Reports coded ``No Indexing`` and observations a code leaves ambiguous are left
+out. Per observation: precision, recall, F1, positives; macro-F1 over the observations.
+
+Speed: reports per second of ``label_reports`` on one core (process pinned to one CPU),
+best of ``--repeat`` passes over all reports (XML parsing not included).
+
+Prints, and writes ``benchmarks/results/labeler.md``.
+
+Usage: ``python benchmarks/bench_labeler.py [--data ../shared/data] [--errors 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def keyword_labels(text: str) -> dict[str, int | None]:
+    """The baseline: any mention phrase of an observation makes it positive."""
+    from cxrpilot.reports import normalise, split_sections
+    from cxrpilot.reports._labeler import _MENTION_RES, _OTHER
+    from cxrpilot.vocabulary import OBSERVATIONS
+
+    body = normalise(split_sections(text).labeling_text()).lower()
+    labels: dict[str, int | None] = dict.fromkeys(OBSERVATIONS)
+    if not body.strip():
+        return labels
+    other = False
+    for name, (pattern, inherents) in _MENTION_RES.items():
+        hit = any(inherents[int(m.lastgroup[1:])] in (1, -1) for m in pattern.finditer(body))
+        if name == _OTHER:
+            other = other or hit
+        elif hit:
+            labels[name] = 1
+    abnormal = other or any(labels[n] == 1 for n in OBSERVATIONS if n not in ("No Finding", "Support Devices"))
+    labels["No Finding"] = 0 if abnormal else 1
+    return labels
+
+
+def scores(truth: list[dict], pred: list[dict], observations, *, uncertain_positive: bool) -> dict:
+    positive = {1, -1} if uncertain_positive else {1}
+    out = {}
+    for name in observations:
+        tp = fp = fn = n = pos = 0
+        for t, p in zip(truth, pred):
+            if t[name] is None:
+                continue
+            n += 1
+            y = t[name] == 1
+            yhat = p[name] in positive
+            pos += y
+            tp += y and yhat
+            fp += (not y) and yhat
+            fn += y and not yhat
+        precision = tp / (tp + fp) if tp + fp else float("nan")
+        recall = tp / (tp + fn) if tp + fn else float("nan")
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+        out[name] = {"precision": precision, "recall": recall, "f1": f1, "positives": pos, "n": n, "tp": tp, "fp": fp, "fn": fn}
+    return out
+
+
+def macro(table: dict) -> float:
+    values = [v["f1"] for v in table.values() if v["f1"] == v["f1"]]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=os.environ.get("CXRPILOT_DATA", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--errors", type=int, default=0, help="print this many errors per observation")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "labeler.md"))
+    args = parser.parse_args()
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+
+    from cxrpilot.reports import MESH_VALIDATED, label_reports, mesh_labels, read_iu_xml
+
+    files = sorted((Path(args.data) / "iu-xray" / "reports").glob("*.xml"), key=lambda p: (len(p.stem), p.stem))
+    if not files:
+        raise SystemExit(f"no IU reports under {args.data}/iu-xray/reports")
+    reports = [read_iu_xml(f) for f in files]
+    texts = [r.text for r in reports]
+    truth = [mesh_labels(r.mesh_major) for r in reports]
+    coded = [i for i, t in enumerate(truth) if any(v is not None for v in t.values())]
+
+    best = float("inf")
+    for _ in range(max(1, args.repeat)):
+        t0 = time.perf_counter()
+        rules = label_reports(texts)
+        best = min(best, time.perf_counter() - t0)
+    speed = len(texts) / best
+    t0 = time.perf_counter()
+    keywords = [keyword_labels(t) for t in texts]
+    keyword_speed = len(texts) / (time.perf_counter() - t0)
+
+    truth_c = [truth[i] for i in coded]
+    results = {}
+    for policy in (True, False):
+        results[policy] = {
+            "rules": scores(truth_c, [rules[i] for i in coded], MESH_VALIDATED, uncertain_positive=policy),
+            "keywords": scores(truth_c, [keywords[i] for i in coded], MESH_VALIDATED, uncertain_positive=policy),
+        }
+
+    lines = [
+        "## Report labeler vs human MeSH codes (IU Open-i)",
+        "",
+        f"Machine: {machine()}; `python benchmarks/bench_labeler.py` on {len(reports)} IU reports "
+        f"({len(coded)} coded; {len(reports) - len(coded)} 'No Indexing' left out).",
+        "",
+        f"Speed (one core, FINDINGS + IMPRESSION, section split included): **{speed:,.0f} reports/s** "
+        f"(rules; best of {args.repeat}); keyword baseline {keyword_speed:,.0f} reports/s. Target >= 1,000.",
+        "",
+    ]
+    for policy, title in ((True, "uncertain (-1) counted as positive (headline)"), (False, "uncertain counted as negative")):
+        r, k = results[policy]["rules"], results[policy]["keywords"]
+        lines += [
+            f"### {title}",
+            "",
+            "| observation | MeSH positives / n | rules P | rules R | rules F1 | keywords P | keywords R | keywords F1 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in MESH_VALIDATED:
+            a, b = r[name], k[name]
+            lines.append(
+                f"| {name} | {a['positives']} / {a['n']} | {a['precision']:.3f} | {a['recall']:.3f} | {a['f1']:.3f} "
+                f"| {b['precision']:.3f} | {b['recall']:.3f} | {b['f1']:.3f} |"
+            )
+        lines += [f"| **macro-F1** | | | | **{macro(r):.3f}** | | | **{macro(k):.3f}** |", ""]
+    text = "\n".join(lines)
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text + "\n")
+
+    if args.errors:
+        positive = {1, -1}
+        for name in MESH_VALIDATED:
+            fps = [i for i in coded if truth[i][name] == 0 and rules[i][name] in positive]
+            fns = [i for i in coded if truth[i][name] == 1 and rules[i][name] not in positive]
+            print(f"\n==== {name}: {len(fps)} FP, {len(fns)} FN")
+            for kind, idx in (("FP", fps), ("FN", fns)):
+                for i in idx[: args.errors]:
+                    print(f"-- {kind} {files[i].name} label={rules[i][name]} mesh={reports[i].mesh_major}")
+                    print("   ", re.sub(r"\s+", " ", reports[i].sections.findings + " || " + reports[i].sections.impression)[:600])
+
+
+if __name__ == "__main__":
+    main()
