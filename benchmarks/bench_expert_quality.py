@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--holdout-dir", default=Path(tempfile.gettempdir()) / "cxrpilot-holdout")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of the cross-source models "
                         "(default: as the shipped model)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
     parser.add_argument("--skip-cross", action="store_true")
     parser.add_argument("--out", default=REPO / "benchmarks" / "results" / "expert_quality.md")
     args = parser.parse_args()
@@ -110,7 +111,8 @@ def main() -> None:
             if not (folder / "card.json").is_file():
                 expert.train_expert(data, folder, seed=seed, epochs=args.epochs or card.training["epochs"],
                                     image_size=size, arch=card.architecture["name"],
-                                    holdout_source=held, progress=True)
+                                    samples_per_epoch=card.training["samples_per_epoch"],
+                                    threads=args.threads, holdout_source=held, progress=True)
             hcard = expert.load(folder).card
             m = hcard.metrics["test"].get(held, {})
             trained_on = hcard.training["splits"]["train"]["by_source"]

@@ -58,7 +58,7 @@ def keyword_labels(text: str) -> dict[str, int | None]:
     if not body.strip():
         return labels
     other = False
-    for name, (pattern, inherents) in _MENTION_RES.items():
+    for name, (pattern, inherents, _keys) in _MENTION_RES.items():
         hit = any(inherents[int(m.lastgroup[1:])] in (1, -1) for m in pattern.finditer(body))
         if name == _OTHER:
             other = other or hit
@@ -115,7 +115,10 @@ def main() -> None:
     reports = [read_iu_xml(f) for f in files]
     texts = [r.text for r in reports]
     truth = [mesh_labels(r.mesh_major) for r in reports]
-    coded = [i for i, t in enumerate(truth) if any(v is not None for v in t.values())]
+    has_text = [bool((r.sections.findings + r.sections.impression).strip()) for r in reports]
+    coded = [i for i, t in enumerate(truth) if any(v is not None for v in t.values()) and has_text[i]]
+    n_uncoded = sum(1 for t in truth if all(v is None for v in t.values()))
+    n_empty = sum(1 for i, t in enumerate(truth) if any(v is not None for v in t.values()) and not has_text[i])
 
     best = float("inf")
     for _ in range(max(1, args.repeat)):
@@ -139,7 +142,7 @@ def main() -> None:
         "## Report labeler vs human MeSH codes (IU Open-i)",
         "",
         f"Machine: {machine()}; `python benchmarks/bench_labeler.py` on {len(reports)} IU reports "
-        f"({len(coded)} coded; {len(reports) - len(coded)} 'No Indexing' left out).",
+        f"({len(coded)} evaluated; left out: {n_uncoded} coded 'No Indexing', {n_empty} with empty FINDINGS and IMPRESSION).",
         "",
         f"Speed (one core, FINDINGS + IMPRESSION, section split included): **{speed:,.0f} reports/s** "
         f"(rules; best of {args.repeat}); keyword baseline {keyword_speed:,.0f} reports/s. Target >= 1,000.",
@@ -160,6 +163,31 @@ def main() -> None:
                 f"| {b['precision']:.3f} | {b['recall']:.3f} | {b['f1']:.3f} |"
             )
         lines += [f"| **macro-F1** | | | | **{macro(r):.3f}** | | | **{macro(k):.3f}** |", ""]
+        literal_truth = [{n: (0 if v is None else v) for n, v in t.items()} for t in truth_c]
+        lit_r = scores(literal_truth, [rules[i] for i in coded], MESH_VALIDATED, uncertain_positive=policy)
+        lit_k = scores(literal_truth, [keywords[i] for i in coded], MESH_VALIDATED, uncertain_positive=policy)
+        lines += [
+            f"With the literal mapping (every code the mapping calls ambiguous counted as a negative "
+            f"instead of left out): macro-F1 rules {macro(lit_r):.3f}, keywords {macro(lit_k):.3f}.",
+            "",
+        ]
+    # error breakdown (headline policy): what the labeler said where it disagrees with MeSH
+    lines += [
+        "### Disagreements by what the labeler said (uncertain counted as positive)",
+        "",
+        "| observation | FP said 1 | FP said -1 | FN said 0 | FN not mentioned |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in MESH_VALIDATED:
+        said = Counter()
+        for i in coded:
+            t, p = truth[i][name], rules[i][name]
+            if t == 0 and p in (1, -1):
+                said[f"fp{p}"] += 1
+            elif t == 1 and p not in (1, -1):
+                said[f"fn{p}"] += 1
+        lines.append(f"| {name} | {said['fp1']} | {said['fp-1']} | {said['fn0']} | {said['fnNone']} |")
+    lines.append("")
     text = "\n".join(lines)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

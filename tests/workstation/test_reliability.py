@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,41 +13,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .helpers import PASSWORD, Client, image_loader, png_bytes, small_drafter, wait_for
+from .helpers import (
+    PASSWORD,
+    Client,
+    LiveServer,
+    free_port,
+    image_loader,
+    png_bytes,
+    small_drafter,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 N_READERS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """The real app on uvicorn in a background thread (real HTTP, real threads)."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        wait_for(lambda: self.server.started, timeout=30)
-
-    def client(self) -> Client:
-        return Client(httpx.Client(base_url=self.url, timeout=60))
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ method``). Undefined cases warn (:class:`UndefinedMetricWarning`) and return NaN
 
 from __future__ import annotations
 
+from ._clinical import ClinicalEfficacy, clinical_efficacy
 from ._diagnostic import (
     delong_test,
     expected_calibration_error,
@@ -19,6 +20,7 @@ from ._diagnostic import (
     threshold_metrics,
     youden_threshold,
 )
+from ._report_metrics import REPORT_METRICS, ptb_tokenize, report_metric_scores, report_metrics
 from ._result import DeLongResult, Estimate, ReliabilityDiagram, RocCurve, ThresholdMetrics
 from ._validation import UndefinedMetricWarning
 
@@ -38,4 +40,10 @@ __all__ = [
     "reliability_diagram",
     "expected_calibration_error",
     "roc_curve_points",
+    "REPORT_METRICS",
+    "report_metrics",
+    "report_metric_scores",
+    "ptb_tokenize",
+    "ClinicalEfficacy",
+    "clinical_efficacy",
 ]

@@ -30,7 +30,7 @@ from typing import Protocol, runtime_checkable
 
 from cxrpilot.draft import Finding
 from cxrpilot.errors import ModelLoadError, UnknownModelError
-from cxrpilot.reports._rules import CLAUSE_BREAKS, MENTIONS, OR_CONNECTORS, OTHER_FINDINGS, TRIGGERS
+from cxrpilot.reports._rules import CLAUSE_BREAKS, KEYS, MENTIONS, OR_CONNECTORS, OTHER_FINDINGS, TRIGGERS
 from cxrpilot.reports._sections import normalise, split_sections
 from cxrpilot.vocabulary import OBSERVATIONS, Status
 
@@ -52,23 +52,28 @@ _SUPPORT = "Support Devices"
 _OTHER = "_other"
 _OBS_RULED = [name for name in OBSERVATIONS if name != _NO_FINDING]
 
-_PRE_KINDS = {"NEG_PRE": 0, "NEG_BOTH": 0, "UNC_PRE": -1, "UNC_BOTH": -1}
+_PRE_KINDS = {"NEG_PRE": 0, "NEG_BOTH": 0, "UNC_PRE": -1, "UNC_BOTH": -1, "HYPO": None}
 _POST_KINDS = {"NEG_POST": 0, "NEG_BOTH": 0, "UNC_POST": -1, "UNC_BOTH": -1}
 _POST_REACH = 60  # characters: a cue after a mention must be this close
-_MISSING = object()
+# every pattern is tried at word starts only (three times faster than at every character)
+_WORD_START = r"(?<![a-z0-9_])(?=[a-z_])"
 
 
-def _compile_mentions() -> dict[str, tuple[re.Pattern[str], list[int | None]]]:
-    compiled: dict[str, tuple[re.Pattern[str], list[int | None]]] = {}
+def _compile_mentions() -> dict[str, tuple[re.Pattern[str], list[int | None], tuple[str, ...]]]:
+    compiled = {}
     tables = {**MENTIONS, _OTHER: [(p, 1) for p in OTHER_FINDINGS]}
     for name, entries in tables.items():
         alternatives = "|".join(f"(?P<m{i}>{pattern})" for i, (pattern, _) in enumerate(entries))
-        compiled[name] = (re.compile(alternatives), [inherent for _, inherent in entries])
+        compiled[name] = (
+            re.compile(f"{_WORD_START}(?:{alternatives})"),
+            [inherent for _, inherent in entries],
+            KEYS.get(name, ()),
+        )
     return compiled
 
 
 def _compile_triggers() -> tuple[re.Pattern[str], dict[str, str]]:
-    order = ("PSEUDO", "UNC_BOTH", "NEG_PRE", "NEG_POST", "NEG_BOTH", "UNC_POST", "UNC_PRE")
+    order = ("PSEUDO", "HYPO", "UNC_BOTH", "NEG_PRE", "NEG_POST", "NEG_BOTH", "UNC_POST", "UNC_PRE")
     # longest phrases should win at a position: put multi-word patterns first within the
     # alternation by listing kinds in this order and single words (NEG_PRE's last line) last
     parts: list[str] = []
@@ -83,7 +88,7 @@ def _compile_triggers() -> tuple[re.Pattern[str], dict[str, str]]:
                 singles.append(text)  # "no", "not", "without": after every longer phrase
             else:
                 parts.append(text)
-    return re.compile("|".join(parts + singles)), kinds
+    return re.compile(f"(?:{_WORD_START}|(?=\\?))(?:{'|'.join(parts + singles)})"), kinds
 
 
 _MENTION_RES = _compile_mentions()
@@ -100,18 +105,20 @@ def _clauses(text: str) -> list[int]:
 def _label_mention(
     text: str, start: int, end: int, inherent: int, triggers: list[tuple[int, int, str]],
     starts: list[int], clause_start: int, clause_end: int,
-) -> int:
-    """The label of one mention from the nearest cue of its clause."""
-    pre: tuple[int, int] | None = None  # (distance, label)
-    post: tuple[int, int] | None = None
+) -> int | None:
+    """The label of one mention from the nearest cue of its clause (None: hypothetical)."""
+    pre: tuple[int, int | None] | None = None  # (distance, label)
+    post: tuple[int, int | None] | None = None
     i = bisect.bisect_left(starts, clause_start)
     while i < len(triggers) and triggers[i][0] < clause_end:
         t_start, t_end, kind = triggers[i]
         i += 1
         if t_end <= end:  # before the mention, or inside its span ("heart size may be enlarged")
-            value = _PRE_KINDS.get(kind)
-            if value is None:
+            if kind not in _PRE_KINDS:
                 continue
+            value = _PRE_KINDS[kind]
+            if value is None:
+                return None  # "if there is concern for fracture": hypothetical, whatever else is said
             distance = max(0, start - t_end)
             if pre is None or distance <= pre[0]:
                 pre = (distance, value)
@@ -147,7 +154,9 @@ def label_text(text: str) -> Labels:
 
     # all mentions first (the "or" rule needs the neighbours of every mention)
     mentions: list[tuple[int, int, str, int | None]] = []
-    for name, (pattern, inherents) in _MENTION_RES.items():
+    for name, (pattern, inherents, keys) in _MENTION_RES.items():
+        if keys and not any(k in text for k in keys):
+            continue  # cannot be mentioned: skip its patterns
         for m in pattern.finditer(text):
             inherent = inherents[int(m.lastgroup[1:])]
             if inherent is not None:
@@ -163,6 +172,8 @@ def label_text(text: str) -> Labels:
             value = 0
         else:
             value = _label_mention(text, start, end, inherent, triggers, trigger_starts, clause_start, clause_end)
+            if value is None:
+                continue  # "if there is concern for fracture ...": hypothetical
         if value == 1 and _joined_by_or(text, mentions, k, clause_start, clause_end):
             value = -1
         found.setdefault(name, []).append(value)

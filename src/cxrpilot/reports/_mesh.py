@@ -17,11 +17,21 @@ that observation only (the report is left out of that observation's evaluation):
 - ``Surgical Instruments``, ``Sutures`` (surgical clips, sternal wires, suture lines) and
   ``Foreign Bodies`` for Support Devices;
 - ``Cardiac Shadow/borderline`` and ``Heart Failure`` for Cardiomegaly;
-- ``Mediastinum/lymph nodes`` for Enlarged Cardiomediastinum;
+- No Finding, for a report coded only with devices, surgical instruments, sutures, foreign
+  bodies, breast implants or "Technical Quality of Image Unsatisfactory" (the labeler's No
+  Finding ignores devices, as CheXpert's does; the coders had no code for "normal apart
+  from the catheter");
+- ``Mediastinum/lymph nodes`` and ``Cardiac Shadow/enlarged`` (the coders' code for an
+  enlarged cardiac *or cardiomediastinal* silhouette) for Enlarged Cardiomediastinum;
 - ``Nodule`` in a report also coded ``Calcinosis``, ``Calcified Granuloma``, ``Granuloma``
   or ``Granulomatous Disease`` (and no ``Mass``) for Lung Lesion: the coders write
   "Nodule" for a *calcified* nodule, which CheXpert's convention (and this labeler) does
-  not count as a lung lesion.
+  not count as a lung lesion;
+- ``Opacity`` or ``Density`` that is ``round`` or outside the lung (ribs, breast, thorax
+  wall, paratracheal, costophrenic angle ...), or coded together with a ``Nodule``,
+  ``Mass`` or granuloma and no other parenchymal term, for Lung Opacity: such a density is
+  the lesion or an extra-pulmonary shadow, which CheXpert's convention does not call a
+  Lung Opacity.
 
 ``No Indexing`` (the report was not coded) gives ``None`` for everything.
 
@@ -41,7 +51,11 @@ __all__ = ["mesh_labels", "MESH_VALIDATED", "MESH_RULES"]
 #: Observations the MeSH mapping can validate (No Finding from ``normal``).
 MESH_VALIDATED: tuple[str, ...] = OBSERVATIONS
 
-_NOT_LUNG = r"(?:^|/)(?:ribs?|breast|sternum|mediastinum|heart|thoracic vertebrae|spine|adipose tissue|clavicle|humerus|shoulder|abdomen|soft tissue|neck|pleura|diaphragm|cervical vertebrae|lumbar vertebrae)(?:/|$)"
+_NOT_LUNG = (
+    r"(?:^|/)(?:ribs?|breast|sternum|mediastinum|heart|thoracic vertebrae|spine|adipose tissue|clavicle|humerus|"
+    r"shoulder|abdomen|soft tissue|neck|pleura|diaphragm|cervical vertebrae|lumbar vertebrae|thorax|paratracheal|"
+    r"costophrenic angle|sulcus|pleural sinus|supracardiac|round)(?:/|$)"
+)
 
 #: (MeSH head, regex over the qualifiers or None for any, observation, value): value 1 maps
 #: the term to the observation, None marks it ambiguous for that observation. Rules are
@@ -52,6 +66,7 @@ MESH_RULES: list[tuple[str, str | None, str, int | None]] = [
     ("Cardiomegaly", None, "Cardiomegaly", 1),
     ("Cardiac Shadow", r"enlarged", "Cardiomegaly", 1),
     ("Cardiac Shadow", r"borderline", "Cardiomegaly", None),
+    ("Cardiac Shadow", r"enlarged", "Enlarged Cardiomediastinum", None),
     ("Heart Failure", None, "Cardiomegaly", None),
     ("Mediastinum", r"lymph nodes", "Enlarged Cardiomediastinum", None),
     ("Mediastinum", r"prominent|enlarged|widened", "Enlarged Cardiomediastinum", 1),
@@ -111,6 +126,15 @@ MESH_RULES: list[tuple[str, str | None, str, int | None]] = [
 
 _CALCIFIED = {"calcinosis", "calcified granuloma", "granuloma", "granulomatous disease"}
 
+_OPACITY_ONLY = {"infiltrate", "airspace disease", "cicatrix", "pulmonary fibrosis", "fibrosis",
+                 "lung diseases, interstitial", "markings"}
+
+_NEUTRAL = {
+    "catheters, indwelling", "tube, inserted", "implanted medical device", "medical device", "stents",
+    "surgical instruments", "sutures", "foreign bodies", "breast implants",
+    "technical quality of image unsatisfactory",
+}
+
 _COMPILED = [(head.lower(), re.compile(q, re.IGNORECASE) if q else None, obs, value) for head, q, obs, value in MESH_RULES]
 
 
@@ -163,6 +187,14 @@ def mesh_labels(terms: Iterable[str]) -> dict[str, int | None]:
         t.lower().startswith("mass") for t in items
     ):
         labels["Lung Lesion"] = None
+    # devices, clips, sutures and foreign bodies are not pathology: No Finding (which ignores
+    # Support Devices) cannot be judged from a report coded with nothing else
+    if labels["No Finding"] != 1 and all(h in _NEUTRAL for h in heads):
+        labels["No Finding"] = None
+    # likewise a density or opacity coded with a nodule, mass or granuloma describes that
+    # lesion, which is not a Lung Opacity in CheXpert's convention
+    if labels["Lung Opacity"] == 1 and heads & (_CALCIFIED | {"nodule", "mass"}) and not heads & _OPACITY_ONLY:
+        labels["Lung Opacity"] = None
     for observation in ambiguous:
         if labels[observation] != 1:
             labels[observation] = None

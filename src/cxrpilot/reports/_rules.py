@@ -33,7 +33,7 @@ Conventions (CheXpert's unless stated):
 
 from __future__ import annotations
 
-__all__ = ["MENTIONS", "OTHER_FINDINGS", "TRIGGERS", "CLAUSE_BREAKS", "OR_CONNECTORS"]
+__all__ = ["MENTIONS", "KEYS", "OTHER_FINDINGS", "TRIGGERS", "CLAUSE_BREAKS", "OR_CONNECTORS"]
 
 # ---------------------------------------------------------------------------------------------
 # building blocks
@@ -60,6 +60,8 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (rf"\b{_MEDIASTINUM}{_F_POS}{_DEGREE}(?:widen\w*|wide|enlarged|enlargement|prominen\w*|increased|bulging|broad\w*)\b", 1),
         (r"\b(?:widen\w*|enlarge\w*|prominen\w*|broadening)\s+(?:of\s+)?(?:the\s+)?(?:superior\s+|upper\s+)?(?:cardio\s*-?\s*)?mediastin\w*", 1),
         (r"\bmediastinal\s+(?:widening|enlargement|prominence)\b", 1),
+        (r"\b(?:right\s+|left\s+)?(?:paratracheal|mediastinal)\s+(?:stripe\s+|contour\s+)?(?:prominence|widening|fullness|convexity|bulge|bulging)\b", 1),
+        (r"\b(?:prominen\w*|widening|convexity|fullness|bulg\w*)\s+(?:of\s+|adjacent\s+to\s+)?(?:the\s+)?(?:right\s+|left\s+)?(?:paratracheal|mediastinal)\b", 1),
     ],
     "Cardiomegaly": [
         (rf"\b(?:{_HEART}|cardio\s*-?\s*mediastinal\s+silhouette)(?:\s+size)?(?={_F_ABS}{_NORMAL})", 0),
@@ -80,9 +82,9 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (r"\bopacit\w*|\bopacif\w*|\binfiltrat\w*", 1),
         (r"\bair\s*-?\s*space\s+(?:disease|process|filling|opacit\w*|consolidation|infiltrat\w*)", 1),
         (r"\b(?:increased|hazy|patchy|streaky|ill-?\s*defined|confluent|parenchymal|airspace|interstitial|reticular|lung|pulmonary|alveolar|focal)\s+densit(?:y|ies)\b", 1),
-        (rf"\bdensit(?:y|ies)\s+(?:in|at|within|of|over|projecting\s+over|overlying)\s+(?:the\s+)?(?:{_W}\s+){{0,2}}?(?:lungs?|lobes?|bases?|apex|apices|lingula|hil(?:um|a)|perihilar|midlung|zones?|retrocardiac)\b", 1),
-        (r"\b(?:bi)?(?:basilar|basal|apical|perihilar|retrocardiac|lingular|midlung)\s+densit(?:y|ies)\b", 1),
-        (r"\binterstitial\s+(?:markings?|pattern|prominence|thickening|lung\s+disease|disease|changes?|process|fibrosis|infiltrat\w*|opacit\w*)\b", 1),
+        (rf"\bdensit(?:y|ies)\s+(?:in|at|within|of|over|projecting\s+over|overlying)\s+(?:the\s+)?(?:{_W}\s+){{0,5}}?(?:lungs?|lobes?|bases?|apex|apices|lingula|hil(?:um|a)|perihilar|midlung|zones?|retrocardiac)\b", 1),
+        (r"\b(?:bi)?(?:basilar|basal|apical|perihilar|retrocardiac|lingular|midlung|lobe|lung|base|bases)\s+(?:___\s+)?densit(?:y|ies)\b", 1),
+        (r"\binterstitial\s+(?:lung\s+markings?|markings?|pattern|prominence|thickening|lung\s+disease|disease|changes?|process|fibrosis|infiltrat\w*|opacit\w*)\b", 1),
         (r"\b(?:increased|prominent|coarse(?:ned)?)\s+(?:interstitial|lung|pulmonary)\s+markings\b", 1),
         (r"\breticul\w*", 1),
         (r"\bscar(?:s|ring|red)?\b|\bcicatri\w*", 1),
@@ -92,7 +94,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
     ],
     "Lung Lesion": [
         (r"(?<!non)(?<!non-)\bcalcified\s+(?:{w}\s+)?(?:nodul\w*|granulom\w*|lesions?)".format(w=_W), None),
-        (r"\bmassive\b|\bsoft[\s-]+tissue\s+mass\w*|\bbreast\s+mass\w*|\bmass\s+effect\b", None),
+        (r"\bmassive\b|\b(?:soft[\s-]+tissue|breast|chest[\s-]+wall|mediastinal|thyroid|axillary|neck|paraspinal|abdominal)\s+mass\w*|\bmass\s+effect\b", None),
         (r"\bnodul(?:e|es|i|ar|arity)\b", 1),
         (r"\bmass(?:es)?\b|\bmass\s*-?\s*like\b", 1),
         (r"\b(?:lung|pulmonary|parenchymal|spiculated|cavitary|cavitating|pleural-?\s*based)\s+lesions?\b", 1),
@@ -152,6 +154,32 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
     ],
 }
 
+# Substrings one of which every (non-unmention) phrase of an observation contains: a text with
+# none of them cannot mention the observation, and its patterns are not run (speed).
+# tests/reports check that the prefilter changes no label on the IU reports.
+KEYS: dict[str, tuple[str, ...]] = {
+    "Enlarged Cardiomediastinum": ("mediastin",),
+    "Cardiomegaly": ("heart", "cardi", "chf"),
+    "Lung Opacity": ("opac", "infiltrat", "air", "densit", "interstitial", "markings", "reticul", "scar",
+                     "cicatri", "fibros", "fibrot", "haz", "ground", "bronch"),
+    "Lung Lesion": ("nodul", "mass", "lesion", "tumo", "neoplas", "carcinom", "malignan", "lump", "metasta"),
+    "Edema": ("edema", "oedema", "failure", "chf", "congest", "overload", "vascul", "vessel", "indistinct",
+              "cephaliz", "kerley"),
+    "Consolidation": ("consolidat",),
+    "Pneumonia": ("pneumon", "infect"),
+    "Atelectasis": ("atelecta", "collapse"),
+    "Pneumothorax": ("pneumothora", "ptx"),
+    "Pleural Effusion": ("effusion", "fluid", "thora"),
+    "Pleural Other": ("pleur", "fibrothorax", "apical", "mesothelioma"),
+    "Fracture": ("fractur", "fx"),
+    "Support Devices": ("pace", "icd", "defib", "recorder", "catheter", "picc", "port", "cath", "line", "tube",
+                        "trach", "drain", "stent", "shunt", "cannula", "filter", "coil", "valve", "avr", "mvr",
+                        "tav", "annuloplasty", "occluder", "hardware", "plate", "screw", "rod", "arthroplast",
+                        "prosthes", "replacement", "device", "apparatus", "electrode", "lead", "wire", "pad",
+                        "snap", "tip", "generator", "stimulator", "ivc", "balloon", "iabp", "lvad", "assist",
+                        "ecmo", "impella", "band"),
+}
+
 # Abnormalities outside the 14: each, when positive or uncertain, makes No Finding 0.
 OTHER_FINDINGS: list[str] = [
     r"\bemphysema\w*|\bemphysematous\b|\bcopd\b|\bchronic\s+obstructive\b|\bhyper\s*-?\s*(?:inflat|expan|aerat|lucen)\w*|\bover\s*-?\s*(?:inflat|expan)\w*|\bbullae\b|\bbulla\b|\bbullous\b|\bblebs?\b",
@@ -169,24 +197,27 @@ OTHER_FINDINGS: list[str] = [
     r"\bdeformit\w*|\bwedg\w*|\bcompression\b",
     r"\bpneumomediastinum\b|\bpneumoperitoneum\b|\bfree\s+(?:intraperitoneal\s+|intra-abdominal\s+|subdiaphragmatic\s+)?air\b|\bsubcutaneous\s+(?:emphysema|air|gas)\b",
     r"\baspiration\b|\bbronchiectas\w*|\bbronchitis\b|\bbronchiolitis\b|\bairways?\s+disease\b|\breactive\s+airways?\b",
-    r"\b(?:low|decreased|diminished|reduced|small)\s+lung\s+volumes?\b|\blung\s+volumes\s+are\s+(?:low|decreased|diminished|reduced)\b|\bhypo\s*-?\s*(?:inflat|expan|ventilat)\w*|\bpoor(?:ly)?\s+inspir\w*|\bshallow\s+inspiration\b",
+    r"\b(?:low|decreased|diminished|reduced|small)\s+(?:lung\s+)?volumes?\b|\blung\s+volumes\s+are\s+(?:low|decreased|diminished|reduced)\b|\bhypo\s*-?\s*(?:inflat|expan|ventilat)\w*|\bpoor(?:ly)?\s+inspir\w*|\bshallow\s+inspiration\b",
     r"\b(?:lymph)?adenopathy\b|\b(?:enlarged|prominent)\s+(?:lymph\s+nodes?|hil\w*)\b",
-    r"\bvolume\s+loss\b|\bshift\w*|\bdeviat\w*",
+    r"\bvolume\s+loss\b|\bshift\w*|\bdeviat\w*|\bcrowd\w*|\bcurvature\b|\bspur(?:s|ring)?\b",
     r"\bpericardial\s+effusions?\b|\b(?:pulmonary|arterial)\s+hypertension\b|\bcontusions?\b|\bhemorrhage\b|\bhematoma\b",
     r"\babnormal\w*",
 ]
 
 # ---------------------------------------------------------------------------------------------
 # Trigger kinds: NEG_PRE/NEG_POST/NEG_BOTH negate the nearest mention before/after/either
-# side; UNC_* make it uncertain; PSEUDO phrases look like triggers but are not ("no change
-# in", "to suggest") and are matched only to hide their words.
+# side; UNC_* make it uncertain; HYPO ("if ...") makes the mentions after it hypothetical
+# (ignored); PSEUDO phrases look like triggers but are not ("no change in", "to suggest")
+# and are matched only to hide their words.
 TRIGGERS: dict[str, list[str]] = {
     "PSEUDO": [
         r"\bno\s+(?:(?:significant|appreciable|substantial|interval|definite|major|acute|radiographic|other)\s+)*(?:change|increase|decrease|progression|worsening|improvement)\b",
         r"\bnot\s+(?:significantly\s+|substantially\s+)?(?:changed|increased|decreased|improved|worsened)\b",
         r"\bwithout\s+(?:(?:significant|interval|appreciable)\s+)*change\b",
         r"\bto\s+(?:suggest|indicate|explain)\b|\bnot\s+only\b|\bno\s+doubt\b|\bgram[\s-]+negative\b",
-        r"\bif\s+(?:there\s+is\s+)?(?:clinical\s+)?(?:concern|suspicion)\b",
+    ],
+    "HYPO": [
+        r"\bif\b|\bin\s+case\s+of\b|\bwhether\s+or\s+not\b",
     ],
     "UNC_BOTH": [
         r"\b(?:cannot|can\s*not|can't|could\s*not|couldn't|may\s+not|might\s+not|not)\s+(?:be\s+)?(?:entirely\s+|completely\s+|totally\s+|definitely\s+|definitively\s+|confidently\s+|fully\s+|reliably\s+)?(?:excluded|exclude|ruled\s+out|rule\s+out|r/o)\b",
@@ -197,7 +228,7 @@ TRIGGERS: dict[str, list[str]] = {
     "NEG_PRE": [
         r"\b(?:no|without)\s+(?:(?:radiographic|definite|definitive|obvious|convincing|clear|visible|typical|significant|acute|other|focal|gross|suspicious|discrete|specific|further|new|x-?ray|plain\s+film|\w+ly)\s+)*(?:evidence|findings?|signs?|features|suggestion|areas?|foci|focus)\s+(?:(?:of|for)\s+|to\s+suggest\s+|suggest\w*\s+(?:of\s+)?|(?:that\s+)?(?:would\s+|might\s+|could\s+)?(?:suggest|indicate)\s+|consistent\s+with\s+|compatible\s+with\s+|concerning\s+for\s+|worrisome\s+for\s+|to\s+indicate\s+)",
         r"\bnegative\s+for\b|\bfree\s+of\b|\bclear\s+of\b|\b(?:in\s+the\s+)?absence\s+of\b|\brather\s+than\b|\binstead\s+of\b|\bresolution\s+of\b|\bremoval\s+of\b|\bclearing\s+of\b",
-        r"\bno\b|\bnot\b|\bwithout\b|\bnor\b|\bneither\b|\bnever\b|\babsent\b|\bnone\b",
+        r"\bno\b|\bnot\b|\bwithout\b|\bnor\b|\bneither\b|\bnever\b|\babsent\b|\bnone\b|\bnegative\b",
     ],
     "NEG_POST": [
         r"\b(?:(?:is|are|was|were|has\s+been|have\s+been)\s+)?(?:not|no\s+longer)\s+(?:\w+ly\s+)?(?:seen|identified|visuali[sz]ed|present|demonstrated|evident|appreciated|noted|detected|visible|apparent|shown|confirmed|observed|enlarged)\b",

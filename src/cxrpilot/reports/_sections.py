@@ -192,7 +192,7 @@ def split_sections(text: str) -> Sections:
 
 
 # IU's de-identification marks: XXXX (also inside words: "x-XXXX"); MIMIC's ___
-_DEID = re.compile(r"(?<![A-Za-z0-9])(?:X{2,}|x{3,}|_{2,})(?![A-Za-z0-9])")
+_DEID = re.compile(r"(?<![A-Za-z0-9])(?:X{2,}|x{3,})(?![A-Za-z0-9])|(?<!_)_{2,}(?!_)")
 _DEID_RUN = re.compile(rf"{re.escape(PLACEHOLDER)}(?:[\s-]+{re.escape(PLACEHOLDER)})+")
 
 
@@ -258,6 +258,6 @@ def split_sentences(text: str) -> list[str]:
     for s in sentences:
         s = _LIST_MARKER.sub("", _clean(s))
         s = _LIST_MARKER.sub("", s)  # "1. 2. text" (an empty item) -> text
-        if s.strip(" .;:!?"):
+        if s.strip(" .;:!?()0123456789"):  # not empty, not a bare list number
             out.append(s)
     return out

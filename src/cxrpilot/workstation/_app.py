@@ -17,6 +17,7 @@ from cxrpilot.errors import CxrpilotError
 from . import _db
 from ._csrf import CSRFMiddleware
 from ._errors import Conflict, Throttled, WorkstationError
+from ._headers import SecurityHeadersMiddleware
 from ._security import load_or_create_secret, password_hasher
 from ._settings import Settings, get_settings
 from ._storage import BlobStore
@@ -132,7 +133,8 @@ def create_app(
                 state.worker.stop()
             engine.dispose()
 
-    app = FastAPI(title="cxrpilot workstation", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="cxrpilot workstation", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
     app.state.ws = state
     app.add_middleware(
         CSRFMiddleware,
@@ -156,10 +158,15 @@ def create_app(
     async def _user_error(_request: Request, exc: CxrpilotError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
-    from ._routes import audit, auth, cases, evaluations, reads, studies, users
+    app.add_middleware(SecurityHeadersMiddleware)
 
-    for module in (auth, users, cases, reads, studies, evaluations, audit):
+    from fastapi.staticfiles import StaticFiles
+
+    from ._routes import audit, auth, cases, evaluations, pages, reads, studies, users
+
+    for module in (auth, users, cases, reads, studies, evaluations, audit, pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, Any]:

@@ -1,0 +1,130 @@
+"""Speed of the report metrics (BLEU-1..4, METEOR, ROUGE-L, CIDEr-D) on 10,000 report pairs.
+
+Pairs are real IU X-ray reports (FINDINGS + IMPRESSION of report i against those of a
+randomly drawn report j, seeded). Prints, and writes ``benchmarks/results/report_metrics.md``:
+
+- wall time of ``cxrpilot.evaluation.report_metrics`` on all metrics (target < 60 s), with the
+  load average of the machine while it ran (other work on a shared machine slows it);
+- for comparison, the time of the same computation the way pycocoevalcap's own ``COCOEvalCap``
+  runs it (PTBTokenizer twice, then each scorer one after another), and the largest absolute
+  difference between the two sets of scores (must be 0).
+
+Usage: ``python benchmarks/bench_report_metrics.py [--data ../shared/data] [--pairs 10000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import platform
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores available, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def iu_reports(data: Path) -> list[str]:
+    texts = []
+    for f in sorted((data / "iu-xray" / "reports").glob("*.xml")):
+        sections = {a.get("Label"): (a.text or "").strip() for a in ET.parse(f).getroot().iter("AbstractText")}
+        text = " ".join(t for t in (sections.get("FINDINGS"), sections.get("IMPRESSION")) if t)
+        if text:
+            texts.append(text)
+    return texts
+
+
+def reference_pipeline(preds: list[str], refs: list[str]) -> dict[str, float]:
+    """pycocoevalcap as COCOEvalCap.evaluate runs it (sequential, its own tokenizer)."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.rouge.rouge import Rouge
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    tok = PTBTokenizer()
+    gts = tok.tokenize({i: [{"caption": r}] for i, r in enumerate(refs)})
+    res = tok.tokenize({i: [{"caption": p}] for i, p in enumerate(preds)})
+    out: dict[str, float] = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        bleu, _ = Bleu(4).compute_score(gts, res)
+    out |= {f"BLEU-{i + 1}": bleu[i] for i in range(4)}
+    meteor = Meteor()
+    out["METEOR"] = meteor.compute_score(gts, res)[0]
+    del meteor
+    out["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
+    out["CIDEr-D"] = float(Cider().compute_score(gts, res)[0])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get("CXRPILOT_DATA", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--pairs", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-reference", action="store_true", help="skip the pycocoevalcap-as-is run")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "report_metrics.md"))
+    args = parser.parse_args()
+
+    from cxrpilot.evaluation import report_metrics
+
+    texts = iu_reports(Path(args.data))
+    rng = np.random.default_rng(args.seed)
+    i = rng.integers(0, len(texts), args.pairs)
+    j = (i + rng.integers(1, len(texts), args.pairs)) % len(texts)  # j != i
+    preds, refs = [texts[k] for k in i], [texts[k] for k in j]
+    words = np.mean([len(t.split()) for t in preds + refs])
+
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    ours = report_metrics(preds, refs)
+    ours_s = time.perf_counter() - t0
+    load1 = os.getloadavg()[0]
+
+    lines = [
+        "# Report metrics speed",
+        "",
+        f"Machine: {machine()}",
+        f"Data: {args.pairs} pairs of real IU X-ray reports (FINDINGS + IMPRESSION, report i vs a "
+        f"random other report j, seed {args.seed}); mean {words:.0f} words per report.",
+        "",
+        "| run | wall time (s) | load average (1 min) before / after |",
+        "|---|---:|---|",
+        f"| `cxrpilot.evaluation.report_metrics` (all 7 metrics) | {ours_s:.1f} | {load0:.1f} / {load1:.1f} |",
+    ]
+    if not args.no_reference:
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        ref = reference_pipeline(preds, refs)
+        ref_s = time.perf_counter() - t0
+        load1 = os.getloadavg()[0]
+        diff = max(abs(ours[k] - ref[k]) for k in ref)
+        lines.append(f"| pycocoevalcap as COCOEvalCap runs it (sequential) | {ref_s:.1f} | "
+                     f"{load0:.1f} / {load1:.1f} |")
+        lines += ["", f"Largest absolute difference between the two sets of scores: {diff:.3g}"]
+    lines += ["", f"Target: < 60 s for 10,000 pairs. Result: {'met' if ours_s < 60 else 'MISSED'} "
+              f"({ours_s:.1f} s).", "", "Scores (these pairs are unrelated reports, so they are low):", ""]
+    lines += [f"- {k}: {v:.4f}" for k, v in ours.items()]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""``cxrpilot label REPORTS...``: label report texts with the 14 observations.
+
+Inputs, recognised by suffix: ``.csv`` (one report per row, text in ``--text-column``),
+``.jsonl`` (one JSON object per line, text under ``--text-column``), ``.txt`` (one report
+per file), ``.xml`` (an IU Open-i report), or a folder of ``.txt`` / ``.xml`` files.
+Output: CSV with a ``source`` column and the 14 observation columns (1 present, 0 absent,
+-1 uncertain, blank not mentioned) by default; ``--format jsonl`` or ``text``; ``--json``
+prints JSON lines. A bad file or row is reported (naming the file and row) and the run goes
+on; the exit status is then 1. A missing text column or an undecodable file is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from cxrpilot.errors import CxrpilotError, InvalidDatasetError
+
+TEXT_SUFFIXES = {".txt", ".xml"}
+TABLE_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
+DEFAULT_COLUMNS = ("report", "text", "report_text", "Report Impression")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "label",
+        help="Label radiology reports with the 14 CheXpert observations.",
+        description="Label each report (FINDINGS + IMPRESSION; the whole text when it has no "
+        "headings) as 1 present, 0 absent, -1 uncertain or blank (not mentioned) for the 14 "
+        "observations. Inputs: .csv, .jsonl, .txt, IU .xml, or folders of .txt/.xml.",
+    )
+    p.add_argument("paths", nargs="+", metavar="REPORTS", help="report files or folders")
+    p.add_argument("--format", choices=("csv", "jsonl", "text"), default="csv", help="output format (default csv)")
+    p.add_argument("--text-column", default=None,
+                   help=f"column / key holding the report text in CSV and JSONL (default: the first of {', '.join(DEFAULT_COLUMNS)})")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of the inputs (default utf-8)")
+    p.add_argument("--labeler", default="rules", help="'rules' (default) or 'chexbert:PATH'")
+    p.add_argument("--out", default=None, metavar="FILE", help="write the labels here instead of standard output")
+    p.add_argument("--json", action="store_true", help="machine output: JSON lines (same as --format jsonl)")
+    p.set_defaults(handler=run)
+
+
+def _decode(path: Path, data: bytes, encoding: str) -> str:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].count(b"\n") + 1
+        raise InvalidDatasetError(
+            f"{path}: row {row}: bytes are not valid {encoding} (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); pass --encoding with the file's encoding (e.g. latin-1, cp1252)"
+        ) from None
+    except LookupError:
+        raise InvalidDatasetError(f"unknown encoding {encoding!r} given with --encoding; expected e.g. utf-8, latin-1") from None
+    return text.removeprefix("\ufeff")
+
+
+def _read(path: Path, encoding: str) -> str:
+    try:
+        return _decode(path, path.read_bytes(), encoding)
+    except FileNotFoundError:
+        raise InvalidDatasetError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidDatasetError(f"{path}: is a folder") from None
+    except OSError as exc:
+        raise InvalidDatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _pick_column(path: Path, columns: list[str], wanted: str | None) -> str:
+    if wanted is not None:
+        if wanted not in columns:
+            raise InvalidDatasetError(
+                f"{path}: row 1: no column {wanted!r}; the columns are {', '.join(map(repr, columns)) or 'none'}; "
+                "pass --text-column with one of them"
+            )
+        return wanted
+    for name in DEFAULT_COLUMNS:
+        if name in columns:
+            return name
+    raise InvalidDatasetError(
+        f"{path}: row 1: no report text column ({', '.join(DEFAULT_COLUMNS)}); the columns are "
+        f"{', '.join(map(repr, columns)) or 'none'}; pass --text-column"
+    )
+
+
+def iter_reports(path: Path, *, text_column: str | None, encoding: str) -> Iterator[tuple[str, str | CxrpilotError]]:
+    """``(source, text)`` per report of one input; a bad row gives ``(source, error)``.
+
+    Raises :class:`InvalidDatasetError` for a file that cannot be read at all (missing,
+    undecodable, no text column).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".xml":
+        from cxrpilot.reports import read_iu_xml
+
+        try:
+            yield str(path), read_iu_xml(path).text
+        except CxrpilotError as exc:
+            yield str(path), exc
+        return
+    if suffix == ".csv":
+        text = _read(path, encoding)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        column = _pick_column(path, list(reader.fieldnames or []), text_column)
+        try:
+            for record in reader:
+                row = reader.line_num
+                if None in record:  # more cells than header columns
+                    yield f"{path}:row {row}", InvalidDatasetError(
+                        f"{path}: row {row}: {len(record[None]) + len(reader.fieldnames)} cells for "
+                        f"{len(reader.fieldnames)} columns; quote cells that contain commas")
+                    continue
+                yield f"{path}:row {row}", record.get(column) or ""
+        except csv.Error as exc:
+            raise InvalidDatasetError(f"{path}: row {reader.line_num}: malformed CSV ({exc})") from None
+        return
+    if suffix in (".jsonl", ".ndjson"):
+        text = _read(path, encoding)
+        column_checked = False
+        for row, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            source = f"{path}:row {row}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield source, InvalidDatasetError(f"{path}: row {row}: not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            if not isinstance(record, dict):
+                yield source, InvalidDatasetError(f"{path}: row {row}: expected a JSON object, got {type(record).__name__}")
+                continue
+            if not column_checked:
+                text_column = _pick_column(path, list(record), text_column)
+                column_checked = True
+            value = record.get(text_column)
+            if value is not None and not isinstance(value, str):
+                yield source, InvalidDatasetError(f"{path}: row {row}: {text_column!r} is a {type(value).__name__}, expected text")
+                continue
+            yield source, value or ""
+        return
+    yield str(path), _read(path, encoding)
+
+
+def collect_inputs(paths: list[str]) -> list[Path]:
+    """Files named directly, plus .txt/.xml files found under folders (sorted)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                f for f in sorted(path.rglob("*"))
+                if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in TEXT_SUFFIXES
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def _cell(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cxrpilot.reports import get_labeler
+    from cxrpilot.vocabulary import OBSERVATIONS, Status
+
+    inputs = collect_inputs(args.paths)
+    if not inputs:
+        raise CxrpilotError(f"no report files (.txt, .xml) found in {', '.join(args.paths)}")
+    labeler = get_labeler(args.labeler)
+    fmt = "jsonl" if args.json else args.format
+
+    sources: list[str] = []
+    texts: list[str] = []
+    errors: list[tuple[str, str]] = []
+    for path in inputs:
+        try:
+            for source, item in iter_reports(path, text_column=args.text_column, encoding=args.encoding):
+                if isinstance(item, CxrpilotError):
+                    errors.append((source, str(item)))
+                else:
+                    sources.append(source)
+                    texts.append(item)
+        except CxrpilotError as exc:
+            if len(inputs) == 1:
+                raise
+            errors.append((str(path), str(exc)))
+    labels = labeler(texts) if texts else []
+
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+    try:
+        if fmt == "csv":
+            writer = csv.writer(out)
+            writer.writerow(["source", *OBSERVATIONS])
+            for source, lab in zip(sources, labels):
+                writer.writerow([source, *(_cell(lab[n]) for n in OBSERVATIONS)])
+        elif fmt == "jsonl":
+            for source, lab in zip(sources, labels):
+                out.write(json.dumps({"source": source, "labels": lab}) + "\n")
+            for source, message in errors:
+                out.write(json.dumps({"source": source, "error": message}) + "\n")
+        else:
+            words = {1: Status.PRESENT.label, 0: Status.ABSENT.label, -1: Status.UNCERTAIN.label, None: "not mentioned"}
+            for source, lab in zip(sources, labels):
+                out.write(f"== {source} ==\n")
+                for name in OBSERVATIONS:
+                    out.write(f"  {name:<28}{words[lab[name]]}\n")
+    finally:
+        if args.out:
+            out.close()
+    for source, message in errors:
+        print(f"cxrpilot: {message}" if message.startswith(source.split(':row')[0]) else f"cxrpilot: {source}: {message}",
+              file=sys.stderr)
+    if errors:
+        print(f"cxrpilot: {len(errors)} input(s) failed, {len(sources)} labelled", file=sys.stderr)
+    return 1 if errors else 0

@@ -1,0 +1,234 @@
+// The case page: viewer, AI draft (ai_assisted arm), report editor with durable autosave,
+// sign / amend, and the reading-time events.
+"use strict";
+const readId = +location.pathname.split("/").filter(Boolean).pop();
+const BACKUP = `cxrpilot-read-${readId}`;
+const HEARTBEAT_MS = 5000;
+const S = { detail: null, report: null, dirty: false, saving: null, signed: false, shown: false, timer: 0 };
+let findingsBox, impressionBox, saveState, signBtn, amendBtn, draftPanel;
+
+function now() { return new Date().toLocaleTimeString(); }
+function setState(text, cls = "") { saveState.textContent = text; saveState.className = `savestate ${cls}`; }
+
+async function sendEvent(kind, t = Date.now()) {
+  if (S.signed) return;
+  try {
+    await api("POST", `/api/reads/${readId}/events`, { events: [{ kind, t, visible: !document.hidden,
+      focused: document.hasFocus() }] }, { keepalive: kind === "visibility" });
+  } catch (e) { /* a lost event only shortens active time */ }
+}
+
+function backup() {
+  localStorage.setItem(BACKUP, JSON.stringify({ rev: S.report.rev, findings: findingsBox.value,
+    impression: impressionBox.value, at: Date.now() }));
+}
+
+async function save() {
+  if (S.signed || !S.dirty) return;
+  if (S.saving) { S.again = true; return S.saving; }
+  const body = { rev: S.report.rev, findings_text: findingsBox.value, impression_text: impressionBox.value };
+  setState("Saving…");
+  S.saving = (async () => {
+    try {
+      const rep = await api("PUT", `/api/reads/${readId}/report`, body);
+      S.report = rep;
+      if (findingsBox.value === body.findings_text && impressionBox.value === body.impression_text) {
+        S.dirty = false;
+        localStorage.removeItem(BACKUP);
+      } else backup();
+      setState(`Saved · revision ${rep.rev} · ${now()}`, "ok");
+    } catch (e) {
+      if (e.status === 409 && e.body && e.body.current) {
+        const mine = { findings: body.findings_text, impression: body.impression_text };
+        localStorage.setItem(BACKUP + "-conflict", JSON.stringify(mine));
+        S.report = { ...S.report, ...e.body.current };
+        findingsBox.value = e.body.current.findings_text;
+        impressionBox.value = e.body.current.impression_text;
+        S.dirty = false;
+        if (e.body.current.status !== "preliminary") { lockSigned(); }
+        setState("This report was changed elsewhere: the newer text is shown; your text is kept in this browser.", "error");
+        showRestore(mine);
+      } else {
+        backup();
+        setState(`Not saved (${e.message}) — kept in this browser, retrying…`, "error");
+        setTimeout(save, 3000);
+      }
+    } finally {
+      S.saving = null;
+      if (S.again) { S.again = false; save(); }
+    }
+  })();
+  return S.saving;
+}
+
+function showRestore(mine) {
+  const b = el("button", { onclick: () => { findingsBox.value = mine.findings; impressionBox.value = mine.impression;
+    S.dirty = true; b.remove(); save(); } }, "Put my text back");
+  saveState.after(b);
+}
+
+function onEdit() {
+  S.dirty = true;
+  backup();
+  clearTimeout(S.timer);
+  S.timer = setTimeout(save, 800);
+}
+
+function lockSigned() {
+  S.signed = true;
+  findingsBox.readOnly = impressionBox.readOnly = true;
+  signBtn.disabled = true;
+  amendBtn.hidden = false;
+}
+
+async function sign() {
+  if (S.signed) return;
+  clearTimeout(S.timer);
+  if (S.saving) await S.saving;
+  signBtn.disabled = true;
+  setState("Signing…");
+  try {
+    const rep = await api("POST", `/api/reads/${readId}/sign`, { rev: S.report.rev, findings_text: findingsBox.value,
+      impression_text: impressionBox.value });
+    S.report = rep; S.dirty = false;
+    localStorage.removeItem(BACKUP);
+    lockSigned();
+    setState(`Signed · ${rep.status} · ${now()}`, "ok");
+    document.body.dataset.signed = "1";
+    renderVersions();
+  } catch (e) {
+    signBtn.disabled = false;
+    setState(`Not signed: ${e.message}`, "error");
+  }
+}
+
+async function amend() {
+  const reason = prompt("Reason for the amendment:");
+  if (!reason) return;
+  try {
+    S.report = await api("POST", `/api/reads/${readId}/amend`, { reason });
+    S.signed = false;
+    findingsBox.readOnly = impressionBox.readOnly = false;
+    signBtn.disabled = false; amendBtn.hidden = true;
+    setState(`Amending (version ${S.report.version})`);
+    renderVersions();
+  } catch (e) { setState(`Cannot amend: ${e.message}`, "error"); }
+}
+
+async function nextCase() {
+  if (S.dirty) await save();
+  const items = await api("GET", "/api/worklist");
+  const next = items.find(i => i.status !== "signed" && i.read_id !== readId);
+  location.href = next ? `/read/${next.read_id}` : "/worklist";
+}
+
+function renderVersions() {
+  const box = document.getElementById("versions");
+  api("GET", `/api/reads/${readId}`).then(d => {
+    box.replaceChildren(el("b", {}, "Versions: "), ...d.reports.map(r =>
+      el("span", { class: "muted" }, ` v${r.version} ${r.status}${r.signed_at ? " " + new Date(r.signed_at).toLocaleString() : ""};`)));
+  }).catch(() => {});
+}
+
+function draftSection(d) {
+  const panel = el("section", { "data-testid": "draft-panel" });
+  if (d.draft_status === "pending") {
+    panel.append(el("p", { class: "muted", "data-testid": "draft-pending" }, "AI draft pending… the page will update when it is ready."));
+    setTimeout(() => location.reload(), 3000);
+    return panel;
+  }
+  if (!d.draft) {
+    panel.append(el("p", { class: "error" }, `No AI draft: ${d.draft_error || d.draft_status}`));
+    return panel;
+  }
+  const dr = d.draft;
+  panel.append(
+    el("div", { class: "banner", "data-testid": "ai-banner" }, "AI draft — edit before signing"),
+    el("p", { class: "muted draftinfo" }, `${dr.banner}. Model ${dr.model_id} ${dr.model_version}. Press `,
+      el("kbd", {}, "d"), " to hide or show."));
+  const crit = new Set(dr.critical_flags.map(f => f.name));
+  const rows = dr.findings.map(f => el("tr", {},
+    el("td", {}, (crit.has(f.name) ? "⚠ " : "") + f.name),
+    el("td", { class: `status-${f.status}`, text: f.status === "not_assessed" ? "not assessed" : f.status }),
+    el("td", { class: "muted", text: f.probability == null ? "" : f.probability.toFixed(2) })));
+  panel.append(el("table", { class: "findings", "data-testid": "findings" }, el("tbody", {}, ...rows)));
+  return panel;
+}
+
+async function openReport() {
+  for (;;) {
+    try { return await api("POST", `/api/reads/${readId}/open`); }
+    catch (e) {
+      if (e.status === 409 && e.message.startsWith("draft pending")) { await new Promise(r => setTimeout(r, 2000)); continue; }
+      throw e;
+    }
+  }
+}
+
+async function main() {
+  await initPage();
+  let d;
+  try { d = await api("GET", `/api/reads/${readId}`); }
+  catch (e) { showError("error", e); document.body.dataset.denied = String(e.status); return; }
+  S.detail = d;
+  document.getElementById("crumb").textContent = `${d.case.label} · ${d.read.arm === "scp" ? "Standard practice" : "AI-assisted"}`;
+  const viewerBox = el("div", { class: "viewer" });
+  const side = el("div", { class: "side" });
+  document.getElementById("root").append(el("div", { class: "reader" }, viewerBox, side));
+  const viewer = new Viewer(viewerBox, d.case.id, { onFirstDraw: () => {
+    S.shown = true;
+    const t = Date.now();
+    sendEvent("image_shown", t).then(() => { document.body.dataset.imageShown = String(t); });
+  } });
+  viewer.load().catch(e => showError("error", e));
+
+  side.append(el("h3", {}, d.case.label, " ", el("span", { class: `badge ${d.read.status}`, text: d.read.status.replace("_", " ") })));
+  if (d.case.indication) side.append(el("p", {}, el("b", {}, "Indication: "), d.case.indication));
+  if (d.read.arm === "ai_assisted") { draftPanel = draftSection(d); side.append(draftPanel); }
+  findingsBox = el("textarea", { id: "findings", "aria-label": "Findings", spellcheck: "true" });
+  impressionBox = el("textarea", { id: "impression", "aria-label": "Impression", spellcheck: "true" });
+  saveState = el("div", { class: "savestate", "data-testid": "save-state", role: "status" });
+  signBtn = el("button", { class: "primary", onclick: sign, "data-testid": "sign" }, "Sign (Ctrl+Enter)");
+  amendBtn = el("button", { onclick: amend, hidden: true }, "Amend…");
+  side.append(el("div", { class: "editor" },
+    el("label", { for: "findings" }, "FINDINGS"), findingsBox,
+    el("label", { for: "impression" }, "IMPRESSION"), impressionBox,
+    saveState,
+    el("div", { class: "actions" }, signBtn, amendBtn, el("button", { onclick: nextCase }, "Next case (n)"))),
+    el("div", { id: "versions", class: "versions" }));
+
+  const rep = await openReport();
+  S.report = rep;
+  findingsBox.value = rep.findings_text; impressionBox.value = rep.impression_text;
+  const saved = JSON.parse(localStorage.getItem(BACKUP) || "null");
+  if (saved && saved.rev === rep.rev && !rep.read_only &&
+      (saved.findings !== rep.findings_text || saved.impression !== rep.impression_text)) {
+    findingsBox.value = saved.findings; impressionBox.value = saved.impression;
+    S.dirty = true;
+    setState("Restored text typed before the page was closed; saving…");
+    save();
+  } else if (saved && saved.rev !== rep.rev) localStorage.removeItem(BACKUP);
+  if (rep.read_only) { lockSigned(); setState(`Signed · ${rep.status}`, "ok"); }
+  findingsBox.addEventListener("input", onEdit);
+  impressionBox.addEventListener("input", onEdit);
+  findingsBox.addEventListener("blur", save);
+  impressionBox.addEventListener("blur", save);
+  renderVersions();
+  document.body.dataset.editorReady = "1";
+
+  document.addEventListener("visibilitychange", () => sendEvent("visibility"));
+  window.addEventListener("focus", () => sendEvent("focus"));
+  window.addEventListener("blur", () => sendEvent("blur"));
+  setInterval(() => { if (S.shown && !S.signed && !document.hidden) sendEvent("heartbeat"); }, HEARTBEAT_MS);
+  window.addEventListener("beforeunload", (e) => { if (S.dirty) { backup(); save(); e.preventDefault(); } });
+  window.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); sign(); return; }
+    const plain = !isTyping(e) && !e.ctrlKey && !e.metaKey;
+    if ((e.altKey && e.key === "n") || (plain && !e.altKey && e.key === "n")) { e.preventDefault(); nextCase(); }
+    else if (draftPanel && ((e.altKey && e.key === "d") || (plain && !e.altKey && e.key === "d"))) {
+      e.preventDefault(); draftPanel.hidden = !draftPanel.hidden;
+    }
+  });
+}
+
+main().catch(e => showError("error", e));

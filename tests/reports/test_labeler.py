@@ -1,0 +1,234 @@
+"""The rule-based labeler on real IU Open-i report sentences, and the labeler registry."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cxrpilot.errors import ModelLoadError, UnknownModelError
+from cxrpilot.reports import (
+    Labeler,
+    RuleLabeler,
+    findings_from_labels,
+    get_labeler,
+    label_report,
+    label_reports,
+    label_text,
+    read_iu_xml,
+)
+from cxrpilot.vocabulary import OBSERVATIONS, Status
+
+# (sentence as written in an IU report, observation, expected label)
+REAL_SENTENCES = [
+    # plain positives
+    ("Mild cardiomegaly.", "Cardiomegaly", 1),
+    ("The cardiac silhouette is borderline enlarged.", "Cardiomegaly", -1),
+    ("Borderline cardiomegaly.", "Cardiomegaly", -1),
+    ("Right PICC is unchanged with tip at the caval atrial junction.", "Support Devices", 1),
+    ("Probable lateral right 8th rib fracture.", "Fracture", -1),
+    # pre-negation
+    ("No pneumothorax or pleural effusion.", "Pneumothorax", 0),
+    ("No pneumothorax or pleural effusion.", "Pleural Effusion", 0),
+    ("The lungs are clear, without evidence of infiltrate.", "Lung Opacity", 0),
+    ("The lungs are free of focal airspace disease.", "Lung Opacity", 0),
+    ("The lungs are clear of focal airspace disease, pneumothorax, or pleural effusion.", "Pleural Effusion", 0),
+    ("Negative for focal pulmonary consolidation, pleural effusion, or pneumothorax.", "Consolidation", 0),
+    ("There is no focal air space opacity to suggest a pneumonia.", "Pneumonia", 0),
+    ("No focal consolidation, suspicious pulmonary opacity, pleural effusion, or pneumothorax.", "Pneumothorax", 0),
+    ("No focal alveolar consolidation, no definite pleural effusion seen.", "Pleural Effusion", 0),
+    ("No pneumonia, effusions, edema, pneumothorax, adenopathy, nodules or masses.", "Lung Lesion", 0),
+    ("There is no evidence of pneumothorax.", "Pneumothorax", 0),
+    # post-negation and resolution
+    ("Previously seen left pleural effusion has resolved.", "Pleural Effusion", 0),
+    ("The left apical pneumothorax has resolved.", "Pneumothorax", 0),
+    ("The right internal jugular catheter has been removed.", "Support Devices", 0),
+    ("Heart size and pulmonary vascular engorgement appear within limits of normal.", "Edema", 0),
+    ("The heart is normal in size.", "Cardiomegaly", 0),
+    ("Heart size is at the upper limits of normal.", "Cardiomegaly", 0),
+    ("Cardio mediastinal silhouette is unremarkable.", "Enlarged Cardiomediastinum", 0),
+    # uncertainty
+    ("This may represent an early pneumonia.", "Pneumonia", -1),
+    ("Possible apical cavitation.", "Lung Lesion", None),
+    ("Possible area of pneumonitis right lower lobe.", "Pneumonia", -1),
+    ("A subtle infiltrate cannot be excluded.", "Lung Opacity", -1),
+    ("Cannot exclude a right lower lobe cavity.", "Lung Opacity", None),
+    ("Definite infiltrate is not excluded.", "Lung Opacity", -1),
+    ("Left lower lobe airspace disease suspicious for pneumonia.", "Pneumonia", -1),
+    ("Left lower lobe airspace disease suspicious for pneumonia.", "Lung Opacity", 1),
+    ("These findings are concerning for pneumonia.", "Pneumonia", -1),
+    ("Hyperexpanded lungs, suggestive of emphysema.", "No Finding", 0),
+    ("Question small right pleural effusion versus pleural thickening.", "Pleural Effusion", -1),
+    ("Question small right pleural effusion versus pleural thickening.", "Pleural Other", -1),
+    ("Bibasilar atelectasis versus scarring.", "Atelectasis", -1),
+    ("Right middle lobe airspace disease may reflect atelectasis or pneumonia.", "Atelectasis", -1),
+    ("Right middle lobe airspace disease may reflect atelectasis or pneumonia.", "Lung Opacity", 1),
+    ("There is questionable dilation of the pulmonary arteries.", "No Finding", 0),
+    ("Probable very small pleural effusions and minimal questionable interstitial edema.", "Pleural Effusion", -1),
+    ("Probable very small pleural effusions and minimal questionable interstitial edema.", "Edema", -1),
+    ("Streaky opacity is noted within the left lung base which may represent focal area of atelectasis.", "Atelectasis", -1),
+    # scope: a clause break ends a cue
+    ("It may be artifactual, but another mass on the left cannot be excluded.", "Lung Lesion", -1),
+    ("Possible COPD but no acute pulmonary disease.", "No Finding", 0),
+    # CheXpert's special cases
+    ("Pulmonary vascular congestion.", "Edema", -1),
+    ("Mild cardiomegaly with XXXX of early failure.", "Cardiomegaly", 1),
+    ("Stable cardiomediastinal silhouette.", "Enlarged Cardiomediastinum", None),
+    ("There are calcified nodules projecting in the right upper lung.", "Lung Lesion", None),
+    ("Left basilar scarring.", "Lung Opacity", 1),
+    ("There is biapical pleural thickening, unchanged from prior.", "Pleural Other", 1),
+    ("Nodular opacities consistent with chronic granulomatous disease.", "Lung Lesion", 1),
+]
+
+
+@pytest.mark.parametrize(("sentence", "observation", "expected"), REAL_SENTENCES)
+def test_real_sentences(sentence, observation, expected):
+    assert label_text(sentence)[observation] == expected
+
+
+@pytest.mark.data
+def test_table_sentences_are_real_iu_text(shared_data):
+    corpus = []
+    for path in (shared_data / "iu-xray" / "reports").glob("*.xml"):
+        sections = read_iu_xml(path).sections
+        corpus.append(f"{sections.findings} {sections.impression}".lower())
+    text = "\n".join(corpus)
+    missing = [s for s, _, _ in REAL_SENTENCES if s.lower().rstrip(".") not in text]
+    assert not missing, f"not found in the IU reports: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # one sentence positive, another negative: positive wins
+        ("Small left pleural effusion. No right pleural effusion.", 1),
+        # uncertain beats negative
+        ("No pleural effusion. Possible small left effusion.", -1),
+        # positive beats uncertain
+        ("Possible right effusion. Small left effusion.", 1),
+        ("No pleural effusion.", 0),
+        ("Lungs are clear.", None),
+    ],
+)
+def test_precedence_across_mentions(text, expected):
+    assert label_text(text)["Pleural Effusion"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "no_finding"),
+    [
+        ("The lungs are clear. Heart size normal. No pneumothorax or pleural effusion.", 1),
+        # a device alone does not make a report abnormal
+        ("Right PICC is unchanged with tip at the caval atrial junction. Lungs are clear.", 1),
+        ("Mild cardiomegaly.", 0),
+        ("Borderline cardiomegaly.", 0),  # uncertain counts
+        # abnormalities outside the 14 count too (CheXpert's No Finding mention list)
+        ("Calcified granuloma in the right upper lobe. Lungs otherwise clear.", 0),
+        ("Mild degenerative changes of the thoracic spine.", 0),
+        ("No hiatal hernia.", 1),
+    ],
+)
+def test_no_finding_rule(text, no_finding):
+    labels = label_text(text)
+    assert labels["No Finding"] == no_finding
+
+
+def test_empty_text_is_all_none():
+    assert label_report("") == dict.fromkeys(OBSERVATIONS)
+    assert label_report("INDICATION: Pneumonia. COMPARISON: None.") == dict.fromkeys(OBSERVATIONS)
+
+
+def test_label_report_reads_findings_and_impression_only():
+    text = "INDICATION: History of pneumonia.\nFINDINGS: Clear lungs.\nIMPRESSION: No acute disease."
+    labels = label_report(text)
+    assert labels["Pneumonia"] is None
+    assert labels["No Finding"] == 1
+    assert list(labels) == list(OBSERVATIONS)
+
+
+def test_hypothetical_mentions_are_ignored():
+    labels = label_text("No acute cardiopulmonary process. If there is concern for rib fracture, dedicated rib views.")
+    assert labels["Fracture"] is None
+
+
+def test_label_reports_and_rule_labeler_agree():
+    texts = ["Mild cardiomegaly.", "No pneumothorax.", ""]
+    assert label_reports(texts) == RuleLabeler()(texts) == [label_report(t) for t in texts]
+    assert isinstance(get_labeler(), Labeler)
+
+
+def test_label_report_rejects_non_text():
+    with pytest.raises(TypeError, match="must be a str, got NoneType"):
+        label_report(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.data
+def test_keyword_prefilter_changes_no_label(shared_data):
+    """The per-observation substring prefilter is only a speed-up."""
+    from cxrpilot.reports import _labeler
+
+    files = sorted((shared_data / "iu-xray" / "reports").glob("*.xml"))[:600]
+    texts = [read_iu_xml(f).text for f in files]
+    fast = label_reports(texts)
+    saved = dict(_labeler._MENTION_RES)
+    try:
+        _labeler._MENTION_RES.update({k: (p, i, ()) for k, (p, i, _) in saved.items()})
+        slow = label_reports(texts)
+    finally:
+        _labeler._MENTION_RES.update(saved)
+    assert fast == slow
+
+
+def test_findings_from_labels():
+    findings = findings_from_labels({"Cardiomegaly": 1, "Edema": 0, "Atelectasis": -1, "Fracture": None})
+    status = {f.name: f.status for f in findings}
+    assert [f.name for f in findings] == list(OBSERVATIONS)
+    assert status["Cardiomegaly"] is Status.PRESENT
+    assert status["Edema"] is Status.ABSENT
+    assert status["Atelectasis"] is Status.UNCERTAIN
+    assert status["Fracture"] is Status.NOT_ASSESSED
+    assert status["Pneumothorax"] is Status.NOT_ASSESSED  # missing key
+    assert all(f.probability is None for f in findings)
+    assert findings_from_labels({"Edema": float("nan")})[5].status is Status.NOT_ASSESSED
+    assert findings_from_labels(label_report("Small left pleural effusion."))[10].status is Status.PRESENT
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ({"Cardiomegally": 1}, r"unknown observation\(s\) \['Cardiomegally'\]"),
+        ({"Edema": 2}, r"label of 'Edema' is 2; expected 1, 0, -1 or None"),
+        ({"Edema": "yes"}, r"label of 'Edema' is 'yes'"),
+        ({"Edema": True}, r"label of 'Edema' is True"),
+    ],
+)
+def test_findings_from_labels_rejects_bad_labels(labels, message):
+    with pytest.raises(ValueError, match=message):
+        findings_from_labels(labels)
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "message"),
+    [
+        ("keywords", UnknownModelError, r"unknown labeler 'keywords'; expected 'rules' or 'chexbert:PATH'"),
+        ("chexbert", ModelLoadError, r"needs its local weights: use 'chexbert:/path/to/folder'"),
+        ("chexbert:/nonexistent/chexbert", ModelLoadError, r"CheXbert weights not found at '/nonexistent/chexbert'"),
+    ],
+)
+def test_get_labeler_errors(name, error, message):
+    with pytest.raises(error, match=message):
+        get_labeler(name)
+
+
+def test_chexbert_folder_without_checkpoint_or_tokenizer(tmp_path: Path):
+    with pytest.raises(ModelLoadError, match=re.escape(f"{str(tmp_path)!r} has no chexbert.pth")):
+        get_labeler(f"chexbert:{tmp_path}")
+    (tmp_path / "chexbert.pth").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="has no tokenizer"):
+        get_labeler(f"chexbert:{tmp_path}")
+    (tmp_path / "vocab.txt").write_text("[PAD]\n")
+    labeler = get_labeler(f"chexbert:{tmp_path}")
+    assert labeler.name == "chexbert"
+    with pytest.raises(ModelLoadError, match="is not a readable torch checkpoint"):
+        labeler(["No effusion."])
