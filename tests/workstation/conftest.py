@@ -205,10 +205,10 @@ def world_factory(settings_factory):
 
     opened = []
 
-    def make(*, producer=small_drafter, admin: bool = True, **overrides) -> World:
-        app = create_app(
-            settings_factory(**overrides), draft_producer=producer, loader=image_loader()
-        )
+    def make(*, producer=small_drafter, admin: bool = True, loader="test", **overrides) -> World:
+        """``loader="test"``: imaging.load without its chest checks; None: the app's default."""
+        loader = image_loader() if loader == "test" else loader
+        app = create_app(settings_factory(**overrides), draft_producer=producer, loader=loader)
         tc = TestClient(app)
         tc.__enter__()
         opened.append(tc)

@@ -218,6 +218,7 @@ def test_kill_9_during_autosaves_loses_nothing_acknowledged(tmp_path, database_u
         "CXRPILOT_SECRET_KEY": "k" * 40,
         "CXRPILOT_ADMIN_PASSWORD": PASSWORD,
         "CXRPILOT_DRAFT_PRODUCER": "workstation.helpers:small_drafter",
+        "CXRPILOT_IMPORT_CHECKS": "false",
         "CXRPILOT_ENVIRONMENT": "development",
         "CXRPILOT_PASSWORD_TIME_COST": "1",
         "CXRPILOT_PASSWORD_MEMORY_KIB": "1024",

@@ -8,6 +8,15 @@ method``). Undefined cases warn (:class:`UndefinedMetricWarning`) and return NaN
 
 from __future__ import annotations
 
+from ._agreement import (
+    PreferenceResult,
+    TestResult,
+    compare_ordinal,
+    fleiss_kappa_ci,
+    icc,
+    majority_preference,
+    preference_share,
+)
 from ._clinical import ClinicalEfficacy, clinical_efficacy
 from ._diagnostic import (
     delong_test,
@@ -20,8 +29,26 @@ from ._diagnostic import (
     threshold_metrics,
     youden_threshold,
 )
+from ._reading import (
+    draft_edits,
+    reading_time_mixed_model,
+    relative_change_ci,
+    summarise,
+    word_edit_distance,
+)
 from ._report_metrics import REPORT_METRICS, ptb_tokenize, report_metric_scores, report_metrics
 from ._result import DeLongResult, Estimate, ReliabilityDiagram, RocCurve, ThresholdMetrics
+from ._simulate import SimulationSpec, simulate_reader_study, write_study_export
+from ._study import StudyAnalysis, analyze_study
+from ._study_data import (
+    ARMS,
+    EVALUATION_COLUMNS,
+    RADPEER_SCORES,
+    READ_COLUMNS,
+    StudyData,
+    load_study,
+    study_from_records,
+)
 from ._validation import UndefinedMetricWarning
 
 __all__ = [
@@ -46,4 +73,28 @@ __all__ = [
     "ptb_tokenize",
     "ClinicalEfficacy",
     "clinical_efficacy",
+    "ARMS",
+    "RADPEER_SCORES",
+    "READ_COLUMNS",
+    "EVALUATION_COLUMNS",
+    "StudyData",
+    "load_study",
+    "study_from_records",
+    "StudyAnalysis",
+    "analyze_study",
+    "TestResult",
+    "compare_ordinal",
+    "PreferenceResult",
+    "majority_preference",
+    "preference_share",
+    "fleiss_kappa_ci",
+    "icc",
+    "summarise",
+    "relative_change_ci",
+    "reading_time_mixed_model",
+    "word_edit_distance",
+    "draft_edits",
+    "SimulationSpec",
+    "simulate_reader_study",
+    "write_study_export",
 ]

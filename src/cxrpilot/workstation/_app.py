@@ -51,10 +51,13 @@ def _pipeline_producer(settings: Settings) -> Callable[[], DraftProducer]:
     return factory
 
 
-def _default_loader(data: bytes):
-    from cxrpilot import imaging
+def _default_loader(settings: Settings) -> Callable[[bytes], Any]:
+    def load(data: bytes):
+        from cxrpilot import imaging
 
-    return imaging.load(data)
+        return imaging.load(data, check=settings.import_checks)
+
+    return load
 
 
 def create_app(
@@ -75,7 +78,8 @@ def create_app(
         ``settings.draft_model`` (loaded once, in the worker thread, on the first job).
     loader : callable or None
         ``bytes -> Radiograph`` used on import; ``None``: :func:`cxrpilot.imaging.load`
-        (which de-identifies DICOM headers).
+        (which de-identifies DICOM headers), with its checks unless
+        ``settings.import_checks`` is false.
 
     Returns
     -------
@@ -102,7 +106,7 @@ def create_app(
         sessions=_db.make_sessionmaker(engine),
         store=BlobStore(settings.image_dir),
         secret=secret,
-        loader=loader or _default_loader,
+        loader=loader or _default_loader(settings),
         hasher=password_hasher(settings.password_time_cost, settings.password_memory_kib),
     )
     if settings.worker_threads > 0:
@@ -133,8 +137,13 @@ def create_app(
                 state.worker.stop()
             engine.dispose()
 
-    app = FastAPI(title="cxrpilot workstation", version=__version__, lifespan=lifespan, docs_url=None,
-                  redoc_url=None)
+    app = FastAPI(
+        title="cxrpilot workstation",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.ws = state
     app.add_middleware(
         CSRFMiddleware,

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         Server folders that admins and coordinators may import from (nothing when empty).
     max_upload_mb : int
         Largest accepted upload.
+    import_checks : bool
+        Refuse on import what :func:`cxrpilot.imaging.load` does not take for a frontal chest
+        radiograph (its ``check``); false accepts any readable image (research use).
     worker_threads : int
         Background draft threads (0: no worker in this process, jobs wait in the table).
     draft_model : str or None
@@ -66,7 +69,7 @@ class Settings(BaseSettings):
         Upgrade the database schema to the newest revision when the app starts.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CXRPILOT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CXRPILOT_", extra="forbid")
 
     environment: Literal["production", "development"] = "production"
     data_dir: Path = Path("cxrpilot-data")
@@ -80,6 +83,7 @@ class Settings(BaseSettings):
     login_lockout_s: int = Field(15 * 60, gt=0)
     import_roots: list[Path] = Field(default_factory=list)
     max_upload_mb: int = Field(64, gt=0)
+    import_checks: bool = True
     worker_threads: int = Field(1, ge=0)
     draft_model: str | None = None
     draft_producer: str | None = None

@@ -12,7 +12,6 @@ The calibration error itself is :func:`cxrpilot.evaluation.expected_calibration_
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 __all__ = ["sigmoid", "fit_temperature", "choose_thresholds"]
 
@@ -49,6 +48,8 @@ def fit_temperature(y_true: np.ndarray, logits: np.ndarray) -> float:
     float
         ``T`` in [0.05, 20]; 1.0 when only one class is present.
     """
+    from scipy.optimize import minimize_scalar  # lazily: inference needs only sigmoid
+
     y = np.asarray(y_true, dtype=np.float64)
     z = np.asarray(logits, dtype=np.float64)
     if y.shape != z.shape or y.ndim != 1:

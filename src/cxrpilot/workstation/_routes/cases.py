@@ -136,8 +136,11 @@ def pixels(case_id: int, actor: CurrentActor, state: State, db: Db) -> Response:
     return Response(
         view.pixels.astype("<u2").tobytes(),
         media_type="application/octet-stream",
-        headers={"X-Image-Width": str(width), "X-Image-Height": str(height),
-                 "Cache-Control": "private, max-age=3600"},
+        headers={
+            "X-Image-Width": str(width),
+            "X-Image-Height": str(height),
+            "Cache-Control": "private, max-age=3600",
+        },
     )
 
 

@@ -13,7 +13,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC / f"{name}.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        STATIC / f"{name}.html", media_type="text/html", headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get("/")

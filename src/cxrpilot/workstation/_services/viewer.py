@@ -37,7 +37,9 @@ def _percentile_presets(u16: np.ndarray) -> list[dict[str, Any]]:
     out = []
     for name, lo_q, hi_q in (("Auto (1-99 %)", 1, 99), ("High contrast (5-95 %)", 5, 95)):
         lo, hi = (float(v) for v in np.percentile(sample, [lo_q, hi_q]))
-        out.append({"name": name, "center": round((lo + hi) / 2, 1), "width": round(max(hi - lo, 1.0), 1)})
+        out.append(
+            {"name": name, "center": round((lo + hi) / 2, 1), "width": round(max(hi - lo, 1.0), 1)}
+        )
     return out
 
 
@@ -57,13 +59,16 @@ def _from_dicom(data: bytes) -> tuple[np.ndarray, list[dict[str, Any]]]:
     ds = pydicom.dcmread(io.BytesIO(data))
     values = apply_modality_lut(ds.pixel_array, ds).astype(np.float64)
     if values.ndim == 3:  # multi-frame or colour: first frame, luma
-        values = values[0] if values.shape[-1] not in (3, 4) else values[..., :3] @ [0.299, 0.587, 0.114]
+        values = (
+            values[0] if values.shape[-1] not in (3, 4) else values[..., :3] @ [0.299, 0.587, 0.114]
+        )
     lo, hi = float(values.min()), float(values.max())
     span = max(hi - lo, 1e-9)
     u16 = np.round((values - lo) / span * FULL)
-    invert = str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1" or str(
-        ds.get("PresentationLUTShape", "")
-    ) == "INVERSE"
+    invert = (
+        str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1"
+        or str(ds.get("PresentationLUTShape", "")) == "INVERSE"
+    )
     if invert:
         u16 = FULL - u16
     presets = []
@@ -71,11 +76,15 @@ def _from_dicom(data: bytes) -> tuple[np.ndarray, list[dict[str, Any]]]:
     explanations = _texts(ds.get("WindowCenterWidthExplanation"))
     for i, (c, w) in enumerate(zip(centers, widths, strict=False)):
         center = (c - lo) / span * FULL
-        presets.append({
-            "name": explanations[i] if i < len(explanations) and explanations[i] else f"Header window {i + 1}",
-            "center": round(FULL - center if invert else center, 1),
-            "width": round(max(w / span * FULL, 1.0), 1),
-        })
+        presets.append(
+            {
+                "name": explanations[i]
+                if i < len(explanations) and explanations[i]
+                else f"Header window {i + 1}",
+                "center": round(FULL - center if invert else center, 1),
+                "width": round(max(w / span * FULL, 1.0), 1),
+            }
+        )
     return u16.astype(np.uint16), presets
 
 

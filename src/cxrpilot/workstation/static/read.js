@@ -74,8 +74,17 @@ function onEdit() {
   S.timer = setTimeout(save, 800);
 }
 
+function setBadge(status) {
+  const b = document.getElementById("status-badge");
+  if (b) { b.className = `badge ${status}`; b.textContent = status.replace("_", " "); }
+}
+
 function lockSigned() {
   S.signed = true;
+  setBadge("signed");
+  document.getElementById("signed-box").hidden = false;
+  document.getElementById("signed-box").textContent = `Signed — ${S.report.status} report, read-only` +
+    (S.report.signed_at ? ` (${new Date(S.report.signed_at).toLocaleString()})` : "") + ". Amend to change it.";
   findingsBox.readOnly = impressionBox.readOnly = true;
   signBtn.disabled = true;
   amendBtn.hidden = false;
@@ -108,6 +117,8 @@ async function amend() {
   try {
     S.report = await api("POST", `/api/reads/${readId}/amend`, { reason });
     S.signed = false;
+    document.getElementById("signed-box").hidden = true;
+    setBadge("in_progress");
     findingsBox.readOnly = impressionBox.readOnly = false;
     signBtn.disabled = false; amendBtn.hidden = true;
     setState(`Amending (version ${S.report.version})`);
@@ -147,11 +158,17 @@ function draftSection(d) {
     el("p", { class: "muted draftinfo" }, `${dr.banner}. Model ${dr.model_id} ${dr.model_version}. Press `,
       el("kbd", {}, "d"), " to hide or show."));
   const crit = new Set(dr.critical_flags.map(f => f.name));
-  const rows = dr.findings.map(f => el("tr", {},
+  const assessed = dr.findings.filter(f => f.status !== "not_assessed");
+  const notAssessed = dr.findings.filter(f => f.status === "not_assessed").map(f => f.name);
+  const rows = assessed.map(f => el("tr", {},
     el("td", {}, (crit.has(f.name) ? "⚠ " : "") + f.name),
     el("td", { class: `status-${f.status}`, text: f.status === "not_assessed" ? "not assessed" : f.status }),
     el("td", { class: "muted", text: f.probability == null ? "" : f.probability.toFixed(2) })));
   panel.append(el("table", { class: "findings", "data-testid": "findings" }, el("tbody", {}, ...rows)));
+  if (notAssessed.length) {
+    panel.append(el("p", { class: "notassessed", "data-testid": "not-assessed" },
+      el("span", { class: "status-not_assessed" }, "Not assessed by the model: "), notAssessed.join(", ") + "."));
+  }
   return panel;
 }
 
@@ -182,7 +199,8 @@ async function main() {
   } });
   viewer.load().catch(e => showError("error", e));
 
-  side.append(el("h3", {}, d.case.label, " ", el("span", { class: `badge ${d.read.status}`, text: d.read.status.replace("_", " ") })));
+  side.append(el("h3", {}, d.case.label, " ", el("span", { id: "status-badge", class: `badge ${d.read.status}`,
+    text: d.read.status.replace("_", " ") })));
   if (d.case.indication) side.append(el("p", {}, el("b", {}, "Indication: "), d.case.indication));
   if (d.read.arm === "ai_assisted") { draftPanel = draftSection(d); side.append(draftPanel); }
   findingsBox = el("textarea", { id: "findings", "aria-label": "Findings", spellcheck: "true" });
@@ -191,6 +209,7 @@ async function main() {
   signBtn = el("button", { class: "primary", onclick: sign, "data-testid": "sign" }, "Sign (Ctrl+Enter)");
   amendBtn = el("button", { onclick: amend, hidden: true }, "Amend…");
   side.append(el("div", { class: "editor" },
+    el("div", { id: "signed-box", class: "signed-box", "data-testid": "signed-box", hidden: true }),
     el("label", { for: "findings" }, "FINDINGS"), findingsBox,
     el("label", { for: "impression" }, "IMPRESSION"), impressionBox,
     saveState,
@@ -209,6 +228,7 @@ async function main() {
     save();
   } else if (saved && saved.rev !== rep.rev) localStorage.removeItem(BACKUP);
   if (rep.read_only) { lockSigned(); setState(`Signed · ${rep.status}`, "ok"); }
+  else setBadge("in_progress");
   findingsBox.addEventListener("input", onEdit);
   impressionBox.addEventListener("input", onEdit);
   findingsBox.addEventListener("blur", save);
