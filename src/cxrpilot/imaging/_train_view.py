@@ -11,7 +11,7 @@ are not mistaken for laterals); further disjoint samples of those two folders an
 and misc samples are held out to measure the false-lateral rate. Every training image is
 also used mirrored left-right (a lateral may face either way).
 
-Model: scikit-learn logistic regression (balanced class weights) on
+Model: scikit-learn logistic regression (balanced class weights, C=1) on
 :func:`cxrpilot.imaging._view.view_features`, standardisation folded into the weights.
 Metrics: out-of-fold ROC AUC of repeated 5-fold stratified group cross-validation
 (patients never straddle folds); the decision threshold is the lowest one that keeps the
@@ -32,13 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cxrpilot.imaging._view import THUMB, VIEW_WEIGHTS, view_features
+from cxrpilot.imaging._view import VIEW_WEIGHTS, view_features
 
 FRONTAL_VIEWS = {"PA", "AP", "AP Supine"}
 LATERAL_VIEWS = {"L"}
 
 
-def _features(paths: list[Path], *, thumb: int, desc: str) -> tuple[np.ndarray, np.ndarray]:
+def _features(paths: list[Path], *, desc: str) -> tuple[np.ndarray, np.ndarray]:
     """Features of each image and of its mirror image."""
     from tqdm import tqdm
 
@@ -47,8 +47,8 @@ def _features(paths: list[Path], *, thumb: int, desc: str) -> tuple[np.ndarray, 
     plain, mirrored = [], []
     for path in tqdm(paths, desc=desc, unit="image", file=sys.stderr, leave=False):
         pixels = load(path, check=False).pixels
-        plain.append(view_features(pixels, thumb=thumb))
-        mirrored.append(view_features(np.ascontiguousarray(pixels[:, ::-1]), thumb=thumb))
+        plain.append(view_features(pixels))
+        mirrored.append(view_features(np.ascontiguousarray(pixels[:, ::-1])))
     return np.stack(plain), np.stack(mirrored)
 
 
@@ -97,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--thumb", type=int, default=THUMB)
-    parser.add_argument("--C", type=float, default=0.1, dest="c")
-    parser.add_argument("--frontals-per-source", type=int, default=300)
+    parser.add_argument("--C", type=float, default=1.0, dest="c")
+    parser.add_argument("--frontals-per-source", type=int, default=1000)
     parser.add_argument("--held-out-per-source", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-fpr", type=float, default=0.005)
@@ -124,21 +123,21 @@ def main(argv: list[str] | None = None) -> int:
         "samples (NIH + misc PNG)": sorted((args.data / "samples").glob("*/*.png")),
     }
 
-    x_cc, m_cc = _features(cc_paths, thumb=args.thumb, desc="covid-chestxray")
+    x_cc, m_cc = _features(cc_paths, desc="covid-chestxray")
     train_x, train_m, train_y, train_groups, train_source = [x_cc], [m_cc], [cc_y], [cc_groups], [
         np.array(["covid-chestxray"] * len(cc_y))
     ]
     held = {}
     for name, (train_paths, test_paths) in external.items():
-        x, m = _features(train_paths, thumb=args.thumb, desc=f"{name} (train)")
+        x, m = _features(train_paths, desc=f"{name} (train)")
         train_x.append(x)
         train_m.append(m)
         train_y.append(np.zeros(len(x), bool))
         train_groups.append(np.array([f"{name}-{i}" for i in range(len(x))]))
         train_source.append(np.array([name] * len(x)))
-        held[name] = _features(test_paths, thumb=args.thumb, desc=f"{name} (held out)")[0]
+        held[name] = _features(test_paths, desc=f"{name} (held out)")[0]
     for name, paths in held_out_only.items():
-        held[name] = _features(paths, thumb=args.thumb, desc=name)[0]
+        held[name] = _features(paths, desc=name)[0]
     x_all = np.concatenate(train_x)
     m_all = np.concatenate(train_m)
     y_all = np.concatenate(train_y)
@@ -179,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         "name": VIEW_WEIGHTS.removesuffix(".npz"),
         "task": "frontal (PA/AP) vs lateral chest radiograph, for files with no view in a header",
         "model": f"scikit-learn LogisticRegression(C={args.c}, class_weight='balanced') on "
-                 f"a {args.thumb}x{args.thumb} standardised thumbnail + 4 shape features",
-        "input": "Radiograph.pixels (display sense, [0, 1]); fit_square to 64 px, box to thumb",
+                 "HOG (4x4 cells x 9 orientations) + 4 shape features (148 values)",
+        "input": "Radiograph.pixels (display sense, [0, 1]), fit_square to 64 x 64",
         "threshold": round(threshold, 6),
         "training_data": {
             "covid-chestxray lateral (L)": n_lat,
@@ -216,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         coef=coef.astype(np.float32),
         intercept=np.float64(intercept),
         threshold=np.float64(threshold),
-        thumb=np.int64(args.thumb),
         card=np.array(json.dumps(card)),
     )
     _write_card(args.out / "VIEW_MODEL.md", card)

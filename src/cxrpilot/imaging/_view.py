@@ -1,10 +1,11 @@
 """Frontal or lateral? A tiny image classifier for files whose header states no view.
 
-A logistic regression on a 24x24 standardised thumbnail plus three shape features
-(left-right asymmetry, fraction of rows and columns the image fills after aspect-preserving
-padding). It was trained by :mod:`cxrpilot.imaging._train_view` on the lateral views of
-``covid-chestxray`` against frontal views of several sources; its weights (a few KB) and
-card live in ``cxrpilot/imaging/weights/``. The model is loaded on first use and cached.
+A logistic regression on a histogram of oriented gradients (HOG: 4 x 4 cells x 9
+orientations of a 64 x 64 aspect-preserving thumbnail) plus four shape features
+(left-right asymmetry, fraction of rows and columns the image fills, their ratio). It was
+trained by :mod:`cxrpilot.imaging._train_view` on the lateral views of ``covid-chestxray``
+against frontal views of several sources; its weights (a few KB) and card live in
+``cxrpilot/imaging/weights/``. The model is loaded on first use and cached.
 """
 
 from __future__ import annotations
@@ -23,24 +24,55 @@ from cxrpilot.imaging._geometry import fit_square
 
 __all__ = ["VIEW_WEIGHTS", "ViewModel", "view_features", "lateral_probability", "check_frontal"]
 
-VIEW_WEIGHTS = "view-logreg-t24-covidcxr.npz"
-_BASE = 64  # the thumbnail is box-filtered down from a 64 x 64 aspect-preserving square
-THUMB = 24
+VIEW_WEIGHTS = "view-hog-logreg-covidcxr.npz"
+BASE = 64  # side of the aspect-preserving thumbnail the features are computed on
+CELLS = 4  # HOG cells per side
+BINS = 9  # unsigned orientation bins
+_GAUSS = np.exp(-0.5 * np.arange(-4, 5) ** 2)
+_GAUSS /= _GAUSS.sum()  # sigma 1 px, radius 4
 
 
-def view_features(pixels: np.ndarray, *, thumb: int = THUMB) -> np.ndarray:
-    """Feature vector of one image: standardised ``thumb`` x ``thumb`` thumbnail, left-right
-    asymmetry, and the fractions of rows/columns filled (and their ratio)."""
-    square = fit_square(pixels, _BASE)
-    small = np.asarray(
-        Image.fromarray(square).resize((thumb, thumb), Image.Resampling.BOX), dtype=np.float64
-    )
+def _convolve(image: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
+    """1-D convolution along ``axis`` with mirrored borders, output the same size."""
+    r = len(kernel) // 2
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (r, r)
+    padded = np.pad(image, pad, mode="symmetric")
+    out = np.zeros_like(image)
+    n = image.shape[axis]
+    for i, w in enumerate(kernel[::-1]):
+        out += w * (padded[i : i + n] if axis == 0 else padded[:, i : i + n])
+    return out
+
+
+def _hog(square: np.ndarray) -> np.ndarray:
+    """Square-root, globally L2-normalised histogram of oriented gradients."""
+    smooth = _convolve(_convolve(square.astype(np.float64), _GAUSS, 0), _GAUSS, 1)
+    deriv, tri = np.array([1.0, 0.0, -1.0]), np.array([1.0, 2.0, 1.0])
+    gx = _convolve(_convolve(smooth, deriv, 1), tri, 0)
+    gy = _convolve(_convolve(smooth, deriv, 0), tri, 1)
+    magnitude = np.hypot(gx, gy)
+    angle = np.mod(np.arctan2(gy, gx), np.pi)
+    bins = np.minimum((angle / np.pi * BINS).astype(int), BINS - 1)
+    side = square.shape[0] // CELLS
+    cell = (np.arange(square.shape[0]) // side).clip(max=CELLS - 1)
+    index = (cell[:, None] * CELLS + cell[None, :]) * BINS + bins
+    hist = np.bincount(index.ravel(), weights=magnitude.ravel(), minlength=CELLS * CELLS * BINS)
+    return np.sqrt(hist / (np.linalg.norm(hist) + 1e-6))
+
+
+def view_features(pixels: np.ndarray) -> np.ndarray:
+    """Feature vector of one image (148 values): HOG of the 64 x 64 aspect-preserving
+    thumbnail, left-right asymmetry of a 24 x 24 standardised thumbnail, and the fractions
+    of columns and rows the image fills in the square (and their ratio)."""
+    square = fit_square(pixels, BASE)
+    small = np.asarray(Image.fromarray(square).resize((24, 24), Image.Resampling.BOX), np.float64)
     z = (small - small.mean()) / (small.std() + 1e-6)
-    asymmetry = np.abs(z - z[:, ::-1]).mean()
+    asymmetry = float(np.abs(z - z[:, ::-1]).mean())
     filled_cols = float((square.max(axis=0) > 0).mean())
     filled_rows = float((square.max(axis=1) > 0).mean())
     shape = [asymmetry, filled_cols, filled_rows, filled_rows / max(filled_cols, 1e-3)]
-    return np.concatenate([z.ravel(), shape]).astype(np.float64)
+    return np.concatenate([_hog(square), shape])
 
 
 @dataclass(frozen=True)
@@ -50,11 +82,10 @@ class ViewModel:
     coef: np.ndarray
     intercept: float
     threshold: float
-    thumb: int
     card: dict
 
     def probability(self, pixels: np.ndarray) -> float:
-        x = view_features(pixels, thumb=self.thumb)
+        x = view_features(pixels)
         logit = float(x @ self.coef + self.intercept)
         return float(1.0 / (1.0 + np.exp(-np.clip(logit, -60.0, 60.0))))
 
@@ -69,7 +100,6 @@ def load_view_model() -> ViewModel:
                 coef=np.asarray(npz["coef"], dtype=np.float64),
                 intercept=float(npz["intercept"]),
                 threshold=float(npz["threshold"]),
-                thumb=int(npz["thumb"]),
                 card=json.loads(str(npz["card"])),
             )
     except (OSError, KeyError, ValueError) as exc:

@@ -239,6 +239,18 @@ def render_markdown(card: ModelCard) -> str:
               "|---|" + "---|" * len(card.labels)]
     for name, per in mt.get("test", {}).items():
         lines.append(f"| {name} | " + " | ".join(_fmt_auc(per.get(lab)) for lab in card.labels) + " |")
+    cross = mt.get("cross_source", {})
+    if cross:
+        lines += ["", "Cross-source (a model of the same recipe trained WITHOUT the source, tested on "
+                  "all of it; see benchmarks/bench_expert_quality.py):", "",
+                  "| held-out source | " + " | ".join(card.labels) + " |",
+                  "|---|" + "---|" * len(card.labels)]
+        for name, per in cross.items():
+            lines.append(f"| {name} | " + " | ".join(_fmt_auc(per.get(lab)) for lab in card.labels)
+                         + " |")
+    checks = mt.get("shortcut_checks", [])
+    if checks:
+        lines += ["", "Shortcut checks:", "", *[f"- {item}" for item in checks]]
     cal = mt.get("calibration", {})
     if cal:
         lines += ["", "Calibration (expected calibration error, 10 bins), before -> after temperature "

@@ -1,0 +1,92 @@
+"""Worklist and case-page latency (p50/p95) with 1,000 cases and 20 concurrent readers.
+
+Usage: python benchmarks/bench_workstation_latency.py [--database-url URL] [--seconds 20]
+Prints one line per endpoint. Real app on uvicorn, real HTTP (httpx), real database.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--cases", type=int, default=1000)
+    ap.add_argument("--readers", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=20)
+    args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[0]))
+    from cxrpilot.workstation import Settings, create_app
+    from cxrpilot.workstation._models import AiDraft, Case, Image, Read
+    from cxrpilot.workstation._services import auth
+    from cxrpilot.workstation._services.cases import encode_png16
+
+    tmp = Path(tempfile.mkdtemp())
+    settings = Settings(data_dir=tmp, database_url=args.database_url, secret_key="b" * 40, worker_threads=0,
+                        environment="development", password_time_cost=1, password_memory_kib=1024)
+    app = create_app(settings, loader=lambda b: None)
+    st = app.state.ws
+    px = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    sha, rel = st.store.put(encode_png16(px), "png")
+    with st.sessions() as db:
+        readers = [auth.create_user(db, None, username=f"r{i}", password="p" * 12, role="radiologist",
+                                    hasher=st.hasher).id for i in range(args.readers)]
+        for i in range(args.cases):
+            img = Image(source_sha256=f"{i:064d}", display_sha256=sha, display_path=rel, format="png",
+                        width=1024, height=1024, meta={})
+            db.add(img); db.flush()
+            case = Case(label=f"CASE-{i:06d}", image_id=img.id, source="bench")
+            db.add(case); db.flush()
+            db.add(AiDraft(case_id=case.id, model_id="bench", model_version="0", findings=[
+                {"name": "Cardiomegaly", "status": "present", "probability": 0.9}], findings_text="x",
+                impression_text="y", timings={}))
+            db.add(Read(case_id=case.id, reader_id=readers[i % args.readers], arm="ai_assisted" if i % 2 else "scp"))
+        db.commit()
+    import uvicorn
+
+    port = 18765
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    lat: dict[str, list[float]] = {"worklist": [], "case page": []}
+    lock = threading.Lock()
+    stop = time.monotonic() + args.seconds
+
+    def reader(i: int) -> None:
+        c = httpx.Client(base_url=url, timeout=60)
+        c.post("/api/auth/login", json={"username": f"r{i}", "password": "p" * 12}).raise_for_status()
+        k = 0
+        while time.monotonic() < stop:
+            t = time.perf_counter(); items = c.get("/api/worklist").json(); dt = time.perf_counter() - t
+            with lock: lat["worklist"].append(dt)
+            rid = items[k % len(items)]["read_id"]; k += 1
+            t = time.perf_counter(); c.get(f"/api/reads/{rid}").raise_for_status(); dt = time.perf_counter() - t
+            with lock: lat["case page"].append(dt)
+
+    ts = [threading.Thread(target=reader, args=(i,)) for i in range(args.readers)]
+    [t.start() for t in ts]; [t.join() for t in ts]
+    server.should_exit = True
+    db = settings.resolved_database_url.split(":", 1)[0]
+    print(f"# {platform.node()} {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; {db}; {args.cases} cases, "
+          f"{args.readers} concurrent readers, {args.seconds:.0f} s")
+    for name, v in lat.items():
+        v.sort()
+        print(f"{name:10s} n={len(v):5d}  p50={1000 * statistics.median(v):7.1f} ms  "
+              f"p95={1000 * v[int(0.95 * (len(v) - 1))]:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
