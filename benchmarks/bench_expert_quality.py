@@ -192,10 +192,12 @@ def main() -> None:
         import json
 
         from cxrpilot.models.expert._card import CARD_FILE, ModelCard, render_markdown, write_card
+        from cxrpilot.models.expert._train import LIMITATIONS
 
         data = json.loads((model.path / CARD_FILE).read_text())
         data["metrics"]["cross_source"] = cross
         data["metrics"]["shortcut_checks"] = checks
+        data["limitations"] = list(LIMITATIONS)
         updated = ModelCard.from_dict(data)
         write_card(updated, model.path)
         (model.path / "model_card.md").write_text(render_markdown(updated), encoding="utf-8")

@@ -181,3 +181,23 @@ def test_bertscore_identity_and_brute_force(tiny_bert):
     assert (p[1], r[1], f[1]) == pytest.approx((pp, rr, 2 * pp * rr / (pp + rr)), abs=1e-6)
     m = report_metrics(preds, refs, metrics=["BLEU-1"], bertscore_model=tiny_bert)
     assert m["BERTScore-F1"] == pytest.approx(float(np.mean(bertscore(preds, refs, model_path=tiny_bert)[2])))
+
+
+def test_fast_lcs_equals_pycocoevalcap_my_lcs(shared_data):
+    from pycocoevalcap.rouge.rouge import Rouge, my_lcs
+
+    from cxrpilot.evaluation._report_metrics import _rouge, lcs_length
+
+    rng = np.random.default_rng(0)
+    words = "a b c d e".split()
+    for _ in range(300):
+        x = list(rng.choice(words, rng.integers(0, 15)))
+        y = list(rng.choice(words, rng.integers(0, 15)))
+        assert lcs_length(x, y) == my_lcs(x, y) == lcs_length(y, x)
+    pairs = iu_sections(shared_data, 200)
+    tokens = ptb_tokenize([t for pair in pairs for t in pair] + [""])
+    gts = {i: [tokens[2 * i + 1]] for i in range(len(pairs))} | {len(pairs): [""]}
+    res = {i: [tokens[2 * i]] for i in range(len(pairs))} | {len(pairs): ["heart normal"]}
+    want_score, want = Rouge().compute_score(gts, res)
+    got_score, got = _rouge(gts, res)
+    assert got == want.tolist() and got_score == want_score

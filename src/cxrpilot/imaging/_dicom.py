@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,10 +83,12 @@ def read_dataset(data: bytes, source: str) -> Any:
 
     has_marker = len(data) >= 132 and data[128:132] == b"DICM"
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=not has_marker)
-        # Touch every top-level element so that a truncated header fails here, not later.
-        for _ in ds:
-            pass
+        with warnings.catch_warnings(record=True) as caught:  # keep header values out of logs
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(io.BytesIO(data), force=not has_marker)
+            # Touch every top-level element so that a truncated header fails here, not later.
+            for _ in ds:
+                pass
     except InvalidDicomError as exc:
         raise InvalidImageError(f"not a readable DICOM file: {source} ({exc})") from None
     except (EOFError, OSError, ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
@@ -93,14 +96,44 @@ def read_dataset(data: bytes, source: str) -> Any:
             f"truncated or corrupt DICOM: {source}: the header cannot be parsed "
             f"({type(exc).__name__}: {_short(exc)}); export or transfer the file again"
         ) from None
+    if any("end of file" in str(w.message).lower() for w in caught) or (has_marker and len(ds) == 0):
+        raise InvalidImageError(
+            f"truncated DICOM: {source} ends before its data set does ({len(data)} bytes); "
+            "export or transfer the file again"
+        )
     if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         if not has_marker and len(ds) == 0:
             raise InvalidImageError(f"not a DICOM, PNG or JPEG file: {source}")
+        rows, columns = _int(ds, "Rows", 0), _int(ds, "Columns", 0)
+        if rows and columns:
+            raise InvalidImageError(
+                f"truncated DICOM: {source} declares a {columns}x{rows} image but ends before "
+                f"its pixel data ({len(data)} bytes); export or transfer the file again"
+            )
         kind = _sop_class_name(ds) or "DICOM object"
         raise InvalidImageError(
             f"no pixel data: {source} is a {kind} without an image; expected a chest radiograph"
         )
+    _ensure_transfer_syntax(ds)
     return ds
+
+
+def _ensure_transfer_syntax(ds: Any) -> None:
+    """Give a file without (0002,0010) the native transfer syntax it was parsed with, so
+    that its uncompressed pixel data can be decoded (old or preamble-less files)."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = ds.original_encoding
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    if implicit:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    else:
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
@@ -264,10 +297,13 @@ def _decode_error(exc: BaseException, facts: DicomFacts, source: str) -> Cxrpilo
             f"cannot decode DICOM pixel data of {source}: no decoder for {syntax} is installed; "
             "install pylibjpeg-libjpeg, pylibjpeg-openjpeg, pylibjpeg-rle and python-gdcm"
         )
-    if any(w in low for w in ("length", "truncat", "short", "end of", "insufficient", "not enough")):
+    if any(w in low for w in ("less than expected", "truncat", "too short", "end of", "insufficient",
+                              "not enough")):
+        sizes = re.search(r"\((\d+) vs (\d+) bytes\)", message)
+        detail = f"{sizes.group(1)} of {sizes.group(2)} bytes" if sizes else message
         return InvalidImageError(
             f"truncated DICOM: {source}: the pixel data ({syntax}) ends before the "
-            f"{facts.columns}x{facts.rows} image does ({message}); export or transfer the file again"
+            f"{facts.columns}x{facts.rows} image does ({detail}); export or transfer the file again"
         )
     return InvalidImageError(
         f"corrupt DICOM pixel data in {source} ({syntax}): {message}; export the image again"
@@ -308,8 +344,10 @@ def decode_pixels(ds: Any, facts: DicomFacts, source: str) -> np.ndarray:
     from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
     try:
-        stored = ds.pixel_array
-    except Exception as exc:  # pydicom raises many types for bad pixel data
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            stored = ds.pixel_array
+    except Exception as exc:  # pydicom and its plugins raise many types for bad pixel data
         raise _decode_error(exc, facts, source) from None
     stored = np.asarray(stored)
     photometric = facts.photometric

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import random
 import sys
@@ -38,8 +39,8 @@ FRONTAL_VIEWS = {"PA", "AP", "AP Supine"}
 LATERAL_VIEWS = {"L"}
 
 
-def _features(paths: list[Path], *, desc: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features of each image and of its mirror image."""
+def _features(paths: list[Path], *, desc: str, mirror: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Features of each image and of its mirror image (empty when ``mirror`` is False)."""
     from tqdm import tqdm
 
     from cxrpilot.imaging import load
@@ -48,8 +49,9 @@ def _features(paths: list[Path], *, desc: str) -> tuple[np.ndarray, np.ndarray]:
     for path in tqdm(paths, desc=desc, unit="image", file=sys.stderr, leave=False):
         pixels = load(path, check=False).pixels
         plain.append(view_features(pixels))
-        mirrored.append(view_features(np.ascontiguousarray(pixels[:, ::-1])))
-    return np.stack(plain), np.stack(mirrored)
+        if mirror:
+            mirrored.append(view_features(np.ascontiguousarray(pixels[:, ::-1])))
+    return np.stack(plain), np.stack(mirrored) if mirror else np.empty((0, 0))
 
 
 def _covid_chestxray(data: Path) -> tuple[list[Path], np.ndarray, np.ndarray]:
@@ -172,6 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     final = _fit(np.concatenate([x_all, m_all]), np.concatenate([y_all, y_all]), args.c)
     held_fpr = {name: float((final.predict_proba(x)[:, 1] >= threshold).mean()) for name, x in held.items()}
     coef, intercept = _fold_weights(final)
+    # Whole folders of frontal views (partly training data): how many does it call lateral?
+    scan = {}
+    for name, folder, pattern in (
+        ("covid-radiography (COVID + Normal)", args.data / "covid-radiography", "*/*.jpg"),
+        ("pediatric-pneumonia (train)", args.data / "pediatric-pneumonia" / "train", "*/*.jpg"),
+    ):
+        x = _features(sorted(folder.glob(pattern)), desc=name, mirror=False)[0]
+        scan[name] = {"n": int(len(x)),
+                      "called_lateral": int((final.predict_proba(x)[:, 1] >= threshold).sum())}
 
     n_lat = int(y_all.sum())
     card = {
@@ -199,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "false_lateral_rate_held_out": {k: round(v, 4) for k, v in held_fpr.items()},
         "false_lateral_rate_leave_source_out": {k: round(v, 4) for k, v in loso.items()},
         "held_out_counts": {k: int(len(v)) for k, v in held.items()},
+        "whole_frontal_folders_partly_training": scan,
         "seed": args.seed,
         "licences": "covid-chestxray: per image (CC BY-NC-SA, CC BY, Apache-2.0...); "
                     "covid-radiography: research use; pediatric-pneumonia: CC BY 4.0; NIH: "
@@ -217,12 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         threshold=np.float64(threshold),
         card=np.array(json.dumps(card)),
     )
-    _write_card(args.out / "VIEW_MODEL.md", card)
+    digest = hashlib.sha256((args.out / VIEW_WEIGHTS).read_bytes()).hexdigest()
+    _write_card(args.out / "VIEW_MODEL.md", card, digest)
     print(f"wrote {args.out / VIEW_WEIGHTS}", file=sys.stderr)
     return 0
 
 
-def _write_card(path: Path, card: dict) -> None:
+def _write_card(path: Path, card: dict, digest: str) -> None:
     cv = card["cv"]
     lines = [
         f"# View model card: `{card['name']}`",
@@ -232,7 +245,7 @@ def _write_card(path: Path, card: dict) -> None:
         "",
         f"**Model.** {card['model']}. Input: {card['input']}. Decision threshold "
         f"p(lateral) >= {card['threshold']:.3f}. Weights: `{card['name']}.npz` "
-        "(standardisation folded into the coefficients). Training: "
+        f"(standardisation folded into the coefficients; sha256 `{digest}`). Training: "
         "`python -m cxrpilot.imaging._train_view --data ../shared/data` "
         f"(seed {card['seed']}).",
         "",
@@ -254,6 +267,11 @@ def _write_card(path: Path, card: dict) -> None:
         "**Leave-one-source-out** (model trained without that source's frontals):",
         "",
         *[f"- {k}: {v:.4f}" for k, v in card["false_lateral_rate_leave_source_out"].items()],
+        "",
+        "**Whole folders of frontal views** (partly training data, so optimistic):",
+        "",
+        *[f"- {k}: {v['called_lateral']} of {v['n']} called lateral"
+          for k, v in card["whole_frontal_folders_partly_training"].items()],
         "",
         "**Limits.** Only 51 lateral images, from one collection (many cut from papers); "
         "the model has seen no lateral from a DICOM archive. It is a safety net for files "

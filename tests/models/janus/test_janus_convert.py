@@ -13,7 +13,7 @@ from cxrpilot.errors import ModelLoadError
 from cxrpilot.models.janus import convert_checkpoint, load
 from cxrpilot.models.janus._convert import convert_state_dict
 
-from janus_tiny import LM, VIT, torch, write_original_checkpoint
+from .janus_tiny import LM, VIT, torch, write_original_checkpoint
 
 
 def reference_image_embeddings(sd: dict, pixel_values: "torch.Tensor") -> "torch.Tensor":

@@ -12,7 +12,7 @@ from cxrpilot.errors import InvalidDatasetError, ModelLoadError
 from cxrpilot.models.janus import load
 from cxrpilot.models.janus._finetune import FinetuneConfig, examples_from_studies, finetune
 
-from janus_tiny import radiograph_from_file, torch
+from .janus_tiny import radiograph_from_file, torch
 
 REPORTS = [
     ("Patchy opacities in both lower lungs.", "Viral pneumonia.", None),

@@ -18,7 +18,7 @@ from cxrpilot.models.janus._prompt import CHAT_FORMATS, format_answer, get_chat_
 from cxrpilot.models.janus._reporter import fuse_findings
 from cxrpilot.vocabulary import OBSERVATIONS, Status
 
-from janus_tiny import torch
+from .janus_tiny import torch
 
 
 @pytest.fixture(scope="module")

@@ -36,10 +36,10 @@ THRESHOLD_RULE = (
 LIMITATIONS = (
     "Not for clinical use: trained on small public research collections with labels at the "
     "image-class level (COVID / pneumonia / normal), not radiologist reads of each finding.",
-    "In this data 'Lung Opacity' and 'Pneumonia' coincide (every pneumonia image is the only "
-    "source of opacity labels, and vice versa except a handful of ARDS images), so the model "
-    "cannot tell them apart: read both as one 'airspace opacity / pneumonia' signal. "
-    "'No Finding' here means 'none of the assessed findings', not a normal study.",
+    "In this data the 'Lung Opacity' and 'Pneumonia' labels coincide (the only exceptions are a "
+    "few ARDS images of covid-chestxray, opacity without a pneumonia label), so the model cannot "
+    "tell them apart: read both as one 'airspace opacity / pneumonia' signal. 'No Finding' "
+    "means 'none of the assessed findings', not a normal study.",
     "Every other observation (effusion, pneumothorax, cardiomegaly, devices, ...) is not "
     "assessed; an image with only those findings may read 'No Finding'.",
     "Sources differ in hospitals, age (pediatric ages 1-5 vs adults) and preparation, and "
