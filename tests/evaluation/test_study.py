@@ -141,6 +141,11 @@ def test_published_effect_recovered_and_html_report(tmp_path):
     a = analyze_study(data)
     for est in (a.reading_time["relative_change"], a.reading_time["mixed_model"].relative_change):
         assert est.ci_low <= TRUE_CHANGE <= est.ci_high
+    means = a.reading_time["mixed_model_seconds"].arm_means  # with reader and case variability
+    assert means["ai_assisted"].ci_low <= 119.4 <= means["ai_assisted"].ci_high
+    assert means["scp"].ci_low <= 146.6 <= means["scp"].ci_high
+    diff = a.reading_time["mixed_model_seconds"].arm_effect
+    assert diff.ci_low <= 119.4 - 146.6 <= diff.ci_high
     html = render_study_html(a, data)
     assert html.count("data:image/png;base64,") == 4  # times, Likert, RADPEER, preference
     assert "Reading time" in html and "Fleiss" in html and "<script" not in html

@@ -26,7 +26,10 @@ def lungs_and_mediastinum(pixels: np.ndarray) -> tuple[float, float]:
     h, w = pixels.shape
     band = pixels[int(0.3 * h) : int(0.6 * h)]
     lungs = np.concatenate(
-        [band[:, int(0.2 * w) : int(0.35 * w)].ravel(), band[:, int(0.65 * w) : int(0.8 * w)].ravel()]
+        [
+            band[:, int(0.2 * w) : int(0.35 * w)].ravel(),
+            band[:, int(0.65 * w) : int(0.8 * w)].ravel(),
+        ]
     )
     mediastinum = band[:, int(0.46 * w) : int(0.54 * w)]
     return float(lungs.mean()), float(mediastinum.mean())

@@ -11,16 +11,56 @@ from pydicom.data import get_testdata_file
 from cxrpilot import imaging
 
 # Values of identifying attributes in the source headers (checked as text anywhere in the copy).
-RG1_PHI = ("CompressedSamples", "9RG1", "19400305", "26210", "Philips Medical Systems Hamburg",
-           "Our Department", "THORAVISION", "exam Number", "ward", "92.00.003", "CLUNIE1")
+RG1_PHI = (
+    "CompressedSamples",
+    "9RG1",
+    "19400305",
+    "26210",
+    "Philips Medical Systems Hamburg",
+    "Our Department",
+    "THORAVISION",
+    "exam Number",
+    "ward",
+    "92.00.003",
+    "CLUNIE1",
+)
 DOG_PHI = ("AVeryGood", "123456", "20140422", "16387a", "Veterinarian", "A2273", "DEVO", "D123871")
-REMOVED = ("PatientName", "PatientID", "PatientBirthDate", "OtherPatientIDs", "InstitutionName",
-           "InstitutionalDepartmentName", "ReferringPhysicianName", "AccessionNumber", "StudyDate",
-           "StudyTime", "ContentDate", "StudyID", "StationName", "DeviceSerialNumber",
-           "ImageComments", "StudyDescription", "PixelData")
-KEPT = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
-        "PatientSex", "BodyPartExamined", "ViewPosition", "Rows", "Columns", "BitsStored",
-        "PhotometricInterpretation", "WindowCenter", "WindowWidth", "KVP")
+REMOVED = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "OtherPatientIDs",
+    "InstitutionName",
+    "InstitutionalDepartmentName",
+    "ReferringPhysicianName",
+    "AccessionNumber",
+    "StudyDate",
+    "StudyTime",
+    "ContentDate",
+    "StudyID",
+    "StationName",
+    "DeviceSerialNumber",
+    "ImageComments",
+    "StudyDescription",
+    "PixelData",
+)
+KEPT = (
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "Modality",
+    "PatientSex",
+    "BodyPartExamined",
+    "ViewPosition",
+    "Rows",
+    "Columns",
+    "BitsStored",
+    "PhotometricInterpretation",
+    "WindowCenter",
+    "WindowWidth",
+    "KVP",
+)
 
 
 def test_rg1_header_is_deidentified():
@@ -34,7 +74,11 @@ def test_rg1_header_is_deidentified():
     for value in RG1_PHI:
         assert value not in text, value
     assert header.PatientIdentityRemoved == "YES"
-    assert [c.CodeValue for c in header.DeidentificationMethodCodeSequence] == ["113100", "113108", "113110"]
+    assert [c.CodeValue for c in header.DeidentificationMethodCodeSequence] == [
+        "113100",
+        "113108",
+        "113110",
+    ]
     assert header.file_meta.MediaStorageSOPInstanceUID == source.SOPInstanceUID
 
 

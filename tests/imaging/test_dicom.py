@@ -55,7 +55,11 @@ def test_fake_monochrome1_is_the_negative_of_siim(siim, fake_mono1):
 def test_rg1_chest_radiographs(name):
     xr = imaging.load(get_testdata_file(name))
     assert (xr.modality, xr.view_position, xr.body_part, xr.photometric) == (
-        "CR", "PA", "CHEST", "MONOCHROME1")
+        "CR",
+        "PA",
+        "CHEST",
+        "MONOCHROME1",
+    )
     assert (xr.shape, xr.bits_stored, xr.patient_sex) == ((1955, 1841), 15, "F")
     assert xr.pixel_spacing_mm is None  # the header's Pixel Spacing is 0\0: not a spacing
     lungs, mediastinum = lungs_and_mediastinum(xr.pixels)
@@ -74,7 +78,9 @@ def test_rg1_window_is_applied_in_float():
 
 def test_rg1_lossless_jpeg2000_equals_uncompressed():
     uncompressed = imaging.load(get_testdata_file("RG1_UNCR.dcm")).pixels
-    np.testing.assert_array_equal(imaging.load(get_testdata_file("RG1_J2KR.dcm")).pixels, uncompressed)
+    np.testing.assert_array_equal(
+        imaging.load(get_testdata_file("RG1_J2KR.dcm")).pixels, uncompressed
+    )
     lossy = imaging.load(get_testdata_file("RG1_J2KI.dcm")).pixels
     assert float(np.abs(lossy - uncompressed).mean()) < 0.01
 
@@ -90,8 +96,9 @@ def test_chest_reencoded(siim, syntax):
     np.testing.assert_array_equal(xr.pixels, imaging.load(siim).pixels)
 
 
-@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm",
-                                  "MR_small_jp2klossless.dcm"])
+@pytest.mark.parametrize(
+    "name", ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm"]
+)
 def test_pydicom_encodings_decode(name):
     reference = imaging.load(get_testdata_file("MR_small.dcm"), check=False).pixels
     xr = imaging.load(get_testdata_file(name), check=False)
@@ -104,7 +111,12 @@ def test_dog_header_parses_and_is_refused(dog):
     with pytest.raises(UnsupportedImageError, match=r"^not a human chest radiograph: .*'CANINE'"):
         imaging.load(dog)
     xr = imaging.load(dog, check=False)
-    assert (xr.modality, xr.body_part, xr.photometric, xr.bits_stored) == ("DX", "THORAX", "MONOCHROME1", 8)
+    assert (xr.modality, xr.body_part, xr.photometric, xr.bits_stored) == (
+        "DX",
+        "THORAX",
+        "MONOCHROME1",
+        8,
+    )
     assert xr.view_position == "LATERAL"  # from 'CANINE LATERAL THORAX' (no View Position)
     assert xr.pixel_spacing_mm == pytest.approx((1.2, 1.2012))
     assert (xr.patient_age_years, xr.patient_sex, xr.shape) == (5.0, "F", (169, 211))
@@ -112,7 +124,11 @@ def test_dog_header_parses_and_is_refused(dog):
 
 @pytest.mark.parametrize(
     ("name", "photometric"),
-    [("SC_rgb_jpeg_dcmtk.dcm", "YBR_FULL"), ("SC_rgb.dcm", "RGB"), ("OT-PAL-8-face.dcm", "PALETTE COLOR")],
+    [
+        ("SC_rgb_jpeg_dcmtk.dcm", "YBR_FULL"),
+        ("SC_rgb.dcm", "RGB"),
+        ("OT-PAL-8-face.dcm", "PALETTE COLOR"),
+    ],
 )
 def test_colour_dicom_becomes_grey(name, photometric):
     xr = imaging.load(get_testdata_file(name), check=False)
@@ -158,4 +174,7 @@ def test_view_position_inferred_only_when_clear(siim, tmp_path, changes, view):
     [("065Y", 65.0), ("006M", 0.5), ("010W", round(70 / 365.25, 3)), ("62", 62.0), ("abc", None)],
 )
 def test_patient_age(siim, tmp_path, age, years):
-    assert imaging.load(save_edited(siim, tmp_path / "x.dcm", PatientAge=age)).patient_age_years == years
+    assert (
+        imaging.load(save_edited(siim, tmp_path / "x.dcm", PatientAge=age)).patient_age_years
+        == years
+    )

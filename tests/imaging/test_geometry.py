@@ -10,8 +10,14 @@ from cxrpilot import imaging
 
 @pytest.mark.parametrize(
     ("shape", "size", "content"),  # content: (rows, cols) of the image inside the square
-    [((100, 50), 64, (64, 32)), ((50, 100), 64, (32, 64)), ((300, 300), 224, (224, 224)),
-     ((10, 20), 40, (20, 40)), ((1955, 1841), 384, (384, 362)), ((1, 1000), 16, (1, 16))],
+    [
+        ((100, 50), 64, (64, 32)),
+        ((50, 100), 64, (32, 64)),
+        ((300, 300), 224, (224, 224)),
+        ((10, 20), 40, (20, 40)),
+        ((1955, 1841), 384, (384, 362)),
+        ((1, 1000), 16, (1, 16)),
+    ],
 )
 def test_fit_square_shapes(shape, size, content):
     out = imaging.fit_square(np.ones(shape, np.float32), size)
@@ -36,11 +42,14 @@ def test_fit_square_on_a_radiograph(siim):
     assert not xr.pixels.flags.writeable  # the radiograph itself is untouched
 
 
-@pytest.mark.parametrize(("pixels", "size", "pattern"), [
-    (np.zeros((3, 4, 3)), 8, r"2-D \(H, W\) array, got shape \(3, 4, 3\)"),
-    (np.zeros((0, 4)), 8, r"non-empty"),
-    (np.zeros((4, 4)), 0, r"size must be >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    ("pixels", "size", "pattern"),
+    [
+        (np.zeros((3, 4, 3)), 8, r"2-D \(H, W\) array, got shape \(3, 4, 3\)"),
+        (np.zeros((0, 4)), 8, r"non-empty"),
+        (np.zeros((4, 4)), 0, r"size must be >= 1, got 0"),
+    ],
+)
 def test_fit_square_bad_input(pixels, size, pattern):
     with pytest.raises(ValueError, match=pattern):
         imaging.fit_square(pixels, size)

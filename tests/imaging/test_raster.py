@@ -39,7 +39,14 @@ def _with_alpha(grey: np.ndarray, mode: str) -> Image.Image:
 # (id, encoder from the 8-bit grey array, format, photometric, bits, max abs error)
 VARIANTS = [
     ("png-grey8", lambda g: _png(Image.fromarray(g)), "png", "L", 8, 0.0),
-    ("png-grey16", lambda g: _png(Image.fromarray(g.astype(np.uint16) * 257)), "png", "I;16", 16, 1e-6),
+    (
+        "png-grey16",
+        lambda g: _png(Image.fromarray(g.astype(np.uint16) * 257)),
+        "png",
+        "I;16",
+        16,
+        1e-6,
+    ),
     ("png-grey-alpha", lambda g: _png(_with_alpha(g, "LA")), "png", "LA", 8, 1e-6),
     ("png-rgb", lambda g: _png(Image.fromarray(np.dstack([g] * 3))), "png", "RGB", 8, 1e-6),
     ("png-rgba", lambda g: _png(_with_alpha(g, "RGBA")), "png", "RGBA", 8, 1e-6),
@@ -49,15 +56,24 @@ VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize(("encode", "fmt", "photometric", "bits", "tolerance"),
-                         [v[1:] for v in VARIANTS], ids=[v[0] for v in VARIANTS])
-def test_variants_read_as_the_same_grey(frontal_grey, tmp_path, encode, fmt, photometric, bits,
-                                        tolerance):
+@pytest.mark.parametrize(
+    ("encode", "fmt", "photometric", "bits", "tolerance"),
+    [v[1:] for v in VARIANTS],
+    ids=[v[0] for v in VARIANTS],
+)
+def test_variants_read_as_the_same_grey(
+    frontal_grey, tmp_path, encode, fmt, photometric, bits, tolerance
+):
     path = tmp_path / "chest.img"  # no telling extension: the content decides
     path.write_bytes(encode(frontal_grey))
     xr = imaging.load(path)  # check=True: a frontal chest radiograph passes every check
     expected = frontal_grey.astype(np.float32) / 255.0
-    assert (xr.format, xr.photometric, xr.bits_stored, xr.shape) == (fmt, photometric, bits, frontal_grey.shape)
+    assert (xr.format, xr.photometric, xr.bits_stored, xr.shape) == (
+        fmt,
+        photometric,
+        bits,
+        frontal_grey.shape,
+    )
     assert xr.pixels.dtype == np.float32 and xr.header is None and xr.modality is None
     assert float(np.abs(xr.pixels - expected).max()) <= tolerance
     if fmt == "jpeg":  # lossy: close on average
@@ -65,7 +81,10 @@ def test_variants_read_as_the_same_grey(frontal_grey, tmp_path, encode, fmt, pho
 
 
 def test_sixteen_bit_png_keeps_its_grey_levels(frontal_grey):
-    fine = (frontal_grey.astype(np.uint16) * 256 + np.arange(frontal_grey.shape[1], dtype=np.uint16) % 256)
+    fine = (
+        frontal_grey.astype(np.uint16) * 256
+        + np.arange(frontal_grey.shape[1], dtype=np.uint16) % 256
+    )
     xr = imaging.load(_png(Image.fromarray(fine)))
     np.testing.assert_allclose(xr.pixels, fine / 65535.0, atol=1e-6)
     assert len(np.unique(xr.pixels)) > 256

@@ -27,23 +27,31 @@ def test_weights_are_tiny_and_the_card_matches_them():
     assert "not for clinical use" in model.card["intended_use"]
 
 
-@pytest.mark.parametrize("relative", [
-    "covid-chestxray/images/covid-19-pneumonia-14-L.jpg",
-    "covid-chestxray/images/covid-19-pneumonia-15-L.jpg",
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "covid-chestxray/images/covid-19-pneumonia-14-L.jpg",
+        "covid-chestxray/images/covid-19-pneumonia-15-L.jpg",
+    ],
+)
 def test_lateral_images_rate_lateral(shared_data, relative):
     xr = imaging.load(shared_data / relative, check=False)
     assert imaging.lateral_probability(xr) > 0.9
 
 
-@pytest.mark.parametrize("relative", [
-    "samples/nih/00000001_000.png",
-    "samples/misc/tb0005.png",
-    "covid-radiography/Normal/Normal-1.jpg",
-    "pediatric-pneumonia/train/NORMAL/IM-0115-0001.jpg",
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "samples/nih/00000001_000.png",
+        "samples/misc/tb0005.png",
+        "covid-radiography/Normal/Normal-1.jpg",
+        "pediatric-pneumonia/train/NORMAL/IM-0115-0001.jpg",
+    ],
+)
 def test_frontal_images_rate_frontal(shared_data, relative):
-    assert imaging.lateral_probability(imaging.load(shared_data / relative, check=False).pixels) < 0.1
+    assert (
+        imaging.lateral_probability(imaging.load(shared_data / relative, check=False).pixels) < 0.1
+    )
 
 
 def test_header_view_decides_over_the_image(siim):
@@ -54,14 +62,20 @@ def test_header_view_decides_over_the_image(siim):
 
 
 def test_import_is_light():
-    code = ("import sys, cxrpilot.imaging; "
-            "print(sorted(m for m in ('torch', 'sklearn', 'pydicom', 'scipy', 'transformers') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, cxrpilot.imaging; "
+        "print(sorted(m for m in ('torch', 'sklearn', 'pydicom', 'scipy', 'transformers') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_training_script_help():
-    out = subprocess.run([sys.executable, "-m", "cxrpilot.imaging._train_view", "--help"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "cxrpilot.imaging._train_view", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert re.search(r"--data", out.stdout)

@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
             message = str(exc)
             if args.json:
                 print(json.dumps({"source": str(path), "error": message}), flush=True)
-            progress.write(f"cxrpilot: {path}: {message}", file=sys.stderr)
+            where = "" if str(path) in message else f"{path}: "
+            progress.write(f"cxrpilot: {where}{message}", file=sys.stderr)
             continue
         draft = replace(draft, timings={"load": load_s, **draft.timings})
         if args.json:

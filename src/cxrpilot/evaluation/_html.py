@@ -117,7 +117,7 @@ def _plot_times(times: Mapping[str, np.ndarray]) -> str:
             ax1.axvline(t.mean(), color=ARM_COLOR[arm], lw=2, ls="--")
     ax1.set_xlabel("reading time (s)")
     ax1.set_ylabel("reads")
-    ax1.legend(fontsize=8, frameon=False)
+    ax1.legend(fontsize=8, frameon=False, loc="upper right")
     data = [times[a] for a in ARMS if times[a].size]
     if data:
         bp = ax2.boxplot(data, tick_labels=[ARM_LABEL[a].split(" ")[0] for a in ARMS if times[a].size],
@@ -226,6 +226,13 @@ def render_study_html(analysis: Any, data: StudyData | None = None, *, title: st
                          _est(mm.relative_change, 1, 100, " %") + f", {_p(mm.p)}",
                          "variance components: " + ", ".join(f"{_esc(k)} {v:.4f}" for k, v in mm.variance_components.items())
                          + ("" if mm.converged else " (did not converge)")])
+        ms = rt.get("mixed_model_seconds")
+        if ms is not None and ms.arm_means:
+            for arm in ARMS:
+                if arm in ms.arm_means:
+                    rows.append([f"mixed model mean, {ARM_LABEL[arm]} (reader and case variability)",
+                                 _est(ms.arm_means[arm], 1, 1, " s"), "linear mixed model of seconds"])
+            rows.append(["mixed model difference (AI-assisted − SCP)", _est(ms.arm_effect, 1, 1, " s") + f", {_p(ms.p)}", ""])
         parts.append(_table(["statistic", "estimate [95 % CI]", "details"], rows))
         if data is not None:
             reads = data.reads

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -160,6 +160,9 @@ class MixedModelResult:
     n : int
     warnings : tuple of str
         What statsmodels warned about while fitting (e.g. a variance on the boundary).
+    arm_means : dict of str to Estimate
+        Model-based mean of each arm (population of readers and cases), Wald interval, in
+        seconds (``log=False``) or as geometric means (``log=True``: exp of the log mean).
     """
 
     formula: str
@@ -171,6 +174,7 @@ class MixedModelResult:
     converged: bool
     n: int
     warnings: tuple[str, ...] = ()
+    arm_means: dict[str, Estimate] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
@@ -245,7 +249,18 @@ def reading_time_mixed_model(
     rel = (Estimate(math.exp(coef) - 1, math.exp(low) - 1, math.exp(high) - 1, n, label + ", exp(coef) - 1")
            if log else nan)
     notes = tuple(dict.fromkeys(str(w.message) for w in caught))
-    return MixedModelResult(formula, tuple(effects), arm_effect, rel, p, vcomp, converged, n, notes)
+    from scipy import stats
+
+    cov = fit.cov_params()
+    zq = float(stats.norm.ppf(0.5 + confidence / 2))
+    means = {}
+    for arm_name, names in ((control, ["Intercept"]), (treatment, ["Intercept", "treat"])):
+        m = float(sum(fit.params[k] for k in names))
+        se = math.sqrt(float(sum(cov.loc[a, b] for a in names for b in names)))
+        lo, hi = m - zq * se, m + zq * se
+        means[arm_name] = (Estimate(math.exp(m), math.exp(lo), math.exp(hi), n, label + ", geometric mean")
+                           if log else Estimate(m, lo, hi, n, label))
+    return MixedModelResult(formula, tuple(effects), arm_effect, rel, p, vcomp, converged, n, notes, means)
 
 
 # --------------------------------------------------------------------------- draft edits

@@ -168,6 +168,9 @@ def analyze_study(
         if mixed_model and len(rt):
             reading["mixed_model"] = reading_time_mixed_model(
                 rt["seconds"], rt["arm"], rt["reader"], rt["case"], confidence=confidence)
+            # arm means and their difference in seconds, with reader and case variability
+            reading["mixed_model_seconds"] = reading_time_mixed_model(
+                rt["seconds"], rt["arm"], rt["reader"], rt["case"], log=False, confidence=confidence)
 
         # ---- Likert and RADPEER
         likert = _ordinal_block(ev, "likert", paired=paired, confidence=confidence) if len(ev) else {}
@@ -250,9 +253,14 @@ def summary_lines(analysis: StudyAnalysis) -> list[str]:
                      f"[{_fmt(100 * rc.ci_low)}, {_fmt(100 * rc.ci_high)}]")
         mm = rt.get("mixed_model")
         if mm is not None and not math.isnan(mm.relative_change.estimate):
-            lines.append(f"  mixed model ({' + '.join(mm.random_effects) or 'no'} random effects): "
+            lines.append(f"  mixed model of log time ({' + '.join(mm.random_effects) or 'no'} random effects): "
                          f"{_fmt(100 * mm.relative_change.estimate)} % [{_fmt(100 * mm.relative_change.ci_low)}, "
                          f"{_fmt(100 * mm.relative_change.ci_high)}], p = {mm.p:.3g}")
+        ms = rt.get("mixed_model_seconds")
+        if ms is not None and ms.arm_means:
+            lines.append("  mixed model of seconds: " + ", ".join(
+                f"{arm} {_fmt(e.estimate)} s [{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]" for arm, e in ms.arm_means.items())
+                + f"; difference {_fmt(ms.arm_effect.estimate)} s [{_fmt(ms.arm_effect.ci_low)}, {_fmt(ms.arm_effect.ci_high)}]")
     if analysis.likert:
         lk = analysis.likert
         lines.append(f"Likert: AI-assisted {_fmt(lk['per_arm'][TREATMENT].mean, 2)}, SCP "

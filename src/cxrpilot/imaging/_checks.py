@@ -88,7 +88,12 @@ _ANIMAL_FIELDS = (
     ("InstitutionName", "Institution Name"),
     ("InstitutionalDepartmentName", "Institutional Department Name"),
 )
-_ANIMAL_CODE_SEQUENCES = ("PerformedProtocolCodeSequence", "ProcedureCodeSequence", "PatientSpeciesCodeSequence")
+_ANIMAL_CODE_SEQUENCES = (
+    "PerformedProtocolCodeSequence",
+    "ProcedureCodeSequence",
+    "PatientSpeciesCodeSequence",
+)
+_VETERINARY = re.compile(r"\b(VETERINAR\w*|ANIMAL HOSPITAL|ANIMAL CLINIC|VET CLINIC)\b")
 _HUMAN = re.compile(r"\b(HOMO SAPIENS|HUMAN)\b")
 
 # Body Part Examined values that mean the chest, in the languages met in practice.
@@ -103,7 +108,9 @@ def _field(ds: Any, keyword: str) -> str:
     return "" if value is None else str(value).upper()
 
 
-def check_declared_size(width: int, height: int, frames: int, *, max_pixels: int, source: str) -> None:
+def check_declared_size(
+    width: int, height: int, frames: int, *, max_pixels: int, source: str
+) -> None:
     """Refuse an image whose header declares more than ``max_pixels`` (before decoding)."""
     total = int(width) * int(height) * max(int(frames), 1)
     if total > max_pixels:
@@ -121,7 +128,9 @@ def _non_human(ds: Any) -> tuple[str, str] | None:
         text = _field(ds, keyword)
         if keyword.startswith("PatientSpecies") and text and not _HUMAN.search(text):
             return text.split()[0].lower(), label
-        match = _ANIMAL.search(text)
+        # Institution names only count when they say veterinary ("Dog River Hospital" is not).
+        pattern = _VETERINARY if keyword.startswith("Institution") else _ANIMAL
+        match = pattern.search(text)
         if match:
             return match.group(1), label
     for keyword in _ANIMAL_CODE_SEQUENCES:
@@ -132,7 +141,11 @@ def _non_human(ds: Any) -> tuple[str, str] | None:
                 match = _ANIMAL.search(meaning)
                 if match:
                     return match.group(1), f"{keyword} code meaning"
-                if keyword == "PatientSpeciesCodeSequence" and meaning and not _HUMAN.search(meaning):
+                if (
+                    keyword == "PatientSpeciesCodeSequence"
+                    and meaning
+                    and not _HUMAN.search(meaning)
+                ):
                     return meaning.lower(), "Patient Species Code Sequence"
         except Exception:
             continue
@@ -176,7 +189,9 @@ def check_dicom_header(ds: Any, facts: DicomFacts, *, source: str) -> None:
             f"{body!r} (expected CHEST); {_SKIP}"
         )
     if facts.view_position:
-        check_view_label(facts.view_position, attribute=facts.view_source or "header", source=source)
+        check_view_label(
+            facts.view_position, attribute=facts.view_source or "header", source=source
+        )
 
 
 def check_view_label(view: str, *, attribute: str, source: str) -> None:

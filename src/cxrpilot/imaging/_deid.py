@@ -19,9 +19,7 @@ from typing import Any
 
 __all__ = ["deidentify_header", "strip_pixel_data", "DEIDENTIFICATION_METHOD"]
 
-DEIDENTIFICATION_METHOD = (
-    "cxrpilot: basic profile (allowlist), retain UIDs"
-)
+DEIDENTIFICATION_METHOD = "cxrpilot: basic profile (allowlist), retain UIDs"
 
 # (code value, meaning) from DICOM CID 7050 "De-identification Method" (scheme DCM).
 _METHOD_CODES = (

@@ -33,7 +33,9 @@ __all__ = ["DicomFacts", "read_dataset", "read_facts", "decode_pixels", "looks_l
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 # ViewPosition (0018,5101) values and free-text tokens, by kind of projection.
-_LATERAL = frozenset({"LL", "RL", "LAT", "LATERAL", "LLAT", "RLAT", "XTABLE", "LATERALE", "SEITLICH"})
+_LATERAL = frozenset(
+    {"LL", "RL", "LAT", "LATERAL", "LLAT", "RLAT", "XTABLE", "LATERALE", "SEITLICH"}
+)
 _OBLIQUE = frozenset({"RLO", "LLO", "RAO", "LAO", "RPO", "LPO", "OBL", "OBLIQUE"})
 _FRONTAL = frozenset({"PA", "AP", "APS", "FRONTAL", "LLD", "RLD"})
 # Free-text fields read, in order, for the view when View Position is empty (image or
@@ -96,7 +98,9 @@ def read_dataset(data: bytes, source: str) -> Any:
             f"truncated or corrupt DICOM: {source}: the header cannot be parsed "
             f"({type(exc).__name__}: {_short(exc)}); export or transfer the file again"
         ) from None
-    if any("end of file" in str(w.message).lower() for w in caught) or (has_marker and len(ds) == 0):
+    if any("end of file" in str(w.message).lower() for w in caught) or (
+        has_marker and len(ds) == 0
+    ):
         raise InvalidImageError(
             f"truncated DICOM: {source} ends before its data set does ({len(data)} bytes); "
             "export or transfer the file again"
@@ -163,7 +167,9 @@ def _int(ds: Any, keyword: str, default: int | None = None) -> int | None:
 
 
 def _sop_class_name(ds: Any) -> str | None:
-    uid = ds.get("SOPClassUID") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None)
+    uid = ds.get("SOPClassUID") or getattr(
+        getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None
+    )
     if not uid:
         return None
     name = getattr(uid, "name", str(uid))
@@ -297,8 +303,17 @@ def _decode_error(exc: BaseException, facts: DicomFacts, source: str) -> Cxrpilo
             f"cannot decode DICOM pixel data of {source}: no decoder for {syntax} is installed; "
             "install pylibjpeg-libjpeg, pylibjpeg-openjpeg, pylibjpeg-rle and python-gdcm"
         )
-    if any(w in low for w in ("less than expected", "truncat", "too short", "end of", "insufficient",
-                              "not enough")):
+    if any(
+        w in low
+        for w in (
+            "less than expected",
+            "truncat",
+            "too short",
+            "end of",
+            "insufficient",
+            "not enough",
+        )
+    ):
         sizes = re.search(r"\((\d+) vs (\d+) bytes\)", message)
         detail = f"{sizes.group(1)} of {sizes.group(2)} bytes" if sizes else message
         return InvalidImageError(

@@ -47,7 +47,9 @@ def fit_square(pixels: np.ndarray, size: int, *, fill: float = 0.0) -> np.ndarra
     """
     array = np.asarray(pixels)
     if array.ndim != 2 or array.size == 0:
-        raise ValueError(f"fit_square expects a non-empty 2-D (H, W) array, got shape {array.shape}")
+        raise ValueError(
+            f"fit_square expects a non-empty 2-D (H, W) array, got shape {array.shape}"
+        )
     if int(size) < 1:
         raise ValueError(f"fit_square size must be >= 1, got {size}")
     size = int(size)

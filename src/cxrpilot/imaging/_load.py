@@ -154,22 +154,33 @@ def load(
     """
     data, name = _read_source(source)
     if not data:
-        raise InvalidImageError(f"empty file: {name} has 0 bytes; expected a DICOM, PNG or JPEG image")
+        raise InvalidImageError(
+            f"empty file: {name} has 0 bytes; expected a DICOM, PNG or JPEG image"
+        )
     fmt = sniff_format(data)
     digest = hashlib.sha256(data).hexdigest()
     if fmt is None:
         raise _unknown_format(data, name)
     log.debug("loading %s image sha256:%s (%d bytes)", fmt, digest[:12], len(data))
     if fmt == "dicom":
-        return _load_dicom(data, name, digest, check=check, deidentify=deidentify,
-                           max_pixels=max_pixels, min_side=min_side)
-    return _load_raster(data, fmt, name, digest, check=check, max_pixels=max_pixels,
-                        min_side=min_side)
+        return _load_dicom(
+            data,
+            name,
+            digest,
+            check=check,
+            deidentify=deidentify,
+            max_pixels=max_pixels,
+            min_side=min_side,
+        )
+    return _load_raster(
+        data, fmt, name, digest, check=check, max_pixels=max_pixels, min_side=min_side
+    )
 
 
-def _load_raster(data: bytes, fmt: str, name: str, digest: str, *, check: bool,
-                 max_pixels: int, min_side: int) -> Radiograph:
-    from cxrpilot.imaging._raster import decode_raster, declared_size, is_truncated
+def _load_raster(
+    data: bytes, fmt: str, name: str, digest: str, *, check: bool, max_pixels: int, min_side: int
+) -> Radiograph:
+    from cxrpilot.imaging._raster import declared_size, decode_raster, is_truncated
 
     size = declared_size(data, fmt)
     if size is None:
@@ -199,8 +210,16 @@ def _check_view_from_image(pixels, name: str) -> None:
     check_frontal(pixels, source=name)
 
 
-def _load_dicom(data: bytes, name: str, digest: str, *, check: bool, deidentify: bool,
-                max_pixels: int, min_side: int) -> Radiograph:
+def _load_dicom(
+    data: bytes,
+    name: str,
+    digest: str,
+    *,
+    check: bool,
+    deidentify: bool,
+    max_pixels: int,
+    min_side: int,
+) -> Radiograph:
     from cxrpilot.imaging._deid import deidentify_header, strip_pixel_data
     from cxrpilot.imaging._dicom import decode_pixels, read_dataset, read_facts
 
@@ -225,8 +244,14 @@ def _load_dicom(data: bytes, name: str, digest: str, *, check: bool, deidentify:
         if facts.view_position is None:
             _check_view_from_image(pixels, name)
     header = deidentify_header(ds) if deidentify else strip_pixel_data(ds)
-    log.debug("decoded DICOM sha256:%s %dx%d %s (%s)", digest[:12], facts.columns, facts.rows,
-              facts.photometric, facts.transfer_syntax)
+    log.debug(
+        "decoded DICOM sha256:%s %dx%d %s (%s)",
+        digest[:12],
+        facts.columns,
+        facts.rows,
+        facts.photometric,
+        facts.transfer_syntax,
+    )
     return Radiograph(
         pixels=pixels,
         source=name,

@@ -142,8 +142,17 @@ def decode_raster(data: bytes, fmt: str, source: str) -> RasterImage:
         ) from None
     except (UnsupportedImageError, InvalidImageError):
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error,
-            IndexError, TypeError, MemoryError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        struct.error,
+        IndexError,
+        TypeError,
+        MemoryError,
+    ) as exc:
         text = " ".join(str(exc).split())[:160]
         kind = "truncated" if "truncated" in text.lower() else "corrupt"
         raise InvalidImageError(

@@ -39,7 +39,9 @@ FRONTAL_VIEWS = {"PA", "AP", "AP Supine"}
 LATERAL_VIEWS = {"L"}
 
 
-def _features(paths: list[Path], *, desc: str, mirror: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _features(
+    paths: list[Path], *, desc: str, mirror: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Features of each image and of its mirror image (empty when ``mirror`` is False)."""
     from tqdm import tqdm
 
@@ -115,20 +117,32 @@ def main(argv: list[str] | None = None) -> int:
     cc_paths, cc_y, cc_groups = _covid_chestxray(args.data)
     external = {
         "covid-radiography/Normal": _sample(
-            args.data / "covid-radiography" / "Normal", "*.jpg",
-            args.frontals_per_source, args.held_out_per_source, rng),
+            args.data / "covid-radiography" / "Normal",
+            "*.jpg",
+            args.frontals_per_source,
+            args.held_out_per_source,
+            rng,
+        ),
         "pediatric-pneumonia/PNEUMONIA": _sample(
-            args.data / "pediatric-pneumonia" / "train" / "PNEUMONIA", "*.jpg",
-            args.frontals_per_source, args.held_out_per_source, rng),
+            args.data / "pediatric-pneumonia" / "train" / "PNEUMONIA",
+            "*.jpg",
+            args.frontals_per_source,
+            args.held_out_per_source,
+            rng,
+        ),
     }
     held_out_only = {
         "samples (NIH + misc PNG)": sorted((args.data / "samples").glob("*/*.png")),
     }
 
     x_cc, m_cc = _features(cc_paths, desc="covid-chestxray")
-    train_x, train_m, train_y, train_groups, train_source = [x_cc], [m_cc], [cc_y], [cc_groups], [
-        np.array(["covid-chestxray"] * len(cc_y))
-    ]
+    train_x, train_m, train_y, train_groups, train_source = (
+        [x_cc],
+        [m_cc],
+        [cc_y],
+        [cc_groups],
+        [np.array(["covid-chestxray"] * len(cc_y))],
+    )
     held = {}
     for name, (train_paths, test_paths) in external.items():
         x, m = _features(train_paths, desc=f"{name} (train)")
@@ -151,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     for r in range(args.repeats):
         folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=args.seed + r)
         for tr, te in folds.split(x_all, y_all, g_all):
-            model = _fit(np.concatenate([x_all[tr], m_all[tr]]),
-                         np.concatenate([y_all[tr], y_all[tr]]), args.c)
+            model = _fit(
+                np.concatenate([x_all[tr], m_all[tr]]),
+                np.concatenate([y_all[tr], y_all[tr]]),
+                args.c,
+            )
             oof[r, te] = model.predict_proba(x_all[te])[:, 1]
     aucs = [roc_auc_score(y_all, o) for o in oof]
     cc = s_all == "covid-chestxray"
@@ -167,12 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     loso = {}
     for name in external:
         keep = s_all != name
-        model = _fit(np.concatenate([x_all[keep], m_all[keep]]),
-                     np.concatenate([y_all[keep], y_all[keep]]), args.c)
+        model = _fit(
+            np.concatenate([x_all[keep], m_all[keep]]),
+            np.concatenate([y_all[keep], y_all[keep]]),
+            args.c,
+        )
         loso[name] = float((model.predict_proba(held[name])[:, 1] >= threshold).mean())
 
     final = _fit(np.concatenate([x_all, m_all]), np.concatenate([y_all, y_all]), args.c)
-    held_fpr = {name: float((final.predict_proba(x)[:, 1] >= threshold).mean()) for name, x in held.items()}
+    held_fpr = {
+        name: float((final.predict_proba(x)[:, 1] >= threshold).mean()) for name, x in held.items()
+    }
     coef, intercept = _fold_weights(final)
     # Whole folders of frontal views (partly training data): how many does it call lateral?
     scan = {}
@@ -181,15 +203,17 @@ def main(argv: list[str] | None = None) -> int:
         ("pediatric-pneumonia (train)", args.data / "pediatric-pneumonia" / "train", "*/*.jpg"),
     ):
         x = _features(sorted(folder.glob(pattern)), desc=name, mirror=False)[0]
-        scan[name] = {"n": int(len(x)),
-                      "called_lateral": int((final.predict_proba(x)[:, 1] >= threshold).sum())}
+        scan[name] = {
+            "n": int(len(x)),
+            "called_lateral": int((final.predict_proba(x)[:, 1] >= threshold).sum()),
+        }
 
     n_lat = int(y_all.sum())
     card = {
         "name": VIEW_WEIGHTS.removesuffix(".npz"),
         "task": "frontal (PA/AP) vs lateral chest radiograph, for files with no view in a header",
         "model": f"scikit-learn LogisticRegression(C={args.c}, class_weight='balanced') on "
-                 "HOG (4x4 cells x 9 orientations) + 4 shape features (148 values)",
+        "HOG (4x4 cells x 9 orientations) + 4 shape features (148 values)",
         "input": "Radiograph.pixels (display sense, [0, 1]), fit_square to 64 x 64",
         "threshold": round(threshold, 6),
         "training_data": {
@@ -213,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         "whole_frontal_folders_partly_training": scan,
         "seed": args.seed,
         "licences": "covid-chestxray: per image (CC BY-NC-SA, CC BY, Apache-2.0...); "
-                    "covid-radiography: research use; pediatric-pneumonia: CC BY 4.0; NIH: "
-                    "unrestricted with citation",
+        "covid-radiography: research use; pediatric-pneumonia: CC BY 4.0; NIH: "
+        "unrestricted with citation",
         "intended_use": "input check for research and demonstration; not for clinical use",
     }
     print(json.dumps(card, indent=2))
@@ -261,8 +285,10 @@ def _write_card(path: Path, card: dict, digest: str) -> None:
         "",
         "**False-lateral rate on held-out frontal images** (images never trained on):",
         "",
-        *[f"- {k} (n={card['held_out_counts'][k]}): {v:.4f}"
-          for k, v in card["false_lateral_rate_held_out"].items()],
+        *[
+            f"- {k} (n={card['held_out_counts'][k]}): {v:.4f}"
+            for k, v in card["false_lateral_rate_held_out"].items()
+        ],
         "",
         "**Leave-one-source-out** (model trained without that source's frontals):",
         "",
@@ -270,8 +296,10 @@ def _write_card(path: Path, card: dict, digest: str) -> None:
         "",
         "**Whole folders of frontal views** (partly training data, so optimistic):",
         "",
-        *[f"- {k}: {v['called_lateral']} of {v['n']} called lateral"
-          for k, v in card["whole_frontal_folders_partly_training"].items()],
+        *[
+            f"- {k}: {v['called_lateral']} of {v['n']} called lateral"
+            for k, v in card["whole_frontal_folders_partly_training"].items()
+        ],
         "",
         "**Limits.** Only 51 lateral images, from one collection (many cut from papers); "
         "the model has seen no lateral from a DICOM archive. It is a safety net for files "

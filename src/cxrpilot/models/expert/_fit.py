@@ -27,15 +27,15 @@ class FitResult:
 def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """Random geometry and intensity changes of a batch (B, 1, S, S) of [0, 1] images.
 
-    Small rotation, zoom and shift; a random squeeze of one axis (so that the black
+    Small rotation, zoom (+-20 %) and shift; a random squeeze of one axis (so that the black
     padding bars that non-square sources get also appear on square sources, and cannot
-    be a shortcut); gamma, contrast and brightness; now and then a black band over a
-    border (where text markers sit).
+    be a shortcut); gamma, contrast and brightness; for half the images, black bands of
+    up to 20 % over the borders (where text markers and other source cues sit).
     """
     b = x.shape[0]
     u = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     angle = (u(b) * 2 - 1) * math.radians(8)
-    scale = 1 + (u(b) * 2 - 1) * 0.1
+    scale = 1 + (u(b) * 2 - 1) * 0.2
     squeeze = torch.where(u(b) < 0.4, 1 - u(b) * 0.25, torch.ones(b))
     on_x = u(b) < 0.5
     sx = scale * torch.where(on_x, squeeze, torch.ones(b))
@@ -55,8 +55,8 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     bright = ((u(b) * 2 - 1) * 0.08).view(b, 1, 1, 1)
     x = ((x - mean) * contrast + mean + bright).clamp(0, 1)
     size = x.shape[-1]
-    band = (u(b, 4) * 0.12 * size).long()
-    masked = u(b) < 0.25
+    band = (u(b, 4) * 0.2 * size).long()
+    masked = u(b) < 0.5
     for i in torch.nonzero(masked).flatten().tolist():
         top, bottom, left, right = band[i].tolist()
         x[i, :, :top] = 0

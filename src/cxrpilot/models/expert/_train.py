@@ -229,8 +229,9 @@ def train_expert(
             "sampling": "training images drawn with replacement, with weights balancing the "
                         "classes within each source (cap 5), so that the source cannot stand in "
                         "for the class; the validation loss uses the same weights",
-            "augmentation": "rotation +-8 deg, zoom +-10 %, shift +-6 %, random one-axis squeeze "
-                            "(padding bars), gamma/contrast/brightness, random black border bands",
+            "augmentation": "rotation +-8 deg, zoom +-20 %, shift +-6 %, random one-axis squeeze "
+                            "(padding bars), gamma/contrast/brightness, black bands of up to 20 % "
+                            "over the borders of half the images",
             "sources": table.source_summary(keep),
             "data_notes": table.notes,
             "splits": _split_counts(table, keep),
