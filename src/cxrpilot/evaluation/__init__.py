@@ -29,6 +29,7 @@ from ._diagnostic import (
     threshold_metrics,
     youden_threshold,
 )
+from ._html import render_findings_html, render_reports_html, render_study_html
 from ._reading import (
     draft_edits,
     reading_time_mixed_model,
@@ -97,4 +98,7 @@ __all__ = [
     "SimulationSpec",
     "simulate_reader_study",
     "write_study_export",
+    "render_study_html",
+    "render_findings_html",
+    "render_reports_html",
 ]

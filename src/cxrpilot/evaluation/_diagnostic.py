@@ -8,7 +8,7 @@ a statistic is undefined for the data, e.g. an AUC when only one class is presen
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -515,9 +515,3 @@ def roc_curve_points(y_true: Any, y_score: Any, *, drop_intermediate: bool = Tru
     fpr, tpr, thr = roc_curve(y, s, drop_intermediate=drop_intermediate)
     return RocCurve(fpr, tpr, thr, float(roc_auc_score(y, s)))
 
-
-def estimates_table(estimates: Mapping[str, Estimate], *, digits: int = 3) -> list[dict[str, Any]]:
-    """Rows ``{name, estimate, ci_low, ci_high, n}`` for printing or JSON."""
-    return [{"name": k, **{f: round(getattr(v, f), digits) if f != "n" else v.n
-                           for f in ("estimate", "ci_low", "ci_high", "n")}}
-            for k, v in estimates.items()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -94,10 +93,3 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
         raise InvalidInputError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
 
-
-def check_same_length(named: Sequence[tuple[str, Sequence[Any]]]) -> int:
-    lengths = {name: len(v) for name, v in named}
-    if len(set(lengths.values())) > 1:
-        detail = ", ".join(f"len({k})={v}" for k, v in lengths.items())
-        raise InvalidInputError(f"inputs must have the same length; got {detail}")
-    return next(iter(lengths.values())) if lengths else 0

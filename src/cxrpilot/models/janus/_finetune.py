@@ -307,7 +307,7 @@ def _report_metrics(references: list[str], hypotheses: list[str]) -> dict[str, f
     metric = getattr(evaluation, "report_metrics", None)
     if metric is None:
         return {}
-    result = metric(references, hypotheses)
+    result = metric(hypotheses, references)  # report_metrics(predictions, references)
     values = result if isinstance(result, dict) else asdict(result)
     return {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
 
