@@ -60,6 +60,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs of the cross-source models "
                         "(default: as the shipped model)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    parser.add_argument("--baseline-holdout-dir", default=None,
+                        help="cross-source models of an earlier recipe, shown side by side")
+    parser.add_argument("--baseline-label", default="baseline recipe")
     parser.add_argument("--skip-cross", action="store_true")
     parser.add_argument("--out", default=REPO / "benchmarks" / "results" / "expert_quality.md")
     parser.add_argument("--update-card", action="store_true",
@@ -126,6 +129,17 @@ def main() -> None:
                          + f" | {', '.join(f'{k} {v}' for k, v in trained_on.items())} |")
             print(f"cross-source {held}: done in {time.perf_counter() - t0:.0f} s", flush=True)
         lines.append("")
+        if args.baseline_holdout_dir:
+            j = LABELS.index("Pneumonia")
+            lines += [f"Side by side, Pneumonia AUC on the held-out source: {args.baseline_label} "
+                      f"vs this recipe ({card.training.get('augmentation', '')}):", "",
+                      f"| held-out source | {args.baseline_label} | this recipe |", "|---|---|---|"]
+            for held in SOURCES:
+                base = Path(args.baseline_holdout_dir) / f"without-{held}"
+                if (base / "card.json").is_file():
+                    b = expert.load(base).card.metrics["test"].get(held, {}).get(LABELS[j])
+                    lines.append(f"| {held} | {fmt(b)} | {fmt(cross.get(held, {}).get(LABELS[j]))} |")
+            lines.append("")
 
     # 3. shortcut checks
     j = LABELS.index("Pneumonia")

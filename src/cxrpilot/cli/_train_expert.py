@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of split, initialisation and augmentation")
     p.add_argument("--epochs", type=_at_least(1), default=8)
     p.add_argument("--image-size", type=_at_least(16), default=128, metavar="N", help="network input side in pixels")
-    p.add_argument("--arch", default="resnet10", help="resnet10 (default), resnet18 or resnet10t")
+    p.add_argument("--arch", default="resnet10", choices=("resnet10", "resnet18", "resnet10t"),
+                   help="network size (default resnet10)")
     p.add_argument("--sources", nargs="+", default=None, metavar="NAME",
                    help="data sources to use (default: all three)")
     p.add_argument("--holdout-source", default=None, metavar="NAME",

@@ -112,13 +112,11 @@ def train_expert(
 ) -> ModelCard:
     """See :func:`cxrpilot.models.expert.train_expert`."""
     import torch
-    from safetensors.torch import save_file
 
-    from cxrpilot.evaluation import expected_calibration_error
-    from cxrpilot.models.expert._fit import fit_network, network_logits
-    from cxrpilot.models.expert._model import sha256_file
-    from cxrpilot.models.expert._network import export_onnx
+    from cxrpilot.models.expert._network import ARCHITECTURES
 
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if image_size < 16:
@@ -130,7 +128,29 @@ def train_expert(
     if holdout_source is not None and holdout_source not in sources:
         raise InvalidDatasetError(
             f"holdout source {holdout_source!r} is not among the sources {', '.join(sources)}")
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
+    try:
+        return _train(data_dir, out_dir, seed=seed, epochs=epochs, image_size=image_size, arch=arch,
+                      sources=sources, holdout_source=holdout_source,
+                      limit_per_class=limit_per_class, cache_dir=cache_dir, progress=progress,
+                      samples_per_epoch=samples_per_epoch, threads=threads)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size: int, arch: str,
+           sources: tuple[str, ...], holdout_source: str | None, limit_per_class: int | None,
+           cache_dir: Path | None, progress: bool, samples_per_epoch: int | None,
+           threads: int) -> ModelCard:
+    import torch
+    from safetensors.torch import save_file
+
+    from cxrpilot.evaluation import expected_calibration_error
+    from cxrpilot.models.expert._fit import fit_network, network_logits
+    from cxrpilot.models.expert._model import sha256_file
+    from cxrpilot.models.expert._network import export_onnx
+
     t_start = time.perf_counter()
     table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
                         holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
