@@ -171,8 +171,8 @@ def main() -> None:
             checks.append(
                 f"{name} test, Pneumonia AUC: original {o['auc']:.3f}, outer 12.5 % band blacked out "
                 f"{b['auc']:.3f}, lungs hidden (only the band visible) {h['auc']:.3f}"
-                + (" -- the border alone carries much of the label: a shortcut is available"
-                   if h["auc"] >= 0.75 else ""))
+                + (" -- the border band alone (which can include the lung edges) carries much of "
+                   "the label: a shortcut is available" if h["auc"] >= 0.75 else ""))
     ped, adult = src == "pediatric-pneumonia", src == "covid-radiography"
     lines += ["Does the Pneumonia score carry the source within one class? AUC of the score for "
               "'pediatric' vs 'adult (covid-radiography)' (0.5 = no source signal):", ""]

@@ -46,6 +46,7 @@ def test_tiny_training_writes_a_loadable_model(tiny_model: Path, shared_data: Pa
     assert len(model.assess(image)) == 14
 
 
+@pytest.mark.data
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

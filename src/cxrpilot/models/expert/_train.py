@@ -42,9 +42,10 @@ LIMITATIONS = (
     "means 'none of the assessed findings', not a normal study.",
     "Every other observation (effusion, pneumothorax, cardiomegaly, devices, ...) is not "
     "assessed; an image with only those findings may read 'No Finding'.",
-    "Sources differ in hospitals, age (pediatric ages 1-5 vs adults) and preparation, and "
-    "class balance differs by source; see the cross-source results in BENCHMARKS.md for how "
-    "well it transfers to a source it was not trained on.",
+    "Sources differ in hospitals, age (pediatric ages 1-5 vs adults) and preparation, and the "
+    "source is plainly visible in the pixels. Cross-source AUCs (a model trained without a "
+    "source, tested on it; see Metrics) are far below the in-source ones: expect much worse "
+    "performance on images from hospitals and populations not in the training data.",
     "Input is a frontal (PA/AP) view; lateral views were excluded from training.",
 )
 
