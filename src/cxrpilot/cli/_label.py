@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from cxrpilot.cli._inputs import collect_files
 from cxrpilot.errors import CxrpilotError, InvalidDatasetError
 
 TEXT_SUFFIXES = {".txt", ".xml"}
@@ -147,17 +148,7 @@ def iter_reports(path: Path, *, text_column: str | None, encoding: str) -> Itera
 
 def collect_inputs(paths: list[str]) -> list[Path]:
     """Files named directly, plus .txt/.xml files found under folders (sorted)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(
-                f for f in sorted(path.rglob("*"))
-                if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in TEXT_SUFFIXES
-            )
-        else:
-            found.append(path)
-    return found
+    return collect_files(paths, TEXT_SUFFIXES)
 
 
 def _cell(value: int | None) -> str:

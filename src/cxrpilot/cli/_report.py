@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from cxrpilot.cli._inputs import collect_files
 from cxrpilot.errors import CxrpilotError
 
 IMAGE_SUFFIXES = {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ""}
@@ -35,17 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def collect_inputs(paths: list[str]) -> list[Path]:
     """Files named directly, plus image-like files found under folders (sorted)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(
-                f for f in sorted(path.rglob("*"))
-                if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in IMAGE_SUFFIXES
-            )
-        else:
-            found.append(path)  # missing files are reported by the loader, per file
-    return found
+    return collect_files(paths, IMAGE_SUFFIXES)
 
 
 def format_draft(draft) -> str:
