@@ -6,16 +6,9 @@ import argparse
 import json
 import sys
 
-_FORMAT_CHOICES = (
-    "auto",
-    "iu",
-    "mimic",
-    "chexpert",
-    "nih",
-    "folders",
-    "covid-chestxray",
-    "manifest",
-)
+from cxrpilot.data._detect import FORMATS
+
+_FORMAT_CHOICES = ("auto", *FORMATS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

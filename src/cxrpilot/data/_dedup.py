@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from cxrpilot.data._study import Study
+from cxrpilot.data._union_find import UnionFind
 from cxrpilot.errors import InvalidDatasetError, require
 
 __all__ = [
@@ -339,14 +340,7 @@ def find_duplicates(
         first, second, dist = first[keep], second[keep], dist[keep]
     owner = np.asarray(owners)
 
-    parent = list(range(len(studies)))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
+    sets = UnionFind(len(studies))
     linked_path: dict[int, str] = {}
     edges = []
     for a, b, d in zip(first.tolist(), second.tolist(), dist.tolist(), strict=True):
@@ -356,16 +350,14 @@ def find_duplicates(
         linked_path.setdefault(sa, paths[a])
         linked_path.setdefault(sb, paths[b])
         edges.append((sa, d))
-        ra, rb = find(sa), find(sb)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+        sets.union(sa, sb)
     worst: dict[int, int] = {}
     for sa, d in edges:
-        root = find(sa)
+        root = sets.find(sa)
         worst[root] = max(worst.get(root, 0), d)
     members: dict[int, list[int]] = {}
     for s in sorted(linked_path):
-        members.setdefault(find(s), []).append(s)
+        members.setdefault(sets.find(s), []).append(s)
     return [
         DuplicateGroup(
             members=tuple(study_key(studies[s]) for s in group),

@@ -10,6 +10,7 @@ import numpy as np
 
 from cxrpilot.data._dedup import DuplicateGroup, study_key
 from cxrpilot.data._study import Study
+from cxrpilot.data._union_find import UnionFind
 from cxrpilot.vocabulary import OBSERVATIONS
 
 __all__ = ["assign_splits", "SPLIT_NAMES", "main_label"]
@@ -101,30 +102,18 @@ def assign_splits(
     keys = [study_key(s) for s in studies]
     position = {key: i for i, key in enumerate(keys)}
 
-    parent = list(range(len(studies)))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
+    sets = UnionFind(len(studies))
     first_of_patient: dict[tuple[str, str], int] = {}
     for i, study in enumerate(studies):
-        union(i, first_of_patient.setdefault((study.source, study.patient_id), i))
+        sets.union(i, first_of_patient.setdefault((study.source, study.patient_id), i))
     for members in _groups_as_keys(groups or ()):
         present = [position[m] for m in members if m in position]
         for other in present[1:]:
-            union(present[0], other)
+            sets.union(present[0], other)
 
     units: dict[int, list[int]] = {}
     for i in range(len(studies)):
-        units.setdefault(find(i), []).append(i)
+        units.setdefault(sets.find(i), []).append(i)
     # Canonical unit order (independent of input order), then a seeded shuffle.
     unit_list = sorted(units.values(), key=lambda idx: min(keys[i] for i in idx))
     rng = np.random.default_rng(seed)
