@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
+from _machine import machine
 
 
 def main() -> None:
@@ -38,7 +32,7 @@ def main() -> None:
         walls.append(time.perf_counter() - t0)
         if done.returncode != 0:
             sys.exit(f"cxrpilot report failed: {done.stderr}")
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(f"machine: {machine()}, load average {os.getloadavg()[0]:.2f}")
     print(f"cxrpilot report RG1_UNCR.dcm (1841x1955 CR, 15-bit), {args.runs} runs: "
           f"median {statistics.median(walls):.2f} s, max {max(walls):.2f} s wall (target < 3 s)")
 

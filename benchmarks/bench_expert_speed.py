@@ -17,26 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from _machine import machine
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores available, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
 def count_flops(onnx_path: Path, image_size: int) -> int:
@@ -68,7 +55,6 @@ def count_flops(onnx_path: Path, image_size: int) -> int:
 
 def matmul_peak(n: int = 2048, repeats: int = 5) -> tuple[float, float]:
     """Measured float32 FLOP/s of an n x n matrix product: numpy (BLAS), ONNX Runtime."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
 

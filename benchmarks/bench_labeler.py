@@ -26,25 +26,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import time
 from collections import Counter
 from pathlib import Path
 
+from _machine import machine
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
 def keyword_labels(text: str) -> dict[str, int | None]:

@@ -18,26 +18,15 @@ import argparse
 import contextlib
 import io
 import os
-import platform
 import resource
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
+from _machine import machine
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores available, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
 def iu_reports(data: Path) -> list[str]:
