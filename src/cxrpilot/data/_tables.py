@@ -166,13 +166,8 @@ def parse_label(value: Any, *, path: Path | str, row: int, line: int, column: st
 
 def parse_int(value: str | None) -> int | None:
     """``"57"`` -> 57, ``"57.0"`` -> 57; blank or unparsable -> None."""
-    if value is None:
-        return None
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        return None
-    return int(number) if number == number else None
+    number = parse_float(value)
+    return None if number is None or number in (float("inf"), float("-inf")) else int(number)
 
 
 def parse_float(value: str | None) -> float | None:
