@@ -56,3 +56,28 @@ def test_bad_files(tmp_path, content, message):
         path.write_bytes(content)
     with pytest.raises(InvalidReportError, match=message):
         read_iu_xml(path)
+
+
+def test_iu_half_is_fixed_and_validates():
+    from cxrpilot.errors import InvalidInputError
+    from cxrpilot.reports import IU_HALVES, iu_half
+
+    # pinned: changing the split would silently leak held-out reports into development
+    assert [iu_half(f"CXR{i}") for i in range(1, 9)] == [
+        "heldout", "dev", "heldout", "dev", "heldout", "dev", "heldout", "dev"
+    ]
+    assert iu_half(" CXR2 ") == "dev"
+    assert set(IU_HALVES) == {"dev", "heldout"}
+    for bad in ("", "  ", None, 3):
+        with pytest.raises(InvalidInputError, match="report_id must be a non-empty str"):
+            iu_half(bad)  # type: ignore[arg-type]
+
+
+def test_iu_halves_split_the_reports_evenly(shared_data):
+    from cxrpilot.reports import iu_half
+
+    files = sorted((shared_data / "iu-xray" / "reports").glob("*.xml"))
+    ids = [read_iu_xml(f).report_id for f in files]
+    assert len(set(ids)) == len(ids)  # one report per id (and per patient)
+    dev = sum(iu_half(i) == "dev" for i in ids)
+    assert 0.45 < dev / len(ids) < 0.55

@@ -82,9 +82,71 @@ REAL_SENTENCES = [
 ]
 
 
-@pytest.mark.parametrize(("sentence", "observation", "expected"), REAL_SENTENCES)
+# Patterns added after the IU reports were split into halves (cxrpilot.reports.iu_half): each
+# sentence comes from a report of the development half, where the error it fixes was found.
+DEV_HALF_SENTENCES = [
+    # "with" after "compatible"/"consistent" does not end the scope of "may"
+    ("Interstitial and alveolar opacities most confluent in the left perihilar lung may be compatible with infection",
+     "Pneumonia", -1),
+    ("Correlate clinically as to XXXX or symptoms of infection.", "Pneumonia", None),
+    ("The be difficult to completely exclude a superimposed pneumonia.", "Pneumonia", -1),
+    ("In the appropriate clinical setting, this is compatible with infection/pneumonia and followup radiography is "
+     "recommended following treatment to document resolution.", "Pneumonia", -1),
+    # looked for, not found
+    ("Evaluation for pneumothorax is limited due to exclusion of the superior-most pulmonary apices.", "Pneumothorax", None),
+    ("Evaluation for pleural fluid limited but no large pleural effusion seen.", "Pleural Effusion", 0),
+    ("CT scan is more sensitive in detecting small nodules.", "Lung Lesion", None),
+    ("There is widening adjacent to the right paratracheal stripe, most XXXX represents the SVC with rotated position.",
+     "Enlarged Cardiomediastinum", 1),
+    # "leads show normal size ... of the cardiac silhouette": "normal" is about the heart, not the leads
+    ("Frontal and lateral views of the chest with overlying external cardiac monitor leads show normal size and "
+     "configuration of the cardiac silhouette.", "Support Devices", 1),
+    ("Frontal and lateral views of the chest with overlying external cardiac monitor leads show normal size and "
+     "configuration of the cardiac silhouette.", "Cardiomegaly", 0),
+    ("Prosthetic right shoulder.", "Support Devices", 1),
+    ("Left humeral head bone anchors.", "Support Devices", 1),
+    ("There is a dextroscoliosis of the thoracic spine.", "No Finding", 0),
+    ("Levoscoliosis of the thoracolumbar spine is present.", "No Finding", 0),
+    ("Old fusion of approximately T9-T10.", "No Finding", 0),
+    ("Changes of renal osteodystrophy are noted.", "No Finding", 0),
+    ("The lung volumes are slightly on the low side.", "No Finding", 0),
+    # a broken catheter, and a hand film in the same report, are not a chest fracture
+    ("Left central venous catheter fracture at the level of the overlap of the clavicle and first rib.", "Fracture", None),
+    ("Minimally displaced fracture through the XXXX of the scaphoid.", "Fracture", None),
+    ("Right upper lobe fibronodular infiltrate.", "Lung Lesion", 1),
+    ("Right apical fibronodular pleural scarring/thickening.", "Lung Lesion", None),
+    ("Multiple round opacities in the right upper lobe measuring up to 7 mm.", "Lung Lesion", 1),
+    ("Multiple round opacities in the right upper lobe measuring up to 7 mm.", "Lung Opacity", None),
+    ("There are several small circular opacities in the right upper lung, some of which are centrally lucent.",
+     "Lung Lesion", 1),
+    ("Slight basilar prominence of lung markings most XXXX representing some mild chronic inflammatory change.",
+     "Lung Opacity", 1),
+    ("Increasing density in the superior segment of the left lower lobe, XXXX seen on lateral view.", "Lung Opacity", 1),
+    ("Stable enlargement of the cardiac silhouette, lateral view interlobar fissural thickening.", "Pleural Other", 1),
+    ("There is mild thickening in the fissure.", "Pleural Other", 1),
+    ("Vague density in right mid lung, XXXX related to scapular tip and superimposed ribs.", "Support Devices", None),
+    ("Lower lung volumes on the AP projection.", "No Finding", 0),
+    ("Cardiomegaly, question small bilateral pleural effusions", "Pleural Effusion", -1),
+]
+
+
+@pytest.mark.parametrize(("sentence", "observation", "expected"), REAL_SENTENCES + DEV_HALF_SENTENCES)
 def test_real_sentences(sentence, observation, expected):
     assert label_text(sentence)[observation] == expected
+
+
+@pytest.mark.data
+def test_new_sentences_come_from_the_dev_half(shared_data):
+    from cxrpilot.reports import iu_half
+
+    dev = []
+    for path in (shared_data / "iu-xray" / "reports").glob("*.xml"):
+        report = read_iu_xml(path)
+        if iu_half(report.report_id) == "dev":
+            dev.append(f"{report.sections.findings} {report.sections.impression}".lower())
+    text = "\n".join(dev)
+    missing = [s for s, _, _ in DEV_HALF_SENTENCES if s.lower().rstrip(".") not in text]
+    assert not missing, f"not found in the dev half of the IU reports: {missing}"
 
 
 @pytest.mark.data

@@ -5,7 +5,7 @@
 1
 """
 
-from cxrpilot.reports._iu import IuReport, read_iu_xml
+from cxrpilot.reports._iu import IU_HALVES, IuReport, iu_half, read_iu_xml
 from cxrpilot.reports._labeler import (
     ChexbertLabeler,
     Labeler,
@@ -27,6 +27,8 @@ __all__ = [
     "PLACEHOLDER",
     "IuReport",
     "read_iu_xml",
+    "iu_half",
+    "IU_HALVES",
     "label_report",
     "label_reports",
     "label_text",

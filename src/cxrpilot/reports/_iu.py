@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxrpilot.errors import InvalidReportError
+from cxrpilot.errors import InvalidInputError, InvalidReportError
 from cxrpilot.reports._sections import Sections
 
-__all__ = ["IuReport", "read_iu_xml"]
+__all__ = ["IuReport", "read_iu_xml", "iu_half", "IU_HALVES"]
 
 _LABELS = {"COMPARISON": "comparison", "INDICATION": "indication", "FINDINGS": "findings", "IMPRESSION": "impression"}
 
@@ -123,3 +124,31 @@ def read_iu_xml(path: str | os.PathLike[str]) -> IuReport:
 
 def _texts(root: ET.Element, path: str) -> list[str]:
     return [" ".join(t.split()) for t in (n.text or "" for n in root.findall(path)) if t.strip()]
+
+
+#: The two fixed halves of the IU reports used to validate the labeler against MeSH:
+#: rules are developed on ``"dev"`` and scored once on ``"heldout"``.
+IU_HALVES: tuple[str, str] = ("dev", "heldout")
+
+_HALF_SALT = b"cxrpilot-iu-labeler-halves-v1:"
+
+
+def iu_half(report_id: str) -> str:
+    """The fixed validation half of an IU report: ``"dev"`` or ``"heldout"``.
+
+    Deterministic and independent of file order or count: the first byte of
+    ``sha256("cxrpilot-iu-labeler-halves-v1:" + report_id)``, even -> ``"dev"``. The IU
+    collection has one report per patient, so the halves are patient-disjoint.
+
+    Raises
+    ------
+    InvalidInputError
+        For an id that is not a non-empty string.
+
+    >>> iu_half("CXR1"), iu_half("CXR2")
+    ('heldout', 'dev')
+    """
+    if not isinstance(report_id, str) or not report_id.strip():
+        raise InvalidInputError(f"report_id must be a non-empty str such as 'CXR1', got {report_id!r}")
+    digest = hashlib.sha256(_HALF_SALT + report_id.strip().encode("utf-8")).digest()
+    return IU_HALVES[digest[0] & 1]

@@ -33,6 +33,15 @@ that observation only (the report is left out of that observation's evaluation):
   the lesion or an extra-pulmonary shadow, which CheXpert's convention does not call a
   Lung Opacity.
 
+``round`` is the coders' qualifier for a *nodular* opacity ("6 mm nodular opacity in the
+right upper lobe" -> ``Opacity/lung/upper lobe/right/round``), so ``Opacity``, ``Density``
+or ``Infiltrate`` qualified ``round`` maps to Lung Lesion (ambiguous outside the lung and for
+a reticulonodular, ``reticular``/``interstitial``, pattern, which is a Lung Opacity). Pleural
+calcification (``Calcinosis/pleura``) is Pleural Other; increased or reticular lung markings
+(``Markings/lung/prominent``, ``Markings/.../reticular``) are Lung Opacity. These rules were
+added after the reports were split into halves (:func:`cxrpilot.reports.iu_half`), from
+errors on the development half only.
+
 ``No Indexing`` (the report was not coded) gives ``None`` for everything.
 
 Observations validated: all 14, with few positives for some (Enlarged Cardiomediastinum,
@@ -57,6 +66,16 @@ _NOT_LUNG = (
     r"costophrenic angle|sulcus|pleural sinus|supracardiac|round)(?:/|$)"
 )
 
+# "round" is how the coders qualify a *nodular* opacity or density ("6 mm nodular opacity in
+# the right upper lobe" -> Opacity/lung/upper lobe/right/round): a nodule, unless it lies
+# outside the lung or is a reticulonodular (interstitial) pattern
+_ROUND = r"(?:^|/)round(?:/|$)"
+_ROUND_NOT_LESION = (
+    r"^(?=.*(?:^|/)round(?:/|$))(?=.*(?:^|/)(?:ribs?|breast|sternum|mediastinum|heart|thoracic vertebrae|spine|"
+    r"adipose tissue|clavicle|humerus|shoulder|abdomen|soft tissue|neck|pleura|diaphragm|cervical vertebrae|"
+    r"lumbar vertebrae|thorax|paratracheal|supracardiac|reticular|interstitial)(?:/|$))"
+)
+
 #: (MeSH head, regex over the qualifiers or None for any, observation, value): value 1 maps
 #: the term to the observation, None marks it ambiguous for that observation. Rules are
 #: tried in order; every matching rule applies.
@@ -71,6 +90,7 @@ MESH_RULES: list[tuple[str, str | None, str, int | None]] = [
     ("Mediastinum", r"lymph nodes", "Enlarged Cardiomediastinum", None),
     ("Mediastinum", r"prominent|enlarged|widened", "Enlarged Cardiomediastinum", 1),
     # lung parenchyma
+    ("Opacity", r"(?:^|/)(?:interstitial|reticular)(?:/|$)", "Lung Opacity", 1),  # reticulonodular: not a lesion
     ("Opacity", _NOT_LUNG, "Lung Opacity", None),
     ("Opacity", None, "Lung Opacity", 1),
     ("Density", _NOT_LUNG, "Lung Opacity", None),
@@ -82,13 +102,20 @@ MESH_RULES: list[tuple[str, str | None, str, int | None]] = [
     ("Pulmonary Fibrosis", None, "Lung Opacity", 1),
     ("Fibrosis", None, "Lung Opacity", 1),
     ("Lung Diseases, Interstitial", None, "Lung Opacity", 1),
-    ("Markings", r"interstitial", "Lung Opacity", 1),
+    ("Markings", r"interstitial|reticular", "Lung Opacity", 1),
     ("Lung", r"interstitial", "Lung Opacity", 1),
     ("Thickening", r"bronchi|bronchovascular|interstitial", "Lung Opacity", 1),
-    ("Nodule", r"(?:^|/)(?:heart|breast|thorax|pleura)(?:/|$)", "Lung Lesion", None),
+    ("Markings", r"^(?=.*(?:^|/)lung(?:/|$))(?=.*(?:^|/)(?:prominent|increased|coarse)(?:/|$))", "Lung Opacity", 1),
+    ("Nodule", r"(?:^|/)(?:heart|breast|thorax|pleura|reticular)(?:/|$)", "Lung Lesion", None),
     ("Nodule", None, "Lung Lesion", 1),
     ("Mass", r"(?:^|/)(?:breast|mediastinum|thorax|paratracheal)(?:/|$)", "Lung Lesion", None),
     ("Mass", None, "Lung Lesion", 1),
+    ("Opacity", _ROUND_NOT_LESION, "Lung Lesion", None),
+    ("Opacity", _ROUND, "Lung Lesion", 1),
+    ("Density", _ROUND_NOT_LESION, "Lung Lesion", None),
+    ("Density", _ROUND, "Lung Lesion", 1),
+    ("Infiltrate", _ROUND_NOT_LESION, "Lung Lesion", None),
+    ("Infiltrate", _ROUND, "Lung Lesion", 1),
     ("Pulmonary Edema", None, "Edema", 1),
     ("Edema", None, "Edema", 1),
     ("Pulmonary Congestion", None, "Edema", 1),
@@ -112,6 +139,7 @@ MESH_RULES: list[tuple[str, str | None, str, int | None]] = [
     ("Pleura", None, "Pleural Other", 1),
     ("Density", r"(?:^|/)pleura(?:/|$)", "Pleural Other", 1),
     ("Opacity", r"(?:^|/)pleura(?:/|$)", "Pleural Other", 1),
+    ("Calcinosis", r"(?:^|/)pleura(?:/|$)", "Pleural Other", 1),
     # bones and devices
     ("Fractures, Bone", None, "Fracture", 1),
     ("Catheters, Indwelling", None, "Support Devices", 1),

@@ -29,6 +29,14 @@ Conventions (CheXpert's unless stated):
   pleural thickening are Pleural Other. Surgical clips and sternotomy wires are not
   Support Devices (lines, tubes, catheters, pacemakers, valves, stents, hardware, monitor
   leads are).
+- A round, circular or (fibro)nodular opacity is a Lung Lesion, not a Lung Opacity; fissural
+  thickening is Pleural Other; a broken catheter or lead, and a fracture of a bone outside the
+  chest (hand, hip, knee ... when a report covers another film too), is not a Fracture.
+- "evaluation for X", "to detect X", "in detecting X" -> X is hypothetical (not mentioned);
+  "in the appropriate clinical setting" and a bare "question X" -> uncertain.
+
+Error analysis for these tables is done on the development half of the IU reports only
+(:func:`cxrpilot.reports.iu_half`; ``benchmarks/bench_labeler.py --half dev --errors N``).
 """
 
 from __future__ import annotations
@@ -44,6 +52,12 @@ _F_POS = rf"(?:\s+(?!(?:no|not|normal|unremarkable|but|however|with|without|and|
 _F_ABS = rf"(?:\s+(?!(?:but|however|with|without|enlarg\w*|large|increased|prominen\w*)\b){_W}){{0,6}}?\s+"
 _DEGREE = r"(?:(?:very\s+|quite\s+)?(?:mild(?:ly)?|minimal(?:ly)?|slight(?:ly)?|moderate(?:ly)?|marked(?:ly)?|severe(?:ly)?|massive(?:ly)?|significant(?:ly)?|substantial(?:ly)?|greatly|grossly|somewhat|again|now|still|globally)\s+)*"
 _NORMAL = r"(?:normal|unremarkable|wnl|not\s+(?:enlarged|increased|widened|large|dilated))\b"
+
+# bones outside the chest (an IU report sometimes covers a hand, hip or knee film as well)
+_NON_CHEST_BONE = (
+    r"\b(?:scaphoid|metacarp\w*|phalan\w*|finger|thumb|hand|wrist|radius|radial|ulna\w*|elbow|hip|femur|femoral|"
+    r"pelvi\w*|acetabul\w*|knee|patella\w*|tibia\w*|fibula\w*|ankle|foot|toe|calcane\w*|metatars\w*)\b"
+)
 
 _HEART = r"(?:heart|cardiac\s+(?:silhouette|shadow|size|contours?|dimensions?|borders?|outline|diameter)|cardiac)"
 _MEDIASTINUM = (
@@ -78,14 +92,15 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         # unmentions: pleural, nodular, calcified, soft-tissue and device densities
         (r"\bpleural(?:[\s-]+(?:parenchymal|based))?\s+(?:scar\w*|opacit\w*|densit\w*|thickening|fibrosis)", None),
         (r"\bpleuro\s*-?\s*(?:parenchymal|pericardial)\s+(?:scar\w*|opacit\w*|densit\w*|thickening|fibrosis)", None),
-        (r"\b(?:nodular|calcified|calcific|round(?:ed)?|mass\s*-?\s*like|soft[\s-]+tissue|nipple|breast|bone|bony|osseous|metallic|sclerotic|tubular|linear\s+metallic)\s+(?:opacit\w*|densit\w*)", None),
+        (r"\b(?:nodular|calcified|calcific|round(?:ed)?|circular|mass\s*-?\s*like|soft[\s-]+tissue|nipple|breast|bone|bony|osseous|metallic|sclerotic|tubular|linear\s+metallic)\s+(?:opacit\w*|densit\w*)", None),
         (r"\bopacit\w*|\bopacif\w*|\binfiltrat\w*", 1),
         (r"\bair\s*-?\s*space\s+(?:disease|process|filling|opacit\w*|consolidation|infiltrat\w*)", 1),
-        (r"\b(?:increased|hazy|patchy|streaky|ill-?\s*defined|confluent|parenchymal|airspace|interstitial|reticular|lung|pulmonary|alveolar|focal)\s+densit(?:y|ies)\b", 1),
-        (rf"\bdensit(?:y|ies)\s+(?:in|at|within|of|over|projecting\s+over|overlying)\s+(?:the\s+)?(?:{_W}\s+){{0,5}}?(?:lungs?|lobes?|bases?|apex|apices|lingula|hil(?:um|a)|perihilar|midlung|zones?|retrocardiac)\b", 1),
+        (r"\b(?:increased|increasing|hazy|patchy|streaky|ill-?\s*defined|confluent|parenchymal|airspace|interstitial|reticular|lung|pulmonary|alveolar|focal)\s+densit(?:y|ies)\b", 1),
+        (rf"\bdensit(?:y|ies)\s+(?:in|at|within|of|over|projecting\s+over|overlying)\s+(?:the\s+)?(?:{_W}\s+){{0,6}}?(?:lungs?|lobes?|bases?|apex|apices|lingula|hil(?:um|a)|perihilar|midlung|zones?|retrocardiac)\b", 1),
         (r"\b(?:bi)?(?:basilar|basal|apical|perihilar|retrocardiac|lingular|midlung|lobe|lung|base|bases)\s+(?:___\s+)?densit(?:y|ies)\b", 1),
         (r"\binterstitial\s+(?:lung\s+markings?|markings?|pattern|prominence|thickening|lung\s+disease|disease|changes?|process|fibrosis|infiltrat\w*|opacit\w*)\b", 1),
         (r"\b(?:increased|prominent|coarse(?:ned)?)\s+(?:interstitial|lung|pulmonary)\s+markings\b", 1),
+        (r"\b(?:prominence|coarsening|increase)\s+(?:in\s+|of\s+)(?:the\s+)?(?:interstitial|lung|pulmonary)\s+markings\b", 1),
         (r"\breticul\w*", 1),
         (r"\bscar(?:s|ring|red)?\b|\bcicatri\w*", 1),
         (r"\bfibros\w*|\bfibrotic\b", 1),
@@ -94,8 +109,9 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
     ],
     "Lung Lesion": [
         (r"(?<!non)(?<!non-)\bcalcified\s+(?:{w}\s+)?(?:nodul\w*|granulom\w*|lesions?)".format(w=_W), None),
-        (r"\bmassive\b|\b(?:soft[\s-]+tissue|breast|chest[\s-]+wall|mediastinal|thyroid|axillary|neck|paraspinal|abdominal)\s+mass\w*|\bmass\s+effect\b", None),
-        (r"\bnodul(?:e|es|i|ar|arity)\b", 1),
+        (r"\b(?:fibro)?nodular\s+pleural\b|\bmassive\b|\b(?:soft[\s-]+tissue|breast|chest[\s-]+wall|mediastinal|thyroid|axillary|neck|paraspinal|abdominal)\s+mass\w*|\bmass\s+effect\b", None),
+        (r"\b(?:fibro)?nodul(?:e|es|i|ar|arity)\b", 1),
+        (r"\b(?:round(?:ed)?|circular)\s+(?:opacit\w*|densit\w*|lesions?)", 1),
         (r"\bmass(?:es)?\b|\bmass\s*-?\s*like\b", 1),
         (r"\b(?:lung|pulmonary|parenchymal|spiculated|cavitary|cavitating|pleural-?\s*based)\s+lesions?\b", 1),
         (r"\btumou?rs?\b|\bneoplas\w*|\bcarcinoma\w*|\bmalignan\w*|\blump\b", 1),
@@ -116,6 +132,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
     ],
     "Pneumonia": [
         (r"\bgranulomatous\s+(?:infection|process|disease)|\b(?:old|prior|previous|remote|healed|past)\s+(?:granulomatous\s+)?(?:infection|infectious\s+process)", None),
+        (r"\b(?:symptoms?|history|hx)\s+of\s+(?:(?:recent|prior|previous|recurrent|chronic)\s+)?(?:infection|pneumonia)\b", None),
         (r"\b(?:broncho)?pneumonias?\b|\bpneumonitis\b|\bpneumonic\b", 1),
         (r"\binfections?\b|\binfectious\b|\binfected\b", 1),
     ],
@@ -137,17 +154,24 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (r"\bpleural(?:[\s-]+(?:parenchymal|based))?\s+(?:thickening|plaques?|scar\w*|calcifications?|fibrosis|reaction|disease|densit\w*|opacit\w*)\b", 1),
         (r"\bpleuro\s*-?\s*(?:parenchymal|pericardial)\s+(?:scar\w*|thickening|changes?|opacit\w*|densit\w*|irregularit\w*|fibrosis)\b", 1),
         (r"\bthicken(?:ing|ed)\s+(?:of\s+)?(?:the\s+)?(?:\w+\s+)?pleura\b|\bfibrothorax\b|\bapical\s+(?:pleural\s+)?cap(?:s|ping)?\b|\bmesothelioma\b", 1),
+        # the fissures are pleura: "interlobar fissural thickening", "mild thickening in the fissure"
+        (r"\b(?:interlobar\s+|minor\s+|major\s+)?fissural\s+thickening\b|\bthicken(?:ing|ed)\s+(?:of|in|along)\s+(?:the\s+)?(?:\w+\s+)?fissures?\b|\bthickened\s+(?:\w+\s+)?fissures?\b", 1),
     ],
     "Fracture": [
+        (r"\b(?:catheter|line|lead|wire|tubing|pacer|pacemaker)\s+fractur\w*", None),
+        (rf"\bfractur\w*\s+(?:(?:of|through|in|at|involving)\s+)?(?:{_W}\s+){{0,4}}?{_NON_CHEST_BONE}", None),
+        (rf"{_NON_CHEST_BONE}\s+(?:{_W}\s+){{0,2}}?fractur\w*", None),
         (r"\bfractur\w*|\bfx\b", 1),
     ],
     "Support Devices": [
+        (r"\b(?:scapular?|scapulae|rib|clavicular|nasal|lung)\s+tips?\b|\btips?\s+of\s+(?:the\s+)?(?:\w+\s+)?(?:scapula\w*|ribs?|clavicle|lungs?)\b", None),
         (r"\bpace\s*makers?\b|\bpacers?\b|\bpacing\s+(?:wires?|leads?|devices?|generators?)\b|\ba?icds?\b|\bdefibrillators?\b|\bloop\s+recorders?\b", 1),
         (r"\bcatheters?\b|\bpiccs?\b|\bport\s*-?\s*a\s*-?\s*caths?\b|\bportacaths?\b|\bmediports?\b|\b(?:power|chest|infusion|venous|subclavian)\s*-?\s*ports?\b", 1),
         (r"\b(?:central\s+venous|central|venous|subclavian|jugular|ij|dialysis|hemodialysis|swan\s*-?\s*ganz|pulmonary\s+artery|arterial|tunnel(?:l)?ed|femoral|midline)\s+(?:{w}\s+){{0,1}}?(?:lines?|catheters?)\b".format(w=_W), 1),
         (r"\btubes?\b|\btracheostomy\b|\bdrains?\b|\bstents?\b|\bshunts?\b|\bcannula\w*|\bfilters?\b|\bcoils?\b", 1),
         (r"\b(?:prosthetic|mechanical|bioprosthetic|artificial|replaced|porcine|metallic)\s+(?:\w+\s+)?valves?\b|\bvalve\s+(?:replacement|prosthes[ie]s)\b|\b(?:avr|mvr|tavr|tavi)\b|\bannuloplasty\b|\boccluder\b", 1),
-        (r"\bhardware\b|\b(?:fixation|orthopedic|surgical)\s+(?:plates?|screws?|rods?)\b|\bplates?\s+and\s+screws?\b|\barthroplast\w*|\b(?:shoulder|joint|humeral)\s+(?:prosthes[ie]s|replacement)\b", 1),
+        (r"\bhardware\b|\b(?:fixation|orthopedic|surgical)\s+(?:plates?|screws?|rods?)\b|\bplates?\s+and\s+screws?\b|\barthroplast\w*|\b(?:shoulder|joint|humeral)\s+(?:prosthes[ie]s|replacement)\b"
+         r"|\bprosthetic\s+(?:\w+\s+)?(?:shoulder|hip|knee|joint|humer\w*)\b|\b(?:bone|suture)\s+anchors?\b|\bimplantable\s+cardiac\b", 1),
         (r"\btips?\b|\bgenerators?\b|\bstimulators?\b|\bport\s*-\s*a\s*-\s*___|\bivc\s+(?:filter|___)", 1),
         (r"\bdevices?\b|\bapparatus\b|\belectrodes?\b|\b(?:ekg|ecg|telemetry|monitor\w*|cardiac\s+monitor|external)\s+(?:\w+\s+)?(?:leads|wires|electrodes|pads|snaps)\b|\bleads\b", 1),
         (r"\b(?:intra-?aortic\s+)?balloon\s+pump\b|\biabp\b|\blvad\b|\bventricular\s+assist\b|\becmo\b|\bimpella\b|\bgastric\s+band\b|\blap\s*-?\s*band\b", 1),
@@ -158,11 +182,11 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
 # none of them cannot mention the observation, and its patterns are not run (speed).
 # tests/reports check that the prefilter changes no label on the IU reports.
 KEYS: dict[str, tuple[str, ...]] = {
-    "Enlarged Cardiomediastinum": ("mediastin",),
+    "Enlarged Cardiomediastinum": ("mediastin", "paratrache"),
     "Cardiomegaly": ("heart", "cardi", "chf"),
     "Lung Opacity": ("opac", "infiltrat", "air", "densit", "interstitial", "markings", "reticul", "scar",
                      "cicatri", "fibros", "fibrot", "haz", "ground", "bronch"),
-    "Lung Lesion": ("nodul", "mass", "lesion", "tumo", "neoplas", "carcinom", "malignan", "lump", "metasta"),
+    "Lung Lesion": ("nodul", "round", "circular", "mass", "lesion", "tumo", "neoplas", "carcinom", "malignan", "lump", "metasta"),
     "Edema": ("edema", "oedema", "failure", "chf", "congest", "overload", "vascul", "vessel", "indistinct",
               "cephaliz", "kerley"),
     "Consolidation": ("consolidat",),
@@ -170,12 +194,12 @@ KEYS: dict[str, tuple[str, ...]] = {
     "Atelectasis": ("atelecta", "collapse"),
     "Pneumothorax": ("pneumothora", "ptx"),
     "Pleural Effusion": ("effusion", "fluid", "thora"),
-    "Pleural Other": ("pleur", "fibrothorax", "apical", "mesothelioma"),
+    "Pleural Other": ("pleur", "fibrothorax", "apical", "mesothelioma", "fissur"),
     "Fracture": ("fractur", "fx"),
     "Support Devices": ("pace", "icd", "defib", "recorder", "catheter", "picc", "port", "cath", "line", "tube",
                         "trach", "drain", "stent", "shunt", "cannula", "filter", "coil", "valve", "avr", "mvr",
                         "tav", "annuloplasty", "occluder", "hardware", "plate", "screw", "rod", "arthroplast",
-                        "prosthes", "replacement", "device", "apparatus", "electrode", "lead", "wire", "pad",
+                        "prosthes", "prosthetic", "anchor", "implantable", "replacement", "device", "apparatus", "electrode", "lead", "wire", "pad",
                         "snap", "tip", "generator", "stimulator", "ivc", "balloon", "iabp", "lvad", "assist",
                         "ecmo", "impella", "band"),
 }
@@ -184,7 +208,8 @@ KEYS: dict[str, tuple[str, ...]] = {
 OTHER_FINDINGS: list[str] = [
     r"\bemphysema\w*|\bemphysematous\b|\bcopd\b|\bchronic\s+obstructive\b|\bhyper\s*-?\s*(?:inflat|expan|aerat|lucen)\w*|\bover\s*-?\s*(?:inflat|expan)\w*|\bbullae\b|\bbulla\b|\bbullous\b|\bblebs?\b",
     r"\bblunt\w*",
-    r"\bscolio\w*|\bkypho\w*|\blordo\w*",
+    r"\b(?:dextro|levo|rotoscolio|thoraco)?scolio\w*|\b(?:dextro|levo)?curvature\b|\bkypho\w*|\blordo\w*",
+    r"\bfusion\b|\bpost\s*-?\s*(?:operative|surgical)\b|\bmastectom\w*|\bosteodystroph\w*|\bsyndesmophyt\w*",
     r"\bdegenerat\w*|\bspondyl\w*|\bosteophyt\w*|\barthrit\w*|\barthropath\w*|\bdish\b|\benthesophyt\w*",
     r"\bcalcif\w*|\bgranulom\w*",
     r"\bhernia\w*|\beventration\b",
@@ -197,7 +222,7 @@ OTHER_FINDINGS: list[str] = [
     r"\bdeformit\w*|\bwedg\w*|\bcompression\b",
     r"\bpneumomediastinum\b|\bpneumoperitoneum\b|\bfree\s+(?:intraperitoneal\s+|intra-abdominal\s+|subdiaphragmatic\s+)?air\b|\bsubcutaneous\s+(?:emphysema|air|gas)\b",
     r"\baspiration\b|\bbronchiectas\w*|\bbronchitis\b|\bbronchiolitis\b|\bairways?\s+disease\b|\breactive\s+airways?\b",
-    r"\b(?:low|decreased|diminished|reduced|small)\s+(?:lung\s+)?volumes?\b|\blung\s+volumes\s+are\s+(?:low|decreased|diminished|reduced)\b|\bhypo\s*-?\s*(?:inflat|expan|ventilat)\w*|\bpoor(?:ly)?\s+inspir\w*|\bshallow\s+inspiration\b",
+    r"\b(?:low|lower|decreased|diminished|reduced|small)\s+(?:lung\s+)?volumes?\b|\blung\s+volumes\s+are\s+(?:\w+\s+){0,2}?(?:low|decreased|diminished|reduced)\b|\blung\s+volumes\s+are\s+(?:\w+\s+)?on\s+the\s+low\s+side\b|\bhypo\s*-?\s*(?:inflat|expan|ventilat)\w*|\bpoor(?:ly)?\s+inspir\w*|\bshallow\s+inspiration\b",
     r"\b(?:lymph)?adenopathy\b|\b(?:enlarged|prominent)\s+(?:lymph\s+nodes?|hil\w*)\b",
     r"\bvolume\s+loss\b|\bshift\w*|\bdeviat\w*|\bcrowd\w*|\bcurvature\b|\bspur(?:s|ring)?\b",
     r"\bpericardial\s+effusions?\b|\b(?:pulmonary|arterial)\s+hypertension\b|\bcontusions?\b|\bhemorrhage\b|\bhematoma\b",
@@ -215,13 +240,20 @@ TRIGGERS: dict[str, list[str]] = {
         r"\bnot\s+(?:significantly\s+|substantially\s+)?(?:changed|increased|decreased|improved|worsened)\b",
         r"\bwithout\s+(?:(?:significant|interval|appreciable)\s+)*change\b",
         r"\bto\s+(?:suggest|indicate|explain)\b|\bnot\s+only\b|\bno\s+doubt\b|\bgram[\s-]+negative\b",
+        # "monitor leads show normal size ... of the cardiac silhouette": "normal" is about what follows
+        r"\b(?:shows?|showing|demonstrates?|demonstrating|reveals?)\s+(?:a\s+)?normal\b",
     ],
     "HYPO": [
         r"\bif\b|\bin\s+case\s+of\b|\bwhether\s+or\s+not\b",
+        # "evaluation for pneumothorax is limited": looked for, not found
+        r"\b(?:evaluation|assessment|evaluate|assess|evaluating|assessing)\s+for\b",
+        # "CT is more sensitive in detecting small nodules"
+        r"\b(?:in\s+detecting|to\s+detect|detection\s+of|to\s+identify)\b",
     ],
     "UNC_BOTH": [
         r"\b(?:cannot|can\s*not|can't|could\s*not|couldn't|may\s+not|might\s+not|not)\s+(?:be\s+)?(?:entirely\s+|completely\s+|totally\s+|definitely\s+|definitively\s+|confidently\s+|fully\s+|reliably\s+)?(?:excluded|exclude|ruled\s+out|rule\s+out|r/o)\b",
-        r"\b(?:difficult|hard|impossible)\s+to\s+(?:exclude|rule\s+out|assess|evaluate|determine)\b",
+        r"\b(?:difficult|hard|impossible)\s+to\s+(?:completely\s+|entirely\s+|totally\s+|fully\s+|definitely\s+)?(?:exclude|rule\s+out|assess|evaluate|determine)\b",
+        r"\bin\s+the\s+(?:appropriate|proper|right|correct)\s+clinical\s+(?:setting|context|scenario)\b",
         r"\b(?:not\s+(?:well|clearly|adequately|optimally|entirely)|poorly|incompletely|suboptimally|inadequately)\s+(?:seen|visualized|visualised|evaluated|assessed|demonstrated|excluded)\b",
         r"\?",
     ],
@@ -244,7 +276,7 @@ TRIGGERS: dict[str, list[str]] = {
         r"\b(?:may|might|could|can)\s+(?:also\s+|still\s+)?(?:be\s+)?(?:present|seen|considered|possible|developing|noted|evolving)\b",
     ],
     "UNC_PRE": [
-        r"\bpossibl[ey]\b|\bprobabl[ey]\b|\bpresum\w*|\bquestionabl[ey]\b|\bquestion\s+of\b|\bquestioned\b",
+        r"\bpossibl[ey]\b|\bprobabl[ey]\b|\bpresum\w*|\bquestionabl[ey]\b|\bquestion(?:\s+of)?\b|\bquestioned\b",
         r"\bsuspicious\s+(?:for|of)\b|\bsuspicion\b|\bsuspect\w*|\bconcern(?:ing)?\s+(?:for|of)\b|\bworrisome\s+(?:for|of)\b",
         r"\bmay\b|\bmight\b|\bcould\b|\bcan\s+be\b|\bwould\b",
         r"\bsuggest\w*(?:\s+of)?",
@@ -257,7 +289,8 @@ TRIGGERS: dict[str, list[str]] = {
 # Words that end the scope of a cue: clause boundaries inside a sentence.
 CLAUSE_BREAKS = (
     r"[.!?](?=\s|$)|;|:\s|\n"
-    r"|\b(?:but|however|although|though|whereas|while|except|yet|nevertheless|otherwise|with)\b"
+    r"|\b(?:but|however|although|though|whereas|while|except|yet|nevertheless|otherwise)\b"
+    r"|\b(?<!compatible\s)(?<!consistent\s)(?<!keeping\s)with\b"
     r"|\b(?:apart|aside)\s+from\b|\bother\s+than\b|\bwith\s+the\s+exception\s+of\b"
     r"|,?\s*\band\s+there\s+(?:is|are)\b|,\s*(?:there\s+(?:is|are)|which\s+(?:is|are|has|have))\b"
 )
