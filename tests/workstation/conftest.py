@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PASSWORD, Client, image_loader, small_drafter
+from .helpers import PASSWORD, Client, LiveServer, image_loader, small_drafter
 
 REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = (
+    os.environ.get("CXRPILOT_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+)
 POSTGRES_SH = REPO / "scripts" / "postgres.sh"
 
 
@@ -225,3 +230,48 @@ def world_factory(settings_factory):
 @pytest.fixture
 def world(world_factory) -> World:
     return world_factory()
+
+
+@pytest.fixture
+def browser():
+    """``browser(**context_options) -> Page`` in Debian's chromium (skips without it).
+
+    ``strict_csp=True``: the app's Content-Security-Policy applies (as for a user); otherwise
+    it is bypassed, because Playwright's ``wait_for_function`` evaluates strings."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="pip install playwright (the Python package)"
+    )
+    if not CHROMIUM:
+        pytest.skip("chromium not found: apt-get install -y chromium (or set CXRPILOT_CHROMIUM)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield lambda strict_csp=False, **kw: b.new_context(
+            bypass_csp=not strict_csp, **kw
+        ).new_page()
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where browser tests save screenshots: $CXRPILOT_SCREENSHOTS or a temporary folder."""
+    out = Path(os.environ.get("CXRPILOT_SCREENSHOTS") or tmp_path / "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.fixture
+def site(settings_factory):
+    """The real app on uvicorn with an admin; yields ``(server, admin client)``."""
+    from cxrpilot.workstation import create_app
+    from cxrpilot.workstation._services import auth
+
+    app = create_app(settings_factory(), draft_producer=small_drafter, loader=image_loader())
+    with app.state.ws.sessions() as db:
+        auth.create_user(
+            db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher
+        )
+    server = LiveServer(app)
+    admin = server.client()
+    admin.login("admin")
+    yield server, admin
+    server.stop()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -211,3 +213,23 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+
+def sample_images(n: int) -> list[bytes]:
+    """Real chest radiographs from the shared data when present (better screenshots), else
+    synthetic images."""
+    root = Path(
+        os.environ.get("CXRPILOT_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
+    )
+    files = sorted((root / "samples" / "nih").glob("*.png"))[:n]
+    if len(files) == n:
+        return [f.read_bytes() for f in files]
+    return [png_bytes(700 + i, 512) for i in range(n)]
+
+
+def browser_login(page, url: str, username: str, password: str = PASSWORD) -> None:
+    """Log in through the login page."""
+    page.goto(f"{url}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")

@@ -74,6 +74,35 @@ def test_throttling_locks_user_and_address_then_releases(world_factory):
     assert actions.count("login.failed") == 3 and "login.throttled" in actions
 
 
+def test_login_attempts_older_than_the_throttle_window_are_pruned_on_login(world_factory):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from cxrpilot.workstation._models import LoginAttempt, utcnow
+
+    w = world_factory(login_max_failures=3, login_window_s=60, login_lockout_s=30)
+    old, recent = utcnow() - timedelta(seconds=61), utcnow() - timedelta(seconds=50)
+    with w.state.sessions() as db:
+        db.add_all(
+            [
+                LoginAttempt(username=f"gone{i}", ip="10.0.0.1", at=old, success=False)
+                for i in range(50)
+            ]
+            + [LoginAttempt(username="kept", ip="10.0.0.2", at=recent, success=False)]
+        )
+        db.commit()
+    c = w.new_client()
+    assert c.login("admin", "nope nope nope").status_code == 401
+    with w.state.sessions() as db:
+        left = sorted((a.username, a.success) for a in db.scalars(select(LoginAttempt)))
+    # the bootstrap login and this failure are recent; the 50 old ones are gone
+    assert left == [("admin", False), ("admin", True), ("kept", False)]
+    # pruning never frees a locked-out address early: failures inside the window stay
+    assert [c.login("admin", "nope nope nope").status_code for _ in range(2)] == [401, 401]
+    assert c.login("admin").status_code == 429
+
+
 @pytest.mark.parametrize("header", [None, "", "0" * 64, "forged"])
 def test_state_change_without_valid_csrf_token_is_403(world, header):
     headers = {} if header is None else {"X-CSRF-Token": header}

@@ -9,80 +9,13 @@ $CXRPILOT_SCREENSHOTS (or the test's temporary folder).
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
-from .helpers import (
-    MODEL_ID,
-    PASSWORD,
-    LiveServer,
-    image_loader,
-    png_bytes,
-    small_drafter,
-    wait_for,
-)
+from .helpers import MODEL_ID, PASSWORD, browser_login, sample_images, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
-CHROMIUM = (
-    os.environ.get("CXRPILOT_CHROMIUM")
-    or shutil.which("chromium")
-    or shutil.which("chromium-browser")
-)
 SCRIPTED_MS = 4000
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="pip install playwright (the Python package)"
-    )
-    if not CHROMIUM:
-        pytest.skip("chromium not found: apt-get install -y chromium (or set CXRPILOT_CHROMIUM)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        # bypass_csp: Playwright's wait_for_function evaluates strings, which the app's CSP forbids.
-        yield lambda **kw: b.new_context(bypass_csp=True, **kw).new_page()
-        b.close()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    out = Path(os.environ.get("CXRPILOT_SCREENSHOTS") or tmp_path / "screenshots")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-@pytest.fixture
-def site(settings_factory):
-    from cxrpilot.workstation import create_app
-    from cxrpilot.workstation._services import auth
-
-    app = create_app(settings_factory(), draft_producer=small_drafter, loader=image_loader())
-    with app.state.ws.sessions() as db:
-        auth.create_user(
-            db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher
-        )
-    server = LiveServer(app)
-    admin = server.client()
-    admin.login("admin")
-    yield server, admin
-    server.stop()
-
-
-def _images(n: int) -> list[bytes]:
-    """Real chest radiographs from the shared data when present (better screenshots), else
-    synthetic images."""
-    root = Path(
-        os.environ.get("CXRPILOT_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
-    )
-    files = sorted((root / "samples" / "nih").glob("*.png"))[:n]
-    if len(files) == n:
-        return [f.read_bytes() for f in files]
-    return [png_bytes(700 + i, 512) for i in range(n)]
 
 
 def _setup_reads(admin, n_cases=2):
@@ -93,7 +26,7 @@ def _setup_reads(admin, n_cases=2):
             files={"file": (f"{i}.png", data, "image/png")},
             data={"indication": "Cough and fever."},
         )["case"]["id"]
-        for i, data in enumerate(_images(n_cases))
+        for i, data in enumerate(sample_images(n_cases))
     ]
     for c in cases:
         wait_for(
@@ -120,18 +53,11 @@ def _setup_reads(admin, n_cases=2):
     return cases, users, reads
 
 
-def _login(page, url, username):
-    page.goto(f"{url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-
-
 def test_radiologist_reads_edits_signs_and_is_timed(browser, site, shots):
     server, admin = site
     cases, _, reads = _setup_reads(admin)
     page = browser(viewport={"width": 1600, "height": 900})
-    _login(page, server.url, "rad0")
+    browser_login(page, server.url, "rad0")
     page.wait_for_url("**/worklist")
     page.wait_for_selector("[data-testid=worklist] tbody tr.selected")
     page.screenshot(path=str(shots / "1-worklist.png"))
@@ -212,7 +138,7 @@ def test_autosaved_text_survives_a_reload(browser, site):
     server, admin = site
     _, _, reads = _setup_reads(admin)
     page = browser(viewport={"width": 1400, "height": 850})
-    _login(page, server.url, "rad0")
+    browser_login(page, server.url, "rad0")
     page.wait_for_url("**/worklist")
     page.goto(f"{server.url}/read/{reads[0]}")
     page.wait_for_selector("body[data-editor-ready]")
@@ -256,7 +182,7 @@ def test_evaluator_completes_blinded_forms(browser, site, shots):
     admin.ok("post", f"/api/studies/{sid}/evaluation", json={"seed": 4})
 
     page = browser(viewport={"width": 1600, "height": 900})
-    _login(page, server.url, "senior")
+    browser_login(page, server.url, "senior")
     page.wait_for_url("**/evaluations")
     page.click("[data-testid=tasks] tbody tr")
     page.wait_for_selector("[data-testid=evaluation-form]")
@@ -292,7 +218,7 @@ def test_admin_page_lists_cases_and_users(browser, site, shots):
     server, admin = site
     _setup_reads(admin)
     page = browser(viewport={"width": 1400, "height": 850})
-    _login(page, server.url, "admin")
+    browser_login(page, server.url, "admin")
     page.wait_for_url("**/admin")
     page.wait_for_selector("text=CASE-000002")
     body = page.inner_text("body")

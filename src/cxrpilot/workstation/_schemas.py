@@ -227,8 +227,41 @@ class StudyProgress(BaseModel):
     study: StudyOut
     reads_by_arm: dict[str, dict[str, int]]
     reads_by_reader: dict[str, dict[str, int]]
+    reads_by_reader_arm: dict[str, dict[str, dict[str, int]]]
     cases_by_eligibility: dict[str, int]
+    evaluations_by_status: dict[str, int]
     mean_active_seconds: dict[str, float | None]
+
+
+class StudySummary(BaseModel):
+    """A row of the studies list."""
+
+    study: StudyOut
+    cases: int
+    cases_by_eligibility: dict[str, int]
+    readers: int
+    evaluators: int
+    reads: int
+    reads_signed: int
+    evaluations: int
+    evaluations_submitted: int
+
+
+class StudyCaseOut(BaseModel):
+    case_id: int
+    case_label: str
+    indication: str
+    eligibility: str
+    checklist: dict[str, bool]
+    note: str
+    checked_at: datetime | None
+
+
+class StudyMemberOut(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    role: str
 
 
 class TaskSummary(BaseModel):

@@ -15,8 +15,12 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
 @router.get("", response_model=list[CaseSummary])
-def list_cases(actor: CurrentActor, db: Db, limit: int = 200, offset: int = 0) -> list:
-    return service.list_cases(db, actor, limit=min(max(limit, 1), 1000), offset=max(offset, 0))
+def list_cases(
+    actor: CurrentActor, db: Db, limit: int = 200, offset: int = 0, q: str = ""
+) -> list:
+    return service.list_cases(
+        db, actor, limit=min(max(limit, 1), 1000), offset=max(offset, 0), q=q[:200]
+    )
 
 
 @router.post("", response_model=ImportResult)

@@ -1,21 +1,73 @@
-"""The web pages: static HTML shells whose scripts call the JSON API."""
+"""The web pages: one Jinja2 base template (head, header, #root) whose scripts call the JSON API.
+
+Pages for staff (admin, studies) check the session on the server: not logged in -> the login
+page; another role -> 403 with a short page. The other pages are shells whose data come from
+the API, which checks access itself.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from .._errors import Forbidden, NotAuthenticated
+from .._services import auth as auth_service
+from .._services._common import Actor
+from ..deps import SESSION_COOKIE, Db, State
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+STAFF = ("admin", "coordinator")
+HOME = {
+    "radiologist": "/worklist",
+    "evaluator": "/evaluations",
+    "admin": "/admin",
+    "coordinator": "/studies",
+}
 
 router = APIRouter(include_in_schema=False)
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(
-        STATIC / f"{name}.html", media_type="text/html", headers={"Cache-Control": "no-cache"}
+def _render(
+    request: Request, template: str, title: str, *scripts: str, status_code: int = 200, **extra
+) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"title": title, "scripts": scripts, **extra},
+        status_code=status_code,
+        headers={"Cache-Control": "no-cache"},
     )
+
+
+def _page(request: Request, title: str, *scripts: str) -> HTMLResponse:
+    return _render(request, "base.html", title, *scripts)
+
+
+def _staff_page(request: Request, state: State, db: Db, title: str, *scripts: str) -> Response:
+    """A page for admins and coordinators only (checked here, not only by its API calls)."""
+    try:
+        user = auth_service.resolve_session(
+            db, state.settings, state.secret, request.cookies.get(SESSION_COOKIE)
+        )
+    except NotAuthenticated:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    try:
+        Actor(user).require(*STAFF)
+    except Forbidden as exc:
+        return _render(
+            request,
+            "denied.html",
+            "Not allowed",
+            status_code=403,
+            error=f"{title}: {exc}",
+            home=HOME.get(user.role, "/login"),
+        )
+    return _page(request, title, *scripts)
 
 
 @router.get("/")
@@ -24,30 +76,40 @@ def home() -> RedirectResponse:
 
 
 @router.get("/login")
-def login_page() -> FileResponse:
-    return _page("login")
+def login_page(request: Request) -> HTMLResponse:
+    return _render(request, "login.html", "Log in", "login.js")
 
 
 @router.get("/worklist")
-def worklist_page() -> FileResponse:
-    return _page("worklist")
+def worklist_page(request: Request) -> HTMLResponse:
+    return _page(request, "Worklist", "worklist.js")
 
 
 @router.get("/read/{read_id}")
-def read_page(read_id: int) -> FileResponse:
-    return _page("read")
+def read_page(request: Request, read_id: int) -> HTMLResponse:
+    return _page(request, "Case", "viewer.js", "read.js")
 
 
 @router.get("/evaluations")
-def evaluations_page() -> FileResponse:
-    return _page("evaluations")
+def evaluations_page(request: Request) -> HTMLResponse:
+    return _page(request, "Evaluations", "evaluations.js")
 
 
 @router.get("/evaluation/{task_id}")
-def evaluation_page(task_id: int) -> FileResponse:
-    return _page("evaluation")
+def evaluation_page(request: Request, task_id: int) -> HTMLResponse:
+    return _page(request, "Evaluation", "viewer.js", "evaluation.js")
 
 
 @router.get("/admin")
-def admin_page() -> FileResponse:
-    return _page("admin")
+def admin_page(request: Request, state: State, db: Db) -> Response:
+    return _staff_page(request, state, db, "Administration", "admin.js")
+
+
+@router.get("/studies")
+def studies_page(request: Request, state: State, db: Db) -> Response:
+    return _staff_page(request, state, db, "Studies", "studies.js")
+
+
+@router.get("/studies/{study_id}")
+def study_page(request: Request, state: State, db: Db, study_id: int) -> Response:
+    return _staff_page(request, state, db, "Study", "study.js")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Literal
 
 from fastapi import APIRouter, Response
@@ -13,9 +14,12 @@ from .._schemas import (
     EligibilityIn,
     MembersIn,
     SeedIn,
+    StudyCaseOut,
     StudyCreate,
+    StudyMemberOut,
     StudyOut,
     StudyProgress,
+    StudySummary,
 )
 from .._services import evaluations as eval_service
 from .._services import studies as service
@@ -24,7 +28,7 @@ from ..deps import CurrentActor, Db
 router = APIRouter(prefix="/api/studies", tags=["studies"])
 
 
-@router.get("", response_model=list[StudyOut])
+@router.get("", response_model=list[StudySummary])
 def list_studies(actor: CurrentActor, db: Db) -> list:
     return service.list_studies(db, actor)
 
@@ -45,6 +49,16 @@ def create_study(body: StudyCreate, actor: CurrentActor, db: Db):
 @router.get("/{study_id}", response_model=StudyProgress)
 def progress(study_id: int, actor: CurrentActor, db: Db) -> dict:
     return service.progress(db, actor, study_id)
+
+
+@router.get("/{study_id}/cases", response_model=list[StudyCaseOut])
+def study_cases(study_id: int, actor: CurrentActor, db: Db) -> list:
+    return service.study_cases(db, actor, study_id)
+
+
+@router.get("/{study_id}/members", response_model=list[StudyMemberOut])
+def study_members(study_id: int, actor: CurrentActor, db: Db) -> list:
+    return service.study_members(db, actor, study_id)
 
 
 @router.post("/{study_id}/cases")
@@ -77,6 +91,18 @@ def randomise(study_id: int, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
 def start_evaluation(study_id: int, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
     n = eval_service.start_evaluation(db, actor, study_id, seed=body.seed)
     return {"tasks": n, "seed": db.get(service.Study, study_id).evaluation_seed}
+
+
+@router.get("/{study_id}/export")
+def export_both(study_id: int, actor: CurrentActor, db: Db) -> Response:
+    """Both tables as one JSON file ``{"reads": [...], "evaluations": [...]}``, the form that
+    ``cxrpilot eval study FILE.json`` reads."""
+    rows = eval_service.export_rows(db, actor, study_id)
+    return Response(
+        json.dumps(rows, ensure_ascii=False, default=str),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="study-{study_id}.json"'},
+    )
 
 
 @router.get("/{study_id}/export/{table}")

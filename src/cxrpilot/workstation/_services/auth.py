@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -113,9 +113,24 @@ def list_users(db: Session, actor: Actor) -> list[User]:
     return list(db.scalars(select(User).order_by(User.id)))
 
 
+def throttle_horizon(settings: Settings) -> timedelta:
+    """How far back login attempts matter to the throttle (older ones are never read)."""
+    return timedelta(seconds=max(settings.login_window_s, settings.login_lockout_s))
+
+
+def prune_login_attempts(db: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Delete the login attempts older than :func:`throttle_horizon` (in the caller's
+    transaction). Returns how many rows went. Called on every login, so the table holds
+    only the attempts of the last window, however long the server runs."""
+    cutoff = (now or utcnow()) - throttle_horizon(settings)
+    stale = delete(LoginAttempt).where(LoginAttempt.at < cutoff)
+    result = db.execute(stale.execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
+
+
 def _throttle_state(db: Session, settings: Settings, username: str, ip: str, now: datetime) -> int:
     """Seconds until a login from ``ip`` for ``username`` is allowed again (0: allowed)."""
-    since = now - timedelta(seconds=max(settings.login_window_s, settings.login_lockout_s))
+    since = now - throttle_horizon(settings)
     last_success = db.scalar(
         select(func.max(LoginAttempt.at)).where(
             LoginAttempt.username == username, LoginAttempt.ip == ip, LoginAttempt.success.is_(True)
@@ -167,6 +182,7 @@ def login(
     """
     key = username.strip().lower()[:64]
     now = utcnow()
+    prune_login_attempts(db, settings, now)
     wait = _throttle_state(db, settings, key, ip, now)
     if wait:
         audit(db, Actor(None, ip), "login.throttled", "user", None, username=key)

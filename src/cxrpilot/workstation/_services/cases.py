@@ -292,10 +292,19 @@ def request_draft(db: Session, actor: Actor, case_id: int) -> Job:
 
 
 def list_cases(
-    db: Session, actor: Actor, *, limit: int = 200, offset: int = 0
+    db: Session, actor: Actor, *, limit: int = 200, offset: int = 0, q: str = ""
 ) -> list[dict[str, Any]]:
+    """Cases by id with their draft state and number of reads; ``q``: only those whose label
+    or indication contains it (case-insensitive)."""
     actor.require(*IMPORT_ROLES)
-    cases = list(db.scalars(select(Case).order_by(Case.id).limit(limit).offset(offset)))
+    query = select(Case).order_by(Case.id).limit(limit).offset(offset)
+    if q.strip():
+        needle = q.strip().lower()
+        query = query.where(
+            func.lower(Case.label).contains(needle, autoescape=True)
+            | func.lower(Case.indication).contains(needle, autoescape=True)
+        )
+    cases = list(db.scalars(query))
     reads = dict(
         db.execute(
             select(Read.case_id, func.count())

@@ -9,13 +9,20 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .._errors import Conflict, InvalidInput
 from .._models import ARMS, Case, Read, User, utcnow
-from .._study_models import DESIGNS, MEMBER_ROLES, Study, StudyCase, StudyMember
+from .._study_models import (
+    DESIGNS,
+    MEMBER_ROLES,
+    EvaluationTask,
+    Study,
+    StudyCase,
+    StudyMember,
+)
 from ._common import Actor, audit, get_or_404
 
 STAFF = ("admin", "coordinator")
@@ -297,37 +304,46 @@ def randomise(db: Session, actor: Actor, study_id: int, *, seed: int | None = No
     return len(plan)
 
 
+def _counts(db: Session, *columns: Any, where: Any) -> list[tuple[Any, ...]]:
+    """``(column values..., count)`` grouped by ``columns``."""
+    query = select(*columns, func.count()).where(where).group_by(*columns)
+    return [tuple(r) for r in db.execute(query)]
+
+
 def progress(db: Session, actor: Actor, study_id: int) -> dict[str, Any]:
-    """Counts for the dashboard: reads per arm and status, per reader; cases by eligibility."""
+    """Counts for the dashboard: reads per arm and status, per reader (and per reader and arm);
+    cases by eligibility; evaluation forms by status."""
     actor.require(*STAFF)
     study = get_or_404(db, Study, study_id, "study")
     by_arm: dict[str, dict[str, int]] = {}
-    for arm, status, n in db.execute(
-        select(Read.arm, Read.status, func.count())
-        .where(Read.study_id == study.id)
-        .group_by(Read.arm, Read.status)
-    ):
+    for arm, status, n in _counts(db, Read.arm, Read.status, where=Read.study_id == study.id):
         by_arm.setdefault(arm, {})[status] = n
     by_reader: dict[str, dict[str, int]] = {}
-    for name, status, n in db.execute(
-        select(User.username, Read.status, func.count())
+    by_reader_arm: dict[str, dict[str, dict[str, int]]] = {}
+    for name, arm, status, n in db.execute(
+        select(User.username, Read.arm, Read.status, func.count())
         .join(User, Read.reader_id == User.id)
         .where(Read.study_id == study.id)
-        .group_by(User.username, Read.status)
+        .group_by(User.username, Read.arm, Read.status)
     ):
-        by_reader.setdefault(name, {})[status] = n
+        per = by_reader.setdefault(name, {})
+        per[status] = per.get(status, 0) + n
+        by_reader_arm.setdefault(name, {}).setdefault(arm, {})[status] = n
     eligibility = dict(
-        db.execute(
-            select(StudyCase.eligibility, func.count())
-            .where(StudyCase.study_id == study.id)
-            .group_by(StudyCase.eligibility)
-        ).all()
+        (k, n)
+        for k, n in _counts(db, StudyCase.eligibility, where=StudyCase.study_id == study.id)
+    )
+    evaluations = dict(
+        (k, n)
+        for k, n in _counts(db, EvaluationTask.status, where=EvaluationTask.study_id == study.id)
     )
     return {
         "study": study,
         "reads_by_arm": by_arm,
         "reads_by_reader": by_reader,
+        "reads_by_reader_arm": by_reader_arm,
         "cases_by_eligibility": eligibility,
+        "evaluations_by_status": evaluations,
         "mean_active_seconds": {
             arm: (float(v) if v is not None and not math.isnan(v) else None)
             for arm, v in db.execute(
@@ -339,6 +355,79 @@ def progress(db: Session, actor: Actor, study_id: int) -> dict[str, Any]:
     }
 
 
-def list_studies(db: Session, actor: Actor) -> list[Study]:
+def list_studies(db: Session, actor: Actor) -> list[dict[str, Any]]:
+    """Every study with the counts of its list row: cases (by eligibility), members (by role),
+    reads (all and signed) and evaluation forms (all and submitted)."""
     actor.require(*STAFF)
-    return list(db.scalars(select(Study).order_by(Study.id)))
+    studies = list(db.scalars(select(Study).order_by(Study.id)))
+    cases: dict[int, dict[str, int]] = {}
+    for sid, elig, n in _counts(db, StudyCase.study_id, StudyCase.eligibility, where=true()):
+        cases.setdefault(sid, {})[elig] = n
+    members: dict[int, dict[str, int]] = {}
+    for sid, role, n in _counts(db, StudyMember.study_id, StudyMember.role, where=true()):
+        members.setdefault(sid, {})[role] = n
+    reads: dict[int, dict[str, int]] = {}
+    for sid, status, n in _counts(db, Read.study_id, Read.status, where=Read.study_id.isnot(None)):
+        reads.setdefault(sid, {})[status] = n
+    tasks: dict[int, dict[str, int]] = {}
+    for sid, status, n in _counts(db, EvaluationTask.study_id, EvaluationTask.status, where=true()):
+        tasks.setdefault(sid, {})[status] = n
+    return [
+        {
+            "study": s,
+            "cases": sum(cases.get(s.id, {}).values()),
+            "cases_by_eligibility": cases.get(s.id, {}),
+            "readers": members.get(s.id, {}).get("reader", 0),
+            "evaluators": members.get(s.id, {}).get("evaluator", 0),
+            "reads": sum(reads.get(s.id, {}).values()),
+            "reads_signed": reads.get(s.id, {}).get("signed", 0),
+            "evaluations": sum(tasks.get(s.id, {}).values()),
+            "evaluations_submitted": tasks.get(s.id, {}).get("submitted", 0),
+        }
+        for s in studies
+    ]
+
+
+def study_cases(db: Session, actor: Actor, study_id: int) -> list[dict[str, Any]]:
+    """The study's cases with their eligibility checklists, in the order they were added."""
+    actor.require(*STAFF)
+    study = get_or_404(db, Study, study_id, "study")
+    rows = db.execute(
+        select(StudyCase, Case.label, Case.indication)
+        .join(Case, StudyCase.case_id == Case.id)
+        .where(StudyCase.study_id == study.id)
+        .order_by(StudyCase.id)
+    )
+    return [
+        {
+            "case_id": sc.case_id,
+            "case_label": label,
+            "indication": indication,
+            "eligibility": sc.eligibility,
+            "checklist": sc.checklist,
+            "note": sc.note,
+            "checked_at": sc.checked_at,
+        }
+        for sc, label, indication in rows
+    ]
+
+
+def study_members(db: Session, actor: Actor, study_id: int) -> list[dict[str, Any]]:
+    """The study's readers and evaluators."""
+    actor.require(*STAFF)
+    study = get_or_404(db, Study, study_id, "study")
+    rows = db.execute(
+        select(StudyMember.role, User)
+        .join(User, StudyMember.user_id == User.id)
+        .where(StudyMember.study_id == study.id)
+        .order_by(StudyMember.role, User.username)
+    )
+    return [
+        {
+            "user_id": u.id,
+            "username": u.username,
+            "display_name": u.display_name,
+            "role": role,
+        }
+        for role, u in rows
+    ]

@@ -1,5 +1,4 @@
-// Administration (admins and coordinators): cases, users, assignments, studies.
-// Study setup beyond this page: the /api/studies endpoints (docs/workstation.md).
+// Administration (admins and coordinators): cases, users, assignments; studies have their own pages.
 "use strict";
 
 function section(title, ...children) { return el("section", { class: "page" }, el("h2", { text: title }), ...children); }
@@ -48,12 +47,10 @@ async function load(user) {
       catch (e) { msg.textContent = e.message; }
     } }, "Create")), table(["User", "Role", "Active"], users.map(u => [u.username, u.role, u.active ? "yes" : "no"]))));
   }
-  root.append(section("Studies", table(["Study", "Design", "Phase", "Seed", "Export"], studies.map(s => [s.name, s.design, s.status,
-    s.seed == null ? "—" : String(s.seed),
-    el("span", {}, el("a", { href: `/api/studies/${s.id}/export/reads?format=csv` }, "reads.csv"), " ",
-      el("a", { href: `/api/studies/${s.id}/export/evaluations?format=csv` }, "evaluations.csv"))]))));
+  root.append(section("Studies", el("p", {}, el("a", { href: "/studies" }, "Set up and follow studies"),
+    studies.length ? ` (${studies.length}: ${studies.map(r => r.study.name).join(", ")})` : " (none yet)")));
 }
 
 (async () => {
-  try { const user = await initPage("Administration"); await load(user); } catch (e) { showError("error", e); }
+  try { const user = await initPage("Cases & users"); await load(user); } catch (e) { showError("error", e); }
 })();

@@ -64,13 +64,28 @@ function isTyping(ev) {
   return t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT" || t.tagName === "SELECT" || t.isContentEditable);
 }
 
-// The page header: who is logged in, log out. Returns the current user.
+// Each role's start page, and the pages in its header navigation.
+const HOME = { radiologist: "/worklist", evaluator: "/evaluations", admin: "/admin", coordinator: "/studies" };
+const NAV = {
+  radiologist: [["Worklist", "/worklist"]],
+  evaluator: [["Evaluations", "/evaluations"]],
+  coordinator: [["Studies", "/studies"], ["Cases & users", "/admin"]],
+  admin: [["Studies", "/studies"], ["Cases & users", "/admin"]],
+};
+
+// The page header: navigation, who is logged in, log out. Returns the current user.
 async function initPage(crumb) {
   const me = await api("GET", "/api/auth/me");
+  const nav = document.getElementById("nav");
+  if (nav) {
+    nav.replaceChildren(...(NAV[me.user.role] || []).map(([text, href]) => el("a", { href, text,
+      class: location.pathname === href || location.pathname.startsWith(href + "/") ? "current" : null })));
+  }
   document.getElementById("who").textContent = `${me.user.display_name || me.user.username} (${me.user.role})`;
   const btn = document.getElementById("logout");
   btn.hidden = false;
   btn.addEventListener("click", logout);
-  if (crumb) document.getElementById("crumb").textContent = crumb;
+  const navTexts = (NAV[me.user.role] || []).map(([text]) => text);
+  if (crumb && !navTexts.includes(crumb)) document.getElementById("crumb").textContent = crumb;
   return me.user;
 }

@@ -4,8 +4,8 @@ const taskId = +location.pathname.split("/").filter(Boolean).pop();
 const RADPEER = [["1", "1 — concur"], ["2a", "2a — minor, unlikely significant"], ["2b", "2b — minor, likely significant"],
                  ["3a", "3a — major, unlikely significant"], ["3b", "3b — major, likely significant"]];
 
-function radios(name, options, value, disabled) {
-  return el("fieldset", {}, ...options.map(([v, label]) => el("label", {},
+function radios(name, options, value, disabled, cls = "") {
+  return el("fieldset", { class: cls }, ...options.map(([v, label]) => el("label", {},
     el("input", { type: "radio", name, value: v, checked: String(value) === String(v), disabled, required: true }), ` ${label}`)));
 }
 
@@ -26,14 +26,15 @@ function radios(name, options, value, disabled) {
       const title = t.reports.length > 1 ? `Report ${r.position === "left" ? "A (left)" : "B (right)"}` : "Report";
       form.append(el("div", { class: "report-box", "data-position": r.position },
         el("b", { text: title }),
-        el("pre", { text: `FINDINGS: ${r.findings_text}\n\nIMPRESSION: ${r.impression_text}` }),
-        el("div", {}, "Quality (Likert, 1 poor — 5 excellent)"),
+        el("div", { class: "section-label", text: "FINDINGS" }), el("pre", { text: r.findings_text || "—" }),
+        el("div", { class: "section-label", text: "IMPRESSION" }), el("pre", { text: r.impression_text || "—" }),
+        el("div", { class: "question" }, "Quality (Likert, 1 poor — 5 excellent)"),
         radios(`${r.position}-likert`, [1, 2, 3, 4, 5].map(v => [v, String(v)]), r.likert, done),
-        el("div", {}, "RADPEER against the reference"),
-        radios(`${r.position}-radpeer`, RADPEER, r.radpeer, done)));
+        el("div", { class: "question" }, t.reference_text ? "RADPEER against the reference" : "RADPEER (your own reading of the image)"),
+        radios(`${r.position}-radpeer`, RADPEER, r.radpeer, done, "stacked")));
     }
     if (t.reports.length > 1) {
-      form.append(el("div", {}, "Which report do you prefer?"),
+      form.append(el("div", { class: "question" }, "Which report do you prefer?"),
         radios("preference", [["left", "A (left)"], ["right", "B (right)"], ["none", "No preference"]], t.preference, done));
     }
     const state = el("div", { class: "savestate", "data-testid": "eval-state", text: done ? "Submitted." : "" });

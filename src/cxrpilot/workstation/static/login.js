@@ -1,5 +1,4 @@
 "use strict";
-const HOME = { radiologist: "/worklist", evaluator: "/evaluations", admin: "/admin", coordinator: "/admin" };
 
 document.getElementById("login").addEventListener("submit", async (e) => {
   e.preventDefault();

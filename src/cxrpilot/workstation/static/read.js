@@ -163,11 +163,13 @@ function draftSection(d) {
   const rows = assessed.map(f => el("tr", {},
     el("td", {}, (crit.has(f.name) ? "⚠ " : "") + f.name),
     el("td", { class: `status-${f.status}`, text: f.status === "not_assessed" ? "not assessed" : f.status }),
-    el("td", { class: "muted", text: f.probability == null ? "" : f.probability.toFixed(2) })));
-  panel.append(el("table", { class: "findings", "data-testid": "findings" }, el("tbody", {}, ...rows)));
+    el("td", { class: "muted num", text: f.probability == null ? "" : f.probability.toFixed(2) })));
+  panel.append(el("table", { class: "findings", "data-testid": "findings" },
+    el("thead", {}, el("tr", {}, el("th", { text: "Finding (⚠ critical, flagged)" }), el("th", { text: "Model" }),
+      el("th", { class: "num", text: "Probability" }))), el("tbody", {}, ...rows)));
   if (notAssessed.length) {
     panel.append(el("p", { class: "notassessed", "data-testid": "not-assessed" },
-      el("span", { class: "status-not_assessed" }, "Not assessed by the model: "), notAssessed.join(", ") + "."));
+      el("b", {}, "Not assessed by the model: "), notAssessed.join(", ") + "."));
   }
   return panel;
 }

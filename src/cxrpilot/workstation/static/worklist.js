@@ -19,7 +19,8 @@ function render(items) {
       el("kbd", {}, "k"), "), open with ", el("kbd", {}, "Enter"), "."));
   const body = el("tbody");
   rows = items.map((it, i) => {
-    const flags = it.critical_flags.map(f => el("span", { class: `flag ${f.status}`, title: f.status }, f.name));
+    const flags = it.critical_flags.map(f => el("span", { class: `flag ${f.status}`, title: `AI draft: ${f.status}` }, f.name,
+      f.status === "uncertain" ? el("span", { class: "flag-status", text: " (uncertain)" }) : null));
     const tr = el("tr", { "data-read-id": it.read_id, onclick: () => open(it.read_id) },
       el("td", { text: String(i + 1) }),
       el("td", { text: it.case_label }),
