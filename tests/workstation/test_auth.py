@@ -234,3 +234,30 @@ def test_change_own_password(world):
         == 204
     )
     assert world.new_client().login("eve", "x" * 12).status_code == 200
+
+
+def test_dead_sessions_are_pruned_on_login_and_live_ones_keep_working(world_factory):
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from cxrpilot.workstation._models import LoginSession, utcnow
+
+    w = world_factory()
+    live, logged_out, expired = w.new_client(), w.new_client(), w.new_client()
+    for c in (live, logged_out, expired):
+        assert c.login("admin").status_code == 200
+    assert logged_out.post("/api/auth/logout").status_code == 204
+    with w.state.sessions() as db:
+        ids = list(db.scalars(select(LoginSession.id).order_by(LoginSession.created_at)))
+        db.execute(update(LoginSession).where(LoginSession.id == ids[-1])
+                   .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.commit()
+        assert len(ids) == 4  # the world's own admin client, and the three above
+    assert w.new_client().login("admin").status_code == 200
+    with w.state.sessions() as db:
+        left = list(db.scalars(select(LoginSession)))
+    assert len(left) == 3  # the revoked and the expired session are gone; the new one is there
+    assert all(not s.revoked and s.expires_at > utcnow() for s in left)
+    assert live.get("/api/auth/me").status_code == 200
+    assert expired.get("/api/auth/me").status_code == 401

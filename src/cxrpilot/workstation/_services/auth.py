@@ -128,6 +128,20 @@ def prune_login_attempts(db: Session, settings: Settings, now: datetime | None =
     return int(result.rowcount or 0)
 
 
+def prune_dead_sessions(db: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Delete sessions that can never be used again (expired, revoked or idle past
+    ``session_idle_s``), in the caller's transaction. Returns how many rows went. Called on
+    every login, like :func:`prune_login_attempts`."""
+    now = now or utcnow()
+    dead = delete(LoginSession).where(
+        LoginSession.revoked.is_(True)
+        | (LoginSession.expires_at <= now)
+        | (LoginSession.last_seen_at < now - timedelta(seconds=settings.session_idle_s))
+    )
+    result = db.execute(dead.execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
+
+
 def _throttle_state(db: Session, settings: Settings, username: str, ip: str, now: datetime) -> int:
     """Seconds until a login from ``ip`` for ``username`` is allowed again (0: allowed)."""
     since = now - throttle_horizon(settings)
@@ -183,6 +197,7 @@ def login(
     key = username.strip().lower()[:64]
     now = utcnow()
     prune_login_attempts(db, settings, now)
+    prune_dead_sessions(db, settings, now)
     wait = _throttle_state(db, settings, key, ip, now)
     if wait:
         audit(db, Actor(None, ip), "login.throttled", "user", None, username=key)
