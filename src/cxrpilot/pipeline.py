@@ -95,7 +95,7 @@ class JanusDrafter:
         )
 
 
-def load_drafter(spec: str | None = None, *, expert: str | None = None) -> Drafter:
+def load_drafter(spec: str | None = None, *, expert: str | None = None, quantize: str | None = None) -> Drafter:
     """Build a drafter from a model spec.
 
     Parameters
@@ -106,6 +106,9 @@ def load_drafter(spec: str | None = None, *, expert: str | None = None) -> Draft
     expert : str or None
         With a Janus spec: also run this expert model (``"default"`` or a name/path) and
         feed its present findings into the prompt.
+    quantize : str or None
+        With a Janus spec: ``"int8"`` runs its language model with int8 weights on the CPU
+        (see :func:`cxrpilot.models.janus.load`).
 
     Raises
     ------
@@ -115,6 +118,8 @@ def load_drafter(spec: str | None = None, *, expert: str | None = None) -> Draft
         The weights are missing or unreadable.
     """
     kind, _, arg = (spec or "expert").partition(":")
+    if quantize is not None and kind != "janus":
+        raise UnknownModelError(f"quantize={quantize!r} applies to Janus models ('janus:PATH'), not {spec or 'expert'!r}")
     if kind == "expert":
         from cxrpilot.models import expert as expert_models
 
@@ -128,7 +133,7 @@ def load_drafter(spec: str | None = None, *, expert: str | None = None) -> Draft
         fused = None
         if expert is not None:
             fused = expert_models.load(None if expert in ("", "default") else expert)
-        return JanusDrafter(janus.load(arg), expert=fused)
+        return JanusDrafter(janus.load(arg, quantize=quantize), expert=fused)
     raise UnknownModelError(f"unknown model spec {spec!r}; expected {MODEL_SPEC_HELP}")
 
 

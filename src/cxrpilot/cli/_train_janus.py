@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 from cxrpilot.errors import InvalidDatasetError
 
-_VAL_SPLITS = {"validate", "validation", "val", "valid"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,9 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "janus",
         help="Fine-tune Janus-Pro on radiographs with FINDINGS/IMPRESSION text.",
         description="Fine-tune an HF-format Janus-Pro checkpoint (LoRA by default, rank 64 as in the "
-        "Janus-Pro-CXR paper). Data: a JSONL or CSV manifest with columns image (path, relative "
-        "to the manifest), findings, impression, and optionally indication, study_id, split. "
-        "Rows with split 'validate'/'val' are used for validation, 'test' rows are ignored. "
+        "Janus-Pro-CXR paper). Data: a JSONL or CSV manifest (cxrpilot.data.read_manifest) with "
+        "columns path (image, relative to the manifest), findings, impression, and optionally "
+        "indication, study_id, patient_id, split. Rows with split 'validate'/'val' are used for "
+        "validation, 'test' rows are ignored. "
         "Writes checkpoints, OUT/train_log.jsonl, OUT/final and (with --merge) OUT/merged.",
     )
     p.add_argument("--model", required=True, help="base model folder (HF format; see `cxrpilot models import-janus`)")
@@ -57,31 +56,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def read_manifest(path: str | Path) -> list:
-    """Study records from a JSONL or CSV manifest (see the command's description)."""
-    from cxrpilot.data._study import Study, StudyImage
+    """Study records from a manifest, read by :func:`cxrpilot.data.read_manifest` (the
+    project's one manifest format); every study must name an image (``path``)."""
+    from cxrpilot.data import read_manifest as read_data_manifest
 
     manifest = Path(path).expanduser()
     if not manifest.is_file():
         raise InvalidDatasetError(f"manifest {str(manifest)!r} does not exist; expected a .jsonl or .csv file")
-    try:
-        if manifest.suffix.lower() == ".csv":
-            with open(manifest, newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-        else:
-            rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, ValueError, csv.Error) as exc:
-        raise InvalidDatasetError(f"cannot read manifest {str(manifest)!r}: {exc}") from exc
-    studies = []
-    for number, row in enumerate(rows, start=1):
-        if not isinstance(row, dict) or not row.get("image"):
-            raise InvalidDatasetError(f"{str(manifest)!r} row {number}: no 'image' value (expected an image path)")
-        image = Path(str(row["image"])).expanduser()
-        image = image if image.is_absolute() else manifest.parent / image
-        study_id = str(row.get("study_id") or f"row{number}")
-        sections = {k: str(row[k]) for k in ("findings", "impression", "indication") if row.get(k)}
-        studies.append(Study(study_id=study_id, patient_id=str(row.get("patient_id") or study_id),
-                             source=manifest.name, images=(StudyImage(str(image), image.name, row.get("view")),),
-                             sections=sections, split=(row.get("split") or None)))
+    studies = read_data_manifest(manifest, source=manifest.name)
+    for study in studies:
+        if not study.images:
+            hint = " ('image' is not a column name here: use 'path')" if "image" in study.meta else ""
+            raise InvalidDatasetError(
+                f"{str(manifest)!r}: study {study.study_id!r} has no image; every row needs a 'path' "
+                f"(image file, relative to the manifest){hint}"
+            )
     return studies
 
 
@@ -92,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if args.val:
         val = read_manifest(args.val)
     else:
-        val = [s for s in train if (s.split or "").lower() in _VAL_SPLITS]
-    train = [s for s in train if (s.split or "train").lower() not in _VAL_SPLITS | {"test"}]
+        val = [s for s in train if s.split == "validate"]
+    train = [s for s in train if s.split in (None, "train")]
     try:
         config = FinetuneConfig(
             method=args.method, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,

@@ -26,7 +26,7 @@ def test_import_janus_command(original_checkpoint, tmp_path, capsys):
         (["train", "janus", "--model", "{tmp}/nope", "--train", "{tmp}/m.jsonl", "--output", "{tmp}/o"],
          "manifest '.*m.jsonl' does not exist"),
         (["train", "janus", "--model", "{tmp}/nope", "--train", "{tmp}/bad.jsonl", "--output", "{tmp}/o"],
-         r"row 1: no 'image' value"),
+         r"study 'row1' has no image; every row needs a 'path'.*use 'path'"),
         (["train", "janus", "--model", "{tmp}/nope", "--train", "{tmp}/ok.jsonl", "--output", "{tmp}/o",
           "--lora-rank", "0"], "invalid training option: lora_rank must be >= 1"),
         (["train", "janus", "--model", "{tmp}/nope", "--train", "{tmp}/ok.jsonl", "--output", "{tmp}/o"],
@@ -34,8 +34,8 @@ def test_import_janus_command(original_checkpoint, tmp_path, capsys):
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv, message, tmp_path, capsys):
-    (tmp_path / "bad.jsonl").write_text(json.dumps({"findings": "Clear."}) + "\n")
-    (tmp_path / "ok.jsonl").write_text(json.dumps({"image": "x.png", "findings": "Clear."}) + "\n")
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"study_id": "row1", "image": "x.png", "findings": "Clear."}) + "\n")
+    (tmp_path / "ok.jsonl").write_text(json.dumps({"path": "x.png", "findings": "Clear."}) + "\n")
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("cxrpilot: error: ") and len(err.strip().splitlines()) == 1
@@ -49,7 +49,7 @@ def test_train_janus_command(tiny_janus_dir, radiographs, tmp_path, capsys):
     if not hasattr(imaging, "load"):
         pytest.skip("cxrpilot.imaging.load not built yet")
     manifest = tmp_path / "reports.jsonl"
-    rows = [{"image": r.source, "findings": "Clear lungs.", "impression": "Normal.",
+    rows = [{"path": r.source, "findings": "Clear lungs.", "impression": "Normal.",
              "split": "validate" if i == 3 else "train"} for i, r in enumerate(radiographs)]
     manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
     out = tmp_path / "run"

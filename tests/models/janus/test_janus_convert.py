@@ -62,7 +62,7 @@ def reference_logits(sd: dict, config: dict, input_ids, attention_mask, pixel_va
 
 def test_converted_model_matches_reference_logits(original_checkpoint, tiny_janus_dir, radiographs):
     src, sd = original_checkpoint
-    reporter = load(tiny_janus_dir, device="cpu")
+    reporter = load(tiny_janus_dir, device="cpu", dtype="float32")
     config = json.loads((src / "config.json").read_text())
     ids = [reporter.prompt_ids("Give a radiology report."), reporter.prompt_ids("Indication: cough. Report.")]
     inputs = reporter.batch_inputs(ids, radiographs[:2])
@@ -98,7 +98,7 @@ def test_import_writes_processor_and_metadata(tiny_janus_dir):
     meta = json.loads((tiny_janus_dir / "cxrpilot_janus.json").read_text())
     assert meta["chat_format"] == "janus-pro-cxr"
     assert meta["model_version"].startswith("sha256:")
-    reporter = load(tiny_janus_dir, device="cpu")
+    reporter = load(tiny_janus_dir, device="cpu", dtype="float32")
     assert reporter.num_image_tokens == (VIT["image_size"] // VIT["patch_size"]) ** 2
     assert reporter.image_size == VIT["image_size"]
     assert reporter.model.config.text_config.hidden_size == LM["hidden_size"]
@@ -109,7 +109,7 @@ def test_import_reads_safetensors_weights(tiny_tokenizer_json, tmp_path, origina
     src = tmp_path / "orig-st"
     sd = write_original_checkpoint(src, tiny_tokenizer_json, safetensors=True)
     out = convert_checkpoint(src, tmp_path / "hf")
-    reporter = load(out, device="cpu")
+    reporter = load(out, device="cpu", dtype="float32")
     torch.testing.assert_close(
         reporter.model.model.language_model.embed_tokens.weight,
         sd["language_model.model.embed_tokens.weight"],

@@ -57,7 +57,7 @@ def test_lora_overfits_real_radiographs(lora_run):
 @pytest.mark.slow
 def test_merged_model_generates_the_learned_reports(lora_run, radiographs):
     _, result = lora_run
-    reporter = load(result.merged_dir, device="cpu")
+    reporter = load(result.merged_dir, device="cpu", dtype="float32")
     assert reporter.model_id == "janus:run" and reporter.version == "finetuned-step36"
     outputs = reporter.generate(radiographs, indications=[ind for *_, ind in REPORTS], max_new_tokens=40)
     assert [o.text for o in outputs] == [f"FINDINGS: {f}\n\nIMPRESSION: {i}" for f, i, _ in REPORTS]
@@ -106,8 +106,8 @@ def test_full_finetune_with_grad_accum_saves_a_loadable_model(tiny_janus_dir, st
                                             learning_rate=1e-3, save_every=None),
                       device="cpu", load_image=radiograph_from_file, progress=False)
     assert result.steps == 2 and result.merged_dir is None
-    reporter = load(result.final_dir, device="cpu")
-    base = load(tiny_janus_dir, device="cpu")
+    reporter = load(result.final_dir, device="cpu", dtype="float32")
+    base = load(tiny_janus_dir, device="cpu", dtype="float32")
     changed = not torch.equal(reporter.model.lm_head.weight, base.model.lm_head.weight)
     frozen = torch.equal(reporter.model.model.vision_model.embeddings.patch_embedding.weight,
                          base.model.model.vision_model.embeddings.patch_embedding.weight)

@@ -23,7 +23,7 @@ from .janus_tiny import torch
 
 @pytest.fixture(scope="module")
 def reporter(tiny_janus_dir):
-    return load(tiny_janus_dir, device="cpu")
+    return load(tiny_janus_dir, device="cpu", dtype="float32")
 
 
 def crop(radiograph, rows: slice, cols: slice):

@@ -299,17 +299,10 @@ def _latest_checkpoint(out: Path) -> Path | None:
 
 
 def _report_metrics(references: list[str], hypotheses: list[str]) -> dict[str, float]:
-    """Report metrics from :mod:`cxrpilot.evaluation` when it offers ``report_metrics``."""
-    try:
-        from cxrpilot import evaluation
-    except ImportError:
-        return {}
-    metric = getattr(evaluation, "report_metrics", None)
-    if metric is None:
-        return {}
-    result = metric(hypotheses, references)  # report_metrics(predictions, references)
-    values = result if isinstance(result, dict) else asdict(result)
-    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+    """Report metrics (BLEU, METEOR, ROUGE-L, CIDEr-D) from :mod:`cxrpilot.evaluation`."""
+    from cxrpilot.evaluation import report_metrics
+
+    return {k: float(v) for k, v in report_metrics(hypotheses, references).items()}
 
 
 def finetune(

@@ -133,12 +133,18 @@ def resolve_device(device: str | None) -> Any:
 
 
 def resolve_dtype(dtype: Any, device: Any) -> Any:
-    """None -> bfloat16 on a CUDA device that supports it, else float32; strings accepted."""
+    """None -> bfloat16 where the hardware computes it natively (a CUDA device with bf16
+    support; a CPU with AVX512-BF16 or AMX), float32 otherwise; strings accepted."""
     import torch
 
     if dtype is None:
         if device.type == "cuda" and torch.cuda.is_bf16_supported():
             return torch.bfloat16
+        if device.type == "cpu":
+            from cxrpilot.models.janus._speed import cpu_has_native_bf16
+
+            if cpu_has_native_bf16():
+                return torch.bfloat16
         return torch.float32
     if isinstance(dtype, str):
         value = getattr(torch, dtype.removeprefix("torch."), None)
@@ -199,6 +205,8 @@ class JanusReporter:
     chat_format : ChatFormat
     model_id, version : str
         Shown on every draft (``model_id`` defaults to ``"janus:<folder name>"``).
+    quantization : str or None
+        ``"int8"`` when the language model runs with int8 weights (see :func:`load`).
     """
 
     model: Any
@@ -207,6 +215,7 @@ class JanusReporter:
     chat_format: ChatFormat
     model_id: str
     version: str
+    quantization: str | None = None
 
     # -- sizes, all read from the checkpoint ------------------------------------------
     @property
@@ -252,6 +261,26 @@ class JanusReporter:
         }
 
     # -- generation -----------------------------------------------------------------------
+    def generation_config(self, max_new_tokens: int = 512, **overrides: Any) -> Any:
+        """The ``transformers.GenerationConfig`` of :meth:`generate`: greedy, one beam, stop
+        at EOS, pad with the tokenizer's pad token; ``overrides`` are set on top (the speed
+        benchmark forces a length with ``min_new_tokens``)."""
+        from transformers import GenerationConfig
+
+        tok = self.processor.tokenizer
+        eos = tok.eos_token_id
+        return GenerationConfig(
+            **{
+                "max_new_tokens": max_new_tokens,
+                "do_sample": False,
+                "num_beams": 1,
+                "eos_token_id": eos,
+                "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else eos,
+                "bos_token_id": tok.bos_token_id,
+                **overrides,
+            }
+        )
+
     def generate(
         self,
         radiographs: Sequence[Radiograph],
@@ -274,7 +303,8 @@ class JanusReporter:
         max_new_tokens : int
             Upper bound on generated tokens (512 as in the paper).
         batch_size : int
-            Radiographs per forward pass. Results do not depend on it.
+            Radiographs per forward pass. Results do not depend on it (with
+            ``quantize="int8"`` they may differ slightly: activations are quantised per batch).
 
         Returns
         -------
@@ -291,18 +321,9 @@ class JanusReporter:
             raise ValueError(
                 f"max_new_tokens and batch_size must be >= 1, got {max_new_tokens} and {batch_size}"
             )
-        from transformers import GenerationConfig
-
         tok = self.processor.tokenizer
         eos = tok.eos_token_id
-        config = GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            eos_token_id=eos,
-            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else eos,
-            bos_token_id=tok.bos_token_id,
-        )
+        config = self.generation_config(max_new_tokens)
         questions = [
             build_question(
                 indication=indications[i] if indications is not None else None,
@@ -409,6 +430,7 @@ def load(
     device: str | None = None,
     dtype: Any = None,
     chat_format: str | None = None,
+    quantize: str | None = None,
 ) -> JanusReporter:
     """Load an HF-format Janus-Pro checkpoint from a local folder.
 
@@ -420,10 +442,17 @@ def load(
     device : str or None
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; None: CUDA when present, else CPU.
     dtype : torch.dtype, str or None
-        None: bfloat16 on CUDA with bf16 support, float32 otherwise.
+        None: bfloat16 where the hardware computes it natively (CUDA with bf16 support, a CPU
+        with AVX512-BF16 or AMX), float32 otherwise.
     chat_format : str or None
         ``"janus-pro-cxr"`` or ``"janus-pro"``; None: what the folder's
         ``cxrpilot_janus.json`` says, else ``"janus-pro-cxr"``.
+    quantize : {None, "int8"}
+        ``"int8"`` (CPU only; with ``device=None`` the CPU is used): the language model's
+        linear layers and text head with int8 weights and dynamically quantised activations —
+        the fastest CPU setting measured in ``BENCHMARKS.md``. Outputs differ slightly from
+        unquantised ones, and batched outputs may differ slightly from one-by-one outputs
+        (activations are quantised per batch).
 
     Returns
     -------
@@ -441,10 +470,16 @@ def load(
     >>> reporter = load("models/janus-pro-cxr-final")                  # doctest: +SKIP
     >>> print(reporter.draft(imaging.load("chest.dcm")).text)          # doctest: +SKIP
     """
+    from cxrpilot.models.janus._speed import QUANTIZATIONS
+
+    if quantize not in (None, *QUANTIZATIONS):
+        raise ValueError(f"unknown quantize={quantize!r}; expected None or one of {', '.join(QUANTIZATIONS)}")
     folder = check_model_dir(path)
     meta = read_meta(folder)
     fmt = get_chat_format(chat_format or meta.get("chat_format") or "janus-pro-cxr")
-    torch_device = resolve_device(device)
+    torch_device = resolve_device("cpu" if device is None and quantize is not None else device)
+    if quantize is not None and torch_device.type != "cpu":
+        raise ValueError(f"quantize={quantize!r} runs on the CPU only; got device {str(torch_device)!r}")
     torch_dtype = resolve_dtype(dtype, torch_device)
     import pickle
 
@@ -472,6 +507,10 @@ def load(
             f"{str(folder)!r}: image processor size {side} differs from the vision config's "
             f"image_size {model.config.vision_config.image_size}"
         )
+    if quantize == "int8":
+        from cxrpilot.models.janus._speed import quantize_int8
+
+        quantize_int8(model)
     return JanusReporter(
         model=model,
         processor=processor,
@@ -479,4 +518,5 @@ def load(
         chat_format=fmt,
         model_id=str(meta.get("model_id") or f"janus:{folder.name}"),
         version=str(meta.get("model_version") or "unversioned"),
+        quantization=quantize,
     )
