@@ -76,6 +76,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
                             "quantize": None},
     "int8": {"dtype": "float32", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": "int8"},
     "int8-bf16": {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": "int8"},
+    "int8-bf16-static-compile": {"dtype": "bfloat16", "attn": "sdpa", "cache": "static", "compile": True,
+                                 "quantize": "int8"},
 }
 BASELINE = "fp32"
 TARGET_S = 15.0
