@@ -16,11 +16,8 @@ import pytest
 from .helpers import (
     PASSWORD,
     Client,
-    LiveServer,
     free_port,
-    image_loader,
     png_bytes,
-    small_drafter,
     wait_for,
 )
 
@@ -28,25 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 N_READERS = 20
 
 
-@pytest.fixture
-def live(settings_factory):
-    from cxrpilot.workstation import create_app
-    from cxrpilot.workstation._services import auth
-
-    app = create_app(settings_factory(), draft_producer=small_drafter, loader=image_loader())
-    with app.state.ws.sessions() as db:
-        auth.create_user(
-            db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher
-        )
-    server = LiveServer(app)
-    yield server, app
-    server.stop()
-
-
-def test_twenty_concurrent_readers_sign_none_lost_or_duplicated(live):
-    server, app = live
-    admin = server.client()
-    assert admin.login("admin").status_code == 200
+def test_twenty_concurrent_readers_sign_none_lost_or_duplicated(site):
+    server, admin = site
+    app = server.app
     case_ids = [
         admin.ok(
             "post", "/api/cases", files={"file": (f"{i}.png", png_bytes(400 + i), "image/png")}
@@ -139,10 +120,8 @@ def test_twenty_concurrent_readers_sign_none_lost_or_duplicated(live):
         )
 
 
-def test_two_tabs_signing_the_same_report_one_wins(live):
-    server, _ = live
-    admin = server.client()
-    admin.login("admin")
+def test_two_tabs_signing_the_same_report_one_wins(site):
+    server, admin = site
     case_id = admin.ok(
         "post", "/api/cases", files={"file": ("a.png", png_bytes(450), "image/png")}
     )["case"]["id"]
