@@ -37,10 +37,8 @@ Configurations (``--configs``, default: all that apply to the device):
 ``fp32-eager`` (eager attention), ``bf16``, ``bf16-eager``, ``bf16-static`` (static KV
 cache), ``bf16-static-compile`` (``torch.compile`` of the decoding step, through transformers'
 ``CompileConfig``; compile time reported apart), ``int8`` (int8 language model,
-``cxrpilot.models.janus.load(..., quantize="int8")``, rest fp32), ``int8-bf16`` (the same,
-rest bf16), ``int4-bf16`` (int4 weight-only language model, groups of 32,
-``quantize="int4"``, rest bf16) and the ``-static-compile`` variants of the last two. On
-CUDA the quantised configurations are skipped (CPU kernels) and the table adds
+``cxrpilot.models.janus.load(..., quantize="int8")``, rest fp32) and ``int8-bf16`` (the same,
+rest bf16). On CUDA the int8 configurations are skipped (CPU kernels) and the table adds
 reports/s and the distance from the compute bound.
 
 Prints, and writes ``benchmarks/results/janus_speed.md`` (``janus_speed_small.md`` for
@@ -80,9 +78,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "int8-bf16": {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": "int8"},
     "int8-bf16-static-compile": {"dtype": "bfloat16", "attn": "sdpa", "cache": "static", "compile": True,
                                  "quantize": "int8"},
-    "int4-bf16": {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": "int4"},
-    "int4-bf16-static-compile": {"dtype": "bfloat16", "attn": "sdpa", "cache": "static", "compile": True,
-                                 "quantize": "int4"},
 }
 BASELINE = "fp32"
 TARGET_S = 15.0
@@ -283,10 +278,10 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     processor = _build_processor(Path(args.tokenizer_dir), 576, 384)
     model, result["build_s"] = build_model(args.scale, processor.tokenizer, dtype, spec["attn"])
     if spec["quantize"]:
-        from cxrpilot.models.janus._speed import quantize
+        from cxrpilot.models.janus._speed import quantize_int8
 
         t0 = time.perf_counter()
-        result["quantized_layers"] = quantize(model, spec["quantize"])
+        result["quantized_layers"] = quantize_int8(model)
         result["quantize_s"] = time.perf_counter() - t0
     model = model.to(device)
     result["weight_bytes_per_token"] = weight_bytes_per_token(model)

@@ -58,19 +58,15 @@ def fp32_reporter(tiny_janus_dir):
     return load(tiny_janus_dir, device="cpu", dtype="float32")
 
 
-@pytest.mark.parametrize(
-    ("dtype", "method", "layer"),
-    [("float32", "int8", _speed.Int8DynamicLinear), ("bfloat16", "int8", _speed.Int8DynamicLinear),
-     ("bfloat16", "int4", _speed.Int4WeightOnlyLinear)],
-)
-def test_quantize_replaces_the_language_model_linears(tiny_janus_dir, dtype, method, layer):
-    reporter = load(tiny_janus_dir, device="cpu", dtype=dtype, quantize=method)
-    assert reporter.quantization == method
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_int8_replaces_the_language_model_linears(tiny_janus_dir, dtype):
+    reporter = load(tiny_janus_dir, device="cpu", dtype=dtype, quantize="int8")
+    assert reporter.quantization == "int8"
     lm = reporter.model.model.language_model
     linears = [m for m in lm.modules() if type(m) is torch.nn.Linear]
     assert linears == []
-    assert isinstance(reporter.model.lm_head, layer)
-    assert isinstance(lm.layers[0].self_attn.q_proj, layer)
+    assert isinstance(reporter.model.lm_head, _speed.Int8DynamicLinear)
+    assert isinstance(lm.layers[0].self_attn.q_proj, _speed.Int8DynamicLinear)
     # the vision tower and aligner keep their dtype
     assert reporter.model.model.aligner.fc1.weight.dtype == getattr(torch, dtype)
 
@@ -78,10 +74,9 @@ def test_quantize_replaces_the_language_model_linears(tiny_janus_dir, dtype, met
 @pytest.mark.parametrize(
     ("kwargs", "tolerance"),
     # relative error of the first-step logits measured on the tiny model (AMX/VNNI CPU):
-    # bf16 0.017, int8 0.058, int8 + bf16 0.069, int4 + bf16 0.41; the bounds leave ~2x room. The
-    # tiny random model amplifies int4 noise (one int4 layer alone: 0.06, tested below)
+    # bf16 0.017, int8 0.058, int8 + bf16 0.069; the bounds leave ~2x room
     [({"dtype": "bfloat16"}, 0.04), ({"dtype": "float32", "quantize": "int8"}, 0.12),
-     ({"dtype": "bfloat16", "quantize": "int8"}, 0.14), ({"dtype": "bfloat16", "quantize": "int4"}, 0.8)],
+     ({"dtype": "bfloat16", "quantize": "int8"}, 0.14)],
 )
 def test_faster_variants_stay_close_to_fp32(tiny_janus_dir, fp32_reporter, radiographs, kwargs, tolerance):
     ref = first_step_logits(fp32_reporter, radiographs)
@@ -91,9 +86,8 @@ def test_faster_variants_stay_close_to_fp32(tiny_janus_dir, fp32_reporter, radio
     assert int(got.argmax()) == int(ref.argmax())
 
 
-@pytest.mark.parametrize(("dtype", "method"), [("float32", "int8"), ("bfloat16", "int4")])
-def test_quantized_reporter_writes_reports_batched_like_one_by_one(tiny_janus_dir, radiographs, dtype, method):
-    reporter = load(tiny_janus_dir, device="cpu", dtype=dtype, quantize=method)
+def test_int8_writes_reports_batched_like_one_by_one(tiny_janus_dir, radiographs):
+    reporter = load(tiny_janus_dir, device="cpu", dtype="float32", quantize="int8")
     batched = reporter.generate(radiographs[:2], max_new_tokens=12, batch_size=2)
     single = [reporter.generate([r], max_new_tokens=12)[0] for r in radiographs[:2]]
     assert [o.new_tokens for o in batched] == [o.new_tokens for o in single]
@@ -102,7 +96,7 @@ def test_quantized_reporter_writes_reports_batched_like_one_by_one(tiny_janus_di
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"quantize": "int2"}, "unknown quantize='int2'; expected None or one of int8, int4"),
+    [({"quantize": "int4"}, "unknown quantize='int4'; expected None or one of int8"),
      ({"quantize": "int8", "device": "cuda"}, "runs on the CPU only")],
 )
 def test_bad_quantize_options(tiny_janus_dir, kwargs, message):
@@ -118,22 +112,6 @@ def test_quantize_int8_refuses_a_model_off_the_cpu():
 
     with pytest.raises(ValueError, match="CPU only"):
         _speed.quantize_int8(OnMeta())
-    with pytest.raises(ValueError, match="CPU only"):
-        _speed.quantize_int4(OnMeta())
-
-
-def test_int4_layer_matches_its_dequantised_weights():
-    torch.manual_seed(0)
-    linear = torch.nn.Linear(128, 48)
-    layer = _speed.Int4WeightOnlyLinear(linear, group_size=32)
-    x = torch.randn(3, 5, 128)
-    y = layer(x)
-    assert y.shape == (3, 5, 48) and y.dtype == torch.float32
-    # within a quarter of the int4 step of the largest group, per output: the rounding bound
-    rel = relative_error(y, linear(x))
-    assert 0 < rel < 0.1
-    with pytest.raises(ValueError, match="not a multiple of group_size"):
-        _speed.Int4WeightOnlyLinear(torch.nn.Linear(100, 8), group_size=32)
 
 
 def test_load_drafter_passes_quantize_to_janus_only(tiny_janus_dir):

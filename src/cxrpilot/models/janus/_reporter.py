@@ -447,13 +447,12 @@ def load(
     chat_format : str or None
         ``"janus-pro-cxr"`` or ``"janus-pro"``; None: what the folder's
         ``cxrpilot_janus.json`` says, else ``"janus-pro-cxr"``.
-    quantize : {None, "int8", "int4"}
-        CPU only (with ``device=None`` the CPU is used). ``"int8"``: the language model's
-        linear layers and text head with int8 weights and dynamically quantised activations;
-        outputs differ slightly from unquantised ones, and batched outputs may differ slightly
-        from one-by-one outputs (activations are quantised per batch). ``"int4"``: int4
-        weights (groups of 32), bf16 activations — faster still, with a larger change to
-        the weights. Speed of each: ``BENCHMARKS.md``.
+    quantize : {None, "int8"}
+        ``"int8"`` (CPU only; with ``device=None`` the CPU is used): the language model's
+        linear layers and text head with int8 weights and dynamically quantised activations —
+        the fastest CPU setting measured in ``BENCHMARKS.md``. Outputs differ slightly from
+        unquantised ones, and batched outputs may differ slightly from one-by-one outputs
+        (activations are quantised per batch).
 
     Returns
     -------
@@ -508,10 +507,10 @@ def load(
             f"{str(folder)!r}: image processor size {side} differs from the vision config's "
             f"image_size {model.config.vision_config.image_size}"
         )
-    if quantize is not None:
-        from cxrpilot.models.janus._speed import quantize as quantize_model
+    if quantize == "int8":
+        from cxrpilot.models.janus._speed import quantize_int8
 
-        quantize_model(model, quantize)
+        quantize_int8(model)
     return JanusReporter(
         model=model,
         processor=processor,

@@ -4,11 +4,6 @@
   AMX). There bf16 halves the weight bytes read per decoded token and oneDNN's bf16 matrix
   products (AMX) run the prefill several times faster than fp32; elsewhere bf16 is emulated
   and slower, so fp32 stays the default.
-- :func:`quantize_int4`: the same layers as int4 weights, asymmetric per group of 32 input
-  columns (round to nearest), bf16 activations, torch's own CPU kernel
-  (``_weight_int4pack_mm_for_cpu``). Half the bytes of int8 again and the fastest decoding
-  measured here, but round-to-nearest 4-bit moves each weight by up to half a step (about 3 %
-  of its group's range): check report quality on your own images before using it.
 - :func:`quantize_int8`: the language model's linear layers (and its output head) as int8
   weights with per-output-channel scales and dynamically quantised int8 activations
   (``torch.ao`` dynamic quantisation, fbgemm kernels, CPU only). Decoding reads a quarter of
@@ -27,18 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = [
-    "QUANTIZATIONS",
-    "cpu_has_native_bf16",
-    "quantize",
-    "quantize_int8",
-    "quantize_int4",
-    "Int8DynamicLinear",
-    "Int4WeightOnlyLinear",
-]
+__all__ = ["QUANTIZATIONS", "cpu_has_native_bf16", "quantize_int8", "Int8DynamicLinear"]
 
 #: Accepted values of ``quantize`` in :func:`cxrpilot.models.janus.load`.
-QUANTIZATIONS = ("int8", "int4")
+QUANTIZATIONS = ("int8",)
 
 
 def _cpu_check(name: str) -> bool:
@@ -87,92 +74,33 @@ class Int8DynamicLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 dynamic"
 
 
-class Int4WeightOnlyLinear(nn.Module):
-    """An ``nn.Linear`` with int4 weights (asymmetric, one scale and zero point per output
-    row and group of ``group_size`` input columns) and bf16 activations, computed by torch's
-    CPU kernel ``_weight_int4pack_mm_for_cpu``. Input and output keep the caller's dtype."""
-
-    def __init__(self, linear: nn.Linear, group_size: int = 32) -> None:
-        super().__init__()
-        out_features, in_features = linear.weight.shape
-        if in_features % group_size:
-            raise ValueError(f"in_features {in_features} is not a multiple of group_size {group_size}")
-        self.in_features, self.out_features, self.group_size = in_features, out_features, group_size
-        # the kernel packs rows in blocks of 16: pad with zero rows, cut them off the output
-        rows = -(-out_features // 16) * 16
-        w = torch.zeros(rows, in_features)
-        w[:out_features] = linear.weight.detach().float()
-        w = w.reshape(rows, in_features // group_size, group_size)
-        low, high = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
-        scale = ((high - low) / 15).clamp(min=1e-8)
-        q = torch.round((w - low) / scale).clamp(0, 15).to(torch.int32).reshape(rows, in_features)
-        # the kernel computes w = (q - 8) * scale + zero, so zero is the value of q = 8
-        zero = low + 8 * scale
-        scales_zeros = torch.cat([scale, zero], dim=-1).transpose(0, 1).contiguous()
-        self.register_buffer("packed", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 1))
-        self.register_buffer("scales_zeros", scales_zeros.to(torch.bfloat16))
-        bias = linear.bias.detach().to(torch.bfloat16) if linear.bias is not None else None
-        self.register_buffer("bias", bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = x.reshape(-1, self.in_features).to(torch.bfloat16).contiguous()
-        y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows, self.packed, self.group_size, self.scales_zeros)
-        y = y[:, : self.out_features]
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
-
-    def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"int4 weight-only, group {self.group_size}")
-
-
-def _replace_linears(model: Any, make: Any) -> int:
+def quantize_int8(model: Any) -> int:
     """Replace the language model's ``nn.Linear`` layers and the text head of a
-    ``JanusForConditionalGeneration`` on the CPU by ``make(linear)``, in place; returns how
-    many were replaced. Raises ``ValueError`` when the model is not on the CPU."""
+    ``JanusForConditionalGeneration`` (on CPU) by :class:`Int8DynamicLinear`, in place.
+
+    The vision tower, aligner, embeddings and image-generation parts keep their dtype (they
+    run once per image, or not at all when writing reports). Returns the number of layers
+    replaced. Raises ``ValueError`` when the model is not on the CPU.
+    """
     device = next(model.parameters()).device
     if device.type != "cpu":
-        raise ValueError(f"weight quantisation runs on the CPU only (CPU kernels); the model is on {device}")
-    replaced = 0
-    for parent in list(model.model.language_model.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is nn.Linear:
-                setattr(parent, name, make(child))
-                replaced += 1
-    if type(model.lm_head) is nn.Linear:
-        model.lm_head = make(model.lm_head)
-        replaced += 1
-    return replaced
-
-
-def quantize_int4(model: Any, group_size: int = 32) -> int:
-    """Make the language model's linear layers and text head :class:`Int4WeightOnlyLinear`
-    (in place; the vision tower, aligner, embeddings and image-generation parts keep their
-    dtype). Returns the number of layers replaced."""
-    return _replace_linears(model, lambda linear: Int4WeightOnlyLinear(linear, group_size))
-
-
-def quantize_int8(model: Any) -> int:
-    """Make the language model's linear layers and text head :class:`Int8DynamicLinear`
-    (in place; the vision tower, aligner, embeddings and image-generation parts keep their
-    dtype: they run once per image, or not at all when writing reports). Returns the number
-    of layers replaced. Raises ``ValueError`` when the model is not on the CPU."""
+        raise ValueError(f"int8 quantisation runs on the CPU only (fbgemm kernels); the model is on {device}")
     if "fbgemm" in torch.backends.quantized.supported_engines:
         torch.backends.quantized.engine = "fbgemm"
+    replaced = 0
     with warnings.catch_warnings():
         # torch 2.13 flags the torch.ao quantised-tensor API as deprecated (moving to torchao);
         # it is what runs here, pinned by constraints.txt.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.ao")
         warnings.filterwarnings("ignore", message=r".*deprecat", category=UserWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
-        return _replace_linears(model, Int8DynamicLinear)
-
-
-def quantize(model: Any, method: str) -> int:
-    """Apply one of :data:`QUANTIZATIONS` to ``model`` in place; returns the layers replaced."""
-    if method == "int8":
-        return quantize_int8(model)
-    if method == "int4":
-        return quantize_int4(model)
-    raise ValueError(f"unknown quantisation {method!r}; expected one of {', '.join(QUANTIZATIONS)}")
+        language_model = model.model.language_model
+        for parent in list(language_model.modules()):
+            for name, child in list(parent.named_children()):
+                if type(child) is nn.Linear:
+                    setattr(parent, name, Int8DynamicLinear(child))
+                    replaced += 1
+        if type(model.lm_head) is nn.Linear:
+            model.lm_head = Int8DynamicLinear(model.lm_head)
+            replaced += 1
+    return replaced
