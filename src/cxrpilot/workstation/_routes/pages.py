@@ -17,11 +17,11 @@ from fastapi.templating import Jinja2Templates
 from .._errors import Forbidden, NotAuthenticated
 from .._services import auth as auth_service
 from .._services._common import Actor
+from .._services.studies import STAFF
 from ..deps import SESSION_COOKIE, Db, State
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
-STAFF = ("admin", "coordinator")
 HOME = {
     "radiologist": "/worklist",
     "evaluator": "/evaluations",

@@ -310,14 +310,20 @@ def _counts(db: Session, *columns: Any, where: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in db.execute(query)]
 
 
+def _nested_counts(db: Session, outer: Any, inner: Any, where: Any) -> dict[Any, dict[Any, int]]:
+    """``{outer value: {inner value: count}}``, e.g. study id -> status -> count."""
+    out: dict[Any, dict[Any, int]] = {}
+    for a, b, n in _counts(db, outer, inner, where=where):
+        out.setdefault(a, {})[b] = n
+    return out
+
+
 def progress(db: Session, actor: Actor, study_id: int) -> dict[str, Any]:
     """Counts for the dashboard: reads per arm and status, per reader (and per reader and arm);
     cases by eligibility; evaluation forms by status."""
     actor.require(*STAFF)
     study = get_or_404(db, Study, study_id, "study")
-    by_arm: dict[str, dict[str, int]] = {}
-    for arm, status, n in _counts(db, Read.arm, Read.status, where=Read.study_id == study.id):
-        by_arm.setdefault(arm, {})[status] = n
+    by_arm = _nested_counts(db, Read.arm, Read.status, where=Read.study_id == study.id)
     by_reader: dict[str, dict[str, int]] = {}
     by_reader_arm: dict[str, dict[str, dict[str, int]]] = {}
     for name, arm, status, n in db.execute(
@@ -329,13 +335,9 @@ def progress(db: Session, actor: Actor, study_id: int) -> dict[str, Any]:
         per = by_reader.setdefault(name, {})
         per[status] = per.get(status, 0) + n
         by_reader_arm.setdefault(name, {}).setdefault(arm, {})[status] = n
-    eligibility = dict(
-        (k, n)
-        for k, n in _counts(db, StudyCase.eligibility, where=StudyCase.study_id == study.id)
-    )
+    eligibility = dict(_counts(db, StudyCase.eligibility, where=StudyCase.study_id == study.id))
     evaluations = dict(
-        (k, n)
-        for k, n in _counts(db, EvaluationTask.status, where=EvaluationTask.study_id == study.id)
+        _counts(db, EvaluationTask.status, where=EvaluationTask.study_id == study.id)
     )
     return {
         "study": study,
@@ -360,18 +362,10 @@ def list_studies(db: Session, actor: Actor) -> list[dict[str, Any]]:
     reads (all and signed) and evaluation forms (all and submitted)."""
     actor.require(*STAFF)
     studies = list(db.scalars(select(Study).order_by(Study.id)))
-    cases: dict[int, dict[str, int]] = {}
-    for sid, elig, n in _counts(db, StudyCase.study_id, StudyCase.eligibility, where=true()):
-        cases.setdefault(sid, {})[elig] = n
-    members: dict[int, dict[str, int]] = {}
-    for sid, role, n in _counts(db, StudyMember.study_id, StudyMember.role, where=true()):
-        members.setdefault(sid, {})[role] = n
-    reads: dict[int, dict[str, int]] = {}
-    for sid, status, n in _counts(db, Read.study_id, Read.status, where=Read.study_id.isnot(None)):
-        reads.setdefault(sid, {})[status] = n
-    tasks: dict[int, dict[str, int]] = {}
-    for sid, status, n in _counts(db, EvaluationTask.study_id, EvaluationTask.status, where=true()):
-        tasks.setdefault(sid, {})[status] = n
+    cases = _nested_counts(db, StudyCase.study_id, StudyCase.eligibility, where=true())
+    members = _nested_counts(db, StudyMember.study_id, StudyMember.role, where=true())
+    reads = _nested_counts(db, Read.study_id, Read.status, where=Read.study_id.isnot(None))
+    tasks = _nested_counts(db, EvaluationTask.study_id, EvaluationTask.status, where=true())
     return [
         {
             "study": s,
