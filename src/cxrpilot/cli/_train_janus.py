@@ -9,7 +9,6 @@ from pathlib import Path
 from cxrpilot.errors import InvalidDatasetError
 
 
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "janus",
