@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--expert", nargs="?", const="default", default=None,
                    help="with a Janus model: also run the expert classifier and put its findings in the prompt")
     p.add_argument("--indication", default=None, help="clinical indication (used by Janus-Pro)")
-    p.add_argument("--quantize", default=None, choices=("int8",),
-                   help="Janus-Pro on the CPU: int8 language model (fastest; outputs differ slightly)")
+    p.add_argument("--quantize", default=None, choices=("int8", "int4"),
+                   help="Janus-Pro on the CPU: decode with 8- or 4-bit weights in ONNX Runtime "
+                        "(int4 fastest; outputs differ slightly)")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
     p.add_argument("--no-check", action="store_true",
                    help="skip the checks that the image is a frontal chest radiograph")

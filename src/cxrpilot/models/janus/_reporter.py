@@ -206,7 +206,11 @@ class JanusReporter:
     model_id, version : str
         Shown on every draft (``model_id`` defaults to ``"janus:<folder name>"``).
     quantization : str or None
-        ``"int8"`` when the language model runs with int8 weights (see :func:`load`).
+        ``"int8"`` or ``"int4"`` when decoding runs in ONNX Runtime with quantised weights
+        (see :func:`load`).
+    decoder : OrtDecoder or None
+        That decoder (:mod:`cxrpilot.models.janus._ort_decode`); None: transformers'
+        ``generate``.
     """
 
     model: Any
@@ -216,6 +220,7 @@ class JanusReporter:
     model_id: str
     version: str
     quantization: str | None = None
+    decoder: Any = None
 
     # -- sizes, all read from the checkpoint ------------------------------------------
     @property
@@ -303,8 +308,7 @@ class JanusReporter:
         max_new_tokens : int
             Upper bound on generated tokens (512 as in the paper).
         batch_size : int
-            Radiographs per forward pass. Results do not depend on it (with
-            ``quantize="int8"`` they may differ slightly: activations are quantised per batch).
+            Radiographs per forward pass. Results do not depend on it.
 
         Returns
         -------
@@ -338,14 +342,10 @@ class JanusReporter:
             ids = [self.prompt_ids(questions[i]) for i in chunk]
             inputs = self.batch_inputs(ids, [radiographs[i] for i in chunk])
             t1 = time.perf_counter()
-            with torch.inference_mode():
-                sequences = self.model.generate(**inputs, generation_config=config)
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
+            new_rows = self._new_tokens(inputs, config)
             t2 = time.perf_counter()
-            width = inputs["input_ids"].shape[1]
             for row, i in enumerate(chunk):
-                new = sequences[row, width:].tolist()
+                new = new_rows[row]
                 if eos in new:
                     new = new[: new.index(eos) + 1]
                 t3 = time.perf_counter()
@@ -370,6 +370,33 @@ class JanusReporter:
                     )
                 )
         return outputs
+
+    def _new_tokens(self, inputs: dict, config: Any) -> list[list[int]]:
+        """Greedy new tokens of each row (transformers' ``generate``, or a torch prefill
+        followed by the ONNX Runtime decoder when one is attached)."""
+        import torch
+
+        with torch.inference_mode():
+            if self.decoder is None:
+                sequences = self.model.generate(**inputs, generation_config=config)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                width = inputs["input_ids"].shape[1]
+                return [row[width:].tolist() for row in sequences]
+            mask = inputs["attention_mask"]
+            # positions as generate() numbers them: left padding does not count
+            position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+            prefill = self.model(**inputs, position_ids=position_ids, use_cache=True, logits_to_keep=1)
+            first = prefill.logits[:, -1].argmax(-1).tolist()
+        return self.decoder.decode(
+            prefill.past_key_values,
+            mask.sum(-1).tolist(),
+            first,
+            self.model.get_input_embeddings(),
+            max_new_tokens=config.max_new_tokens,
+            eos_token_id=config.eos_token_id,
+            pad_token_id=config.pad_token_id,
+        )
 
     def draft(
         self,
@@ -447,12 +474,13 @@ def load(
     chat_format : str or None
         ``"janus-pro-cxr"`` or ``"janus-pro"``; None: what the folder's
         ``cxrpilot_janus.json`` says, else ``"janus-pro-cxr"``.
-    quantize : {None, "int8"}
-        ``"int8"`` (CPU only; with ``device=None`` the CPU is used): the language model's
-        linear layers and text head with int8 weights and dynamically quantised activations —
-        the fastest CPU setting measured in ``BENCHMARKS.md``. Outputs differ slightly from
-        unquantised ones, and batched outputs may differ slightly from one-by-one outputs
-        (activations are quantised per batch).
+    quantize : {None, "int8", "int4"}
+        CPU only (with ``device=None`` the CPU is used). The prompt is read by torch as usual;
+        the report is then decoded by ONNX Runtime with the language model's linear layers
+        and text head quantised to 8 or 4 bits (blocks of 32 weights, one scale each; int8
+        activations), see :mod:`cxrpilot.models.janus._ort_decode`. ``"int4"`` is the fastest
+        CPU setting measured in ``BENCHMARKS.md``; outputs differ slightly from unquantised
+        ones (more with 4 bits). Building the decoder adds up to a minute to loading.
 
     Returns
     -------
@@ -472,7 +500,7 @@ def load(
     """
     from cxrpilot.models.janus._speed import QUANTIZATIONS
 
-    if quantize not in (None, *QUANTIZATIONS):
+    if quantize is not None and quantize not in QUANTIZATIONS:
         raise ValueError(f"unknown quantize={quantize!r}; expected None or one of {', '.join(QUANTIZATIONS)}")
     folder = check_model_dir(path)
     meta = read_meta(folder)
@@ -507,10 +535,12 @@ def load(
             f"{str(folder)!r}: image processor size {side} differs from the vision config's "
             f"image_size {model.config.vision_config.image_size}"
         )
-    if quantize == "int8":
-        from cxrpilot.models.janus._speed import quantize_int8
+    decoder = None
+    if quantize is not None:
+        from cxrpilot.models.janus._ort_decode import OrtDecoder
 
-        quantize_int8(model)
+        decoder = OrtDecoder.build(model, bits=QUANTIZATIONS[quantize],
+                                   max_length=int(model.config.text_config.max_position_embeddings))
     return JanusReporter(
         model=model,
         processor=processor,
@@ -519,4 +549,5 @@ def load(
         model_id=str(meta.get("model_id") or f"janus:{folder.name}"),
         version=str(meta.get("model_version") or "unversioned"),
         quantization=quantize,
+        decoder=decoder,
     )

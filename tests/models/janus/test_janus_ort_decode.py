@@ -1,0 +1,137 @@
+"""The ONNX Runtime decoder: the fp32 graph writes exactly transformers' tokens (one by one
+and batched with left padding), 8- and 4-bit weights stay close, and its limits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from cxrpilot.models.janus import load
+from cxrpilot.models.janus._ort_decode import OrtDecoder, _quantize, build_decoder_graph
+
+from .janus_tiny import torch
+from .test_janus_reporter import crop
+
+
+@pytest.fixture(scope="module")
+def fp32_reporter(tiny_janus_dir):
+    return load(tiny_janus_dir, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def decoders(fp32_reporter):
+    return {bits: OrtDecoder.build(fp32_reporter.model, bits=bits, max_length=1024) for bits in (None, 8, 4)}
+
+
+def with_decoder(reporter, decoder):
+    return dataclasses.replace(reporter, decoder=decoder)
+
+
+def test_fp32_graph_writes_the_same_tokens_as_transformers(fp32_reporter, decoders, radiographs):
+    reference = fp32_reporter.generate(radiographs[:2], max_new_tokens=24, batch_size=1)
+    ort = with_decoder(fp32_reporter, decoders[None]).generate(radiographs[:2], max_new_tokens=24, batch_size=1)
+    assert [o.text for o in ort] == [o.text for o in reference]
+    assert [o.new_tokens for o in ort] == [o.new_tokens for o in reference]
+
+
+def test_left_padded_batches_decode_like_transformers_one_by_one(fp32_reporter, decoders, radiographs):
+    images = [radiographs[0], crop(radiographs[1], slice(0, 224), slice(40, 180)), radiographs[2]]
+    indications = [None, "Shortness of breath for two days", "Fever"]
+    experts = [["Pneumonia", "Lung Opacity"], None, None]
+    reference = [fp32_reporter.generate([im], indications=[ind], expert_findings=[ex], max_new_tokens=20)[0]
+                 for im, ind, ex in zip(images, indications, experts)]
+    batched = with_decoder(fp32_reporter, decoders[None]).generate(
+        images, indications=indications, expert_findings=experts, max_new_tokens=20, batch_size=3)
+    assert len({o.prompt_tokens for o in batched}) > 1  # rows of different widths: left padding
+    assert [o.text for o in batched] == [o.text for o in reference]
+
+
+def step_logits(reporter, decoder, radiographs, steps=6):
+    """Logits of ``steps`` decode steps after one prefill, feeding the fp32 model's tokens."""
+    inputs = reporter.batch_inputs([reporter.prompt_ids("Give a radiology report.")], radiographs[:1])
+    with torch.inference_mode():
+        out = reporter.model(**inputs, use_cache=True)
+        stream = decoder.open(out.past_key_values, [inputs["input_ids"].shape[1]], 1024)
+        tokens = reporter.model.generate(**inputs, generation_config=reporter.generation_config(
+            steps, min_new_tokens=steps))[0, inputs["input_ids"].shape[1]:]
+        embed = reporter.model.get_input_embeddings()
+        return np.stack([stream.step(embed(t.view(1, 1)).float().numpy())[0] for t in tokens])
+
+
+@pytest.mark.parametrize(
+    # relative error of the decode-step logits against the fp32 graph on the tiny model
+    # (hidden size 64, so errors barely average out): measured 8-bit 0.025-0.035 (mostly the
+    # int8 activations), 4-bit 0.26-0.38; the bounds leave ~2x / 1.5x room (a wrong weight
+    # layout gives ~1.4)
+    ("bits", "tolerance"), [(8, 0.07), (4, 0.6)],
+)
+def test_quantised_weights_stay_close_to_fp32(fp32_reporter, decoders, radiographs, bits, tolerance):
+    reference = step_logits(fp32_reporter, decoders[None], radiographs)
+    got = step_logits(fp32_reporter, decoders[bits], radiographs)
+    errors = np.linalg.norm(got - reference, axis=1) / np.linalg.norm(reference, axis=1)
+    assert errors.max() < tolerance, errors
+
+
+def test_fp32_graph_step_matches_the_transformers_forward(fp32_reporter, decoders, radiographs):
+    reference = []
+    inputs = fp32_reporter.batch_inputs([fp32_reporter.prompt_ids("Give a radiology report.")], radiographs[:1])
+    with torch.inference_mode():
+        out = fp32_reporter.model(**inputs, use_cache=True)
+        cache, ids = out.past_key_values, inputs["input_ids"]
+        for token in (5, 17, 42):
+            ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+            step = fp32_reporter.model(input_ids=ids[:, -1:], past_key_values=cache, use_cache=True)
+            reference.append(step.logits[0, -1].numpy())
+    with torch.inference_mode():
+        out = fp32_reporter.model(**inputs, use_cache=True)
+        stream = decoders[None].open(out.past_key_values, [inputs["input_ids"].shape[1]], 1024)
+        embed = fp32_reporter.model.get_input_embeddings()
+        got = [stream.step(embed(torch.tensor([[t]])).numpy())[0] for t in (5, 17, 42)]
+    np.testing.assert_allclose(np.stack(got), np.stack(reference), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_quantised_blocks_dequantise_to_the_weights(bits):
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((48, 96)).astype(np.float32)  # (out, in): 3 blocks of 32
+    packed, scales = _quantize(weight, bits)
+    assert packed.shape == (48, 3, 32 * bits // 8) and scales.shape == (48, 3)
+    if bits == 8:
+        q = packed.astype(np.int16) - 128
+    else:  # two 4-bit values per byte, low nibble first; zero point 8
+        q = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(48, 3, 32).astype(np.int16) - 8
+    restored = (q.reshape(48, 3, 32) * scales[..., None]).reshape(48, 96)
+    step = np.abs(np.repeat(scales, 32, axis=1))  # scale = block max / 2^(bits-1), signed
+    error = np.abs(restored - weight)
+    assert np.all(error <= step + 1e-6)  # the block's extreme may clip by one step
+    assert np.mean(error <= step / 2 + 1e-6) > 0.95  # the rest round to the nearest level
+
+
+def test_graph_refuses_unknown_bits(fp32_reporter):
+    with pytest.raises(ValueError, match="bits must be one of"):
+        build_decoder_graph(fp32_reporter.model.model.language_model, fp32_reporter.model.lm_head,
+                            bits=3, max_length=64)
+
+
+def test_decoder_refuses_more_positions_than_it_was_built_for(fp32_reporter, radiographs):
+    decoder = OrtDecoder.build(fp32_reporter.model, bits=None, max_length=200)
+    reporter = with_decoder(fp32_reporter, decoder)
+    width = len(reporter.prompt_ids("Give a radiology report based on the chest x-ray image, including "
+                                    "FINDINGS and IMPRESSION."))
+    with pytest.raises(ValueError, match="exceed the decoder's max_length 200"):
+        reporter.generate(radiographs[:1], max_new_tokens=200 - width + 1)
+
+
+@pytest.mark.parametrize("quantize", ["int8", "int4"])
+def test_load_with_quantize_decodes_batched_like_one_by_one(tiny_janus_dir, radiographs, quantize):
+    reporter = load(tiny_janus_dir, device="cpu", quantize=quantize)
+    assert reporter.quantization == quantize and reporter.decoder.bits == int(quantize[-1])
+    batched = reporter.generate(radiographs[:3], max_new_tokens=12, batch_size=3)
+    single = [reporter.generate([r], max_new_tokens=12)[0] for r in radiographs[:3]]
+    assert [o.text for o in batched] == [o.text for o in single]
+    assert all(o.new_tokens >= 1 and o.text for o in batched)
