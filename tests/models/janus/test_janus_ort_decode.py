@@ -99,7 +99,7 @@ def test_fp32_graph_step_matches_the_transformers_forward(fp32_reporter, decoder
 def test_quantised_blocks_dequantise_to_the_weights(bits):
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((48, 96)).astype(np.float32)  # (out, in): 3 blocks of 32
-    packed, scales = _quantize(weight, bits)
+    packed, scales = _quantize(torch.from_numpy(weight), bits)
     assert packed.shape == (48, 3, 32 * bits // 8) and scales.shape == (48, 3)
     if bits == 8:
         q = packed.astype(np.int16) - 128

@@ -84,12 +84,12 @@ class _GraphBuilder:
 
         self.nodes.append(helper.make_node(op, inputs, outputs, name=outputs[0], domain=domain, **attrs))
 
-    def linear(self, name: str, x: str, weight: np.ndarray, bias: np.ndarray | None = None) -> str:
-        """``x @ weight.T (+ bias)`` for a torch-layout weight (out_features, in_features)."""
+    def linear(self, name: str, x: str, weight: Any, bias: np.ndarray | None = None) -> str:
+        """``x @ weight.T (+ bias)`` for a torch weight (out_features, in_features)."""
         n, k = weight.shape
         out = f"{name}/out"
         if self.bits is None:
-            inputs = [x, self.constant(f"{name}.weight", weight.T.astype(np.float32))]
+            inputs = [x, self.constant(f"{name}.weight", _transposed(weight))]
             if bias is None:
                 self.node("MatMul", inputs, [out])
             else:
@@ -105,15 +105,21 @@ class _GraphBuilder:
         return out
 
 
-def _quantize(weight: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Block-wise symmetric quantisation of a (N, K) weight in MatMulNBits's layout, by ONNX
-    Runtime's own kernels: packed (N, K/32, 32*bits/8) uint8 and scales (N, K/32) fp32."""
+def _transposed(weight: Any) -> np.ndarray:
+    """A torch (N, K) weight as a contiguous fp32 (K, N) array (transposed by torch in its
+    own dtype, then widened: 3x faster than numpy's strided copy for Janus-Pro's matrices)."""
+    return weight.detach().t().contiguous().float().numpy()
+
+
+def _quantize(weight: Any, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Block-wise symmetric quantisation of a torch (N, K) weight in MatMulNBits's layout, by
+    ONNX Runtime's own kernels: packed (N, K/32, 32*bits/8) uint8 and scales (N, K/32) fp32."""
     from onnxruntime.capi._pybind_state import quantize_matmul_4bits, quantize_matmul_8bits
 
     n, k = weight.shape
     blocks = -(-k // _BLOCK_SIZE)
     per_byte = 8 // bits
-    transposed = np.ascontiguousarray(weight.T, dtype=np.float32)  # (K, N)
+    transposed = _transposed(weight)  # (K, N)
     if blocks * _BLOCK_SIZE != k:
         transposed = np.pad(transposed, ((0, blocks * _BLOCK_SIZE - k), (0, 0)))
     packed = np.zeros((n, blocks, _BLOCK_SIZE // per_byte), dtype=np.uint8)
@@ -149,6 +155,7 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
     ``logits`` (batch, seq, vocab) and ``present.{i}.key/value`` (bind them to the past
     buffers: the cache is then updated in place).
     """
+    import torch
     from onnx import TensorProto, helper
 
     if bits is not None and bits not in BITS:
@@ -181,8 +188,7 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
     for i, layer in enumerate(language_model.layers):
         prefix = f"layers.{i}"
         attn, mlp = layer.self_attn, layer.mlp
-        qkv_weight = np.concatenate([_numpy(attn.q_proj.weight), _numpy(attn.k_proj.weight),
-                                     _numpy(attn.v_proj.weight)])
+        qkv_weight = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
         qkv = g.linear(f"{prefix}.self_attn.qkv_proj", normed, qkv_weight,
                        bias_of(attn.q_proj, attn.k_proj, attn.v_proj))
         g.node("GroupQueryAttention",
@@ -191,20 +197,20 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
                [f"{prefix}/attn", f"present.{i}.key", f"present.{i}.value"], domain=_MS_DOMAIN,
                num_heads=shape.heads, kv_num_heads=shape.kv_heads, do_rotary=1, rotary_interleaved=0,
                scale=float(shape.head_dim) ** -0.5)
-        attn_out = g.linear(f"{prefix}.self_attn.o_proj", f"{prefix}/attn", _numpy(attn.o_proj.weight),
+        attn_out = g.linear(f"{prefix}.self_attn.o_proj", f"{prefix}/attn", attn.o_proj.weight,
                             bias_of(attn.o_proj))
         post = f"{prefix}.post_attention_layernorm.weight"
         g.node("SkipSimplifiedLayerNormalization",
                [attn_out, residual, g.constant(post, _numpy(layer.post_attention_layernorm.weight))],
                [f"{prefix}/post_norm", "", "", f"{prefix}/attn_residual"], domain=_MS_DOMAIN, epsilon=shape.eps)
         gate_up = g.linear(f"{prefix}.mlp.gate_up_proj", f"{prefix}/post_norm",
-                           np.concatenate([_numpy(mlp.gate_proj.weight), _numpy(mlp.up_proj.weight)]),
+                           torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
                            bias_of(mlp.gate_proj, mlp.up_proj))
         g.node("Split", [gate_up], [f"{prefix}/gate", f"{prefix}/up"], axis=-1, num_outputs=2)
         g.node("Sigmoid", [f"{prefix}/gate"], [f"{prefix}/gate_sigmoid"])
         g.node("Mul", [f"{prefix}/gate", f"{prefix}/gate_sigmoid"], [f"{prefix}/gate_silu"])
         g.node("Mul", [f"{prefix}/gate_silu", f"{prefix}/up"], [f"{prefix}/gated"])
-        mlp_out = g.linear(f"{prefix}.mlp.down_proj", f"{prefix}/gated", _numpy(mlp.down_proj.weight),
+        mlp_out = g.linear(f"{prefix}.mlp.down_proj", f"{prefix}/gated", mlp.down_proj.weight,
                            bias_of(mlp.down_proj))
         # next: normalise (mlp_out + residual) for the next layer, or the final norm
         if i + 1 < shape.layers:
@@ -218,7 +224,7 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
                [mlp_out, f"{prefix}/attn_residual", g.constant(norm_name, norm_weight)],
                [normed, "", "", residual_out], domain=_MS_DOMAIN, epsilon=shape.eps)
         residual = residual_out
-    logits = g.linear("lm_head", normed, _numpy(lm_head.weight), bias_of(lm_head))
+    logits = g.linear("lm_head", normed, lm_head.weight, bias_of(lm_head))
     g.node("Identity", [logits], ["logits"])
 
     cache = ["batch", shape.kv_heads, "max_length", shape.head_dim]
