@@ -503,7 +503,9 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
         r = ok[best]
         lm, vis = r["lm_matmul_params"], r["vision_matmul_params"]
         flops_report = 2 * lm * (r["prompt_tokens"] + args.tokens) + 2 * vis * 576
-        peak = bounds.get("matmul_bfloat16_flops" if "bf16" in best or cuda else "matmul_float32_flops", 0)
+        # the prefill, nearly all of a report's FLOPs, runs in the configuration's torch dtype
+        bf16 = CONFIGS[best]["dtype"] == "bfloat16"
+        peak = bounds.get("matmul_bfloat16_flops" if bf16 or cuda else "matmul_float32_flops", 0)
         best_tp = max(ok, key=lambda k: max(t["reports_s"] for t in ok[k]["throughput"].values()))
         tp = max(ok[best_tp]["throughput"].items(), key=lambda kv: kv[1]["reports_s"])
         lines += [

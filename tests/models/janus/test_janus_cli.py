@@ -63,3 +63,13 @@ def test_train_janus_command(tiny_janus_dir, radiographs, tmp_path, capsys):
     start = json.loads((out / "train_log.jsonl").read_text().splitlines()[0])
     assert start["n_train"] == 3 and start["n_val"] == 1 and start["config"]["lora_rank"] == 8
     assert load(out / "merged", device="cpu").model_id == "janus:run"
+
+
+@pytest.mark.parametrize("quantize", [None, "int4"])
+def test_report_command_with_janus(tiny_janus_dir, radiographs, capsys, quantize):
+    argv = ["report", radiographs[0].source, "--model", f"janus:{tiny_janus_dir}", "--expert", "--json",
+            "--no-check"]
+    assert main(argv + (["--quantize", quantize] if quantize else [])) == 0
+    draft = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert draft["model_id"] == f"janus:{tiny_janus_dir.name}"
+    assert len(draft["findings"]) == 14
