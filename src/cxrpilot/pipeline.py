@@ -107,8 +107,8 @@ def load_drafter(spec: str | None = None, *, expert: str | None = None, quantize
         With a Janus spec: also run this expert model (``"default"`` or a name/path) and
         feed its present findings into the prompt.
     quantize : str or None
-        With a Janus spec: ``"int8"`` runs its language model with int8 weights on the CPU
-        (see :func:`cxrpilot.models.janus.load`).
+        With a Janus spec: ``"int8"`` or ``"int4"`` decodes with 8- or 4-bit weights in
+        ONNX Runtime on the CPU (see :func:`cxrpilot.models.janus.load`).
 
     Raises
     ------

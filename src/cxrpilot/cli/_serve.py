@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--worker-threads", type=int, default=None, help="background draft threads")
     p.add_argument("--model", default=None, help="draft model spec ('expert', 'janus:PATH'...)")
+    p.add_argument("--quantize", default=None, choices=("int8", "int4"),
+                   help="with a Janus draft model on the CPU: decode with 8- or 4-bit weights")
     p.add_argument(
         "--dev", action="store_true", help="development mode (placeholder secrets allowed)"
     )
@@ -148,6 +150,8 @@ def run_serve(args: argparse.Namespace) -> int:
         overrides["worker_threads"] = args.worker_threads
     if args.model is not None:
         overrides["draft_model"] = args.model
+    if args.quantize is not None:
+        overrides["draft_quantize"] = args.quantize
     if args.dev:
         overrides["environment"] = "development"
     settings = _settings(args, **overrides)

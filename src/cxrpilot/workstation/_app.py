@@ -45,7 +45,7 @@ def _pipeline_producer(settings: Settings) -> Callable[[], DraftProducer]:
     def factory() -> DraftProducer:
         from cxrpilot import pipeline
 
-        drafter = pipeline.load_drafter(settings.draft_model)
+        drafter = pipeline.load_drafter(settings.draft_model, quantize=settings.draft_quantize)
         return lambda radiograph: pipeline.draft(radiograph, model=drafter)
 
     return factory

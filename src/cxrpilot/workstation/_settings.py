@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         Background draft threads (0: no worker in this process, jobs wait in the table).
     draft_model : str or None
         Model spec for :func:`cxrpilot.pipeline.load_drafter` (``None``: the default).
+    draft_quantize : {None, "int8", "int4"}
+        With a Janus draft model on the CPU: decode with 8- or 4-bit weights (see
+        :func:`cxrpilot.models.janus.load`).
     draft_producer : str or None
         ``"module:attribute"`` naming a callable ``Radiograph -> Draft`` used instead of the
         pipeline (for custom deployments and tests).
@@ -86,6 +89,7 @@ class Settings(BaseSettings):
     import_checks: bool = True
     worker_threads: int = Field(1, ge=0)
     draft_model: str | None = None
+    draft_quantize: Literal["int8", "int4"] | None = None
     draft_producer: str | None = None
     job_lease_s: int = Field(300, gt=0)
     job_max_attempts: int = Field(3, gt=0)
