@@ -118,6 +118,13 @@ def test_graph_refuses_unknown_bits(fp32_reporter):
                             bits=3, max_length=64)
 
 
+def test_graph_refuses_length_dependent_rope(fp32_reporter, monkeypatch):
+    language_model = fp32_reporter.model.model.language_model
+    monkeypatch.setattr(language_model.rotary_emb, "rope_type", "dynamic")
+    with pytest.raises(ValueError, match="default or linear RoPE, not 'dynamic'"):
+        build_decoder_graph(language_model, fp32_reporter.model.lm_head, bits=8, max_length=64)
+
+
 def test_decoder_refuses_more_positions_than_it_was_built_for(fp32_reporter, radiographs):
     decoder = OrtDecoder.build(fp32_reporter.model, bits=None, max_length=200)
     reporter = with_decoder(fp32_reporter, decoder)

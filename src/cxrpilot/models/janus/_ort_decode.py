@@ -164,6 +164,9 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
     g = _GraphBuilder(bits)
 
     rotary = language_model.rotary_emb
+    rope_type = getattr(rotary, "rope_type", "default")
+    if rope_type not in ("default", "linear"):  # fixed tables cannot follow length-dependent RoPE
+        raise ValueError(f"the ONNX Runtime decoder supports default or linear RoPE, not {rope_type!r}")
     inv_freq = _numpy(rotary.inv_freq)
     scaling = float(getattr(rotary, "attention_scaling", 1.0))
     angles = np.outer(np.arange(max_length, dtype=np.float32), inv_freq)
@@ -178,7 +181,6 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
             for lin in linears
         ])
 
-    hidden, residual = "inputs_embeds", None
     normed = "layers.0/input_norm"
     first = language_model.layers[0]
     g.node("SimplifiedLayerNormalization",
@@ -264,12 +266,19 @@ class OrtDecoder:
         ``max_length`` bounds prompt + new tokens of one sequence; ``threads`` defaults to
         torch's intra-op thread count.
         """
+        return cls.from_parts(model.model.language_model, model.lm_head, bits=bits, max_length=max_length,
+                              threads=threads)
+
+    @classmethod
+    def from_parts(cls, language_model: Any, lm_head: Any, *, bits: int | None, max_length: int = 2048,
+                   threads: int | None = None) -> OrtDecoder:
+        """:meth:`build` from a LLaMA ``language_model`` and its ``lm_head`` (e.g. the
+        ``model`` and ``lm_head`` of a ``LlamaForCausalLM``)."""
         import onnx
         import onnxruntime as ort
         import torch
 
-        language_model = model.model.language_model
-        proto = build_decoder_graph(language_model, model.lm_head, bits=bits, max_length=max_length)
+        proto = build_decoder_graph(language_model, lm_head, bits=bits, max_length=max_length)
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or torch.get_num_threads())
         options.inter_op_num_threads = 1
