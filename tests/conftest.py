@@ -16,6 +16,16 @@ def shared_data_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory) -> Path:
+    """Caches written by the code under test (``$CXRPILOT_CACHE_DIR``) go to a temporary
+    folder, never to the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("cxrpilot-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CXRPILOT_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real chest X-ray data (../shared/data); skips the test when it is absent."""

@@ -4,6 +4,7 @@ and batched with left padding), 8- and 4-bit weights stay close, and its limits.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from cxrpilot.models.janus import load
+from cxrpilot.models.janus import _ort_decode
 from cxrpilot.models.janus._ort_decode import OrtDecoder, _quantize, build_decoder_graph
 
 from .janus_tiny import torch
@@ -142,3 +144,37 @@ def test_load_with_quantize_decodes_batched_like_one_by_one(tiny_janus_dir, radi
     single = [reporter.generate([r], max_new_tokens=12)[0] for r in radiographs[:3]]
     assert [o.text for o in batched] == [o.text for o in single]
     assert all(o.new_tokens >= 1 and o.text for o in batched)
+
+
+def test_quantised_load_caches_the_graph_keyed_to_the_weights(tiny_janus_dir, radiographs, tmp_path, monkeypatch):
+    import shutil
+
+    model_dir = tmp_path / "janus-copy"
+    shutil.copytree(tiny_janus_dir, model_dir)
+    monkeypatch.setenv("CXRPILOT_CACHE_DIR", str(tmp_path / "cache"))
+    first = load(model_dir, device="cpu", quantize="int4").generate(radiographs[:1], max_new_tokens=10)
+    saved = sorted((tmp_path / "cache" / "janus-decoder").iterdir())
+    assert len(saved) == 1 and saved[0].name.startswith("janus-copy-int4-")
+    assert {p.name for p in saved[0].iterdir()} == {"decoder.onnx", "decoder.onnx.data"}
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the cached graph should have been used")
+
+    monkeypatch.setattr(_ort_decode, "build_decoder_graph", no_build)
+    again = load(model_dir, device="cpu", quantize="int4").generate(radiographs[:1], max_new_tokens=10)
+    assert [o.text for o in again] == [o.text for o in first]
+    monkeypatch.undo()
+    monkeypatch.setenv("CXRPILOT_CACHE_DIR", str(tmp_path / "cache"))
+    # new weights (here: a touched file) get their own graph
+    weights = next(model_dir.glob("*.safetensors"))
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    load(model_dir, device="cpu", quantize="int4")
+    assert len(list((tmp_path / "cache" / "janus-decoder").iterdir())) == 2
+
+
+def test_unwritable_cache_falls_back_to_building_with_a_warning(fp32_reporter, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    with pytest.warns(UserWarning, match="cannot cache the Janus decoder graph"):
+        decoder = OrtDecoder.build(fp32_reporter.model, bits=8, max_length=256, cache_dir=blocker / "graph")
+    assert decoder.bits == 8

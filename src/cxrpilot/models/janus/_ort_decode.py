@@ -25,20 +25,27 @@ greedily from the prefill's first token. Measured figures: ``BENCHMARKS.md`` (Ja
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["BITS", "DecodeStream", "OrtDecoder", "build_decoder_graph"]
+__all__ = ["BITS", "DecodeStream", "OrtDecoder", "build_decoder_graph", "cache_folder", "default_cache_root"]
 
 #: Weight widths the decoder graph can be built with (None: fp32, for checking the graph).
 BITS = (8, 4)
 
 _BLOCK_SIZE = 32
 _MS_DOMAIN = "com.microsoft"
+_GRAPH_FILE = "decoder.onnx"
+#: Bump when the graph built here changes, so cached graphs of older versions are not reused.
+_GRAPH_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -247,6 +254,51 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
     )
 
 
+def _save_graph(language_model: Any, lm_head: Any, bits: int | None, max_length: int, folder: Path) -> None:
+    """Build the graph and write it to ``folder`` (``decoder.onnx`` + ``decoder.onnx.data``;
+    weights go to the data file: protobuf messages stop at 2 GB). The folder appears whole
+    or not at all (written beside it, then renamed)."""
+    import onnx
+
+    proto = build_decoder_graph(language_model, lm_head, bits=bits, max_length=max_length)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        onnx.save_model(proto, str(staging / _GRAPH_FILE), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location=f"{_GRAPH_FILE}.data", size_threshold=1024)
+        del proto
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not (folder / _GRAPH_FILE).is_file():  # not a concurrent writer that got there first
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def default_cache_root() -> Path:
+    """``$CXRPILOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/cxrpilot``, else ``~/.cache/cxrpilot``."""
+    explicit = os.environ.get("CXRPILOT_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "cxrpilot"
+
+
+def cache_folder(model_dir: Path, weight_files: list[Path], *, bits: int | None, max_length: int,
+                 root: Path | None = None) -> Path:
+    """Where the decoder graph of the checkpoint in ``model_dir`` is cached: a folder named by
+    a hash of the folder's real path, each weight file's name, size and modification time,
+    the bits, the length and the graph version — new or changed weights get a new folder."""
+    identity = [str(model_dir.resolve()), f"bits={bits}", f"max_length={max_length}", f"v{_GRAPH_VERSION}"]
+    for path in sorted(weight_files):
+        stat = path.stat()
+        identity.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    digest = hashlib.sha256("\n".join(identity).encode("utf-8")).hexdigest()[:24]
+    return (root or default_cache_root()) / "janus-decoder" / f"{model_dir.name}-{'fp32' if bits is None else f'int{bits}'}-{digest}"
+
+
 class OrtDecoder:
     """Greedy decoding of Janus's language model in ONNX Runtime, after a torch prefill.
 
@@ -260,39 +312,51 @@ class OrtDecoder:
         self.bits = bits
 
     @classmethod
-    def build(cls, model: Any, *, bits: int | None, max_length: int = 2048, threads: int | None = None) -> OrtDecoder:
+    def build(cls, model: Any, *, bits: int | None, max_length: int = 2048, threads: int | None = None,
+              cache_dir: str | Path | None = None) -> OrtDecoder:
         """Build the decoder graph from a loaded ``JanusForConditionalGeneration`` and open it.
 
         ``max_length`` bounds prompt + new tokens of one sequence; ``threads`` defaults to
-        torch's intra-op thread count.
+        torch's intra-op thread count. With ``cache_dir`` the graph is saved there, and a graph
+        already saved there is opened instead of being built again (the caller keys the
+        folder to the weights: see :func:`cache_folder`).
         """
         return cls.from_parts(model.model.language_model, model.lm_head, bits=bits, max_length=max_length,
-                              threads=threads)
+                              threads=threads, cache_dir=cache_dir)
 
     @classmethod
     def from_parts(cls, language_model: Any, lm_head: Any, *, bits: int | None, max_length: int = 2048,
-                   threads: int | None = None) -> OrtDecoder:
+                   threads: int | None = None, cache_dir: str | Path | None = None) -> OrtDecoder:
         """:meth:`build` from a LLaMA ``language_model`` and its ``lm_head`` (e.g. the
         ``model`` and ``lm_head`` of a ``LlamaForCausalLM``)."""
-        import onnx
         import onnxruntime as ort
         import torch
 
-        proto = build_decoder_graph(language_model, lm_head, bits=bits, max_length=max_length)
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or torch.get_num_threads())
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Weights go through a file (protobuf messages stop at 2 GB); ONNX Runtime copies them
-        # into its own (pre-packed) buffers, so the file is removed once the session is open.
-        with tempfile.TemporaryDirectory(prefix="cxrpilot-janus-ort-") as folder:
-            path = Path(folder) / "decoder.onnx"
-            onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                            location="decoder.onnx.data", size_threshold=1024)
-            del proto
+
+        def open_session(path: Path) -> OrtDecoder:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return cls(session, _shape_of(language_model), max_length, bits)
+            return cls(session, _shape_of(language_model), max_length, bits)
+
+        if cache_dir is not None:
+            cached = Path(cache_dir) / _GRAPH_FILE
+            if cached.is_file():
+                return open_session(cached)
+            try:
+                _save_graph(language_model, lm_head, bits, max_length, Path(cache_dir))
+                return open_session(cached)
+            except OSError as exc:  # an unwritable cache: build in a temporary folder instead
+                warnings.warn(f"cannot cache the Janus decoder graph in {str(cache_dir)!r} ({exc}); "
+                              "building it without a cache", stacklevel=2)
+        # ONNX Runtime copies the weights into its own (pre-packed) buffers, so the temporary
+        # files can go once the session is open.
+        with tempfile.TemporaryDirectory(prefix="cxrpilot-janus-ort-") as folder:
+            _save_graph(language_model, lm_head, bits, max_length, Path(folder) / "graph")
+            return open_session(Path(folder) / "graph" / _GRAPH_FILE)
 
     def open(self, past_key_values: Any, lengths: list[int], capacity: int) -> DecodeStream:
         """A :class:`DecodeStream` that goes on from a torch prefill.

@@ -480,7 +480,9 @@ def load(
         and text head quantised to 8 or 4 bits (blocks of 32 weights, one scale each; int8
         activations), see :mod:`cxrpilot.models.janus._ort_decode`. ``"int4"`` is the fastest
         CPU setting measured in ``BENCHMARKS.md``; outputs differ slightly from unquantised
-        ones (more with 4 bits). Building the decoder adds up to a minute to loading.
+        ones (more with 4 bits). The decoder graph is built on the first load (20-40 s at
+        full size) and cached under ``$CXRPILOT_CACHE_DIR`` (default ``~/.cache/cxrpilot``;
+        about 1 GB for int4, 1.6 GB for int8), keyed to the weight files.
 
     Returns
     -------
@@ -537,10 +539,13 @@ def load(
         )
     decoder = None
     if quantize is not None:
-        from cxrpilot.models.janus._ort_decode import OrtDecoder
+        from cxrpilot.models.janus._ort_decode import OrtDecoder, cache_folder
 
-        decoder = OrtDecoder.build(model, bits=QUANTIZATIONS[quantize],
-                                   max_length=int(model.config.text_config.max_position_embeddings))
+        bits = QUANTIZATIONS[quantize]
+        max_length = int(model.config.text_config.max_position_embeddings)
+        weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file()]
+        decoder = OrtDecoder.build(model, bits=bits, max_length=max_length,
+                                   cache_dir=cache_folder(folder, weights, bits=bits, max_length=max_length))
     return JanusReporter(
         model=model,
         processor=processor,
