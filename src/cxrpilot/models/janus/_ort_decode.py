@@ -426,6 +426,7 @@ class DecodeStream:
 
     def __init__(self, decoder: OrtDecoder, past_key_values: Any, lengths: list[int], capacity: int) -> None:
         import onnxruntime as ort
+        import torch
 
         s = decoder.shape
         self.session = decoder.session
@@ -436,9 +437,9 @@ class DecodeStream:
         for i, layer in enumerate(past_key_values.layers):
             for kind, tensor in (("key", layer.keys), ("value", layer.values)):
                 buffer = np.zeros((batch, s.kv_heads, capacity, s.head_dim), dtype=np.float32)
-                padded = tensor.shape[2]
+                view, padded = torch.from_numpy(buffer), tensor.shape[2]
                 for row, n in enumerate(lengths):  # drop the left padding: row starts at 0
-                    buffer[row, :, :n] = tensor[row, :, padded - n:].float().numpy()
+                    view[row, :, :n].copy_(tensor[row, :, padded - n:])  # casts to fp32 in place
                 value = ort.OrtValue.ortvalue_from_numpy(buffer)
                 self.buffers.append(buffer)
                 self.binding.bind_ortvalue_input(f"past_key_values.{i}.{kind}", value)
