@@ -287,11 +287,13 @@ def default_cache_root() -> Path:
 
 
 def cache_folder(model_dir: Path, weight_files: list[Path], *, bits: int | None, max_length: int,
-                 root: Path | None = None) -> Path:
+                 dtype: str = "", root: Path | None = None) -> Path:
     """Where the decoder graph of the checkpoint in ``model_dir`` is cached: a folder named by
     a hash of the folder's real path, each weight file's name, size and modification time,
-    the bits, the length and the graph version — new or changed weights get a new folder."""
-    identity = [str(model_dir.resolve()), f"bits={bits}", f"max_length={max_length}", f"v{_GRAPH_VERSION}"]
+    the bits, the length, the dtype the weights were loaded in and the graph version — new
+    or changed weights get a new folder."""
+    identity = [str(model_dir.resolve()), f"bits={bits}", f"max_length={max_length}", f"dtype={dtype}",
+                f"v{_GRAPH_VERSION}"]
     for path in sorted(weight_files):
         stat = path.stat()
         identity.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")

@@ -545,7 +545,8 @@ def load(
         max_length = int(model.config.text_config.max_position_embeddings)
         weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file()]
         decoder = OrtDecoder.build(model, bits=bits, max_length=max_length,
-                                   cache_dir=cache_folder(folder, weights, bits=bits, max_length=max_length))
+                                   cache_dir=cache_folder(folder, weights, bits=bits, max_length=max_length,
+                                                          dtype=str(torch_dtype)))
     return JanusReporter(
         model=model,
         processor=processor,
