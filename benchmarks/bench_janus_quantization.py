@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     reference_texts = [tok.decode([t for t in greedy(model, decoders["fp32"], p, args.new_tokens, eos) if t != eos])
                        for p in prompts]
     reference_labels = label_reports(reference_texts)
+    reference_tokens = [tok.encode(t).ids for t in reference_texts]
     for name, decoder in decoders.items():
         nll, count, rel, top1 = 0.0, 0, [], []
         for ids, ref in zip(held_ids, reference_logits):
@@ -222,10 +223,9 @@ def main(argv: list[str] | None = None) -> None:
             top1.append(float(np.mean(logits.argmax(-1) == ref.argmax(-1))))
         tokens = [greedy(model, decoder, p, args.new_tokens, eos) for p in prompts]
         texts = [tok.decode([t for t in row if t != eos]) for row in tokens]
-        reference_tokens = [tok.encode(t).ids for t in reference_texts]
         prefix = []
-        for row, ref_text in zip(texts, reference_texts):
-            a, b = tok.encode(row).ids, tok.encode(ref_text).ids
+        for row, b in zip(texts, reference_tokens):
+            a = tok.encode(row).ids
             prefix.append(next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b))))
         labels = label_reports(texts)
         results[name] = {
