@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cxrpilot.draft import Draft, Finding, complete_findings
 from cxrpilot.errors import ModelLoadError
+from cxrpilot.models.composer import clean_report_text
 from cxrpilot.models.janus._parse import read_report
 from cxrpilot.models.janus._prompt import ChatFormat, build_question, get_chat_format
 
@@ -349,7 +350,7 @@ class JanusReporter:
                 if eos in new:
                     new = new[: new.index(eos) + 1]
                 t3 = time.perf_counter()
-                text = tok.decode(new, skip_special_tokens=True).strip()
+                text = clean_report_text(tok.decode(new, skip_special_tokens=True).strip())
                 findings_text, impression_text, findings = read_report(text)
                 outputs.append(
                     JanusOutput(
