@@ -41,3 +41,57 @@ def test_draft_is_labelled_and_serialisable():
     assert d["banner"] == DRAFT_BANNER and d["status"] == "draft"
     assert d["findings"][OBSERVATIONS.index("Pneumonia")] == {"name": "Pneumonia", "status": "present", "probability": 0.9}
     assert d["findings"][OBSERVATIONS.index("Pneumothorax")]["status"] == "not_assessed"
+
+
+CRITICAL_ABSENT = [Finding(n, "absent", 0.05) for n in (
+    "Pleural Effusion", "Pneumothorax", "Consolidation", "Atelectasis", "Cardiomegaly",
+    "Lung Opacity", "Support Devices", "Pneumonia")]
+
+
+@pytest.mark.parametrize(
+    ("findings", "expected"),
+    [
+        # every critical finding assessed and absent: No Finding may be asserted
+        (CRITICAL_ABSENT, Status.PRESENT),
+        # one critical finding not assessed (here Support Devices): nothing about "normal"
+        (CRITICAL_ABSENT[:-2] + CRITICAL_ABSENT[-1:], Status.NOT_ASSESSED),
+        # anything present: No Finding is absent, whatever else is assessed
+        ([Finding("Cardiomegaly", "present", 0.9)], Status.ABSENT),
+        # uncertain and nothing present: not asserted either way
+        (CRITICAL_ABSENT[1:] + [Finding("Pleural Effusion", "uncertain", 0.5)], Status.NOT_ASSESSED),
+        # a model's own "No Finding: present" is overruled when it assesses too little
+        ([Finding("No Finding", "present", 0.95), Finding("Pneumonia", "absent", 0.02)],
+         Status.NOT_ASSESSED),
+    ],
+)
+def test_no_finding_rule(findings, expected):
+    from cxrpilot.draft import apply_no_finding_rule
+
+    out = apply_no_finding_rule(findings)
+    assert [f.name for f in out] == list(OBSERVATIONS)
+    assert out[0].status is expected
+    if expected is Status.NOT_ASSESSED:
+        assert out[0].probability is None
+    assert out[1:] == complete_findings(findings)[1:]  # other findings untouched
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [((), "non-empty rectangular"), (((0.1, 0.2), (0.3,)), "non-empty rectangular"),
+     (((0.1, 1.5),), r"values in \[0, 1\]")],
+)
+def test_finding_map_rejects_bad_grids(grid, message):
+    from cxrpilot.draft import FindingMap
+
+    with pytest.raises(ValueError, match=message):
+        FindingMap("Cardiomegaly", grid)
+
+
+def test_draft_maps_in_json():
+    from cxrpilot.draft import FindingMap
+
+    m = FindingMap("Cardiomegaly", ((0.0, 0.51234), (1.0, 0.25)))
+    d = Draft("x.png", (Finding("Cardiomegaly", "present", 0.9),), "f", "i", "m", "1", maps=(m,))
+    out = json.loads(json.dumps(d.to_dict()))
+    assert out["maps"] == [{"name": "Cardiomegaly", "grid": [[0.0, 0.512], [1.0, 0.25]]}]
+    assert d.map_of("Cardiomegaly") is m and d.map_of("Edema") is None

@@ -10,9 +10,17 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cxrpilot.vocabulary import OBSERVATIONS, Status, check_observation
+from cxrpilot.vocabulary import CRITICAL_FINDINGS, OBSERVATIONS, Status, check_observation
 
-__all__ = ["DRAFT_BANNER", "Finding", "Draft", "not_assessed", "complete_findings"]
+__all__ = [
+    "DRAFT_BANNER",
+    "Finding",
+    "FindingMap",
+    "Draft",
+    "not_assessed",
+    "complete_findings",
+    "apply_no_finding_rule",
+]
 
 #: Shown above every AI draft, in every interface.
 DRAFT_BANNER = "DRAFT \u2014 requires review by a radiologist"
@@ -69,6 +77,61 @@ def complete_findings(findings: "list[Finding] | tuple[Finding, ...]") -> tuple[
     return tuple(by_name.get(name) or not_assessed(name) for name in OBSERVATIONS)
 
 
+def apply_no_finding_rule(findings: "list[Finding] | tuple[Finding, ...]") -> tuple[Finding, ...]:
+    """All 14 findings with **No Finding** set by the rule of DESIGN.md.
+
+    No Finding is *present* only when every critical finding
+    (:data:`~cxrpilot.vocabulary.CRITICAL_FINDINGS`) is assessed and absent and nothing else
+    is present or uncertain; *absent* when any finding is present; otherwise it is *not
+    assessed* — a model that does not assess every critical finding cannot say an image is
+    normal. A probability the model gave for No Finding is kept where the status is assessed.
+
+    >>> fs = apply_no_finding_rule([Finding("Cardiomegaly", "absent", 0.1),
+    ...                             Finding("No Finding", "present", 0.9)])
+    >>> fs[0].status.label
+    'not assessed'
+    """
+    complete = complete_findings(list(findings))
+    others = [f for f in complete if f.name != "No Finding"]
+    given = complete[0]
+    if any(f.status is Status.PRESENT for f in others):
+        status = Status.ABSENT
+    elif all(f.status is Status.ABSENT for f in others if f.name in CRITICAL_FINDINGS) and not any(
+            f.status is Status.UNCERTAIN for f in others):
+        status = Status.PRESENT
+    else:
+        status = Status.NOT_ASSESSED
+    probability = given.probability if status is not Status.NOT_ASSESSED else None
+    return (Finding("No Finding", status, probability), *others)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingMap:
+    """Where a model saw the evidence for one finding.
+
+    Attributes
+    ----------
+    name : str
+        The finding (one of the 14 observations).
+    grid : tuple of tuple of float
+        Rows top to bottom over the whole image (the grid has the image's aspect ratio),
+        values in [0, 1]: 1 where the evidence is strongest. A relative map (class
+        activation, min-max scaled per finding), not a probability or a segmentation.
+    """
+
+    name: str
+    grid: tuple[tuple[float, ...], ...]
+
+    def __post_init__(self) -> None:
+        check_observation(self.name)
+        rows = tuple(tuple(round(float(v), 3) for v in row) for row in self.grid)
+        if not rows or not rows[0] or len({len(r) for r in rows}) != 1:
+            raise ValueError(f"map of {self.name!r} must be a non-empty rectangular grid")
+        if any(not 0.0 <= v <= 1.0 for r in rows for v in r):
+            raise ValueError(f"map of {self.name!r} must have values in [0, 1]")
+        object.__setattr__(self, "grid", rows)
+
+
 @dataclass(frozen=True)
 class Draft:
     """An AI draft report for one radiograph.
@@ -85,6 +148,9 @@ class Draft:
         Which model wrote it (e.g. ``"expert-resnet-res128-cxr3"``, ``"0.1.0"``).
     timings : dict of str to float
         Seconds spent per stage (``"load"``, ``"model"``, ``"compose"``...).
+    maps : tuple of FindingMap
+        Where the model looked, for each present or uncertain finding it can map (empty
+        for models without maps).
     """
 
     source: str
@@ -94,6 +160,7 @@ class Draft:
     model_id: str
     model_version: str
     timings: dict[str, float] = field(default_factory=dict)
+    maps: tuple[FindingMap, ...] = ()
 
     status: str = field(default="draft", init=False)
     banner: str = field(default=DRAFT_BANNER, init=False)
@@ -118,4 +185,9 @@ class Draft:
             {"name": f.name, "status": str(f.status), "probability": f.probability}
             for f in self.findings
         ]
+        d["maps"] = [{"name": m.name, "grid": [list(r) for r in m.grid]} for m in self.maps]
         return d
+
+    def map_of(self, name: str) -> FindingMap | None:
+        """The map of finding ``name``, or None when the draft has none for it."""
+        return next((m for m in self.maps if m.name == name), None)

@@ -23,7 +23,7 @@ def test_real_samples(shared_data):
         and s.labels["Pleural Effusion"] == 1
         and s.labels["No Finding"] == 0
     )
-    assert s.labels["Pneumonia"] == 0 and "Lung Opacity" not in s.labels
+    assert s.labels["Pneumonia"] == 0 and s.labels["Lung Opacity"] == 0
     assert s.meta == {
         "nih_labels": ["Cardiomegaly", "Effusion"],
         "follow_up": 2,
@@ -75,3 +75,42 @@ def test_bad_csv(tmp_path, text, match):
     (tmp_path / "Data_Entry_2017.csv").write_text(text)
     with pytest.raises(InvalidDatasetError, match=match):
         read_nih(tmp_path / "Data_Entry_2017.csv")
+
+
+@pytest.mark.data
+def test_shared_selection_layout_with_boxes(shared_data):
+    """The shared nih-chestxray14 folder: one column per label, relative image paths, boxes."""
+    studies = read_nih(shared_data / "nih-chestxray14")
+    assert len(studies) > 1000
+    assert all(s.images[0].path is not None for s in studies)
+    assert {s.images[0].view for s in studies} == {"AP", "PA"}
+    by_id = {s.study_id: s for s in studies}
+    s = by_id["00000032_037"]  # Cardiomegaly|Edema|Infiltration, radiologist-boxed
+    assert s.labels["Cardiomegaly"] == 1 and s.labels["Edema"] == 1
+    assert s.labels["Lung Opacity"] == 1  # Infiltration (and Edema) are opacities
+    assert s.labels["No Finding"] == 0 and s.labels["Pleural Effusion"] == 0
+    assert s.meta["subsets"] == "radiologist-boxes" and s.meta["age"] == 54
+    boxed = [s for s in studies if "boxes" in s.meta]
+    assert sum(len(s.meta["boxes"]) for s in boxed) == 841
+    finding, x, y, w, h = boxed[0].meta["boxes"][0]
+    assert finding in {"Atelectasis", "Cardiomegaly", "Effusion", "Infiltrate", "Mass", "Nodule",
+                       "Pneumonia", "Pneumothorax"} and w > 0 and h > 0
+
+
+@pytest.mark.parametrize(
+    ("nih_labels", "expected"),
+    [
+        (["Infiltration"], {"Lung Opacity": 1, "No Finding": 0, "Pneumonia": 0}),
+        (["Nodule"], {"Lung Lesion": 1, "Lung Opacity": 1}),
+        (["Pleural_Thickening"], {"Pleural Other": 1, "Lung Opacity": 0}),
+        (["Effusion"], {"Pleural Effusion": 1, "Lung Opacity": 0}),
+        (["Hernia"], {"Lung Opacity": 0, "No Finding": 0}),
+        (["No Finding"], {"No Finding": 1, "Lung Opacity": 0, "Cardiomegaly": 0}),
+    ],
+)
+def test_observation_mapping(nih_labels, expected):
+    from cxrpilot.data._nih import nih_observations
+
+    got = nih_observations(nih_labels)
+    assert {k: got[k] for k in expected} == expected
+    assert set(got.values()) <= {0, 1}

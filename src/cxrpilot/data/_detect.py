@@ -35,7 +35,7 @@ def _csv_header(path: Path) -> list[str]:
 
 def _csv_format(path: Path) -> str | None:
     header = set(_csv_header(path))
-    if {"Image Index", "Finding Labels"} <= header:
+    if {"Image Index", "Finding Labels"} <= header or {"image", "finding_labels"} <= header:
         return "nih"
     if {"Path", "Frontal/Lateral"} <= header:
         return "chexpert"

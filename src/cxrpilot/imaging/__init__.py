@@ -14,7 +14,7 @@ The import is light (numpy and Pillow); pydicom and the view model load on first
 
 from cxrpilot.imaging._checks import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE
 from cxrpilot.imaging._deid import deidentify_header
-from cxrpilot.imaging._geometry import fit_square
+from cxrpilot.imaging._geometry import fit_square, square_region
 from cxrpilot.imaging._load import load
 from cxrpilot.imaging._radiograph import Radiograph
 from cxrpilot.imaging._view import lateral_probability
@@ -23,6 +23,7 @@ __all__ = [
     "Radiograph",
     "load",
     "fit_square",
+    "square_region",
     "deidentify_header",
     "lateral_probability",
     "DEFAULT_MAX_PIXELS",

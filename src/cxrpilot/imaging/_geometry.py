@@ -5,7 +5,21 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["fit_square"]
+__all__ = ["fit_square", "square_region"]
+
+
+def square_region(shape: tuple[int, int], size: int) -> tuple[int, int, int, int]:
+    """Where :func:`fit_square` puts an image of ``shape`` (H, W) in its ``size`` square:
+    ``(top, left, height, width)`` in square pixels.
+
+    >>> square_region((100, 50), 64)
+    (0, 16, 64, 32)
+    """
+    height, width = shape
+    scale = size / max(height, width)
+    new_h = min(size, max(1, round(height * scale)))
+    new_w = min(size, max(1, round(width * scale)))
+    return (size - new_h) // 2, (size - new_w) // 2, new_h, new_w
 
 
 def fit_square(pixels: np.ndarray, size: int, *, fill: float = 0.0) -> np.ndarray:
@@ -54,15 +68,11 @@ def fit_square(pixels: np.ndarray, size: int, *, fill: float = 0.0) -> np.ndarra
         raise ValueError(f"fit_square size must be >= 1, got {size}")
     size = int(size)
     height, width = array.shape
-    scale = size / max(height, width)
-    new_h = min(size, max(1, round(height * scale)))
-    new_w = min(size, max(1, round(width * scale)))
+    top, left, new_h, new_w = square_region((height, width), size)
     image = Image.fromarray(np.ascontiguousarray(array, dtype=np.float32))
     if (new_h, new_w) != (height, width):
         image = image.resize((new_w, new_h), Image.Resampling.BILINEAR)
     resized = np.asarray(image, dtype=np.float32)
     out = np.full((size, size), fill, dtype=np.float32)
-    top = (size - new_h) // 2
-    left = (size - new_w) // 2
     out[top : top + new_h, left : left + new_w] = resized
     return out
