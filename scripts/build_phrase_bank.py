@@ -14,7 +14,9 @@ language that a draft can state without inventing anything:
 - a negation is not weakened ("no large effusion", "no definite ...").
 
 Per section and per *key* (the set of (observation, label) pairs the labeler reads in the
-sentence) the most frequent kept sentence is written, with its count, to
+sentence) the most typical kept sentence (the medoid: highest frequency-weighted uni- and
+bigram F1 with the other sentences of the key; ``--pick frequent`` takes the most frequent
+one instead) is written, with its count, to
 ``src/cxrpilot/models/composer/_bank.py``. The held-out half is never read.
 
 Source: Indiana University chest X-ray collection (Open-i, Demner-Fushman et al. 2016),
@@ -97,6 +99,28 @@ def sentence_key(sentence: str) -> tuple[tuple[str, int], ...] | None:
     return key
 
 
+def _grams(sentence: str) -> Counter:
+    words = re.findall(r"[a-z]+", sentence.lower())
+    return Counter(words) + Counter(zip(words, words[1:]))
+
+
+def medoid(sentences: Counter) -> tuple[str, int]:
+    """The sentence most like the others of its key (uni- and bigram F1, weighted by how
+    often each was written); ties: the more frequent, the shorter, alphabetical."""
+    grams = {s: _grams(s) for s in sentences}
+
+    def similarity(a: str, b: str) -> float:
+        common = sum((grams[a] & grams[b]).values())
+        total = sum(grams[a].values()) + sum(grams[b].values())
+        return 2 * common / total if total else 0.0
+
+    def score(s: str) -> float:
+        return sum(n * similarity(s, other) for other, n in sentences.items())
+
+    best = sorted(sentences, key=lambda s: (-score(s), -sentences[s], len(s), s))[0]
+    return best, sentences[best]
+
+
 def keep(sentence: str) -> bool:
     return (
         3 <= len(sentence.split()) <= 14 or sentence.count(" ") <= 3
@@ -107,6 +131,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=os.environ.get("CXRPILOT_DATA", str(REPO.parent / "shared" / "data")))
     parser.add_argument("--min-count", type=int, default=2, help="keep sentences seen at least this often")
+    parser.add_argument("--pick", choices=("medoid", "frequent"), default="medoid",
+                        help="per key: the most typical sentence (medoid) or the most frequent one")
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
 
@@ -135,8 +161,11 @@ def main() -> None:
             continue
         by_key[section, key][sentence] += n
     for (section, key), c in by_key.items():
-        # most frequent, then shortest, then alphabetical: deterministic
-        sentence, n = sorted(c.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0]
+        if args.pick == "frequent":
+            # most frequent, then shortest, then alphabetical: deterministic
+            sentence, n = sorted(c.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0]
+        else:
+            sentence, n = medoid(c)
         best[section, key] = (n, sentence)
 
     normal = [(n, s) for (section, s), n in counts.items() if section == "impression" and _NORMAL.match(s)]

@@ -1,0 +1,226 @@
+"""The composer from perfect findings: report metrics and clinical consistency on the held-out
+IU half, three ways of wording a draft side by side; and the composer's speed.
+
+Protocol ("perfect findings"). For every IU report of the **held-out** half
+(:func:`cxrpilot.reports.iu_half`) with a FINDINGS or IMPRESSION section, the project's labeler
+reads the report's own labels (1 / 0 / -1 / not mentioned for the 14 observations); they become
+the input findings (present / absent / uncertain / *not assessed*; No Finding present when the
+labeler gives 1; no probabilities). Each method writes FINDINGS + IMPRESSION from them:
+
+- ``(a) templates``: :func:`cxrpilot.models.composer.compose` with ``method="templates"``;
+- ``(b) sentence retrieval``: ``method="sentences"`` (the default): report sentences retrieved
+  per finding (a greedy cover of the input's (observation, status) pairs) from the phrase bank
+  built from the **dev** half (``scripts/build_phrase_bank.py``), templates for the rest;
+- ``(c) whole-report retrieval``: the text of the dev-half report whose label vector (14 values,
+  not-mentioned included) is nearest to the input's (Hamming distance; ties: the most frequent
+  text, then the shortest) - retrieval-based report generation with a label query. It needs
+  the corpus at run time and says whatever the retrieved report says, so it is a comparison
+  only.
+
+References: the real report's FINDINGS + IMPRESSION, whitespace-normalised, de-identification
+marks (``XXXX``) removed. Metrics: :func:`cxrpilot.evaluation.report_metrics` (pycocoevalcap
+after PTB tokenisation; CIDEr-D document frequencies from these references). Clinical
+consistency (CE): the labeler on the composed text against the input labels over the 14
+observations, micro-averaged, positive = 1 ("uncertain as negative") and positive = 1 or -1
+("uncertain as positive"), and over the 13 without No Finding (the input's No Finding is 0 for
+reports whose only abnormality lies outside the 14 - a granuloma, a degenerative spine - which
+a draft from the 14 observations cannot state); "status agreement": the share of the input's *mentioned*
+(observation, label) pairs that the labeler reads back exactly, and "unassessed mentioned":
+composed texts that mention an observation the input did not (must be 0 for (a) and (b)).
+
+Speed: drafts per second of each method on one core (process pinned), best of ``--repeat``.
+
+Prints, and writes ``benchmarks/results/composer.md``.
+
+Usage: ``python benchmarks/bench_composer.py [--data ../shared/data] [--limit N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+from _machine import machine
+
+REPO = Path(__file__).resolve().parents[1]
+_STATUS = {1: "present", 0: "absent", -1: "uncertain"}
+
+
+def reference_text(report) -> str:
+    text = " ".join(p for p in (report.sections.findings, report.sections.impression) if p)
+    text = re.sub(r"\bX{2,}\b", " ", text)
+    return " ".join(text.replace(" .", ".").split())
+
+
+def input_findings(labels: dict):
+    from cxrpilot.draft import Finding
+
+    return [Finding(name, _STATUS[v]) for name, v in labels.items() if v is not None and not (name == "No Finding" and v == 0)] + (
+        [Finding("No Finding", "absent")] if labels.get("No Finding") == 0 else []
+    )
+
+
+class WholeReportRetrieval:
+    """Method (c): the dev report with the nearest label vector."""
+
+    def __init__(self, texts: list[str], labels: list[dict]) -> None:
+        from cxrpilot.vocabulary import OBSERVATIONS
+
+        self.obs = OBSERVATIONS
+        groups: dict[tuple, Counter] = {}
+        for text, lab in zip(texts, labels):
+            groups.setdefault(self._vector(lab), Counter())[text] += 1
+        # per distinct label vector: its most frequent text (then the shortest), and how common
+        self.entries = []
+        for vec, c in groups.items():
+            text, n = sorted(c.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0]
+            self.entries.append((vec, text, sum(c.values())))
+        self.exact = {vec: text for vec, text, _ in self.entries}
+
+    def _vector(self, lab: dict) -> tuple:
+        return tuple(lab[o] for o in self.obs)
+
+    def __call__(self, labels: dict) -> str:
+        vec = self._vector(labels)
+        if vec in self.exact:
+            return self.exact[vec]
+        best = min(self.entries, key=lambda e: (sum(a != b for a, b in zip(vec, e[0])), -e[2], len(e[1])))
+        return best[1]
+
+
+def ce_scores(inputs: list[dict], outputs: list[dict], positive: set, *, no_finding: bool = True) -> dict:
+    from cxrpilot.vocabulary import OBSERVATIONS
+
+    tp = fp = fn = 0
+    for t, p in zip(inputs, outputs):
+        for o in OBSERVATIONS:
+            if o == "No Finding" and not no_finding:
+                continue
+            a, b = t[o] in positive, p[o] in positive
+            tp += a and b
+            fp += b and not a
+            fn += a and not b
+    prec = tp / (tp + fp) if tp + fp else float("nan")
+    rec = tp / (tp + fn) if tp + fn else float("nan")
+    return {"P": prec, "R": rec, "F1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")}
+
+
+def agreement(inputs: list[dict], outputs: list[dict]) -> tuple[float, int]:
+    from cxrpilot.vocabulary import OBSERVATIONS
+
+    pairs = same = extra = 0
+    for t, p in zip(inputs, outputs):
+        mentioned_extra = False
+        for o in OBSERVATIONS:
+            if o == "No Finding":
+                continue
+            if t[o] is None:
+                mentioned_extra = mentioned_extra or p[o] is not None
+            else:
+                pairs += 1
+                same += p[o] == t[o]
+        extra += mentioned_extra
+    return same / pairs, extra
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=os.environ.get("CXRPILOT_DATA", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=0, help="score only the first N held-out reports")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "composer.md"))
+    args = parser.parse_args()
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+
+    from cxrpilot.evaluation import report_metrics
+    from cxrpilot.models.composer import compose
+    from cxrpilot.reports import iu_half, label_report, read_iu_xml
+
+    files = sorted((Path(args.data) / "iu-xray" / "reports").glob("*.xml"), key=lambda p: (len(p.stem), p.stem))
+    if not files:
+        raise SystemExit(f"no IU reports under {args.data}/iu-xray/reports")
+    reports = [read_iu_xml(f) for f in files]
+    reports = [r for r in reports if (r.sections.findings + r.sections.impression).strip()]
+    dev = [r for r in reports if iu_half(r.report_id) == "dev"]
+    held = [r for r in reports if iu_half(r.report_id) == "heldout"]
+    if args.limit:
+        held = held[: args.limit]
+    references = [reference_text(r) for r in held]
+    inputs = [label_report(r.text) for r in held]
+    findings = [input_findings(lab) for lab in inputs]
+    retrieval = WholeReportRetrieval([reference_text(r) for r in dev], [label_report(r.text) for r in dev])
+
+    def templates(i: int) -> str:
+        f, imp = compose(findings[i], method="templates")
+        return " ".join(p for p in (f, imp) if p)
+
+    def sentences(i: int) -> str:
+        f, imp = compose(findings[i], method="sentences")
+        return " ".join(p for p in (f, imp) if p)
+
+    def whole(i: int) -> str:
+        return retrieval(inputs[i])
+
+    methods = {"(a) templates": templates, "(b) sentence retrieval (default)": sentences,
+               "(c) whole-report retrieval": whole}
+    rows = {}
+    for name, fn in methods.items():
+        best = float("inf")
+        for _ in range(max(1, args.repeat)):
+            t0 = time.perf_counter()
+            texts = [fn(i) for i in range(len(held))]
+            best = min(best, time.perf_counter() - t0)
+        # empty drafts (nothing mentioned in the input) are scored against the reference as ""
+        scored = [t if t.strip() else "." for t in texts]
+        metrics = report_metrics(scored, references)
+        read = [label_report(t) for t in texts]
+        rows[name] = {
+            "metrics": metrics,
+            "ce1": ce_scores(inputs, read, {1}),
+            "ce2": ce_scores(inputs, read, {1, -1}),
+            "ce13": ce_scores(inputs, read, {1}, no_finding=False),
+            "agree": agreement(inputs, read),
+            "speed": len(held) / best,
+            "empty": sum(not t.strip() for t in texts),
+            "example": texts[:3],
+        }
+
+    lines = [
+        "## Composer from perfect findings (IU held-out half)",
+        "",
+        f"Machine: {machine()}; `python benchmarks/bench_composer.py` on {len(held)} held-out IU reports "
+        f"(input: each report's own labels from the labeler; phrase bank and method (c)'s corpus: the "
+        f"{len(dev)} dev-half reports).",
+        "",
+        "| method | BLEU-4 | METEOR | ROUGE-L | CIDEr-D | CE-F1 (14, unc. neg.) | CE-F1 (14, unc. pos.) | CE-F1 (13, no No Finding) | status agreement | texts naming an unmentioned finding | drafts/s (1 core) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows.items():
+        m = r["metrics"]
+        agree, extra = r["agree"]
+        lines.append(
+            f"| {name} | {m['BLEU-4']:.3f} | {m['METEOR']:.3f} | {m['ROUGE-L']:.3f} | {m['CIDEr-D']:.3f} "
+            f"| {r['ce1']['F1']:.3f} | {r['ce2']['F1']:.3f} | {r['ce13']['F1']:.3f} | {agree:.3f} | {extra} | {r['speed']:,.0f} |"
+        )
+    lines += ["", "CE precision / recall (uncertain as negative; as positive):", ""]
+    for name, r in rows.items():
+        lines.append(f"- {name}: P {r['ce1']['P']:.3f} R {r['ce1']['R']:.3f}; P {r['ce2']['P']:.3f} R {r['ce2']['R']:.3f}; "
+                     f"empty drafts {r['empty']}")
+    text = "\n".join(lines)
+    print(text)
+    for name, r in rows.items():
+        print(f"\n{name}, first drafts:")
+        for t in r["example"]:
+            print("   ", t)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
