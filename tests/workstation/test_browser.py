@@ -112,6 +112,10 @@ def test_radiologist_reads_edits_signs_and_is_timed(browser, site, shots):
         "Signed — final report, read-only"
     )
     assert page.inner_text("#status-badge") == "signed"
+    # Once signed, the banner says who signed and when, and that the read was AI-assisted.
+    banner = page.inner_text("[data-testid=ai-banner]")
+    assert banner.startswith("Signed by ") and banner.endswith(" · AI-assisted"), banner
+    assert "edit before signing" not in banner
     page.screenshot(path=str(shots / "3-signed.png"))
 
     detail = page.request.get(f"{server.url}/api/reads/{reads[0]}").json()

@@ -127,8 +127,11 @@ def test_sign_makes_the_report_final_and_read_only(world):
             "impression_text": "Cardiomegaly.",
         },
     )
+    assert rep["signed_by"] is None
     signed = rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"]})
     assert signed["status"] == "final" and signed["read_only"] is True and signed["signed_at"]
+    me = rc.ok("get", "/api/auth/me")["user"]
+    assert signed["signed_by"] == (me["display_name"] or me["username"])  # the banner's "Signed by NAME"
     for method, url, body in [
         (
             "put",

@@ -127,6 +127,7 @@ class ReportOut(_Out):
     created_at: datetime
     updated_at: datetime
     signed_at: datetime | None
+    signed_by: str | None = None  # the signer's display name (or username), once signed
     read_only: bool = False
 
 

@@ -24,6 +24,7 @@ router = APIRouter(prefix="/api", tags=["reads"])
 def _report_out(report) -> ReportOut:
     out = ReportOut.model_validate(report)
     out.read_only = report.signed_at is not None
+    out.signed_by = service.signer_name(report)
     return out
 
 

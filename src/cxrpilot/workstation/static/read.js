@@ -5,7 +5,7 @@ const readId = +location.pathname.split("/").filter(Boolean).pop();
 const BACKUP = `cxrpilot-read-${readId}`;
 const HEARTBEAT_MS = 5000;
 const S = { detail: null, report: null, dirty: false, saving: null, signed: false, shown: false, timer: 0 };
-let findingsBox, impressionBox, saveState, signBtn, amendBtn, draftPanel;
+let findingsBox, impressionBox, saveState, signBtn, amendBtn, draftPanel, banner;
 
 function now() { return new Date().toLocaleTimeString(); }
 function setState(text, cls = "") { saveState.textContent = text; saveState.className = `savestate ${cls}`; }
@@ -79,9 +79,28 @@ function setBadge(status) {
   if (b) { b.className = `badge ${status}`; b.textContent = status.replace("_", " "); }
 }
 
+// The banner above the editor: "AI draft — edit before signing" while an AI draft is being
+// edited; once signed, who signed and when (and "AI-assisted" where the read's arm records it).
+function setBanner() {
+  if (!banner) return;
+  const r = S.report;
+  if (r && r.signed_at) {
+    const who = r.signed_by || "the reader";
+    banner.textContent = `Signed by ${who} at ${new Date(r.signed_at).toLocaleString()}` +
+      (S.detail.read.arm === "ai_assisted" ? " · AI-assisted" : "");
+    banner.className = "banner signed";
+    banner.hidden = false;
+  } else if (S.detail.draft) {
+    banner.textContent = "AI draft — edit before signing";
+    banner.className = "banner";
+    banner.hidden = false;
+  } else banner.hidden = true;
+}
+
 function lockSigned() {
   S.signed = true;
   setBadge("signed");
+  setBanner();
   document.getElementById("signed-box").hidden = false;
   document.getElementById("signed-box").textContent = `Signed — ${S.report.status} report, read-only` +
     (S.report.signed_at ? ` (${new Date(S.report.signed_at).toLocaleString()})` : "") + ". Amend to change it.";
@@ -121,6 +140,7 @@ async function amend() {
     setBadge("in_progress");
     findingsBox.readOnly = impressionBox.readOnly = false;
     signBtn.disabled = false; amendBtn.hidden = true;
+    setBanner();
     setState(`Amending (version ${S.report.version})`);
     renderVersions();
   } catch (e) { setState(`Cannot amend: ${e.message}`, "error"); }
@@ -152,10 +172,11 @@ function draftSection(d) {
     panel.append(el("p", { class: "error" }, `No AI draft: ${d.draft_error || d.draft_status}`));
     return panel;
   }
+  // The draft's machine facts: statuses, probabilities, model id, what was not assessed. They
+  // stay here, beside the editor; the report text holds report language only.
   const dr = d.draft;
   panel.append(
-    el("div", { class: "banner", "data-testid": "ai-banner" }, "AI draft — edit before signing"),
-    el("p", { class: "muted draftinfo" }, `${dr.banner}. Model ${dr.model_id} ${dr.model_version}. Press `,
+    el("p", { class: "muted draftinfo", "data-testid": "draft-model" }, `${dr.banner}. Model ${dr.model_id} ${dr.model_version}. Press `,
       el("kbd", {}, "d"), " to hide or show."));
   const crit = new Set(dr.critical_flags.map(f => f.name));
   const assessed = dr.findings.filter(f => f.status !== "not_assessed");
@@ -165,7 +186,7 @@ function draftSection(d) {
     el("td", { class: `status-${f.status}`, text: f.status === "not_assessed" ? "not assessed" : f.status }),
     el("td", { class: "muted num", text: f.probability == null ? "" : f.probability.toFixed(2) })));
   panel.append(el("table", { class: "findings", "data-testid": "findings" },
-    el("thead", {}, el("tr", {}, el("th", { text: "Finding (⚠ critical, flagged)" }), el("th", { text: "Model" }),
+    el("thead", {}, el("tr", {}, el("th", { text: "Finding (⚠ critical, flagged)" }), el("th", { text: "Status" }),
       el("th", { class: "num", text: "Probability" }))), el("tbody", {}, ...rows)));
   if (notAssessed.length) {
     panel.append(el("p", { class: "notassessed", "data-testid": "not-assessed" },
@@ -204,6 +225,8 @@ async function main() {
   side.append(el("h3", {}, d.case.label, " ", el("span", { id: "status-badge", class: `badge ${d.read.status}`,
     text: d.read.status.replace("_", " ") })));
   if (d.case.indication) side.append(el("p", {}, el("b", {}, "Indication: "), d.case.indication));
+  banner = el("div", { class: "banner", "data-testid": "ai-banner", role: "status", hidden: true });
+  side.append(banner);
   if (d.read.arm === "ai_assisted") { draftPanel = draftSection(d); side.append(draftPanel); }
   findingsBox = el("textarea", { id: "findings", "aria-label": "Findings", spellcheck: "true" });
   impressionBox = el("textarea", { id: "impression", "aria-label": "Impression", spellcheck: "true" });
@@ -220,6 +243,7 @@ async function main() {
 
   const rep = await openReport();
   S.report = rep;
+  setBanner();
   findingsBox.value = rep.findings_text; impressionBox.value = rep.impression_text;
   const saved = JSON.parse(localStorage.getItem(BACKUP) || "null");
   if (saved && saved.rev === rep.rev && !rep.read_only &&
