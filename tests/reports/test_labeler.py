@@ -294,3 +294,44 @@ def test_chexbert_folder_without_checkpoint_or_tokenizer(tmp_path: Path):
     assert labeler.name == "chexbert"
     with pytest.raises(ModelLoadError, match="is not a readable torch checkpoint"):
         labeler(["No effusion."])
+
+
+# Statements of what was not looked at state no finding (issue 12): the old composer's list,
+# other enumerations, clauses; hedged "not well evaluated" stays uncertain.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("No abnormality among the assessed findings (model probability 0.95). Not assessed by this model: "
+         "enlarged cardiomediastinal silhouette, cardiomegaly, pneumothorax.", {}),
+        ("Not evaluated: pneumothorax, pleural effusion.", {}),
+        ("The following were not evaluated: fracture, pneumothorax. Mild cardiomegaly.", {"Cardiomegaly": 1}),
+        ("Pneumothorax was not assessed. No pleural effusion.", {"Pleural Effusion": 0}),
+        ("Pneumothorax and effusion were not evaluated.", {}),
+        ("Fracture cannot be evaluated on this view; cardiomegaly.", {"Cardiomegaly": 1}),
+        ("Not well evaluated for pneumothorax.", {"Pneumothorax": -1}),
+        ("Evaluation for pneumothorax is limited.", {}),
+    ],
+)
+def test_not_assessed_statements_are_not_findings(text, expected):
+    labels = label_text(text)
+    assert {k: v for k, v in labels.items() if v is not None and k != "No Finding"} == expected
+
+
+# The composer's own wording (cxrpilot.models.composer) reads back as it means.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("There is an airspace opacity, which may represent pneumonia.", {"Lung Opacity": 1, "Pneumonia": -1}),
+        ("Airspace opacity; pneumonia cannot be excluded.", {"Lung Opacity": 1, "Pneumonia": -1}),
+        ("There is consolidation, consistent with pneumonia.", {"Consolidation": 1, "Pneumonia": 1}),
+        ("Likely cardiomegaly.", {"Cardiomegaly": 1}),
+        ("Possible pleural effusion.", {"Pleural Effusion": -1}),
+        ("Pulmonary nodule or mass cannot be excluded.", {"Lung Lesion": -1}),
+        ("No focal airspace opacity or consolidation to suggest pneumonia.",
+         {"Lung Opacity": 0, "Consolidation": 0, "Pneumonia": 0}),
+        ("The heart size and mediastinal contours are normal.", {"Cardiomegaly": 0, "Enlarged Cardiomediastinum": 0}),
+    ],
+)
+def test_composer_wording_reads_back(text, expected):
+    labels = label_text(text)
+    assert {k: v for k, v in labels.items() if v is not None and k != "No Finding"} == expected

@@ -4,7 +4,9 @@ How one report is labelled (:func:`label_report`):
 
 1. The FINDINGS and IMPRESSION sections are taken (the whole text when it has no known
    heading), normalised and lower-cased.
-2. The text is cut into clauses: sentence ends, ``;``, ``but``, ``however``, ``although``,
+2. Statements of what was not assessed or evaluated ("not assessed: cardiomegaly,
+   pneumothorax", "pneumothorax was not evaluated") are blanked out: they state no finding.
+   The text is cut into clauses: sentence ends, ``;``, ``but``, ``however``, ``although``,
    ``except`` ... end the scope of every cue.
 3. Each observation's phrases (:data:`~cxrpilot.reports._rules.MENTIONS`) are found. A
    mention takes the nearest cue of its clause: a negation or uncertainty cue before it
@@ -137,6 +139,29 @@ def _label_mention(
     return cue[1]  # 0 negated, -1 uncertain
 
 
+# What a text says was not looked at is not a finding: an enumerated list ("not assessed by
+# this model: cardiomegaly, pneumothorax", "the following were not evaluated: ...") and a
+# clause ("pneumothorax was not assessed", "fracture cannot be evaluated") are blanked out
+# before labelling. Hedged forms ("not well evaluated for ...") stay uncertain (UNC_BOTH).
+_UNASSESSED_LIST_RE = re.compile(
+    r"\b(?:not|never|cannot\s+be|could\s+not\s+be)\s+(?:been\s+)?(?:assessed|evaluated)\b[^:.;\n]{0,60}:\s*[^.;\n]*"
+)
+_UNASSESSED_RE = re.compile(
+    r"[^.;:\n]*\b(?:(?:is|are|was|were)\s+not|cannot\s+be|can\s*not\s+be|could\s+not\s+be|not)\s+(?:been\s+)?"
+    r"(?:assessed|evaluated)\b(?!\s+for\b)[^.;:\n]*"
+)
+
+
+def _blank_unassessed(text: str) -> str:
+    """``text`` with every not-assessed statement replaced by spaces (offsets kept)."""
+    if "assessed" not in text and "evaluated" not in text:
+        return text
+    def blank(m: re.Match[str]) -> str:
+        return " " * len(m.group())
+
+    return _UNASSESSED_RE.sub(blank, _UNASSESSED_LIST_RE.sub(blank, text))
+
+
 def label_text(text: str) -> Labels:
     """Label text as it is (no section split): the 14 observations, 1/0/-1/None.
 
@@ -145,7 +170,7 @@ def label_text(text: str) -> Labels:
     if not isinstance(text, str):
         raise TypeError(f"report text must be a str, got {type(text).__name__}")
     labels: Labels = dict.fromkeys(OBSERVATIONS)
-    text = normalise(text).lower()
+    text = _blank_unassessed(normalise(text).lower())
     if not text.strip(" .;:,"):
         return labels
     clause_starts = _clauses(text)
