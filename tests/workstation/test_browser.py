@@ -178,11 +178,10 @@ def test_evaluator_completes_blinded_forms(browser, site, shots):
             if item["study"] != "blind":
                 continue
             rep = rc.ok("post", f"/api/reads/{item['read_id']}/open")
-            rc.ok(
-                "post",
-                f"/api/reads/{item['read_id']}/sign",
-                json={"rev": rep["rev"], "impression_text": f"Signed {i}."},
-            )
+            # AI-assisted reads are signed as drafted (left unedited): the evaluator must see
+            # report language only, no machine facts of the draft
+            edit = {} if item["arm"] == "ai_assisted" else {"impression_text": f"Signed {i}."}
+            rc.ok("post", f"/api/reads/{item['read_id']}/sign", json={"rev": rep["rev"], **edit})
     admin.ok("post", f"/api/studies/{sid}/evaluation", json={"seed": 4})
 
     page = browser(viewport={"width": 1600, "height": 900})
@@ -201,6 +200,13 @@ def test_evaluator_completes_blinded_forms(browser, site, shots):
         MODEL_ID,
         "rad0",
         "rad1",
+        "model",
+        "Model",
+        "probability",
+        "Probability",
+        "not assessed",
+        "Not assessed",
+        "Signed by",
     ):
         assert leak not in text, leak
     page.check("input[name=left-likert][value='4']")
