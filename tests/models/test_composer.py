@@ -91,7 +91,7 @@ def check_draft(findings: list[Finding], *, indication: str | None = None, metho
         ([F("Pleural Effusion", "uncertain", 0.3)], r"^Pleural effusion cannot be excluded\.$",
          r"cannot be excluded"),
         ([F("Pneumothorax", "absent"), F("Pleural Effusion", "absent")],
-         r"^No pneumothorax or pleural effusion\.$", r"^No pleural effusion or pneumothorax\.$"),
+         r"^No pleural effusion or pneumothorax\.$", r"^No pleural effusion or pneumothorax\.$"),
         ([F("Cardiomegaly", "present", 0.7)], r"^Cardiomegaly\.$", r"^Likely cardiomegaly\.$"),
         ([F("Cardiomegaly", "present"), F("Pleural Effusion", "present"), F("Pneumothorax", "present")],
          r"pleural effusion\. There is a pneumothorax\. Cardiomegaly\.$",
