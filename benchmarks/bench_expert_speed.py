@@ -2,10 +2,12 @@
 
 Prints, and writes ``benchmarks/results/expert_speed.md``:
 
-- model latency per image, batch 1, ONNX Runtime (p50, p95) — target <= 50 ms;
+- model latency per image, batch 1, ONNX Runtime (p50, p95), alone and with the maps
+  (``assess_with_maps``: preprocessing, network, calibration, statuses and a map per present
+  or uncertain finding) — target <= 50 ms;
 - end-to-end throughput in images/s (JPEG decode with ``cxrpilot.imaging.load`` +
   preprocessing + model, batches of 32) on the 224-px JPEGs of ``../shared/data`` —
-  target >= 20 images/s;
+  target >= 100 images/s;
 - the model's FLOPs (counted from the ONNX graph: Conv and Gemm/MatMul multiply-adds x 2)
   and the achieved FLOP/s at batch 1 and batch 32, against this machine's measured
   matrix-multiply peak (float32 numpy/BLAS and ONNX Runtime MatMul, 2048 x 2048).
@@ -119,6 +121,8 @@ def main() -> None:
         model.predict_logits(inputs[i : i + 1])
     lat = np.array([_timed(lambda i=i: model.predict_logits(inputs[i : i + 1]))
                     for i in range(len(inputs))]) * 1000
+    lat_maps = np.array([_timed(lambda rg=rg: model.assess_with_maps(rg)) for rg in sample]) * 1000
+    n_maps = sum(len(model.assess_with_maps(rg)[1]) for rg in sample[:50]) / min(50, len(sample))
     # batch-32 model throughput
     batch = inputs[:32]
     model.predict_logits(batch)
@@ -148,7 +152,8 @@ def main() -> None:
     flops = count_flops(model.path / model.card.weights_file, model.card.image_size)
     peak_np, peak_ort = matmul_peak()
     peak = max(peak_np, peak_ort)
-    p50, p95 = np.percentile(lat, [50, 95])
+    p50 = np.percentile(lat, 50)
+    p95 = max(np.percentile(lat, 95), np.percentile(lat_maps, 95))
     achieved_b1 = flops / (p50 / 1000)
     achieved_b32 = flops * 32 / t_b32
     ips = len(e2e_files) / t_e2e
@@ -166,19 +171,22 @@ def main() -> None:
         "|---|---|---|",
         f"| model latency, batch 1, p50 | {p50:.2f} ms | <= 50 ms |",
         f"| model latency, batch 1, p95 | {np.percentile(lat, 95):.2f} ms | <= 50 ms |",
+        f"| with maps (`assess_with_maps`, {n_maps:.1f} maps/image), p50 | "
+        f"{np.percentile(lat_maps, 50):.2f} ms | <= 50 ms |",
+        f"| with maps, p95 | {np.percentile(lat_maps, 95):.2f} ms | <= 50 ms |",
         f"| model throughput, batch 32 | {32 / t_b32:.0f} images/s | |",
         f"| JPEG decode (`imaging.load`, 224 px, check={check}) | {t_decode * 1000:.2f} ms/image | |",
         f"| end to end (decode, check={check}, + preprocess + model, batches of 32, "
         f"{len(e2e_files)} JPEGs) | "
-        f"{ips:.0f} images/s | >= 20 images/s |",
+        f"{ips:.0f} images/s | >= 100 images/s |",
         f"| model FLOPs per image (Conv+Gemm from the ONNX graph, 2 x MAC) | {flops / 1e6:.0f} MFLOP | |",
         f"| achieved, batch 1 (p50) | {achieved_b1 / 1e9:.1f} GFLOP/s ({100 * achieved_b1 / peak:.0f} % of peak) | |",
         f"| achieved, batch 32 | {achieved_b32 / 1e9:.1f} GFLOP/s ({100 * achieved_b32 / peak:.0f} % of peak) | |",
         f"| matmul peak, float32 2048^2, numpy BLAS | {peak_np / 1e9:.1f} GFLOP/s | |",
         f"| matmul peak, float32 2048^2, ONNX Runtime | {peak_ort / 1e9:.1f} GFLOP/s | |",
         "",
-        f"Latency targets: {'met' if p95 <= 50 else 'MISSED'} (p95 {p95:.2f} ms); throughput target: "
-        f"{'met' if ips >= 20 else 'MISSED'} ({ips:.0f} images/s). The CPU was shared with other "
+        f"Latency targets: {'met' if p95 <= 50 else 'MISSED'} (worst p95 {p95:.2f} ms); throughput target: "
+        f"{'met' if ips >= 100 else 'MISSED'} ({ips:.0f} images/s). The CPU was shared with other "
         "work while this ran; figures are single runs.",
         f"Images refused by `imaging.load` checks in the end-to-end run: {len(rejected)} of "
         f"{len(e2e_files)}" + (f" (e.g. {', '.join(rejected[:3])})" if rejected else "") + ".",

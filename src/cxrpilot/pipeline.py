@@ -57,9 +57,9 @@ class ExpertDrafter:
         from cxrpilot.models.composer import compose
 
         t0 = time.perf_counter()
-        findings = self.model.assess(radiograph)
+        findings, maps = self.model.assess_with_maps(radiograph)
         t1 = time.perf_counter()
-        findings_text, impression_text = compose(findings)
+        findings_text, impression_text = compose(findings, indication=indication)
         t2 = time.perf_counter()
         return Draft(
             source=radiograph.source,
@@ -69,6 +69,7 @@ class ExpertDrafter:
             model_id=self.model_id,
             model_version=self.version,
             timings={"model": t1 - t0, "compose": t2 - t1},
+            maps=maps,
         )
 
 
@@ -153,7 +154,8 @@ def draft(
         A drafter from :func:`load_drafter`, a spec for it, or None for the default.
         Pass a drafter when drafting many images, so the model is loaded once.
     indication : str or None
-        Clinical indication, used by models that take it (Janus-Pro).
+        Clinical indication ("fever, cough", "line placement"): the expert drafter's
+        IMPRESSION answers it first; Janus-Pro puts it in the prompt.
 
     Returns
     -------

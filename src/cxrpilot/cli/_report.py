@@ -27,11 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="'expert' (default), 'expert:NAME_OR_PATH' or 'janus:PATH'")
     p.add_argument("--expert", nargs="?", const="default", default=None,
                    help="with a Janus model: also run the expert classifier and put its findings in the prompt")
-    p.add_argument("--indication", default=None, help="clinical indication (used by Janus-Pro)")
+    p.add_argument("--indication", default=None, help="clinical indication: the IMPRESSION answers it first")
     p.add_argument("--quantize", default=None, choices=("int8", "int4"),
                    help="Janus-Pro on the CPU: decode with 8- or 4-bit weights in ONNX Runtime "
                         "(int4 fastest; outputs differ slightly)")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    p.add_argument("--heatmaps", default=None, metavar="DIR",
+                   help="write an overlay PNG of where the model looked for each present or "
+                        "uncertain finding into DIR")
     p.add_argument("--no-check", action="store_true",
                    help="skip the checks that the image is a frontal chest radiograph")
     p.set_defaults(handler=run)
@@ -57,7 +60,11 @@ def format_draft(draft) -> str:
         mark = "*" if f.name in CRITICAL_FINDINGS else " "
         prob = "-" if f.probability is None else f"{f.probability:.2f}"
         lines.append(f"{mark} {f.name:<28}{f.status.label:<15}{prob:>11}")
-    lines += ["  (* critical finding)", "", draft.text, ""]
+    lines += ["  (* critical finding)"]
+    if draft.maps:
+        lines.append(f"  Maps (where the model looked): {', '.join(m.name for m in draft.maps)}"
+                     " — see --heatmaps DIR or --json")
+    lines += ["", draft.text, ""]
     timing = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in draft.timings.items())
     lines.append(f"[{timing}]")
     return "\n".join(lines)
@@ -91,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
             progress.write(f"cxrpilot: {where}{message}", file=sys.stderr)
             continue
         draft = replace(draft, timings={"load": load_s, **draft.timings})
+        if args.heatmaps:
+            from cxrpilot.maps import write_overlays
+
+            for written in write_overlays(draft, radiograph, args.heatmaps):
+                progress.write(f"cxrpilot: wrote {written}", file=sys.stderr)
         if args.json:
             print(json.dumps(draft.to_dict()), flush=True)
         else:

@@ -58,3 +58,20 @@ def test_perfect_separation_gives_one_cut() -> None:
 def test_bad_threshold_inputs(y: list, p: list, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         choose_thresholds(np.array(y), np.array(p))
+
+
+def test_unknown_labels_contribute_no_loss_and_no_gradient() -> None:
+    """Partial labels: a label a source does not give (NaN) is masked, never a negative."""
+    import torch
+
+    from cxrpilot.models.expert._fit import _masked_bce
+
+    logits = torch.tensor([[2.0, -1.0], [0.5, 3.0]], requires_grad=True)
+    targets = torch.tensor([[1.0, float("nan")], [0.0, float("nan")]])
+    loss = _masked_bce(logits, targets, torch.ones(2))
+    loss.backward()
+    assert torch.all(logits.grad[:, 1] == 0)  # the unknown column gets no gradient
+    assert torch.all(logits.grad[:, 0] != 0)
+    # the same loss as if the unknown column did not exist
+    alone = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :1], targets[:, :1])
+    assert float(loss) == pytest.approx(float(alone))

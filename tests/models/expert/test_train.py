@@ -20,7 +20,8 @@ def tiny_model(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     cache = tmp_path_factory.mktemp("cache")
     status = main(["train", "expert", "--data", str(shared_data), "--out", str(out), "--epochs", "1",
                    "--image-size", "32", "--arch", "resnet10t", "--limit-per-class", "5",
-                   "--cache-dir", str(cache), "--seed", "3", "--json"])
+                   "--cache-dir", str(cache), "--seed", "3", "--samples-per-epoch", "64",
+                   "--json"])
     assert status == 0
     return out
 

@@ -1,7 +1,8 @@
 """The expert classifier: the small, CPU-fast finding classifier shipped as the default model.
 
 A ``transformers`` ResNet trained from scratch here on the open chest X-ray data
-(covid-radiography, pediatric-pneumonia, covid-chestxray), exported to ONNX and run with
+(NIH ChestX-ray14, covid-radiography, pediatric-pneumonia, covid-chestxray, with partial
+labels), exported to ONNX with its class activation maps, and run with
 ONNX Runtime (no torch at inference). It assesses only what its data supports — see
 ``model.assessed`` — and marks every other of the 14 observations *not assessed*. Each model
 folder carries a card (``card.json``): labels, preprocessing, calibration, thresholds,
@@ -13,9 +14,9 @@ Example
 >>> from cxrpilot import imaging
 >>> from cxrpilot.models import expert
 >>> model = expert.load()                                  # the shipped default
->>> model.assessed
-('No Finding', 'Lung Opacity', 'Pneumonia')
->>> findings = model.assess(imaging.load("chest.png"))    # doctest: +SKIP
+>>> "Pleural Effusion" in model.assessed
+True
+>>> findings, maps = model.assess_with_maps(imaging.load("chest.png"))    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def train_expert(
     cache_dir: str | os.PathLike[str] | None = None,
     samples_per_epoch: int | None = None,
     threads: int = 2,
+    train_sources: Sequence[str] | None = None,
     progress: bool = True,
 ) -> ModelCard:
     """Train an expert model on the open data and write it (ONNX weights + card) to ``out_dir``.
@@ -66,8 +68,8 @@ def train_expert(
     Parameters
     ----------
     data_dir : path
-        The shared data folder (with ``covid-radiography/``, ``pediatric-pneumonia/``,
-        ``covid-chestxray/``).
+        The shared data folder (with ``nih-chestxray14/``, ``covid-radiography/``,
+        ``pediatric-pneumonia/``, ``covid-chestxray/``).
     out_dir : path
         Folder to write ``model.onnx``, ``card.json``, ``model_card.md`` and
         ``model.safetensors`` into (created).
@@ -79,7 +81,7 @@ def train_expert(
     arch : str
         ``"resnet10"``, ``"resnet18"`` or ``"resnet10t"`` (see ``_network.ARCHITECTURES``).
     sources : sequence of str or None
-        Data sources to use (default: all three).
+        Data sources to use (default: all four).
     holdout_source : str or None
         Train without this source (and without images duplicated in it) and test on all of
         it: the cross-source measurement.
@@ -93,6 +95,9 @@ def train_expert(
         each source); default: the size of the train split.
     threads : int
         torch CPU threads (on a busy shared CPU, 1 can be much faster than 2).
+    train_sources : sequence of str or None
+        Train (and validate) only on these of ``sources``; the split and the test sets stay
+        those of all ``sources``, so recipes compare on the same splits.
     progress : bool
         Show progress bars.
 
@@ -120,4 +125,5 @@ def train_expert(
         limit_per_class=limit_per_class,
         cache_dir=Path(cache_dir) if cache_dir is not None else None, progress=progress,
         samples_per_epoch=samples_per_epoch, threads=threads,
+        train_sources=tuple(train_sources) if train_sources is not None else None,
     )

@@ -20,7 +20,9 @@ __all__ = ["ModelCard", "Thresholds", "read_card", "write_card", "CARD_FILE", "W
 
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.onnx"
-CARD_SCHEMA = 1
+CARD_SCHEMA = 2
+#: Card schemas this version reads (1: every output label is assessed).
+READABLE_SCHEMAS = (1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,11 @@ class ModelCard:
     version : str
         Version of these weights.
     labels : tuple of str
-        The findings the model assesses, in the order of its outputs (a subset of the 14
-        observations). Every other observation is *not assessed*.
+        The network's outputs, in order (a subset of the 14 observations).
+    assessed : tuple of str or None
+        The outputs the model *assesses* (states present/uncertain/absent about): those whose
+        measured held-out performance supports it. ``None`` means all of ``labels``. Every
+        other observation, including outputs left out of ``assessed``, is *not assessed*.
     image_size : int
         Side of the square input in pixels (aspect-preserving fit, then padding).
     mean, std : float
@@ -87,6 +92,7 @@ class ModelCard:
     thresholds: dict[str, Thresholds]
     sha256: str
     weights_file: str = WEIGHTS_FILE
+    assessed: tuple[str, ...] | None = None
     architecture: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -115,6 +121,11 @@ class ModelCard:
             raise ValueError(f"image_size must be >= 8, got {self.image_size}")
         if not float(self.std) > 0:
             raise ValueError(f"std must be > 0, got {self.std}")
+        assessed = labels if self.assessed is None else tuple(self.assessed)
+        outside = [name for name in assessed if name not in labels]
+        if outside:
+            raise ValueError(f"assessed findings {outside} are not among the outputs {labels}")
+        object.__setattr__(self, "assessed", assessed)
         if len(self.sha256) != 64:
             raise ValueError(f"sha256 must be 64 hex digits, got {self.sha256!r}")
         object.__setattr__(self, "labels", labels)
@@ -130,6 +141,7 @@ class ModelCard:
         d = asdict(self)
         d["schema"] = CARD_SCHEMA
         d["labels"] = list(self.labels)
+        d["assessed"] = list(self.assessed)
         d["temperatures"] = list(self.temperatures)
         d["limitations"] = list(self.limitations)
         d["thresholds"] = {k: {"low": v.low, "high": v.high} for k, v in self.thresholds.items()}
@@ -140,8 +152,9 @@ class ModelCard:
         """Build a card from the content of ``card.json``; raises ``ValueError`` on bad content."""
         data = dict(data)
         schema = data.pop("schema", CARD_SCHEMA)
-        if schema != CARD_SCHEMA:
-            raise ValueError(f"card schema {schema!r} is not supported (expected {CARD_SCHEMA})")
+        if schema not in READABLE_SCHEMAS:
+            raise ValueError(f"card schema {schema!r} is not supported (expected one of "
+                             f"{', '.join(map(str, READABLE_SCHEMAS))})")
         known = set(cls.__dataclass_fields__)
         extra = sorted(set(data) - known)
         if extra:
@@ -198,15 +211,19 @@ def render_markdown(card: ModelCard) -> str:
         f"**Intended use:** {card.intended_use}",
         "",
         "## What it assesses",
-        f"Outputs calibrated probabilities for: {', '.join(card.labels)}. Every other of the 14 "
-        "CheXpert observations is **not assessed** (the model states nothing about it).",
+        f"Assesses: {', '.join(card.assessed)}. Every other of the 14 CheXpert observations is "
+        "**not assessed** (the model states nothing about it)"
+        + (f"; the network also outputs {', '.join(n for n in card.labels if n not in card.assessed)}"
+           ", which did not meet the bar for being assessed (see Metrics)."
+           if set(card.labels) - set(card.assessed) else "."),
         "",
-        "| finding | temperature | absent below | present above |",
-        "|---|---|---|---|",
+        "| finding | assessed | temperature | absent below | present above |",
+        "|---|---|---|---|---|",
     ]
     for name, temp in zip(card.labels, card.temperatures, strict=True):
         t = card.thresholds[name]
-        lines.append(f"| {name} | {temp:.3f} | {t.low:.3f} | {t.high:.3f} |")
+        lines.append(f"| {name} | {'yes' if name in card.assessed else 'no'} | {temp:.3f} | "
+                     f"{t.low:.3f} | {t.high:.3f} |")
     lines += ["", tr.get("threshold_rule", ""), ""]
     arch = card.architecture
     lines += [
@@ -234,11 +251,24 @@ def render_markdown(card: ModelCard) -> str:
     lines += ["", f"Training: seed {tr.get('seed')}, {tr.get('epochs')} epochs (best epoch "
               f"{tr.get('best_epoch')}), {tr.get('train_seconds', 0):.0f} s on "
               f"{tr.get('threads')} CPU threads.", ""]
-    lines += ["## Metrics", "AUC with 95 % bootstrap CI on the test split, per source:", "",
-              "| test set | " + " | ".join(card.labels) + " |",
-              "|---|" + "---|" * len(card.labels)]
-    for name, per in mt.get("test", {}).items():
-        lines.append(f"| {name} | " + " | ".join(_fmt_auc(per.get(lab)) for lab in card.labels) + " |")
+    test = mt.get("test", {})
+    lines += ["## Metrics", mt.get("assessment_rule", ""), "",
+              "AUC with 95 % bootstrap CI on the test split (held-out patients), per test set:", "",
+              "| finding | assessed | " + " | ".join(test) + " |",
+              "|---|---|" + "---|" * len(test)]
+    for lab in card.labels:
+        lines.append(f"| {lab} | {'yes' if lab in card.assessed else 'no'} | "
+                     + " | ".join(_fmt_auc(per.get(lab)) for per in test.values()) + " |")
+    hits = mt.get("maps", {})
+    if hits:
+        lines += ["", "Where it looked: share of NIH test images whose map peak lies inside the "
+                  "radiologist's box for that finding (pointing game, 95 % Wilson CI), beside the "
+                  "image centre as a baseline:", "",
+                  "| finding | n | map hit rate | centre hit rate |", "|---|---|---|---|"]
+        for lab, h in hits.items():
+            lines.append(f"| {lab} | {h['n']} | {h['map_hit_rate']:.2f} [{h['map_ci_low']:.2f}, "
+                         f"{h['map_ci_high']:.2f}] | {h['centre_hit_rate']:.2f} "
+                         f"[{h['centre_ci_low']:.2f}, {h['centre_ci_high']:.2f}] |")
     cross = mt.get("cross_source", {})
     if cross:
         lines += ["", "Cross-source (a model of the same recipe trained WITHOUT the source, tested on "

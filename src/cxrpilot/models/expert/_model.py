@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cxrpilot.draft import Finding, complete_findings
+from cxrpilot.draft import Finding, FindingMap, apply_no_finding_rule
 from cxrpilot.errors import ModelLoadError, UnknownModelError
 from cxrpilot.models.expert._calibration import sigmoid
 from cxrpilot.models.expert._card import CARD_FILE, WEIGHTS_FILE, ModelCard, read_card
@@ -28,7 +28,7 @@ __all__ = ["ExpertModel", "load", "available_models", "DEFAULT_MODEL", "WEIGHTS_
 #: Where the shipped models live (one folder per model id).
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: The model :func:`load` returns when given no name.
-DEFAULT_MODEL = "expert-resnet10-res128-cxr3"
+DEFAULT_MODEL = "expert-resnet10-res224-cxr4"
 _BATCH = 64
 
 
@@ -94,6 +94,7 @@ class ExpertModel:
         self.path = path
         self._session = session
         self._input = session.get_inputs()[0].name
+        self._has_maps = any(o.name == "maps" for o in session.get_outputs())
         self._temps = np.asarray(card.temperatures, dtype=np.float64)
 
     def __repr__(self) -> str:
@@ -109,19 +110,33 @@ class ExpertModel:
         return self.card.version
 
     @property
-    def assessed(self) -> tuple[str, ...]:
-        """The findings this model assesses, in the order of :meth:`predict_proba` columns."""
+    def labels(self) -> tuple[str, ...]:
+        """The network's outputs, in the order of :meth:`predict_proba` columns."""
         return self.card.labels
+
+    @property
+    def assessed(self) -> tuple[str, ...]:
+        """The findings this model assesses (a subset of :attr:`labels`); it states nothing
+        about any other observation."""
+        return self.card.assessed
+
+    @property
+    def has_maps(self) -> bool:
+        """Whether the weights give class activation maps (see :meth:`assess_with_maps`)."""
+        return self._has_maps
 
     def predict_logits(self, inputs: np.ndarray) -> np.ndarray:
         """Raw network outputs for preprocessed inputs of shape (N, 1, S, S)."""
-        outs = [
-            self._session.run(None, {self._input: inputs[i : i + _BATCH]})[0]
-            for i in range(0, len(inputs), _BATCH)
-        ]
+        return self._run(inputs, maps=False)[0]
+
+    def _run(self, inputs: np.ndarray, *, maps: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        names = ["logits", "maps"] if maps else [self._session.get_outputs()[0].name]
+        outs = [self._session.run(names, {self._input: inputs[i : i + _BATCH]})
+                for i in range(0, len(inputs), _BATCH)]
         if not outs:
-            return np.zeros((0, len(self.assessed)), dtype=np.float64)
-        return np.concatenate(outs).astype(np.float64)
+            return np.zeros((0, len(self.labels)), dtype=np.float64), None
+        logits = np.concatenate([o[0] for o in outs]).astype(np.float64)
+        return logits, (np.concatenate([o[1] for o in outs]) if maps else None)
 
     def predict_proba(self, radiographs: Sequence[Radiograph]) -> np.ndarray:
         """Calibrated probabilities of each assessed finding.
@@ -154,12 +169,19 @@ class ExpertModel:
         return Status.UNCERTAIN
 
     def findings_from_proba(self, proba: np.ndarray) -> tuple[Finding, ...]:
-        """All 14 findings from one row of :meth:`predict_proba` (others not assessed)."""
+        """All 14 findings from one row of :meth:`predict_proba`.
+
+        Assessed findings get a status from the card's thresholds; No Finding follows
+        :func:`~cxrpilot.draft.apply_no_finding_rule`; everything else is not assessed.
+        """
         found = [
             Finding(name, self.status_of(name, float(p)), float(p))
-            for name, p in zip(self.assessed, proba, strict=True)
+            for name, p in zip(self.labels, proba, strict=True) if name in self.assessed
         ]
-        return complete_findings(found)
+        if "No Finding" in self.labels:
+            found.append(Finding("No Finding", Status.UNCERTAIN,
+                                 float(proba[self.labels.index("No Finding")])))
+        return apply_no_finding_rule(found)
 
     def assess(self, radiograph: Radiograph) -> tuple[Finding, ...]:
         """The 14 findings for one radiograph, in vocabulary order.
@@ -168,6 +190,25 @@ class ExpertModel:
         thresholds; every other finding is :attr:`Status.NOT_ASSESSED` with no probability.
         """
         return self.findings_from_proba(self.predict_proba([radiograph])[0])
+
+    def assess_with_maps(self, radiograph: Radiograph
+                         ) -> tuple[tuple[Finding, ...], tuple[FindingMap, ...]]:
+        """:meth:`assess` plus a map of where the model looked for each present or uncertain
+        finding (a class activation map over the image, see
+        :class:`~cxrpilot.draft.FindingMap`). Weights without maps give no maps."""
+        if not self._has_maps:
+            return self.assess(radiograph), ()
+        from cxrpilot.models.expert._maps import image_grid
+
+        logits, cams = self._run(preprocess([radiograph], self.card), maps=True)
+        findings = self.findings_from_proba(sigmoid(logits / self._temps)[0])
+        maps = tuple(
+            FindingMap(f.name, image_grid(cams[0, self.labels.index(f.name)],
+                                          radiograph.pixels.shape, self.card.image_size))
+            for f in findings if f.status in (Status.PRESENT, Status.UNCERTAIN)
+            and f.name in self.labels
+        )
+        return findings, maps
 
 
 def _resolve(name_or_path: str | os.PathLike[str] | None) -> Path:
@@ -222,8 +263,8 @@ def load(name_or_path: str | os.PathLike[str] | None = None) -> ExpertModel:
     Examples
     --------
     >>> model = load()
-    >>> model.assessed
-    ('No Finding', 'Lung Opacity', 'Pneumonia')
+    >>> "Cardiomegaly" in model.assessed
+    True
     """
     folder = _resolve(name_or_path)
     card = read_card(folder / CARD_FILE)
@@ -252,6 +293,9 @@ def load(name_or_path: str | os.PathLike[str] | None = None) -> ExpertModel:
 def _check_io(session: Any, card: ModelCard, weights: Path) -> None:
     inputs, outputs = session.get_inputs(), session.get_outputs()
     in_shape, out_shape = list(inputs[0].shape), list(outputs[0].shape)
+    if len(outputs) == 2 and (outputs[1].name != "maps" or len(outputs[1].shape) != 4):
+        raise ModelLoadError(f"weights {str(weights)!r}: a second output must be 'maps' of "
+                             f"shape [N, labels, h, w], got {outputs[1].name!r}")
     want_in = [1, card.image_size, card.image_size]
     if len(inputs) != 1 or len(in_shape) != 4 or in_shape[1:] != want_in:
         raise ModelLoadError(f"weights {str(weights)!r} take input {in_shape}; the card expects "

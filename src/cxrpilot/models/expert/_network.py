@@ -10,13 +10,14 @@ import numpy as np
 import torch
 from transformers import ResNetConfig, ResNetForImageClassification
 
-__all__ = ["ARCHITECTURES", "build_network", "export_onnx", "LogitsOnly"]
+__all__ = ["ARCHITECTURES", "build_network", "export_onnx", "LogitsAndMaps"]
 
 #: Named ResNet configurations (greyscale input, basic blocks), smallest first.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "resnet10": {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256], "depths": [1, 1, 1, 1]},
     "resnet18": {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256], "depths": [2, 2, 2, 2]},
     "resnet10t": {"embedding_size": 16, "hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1]},
+    "resnet14w": {"embedding_size": 32, "hidden_sizes": [48, 96, 192, 384], "depths": [1, 1, 2, 2]},
 }
 
 
@@ -31,35 +32,47 @@ def build_network(arch: str, num_labels: int) -> ResNetForImageClassification:
     return ResNetForImageClassification(config)
 
 
-class LogitsOnly(torch.nn.Module):
-    """Wraps the transformers model so that it maps pixels -> logits (for export)."""
+class LogitsAndMaps(torch.nn.Module):
+    """Wraps the transformers model so that it maps pixels -> (logits, class activation maps).
+
+    The network ends in global average pooling and one linear layer, so the class
+    activation map of label k (Zhou et al. 2016, "Learning deep features for discriminative
+    localization", CVPR) is that linear layer applied at every position of the last feature
+    map: ``maps[:, k]`` has shape (h, w) and its mean over positions equals ``logits[:, k]``.
+    """
 
     def __init__(self, model: ResNetForImageClassification) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=pixels).logits
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.model.resnet(pixel_values=pixels).last_hidden_state  # (B, C, h, w)
+        linear = self.model.classifier[-1]
+        maps = torch.einsum("bchw,kc->bkhw", features, linear.weight)
+        maps = maps + linear.bias[None, :, None, None]
+        return maps.mean(dim=(2, 3)), maps
 
 
 def export_onnx(model: ResNetForImageClassification, path: Path, image_size: int,
                 *, opset: int = 18) -> float:
-    """Export to ONNX with a dynamic batch axis; returns the largest |ONNX - torch|
-    difference on a random batch (checked with ONNX Runtime)."""
+    """Export to ONNX (outputs ``logits`` (N, L) and ``maps`` (N, L, h, w)) with a dynamic
+    batch axis; returns the largest |ONNX - torch| logit difference on a random batch
+    (checked with ONNX Runtime against the transformers forward)."""
     import onnxruntime as ort
 
-    wrapper = LogitsOnly(model).eval()
+    wrapper = LogitsAndMaps(model).eval()
     example = torch.randn(2, 1, image_size, image_size, generator=torch.Generator().manual_seed(0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation/tracer notes
         torch.onnx.export(
-            wrapper, (example,), str(path), input_names=["pixels"], output_names=["logits"],
-            dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
+            wrapper, (example,), str(path), input_names=["pixels"],
+            output_names=["logits", "maps"],
+            dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}, "maps": {0: "batch"}},
             opset_version=opset, dynamo=False,
         )
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     check = torch.randn(3, 1, image_size, image_size, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
-        expected = wrapper(check).numpy()
+        expected = model.eval()(pixel_values=check).logits.numpy()
     got = session.run(None, {"pixels": check.numpy()})[0]
     return float(np.abs(got - expected).max())

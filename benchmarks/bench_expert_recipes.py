@@ -1,0 +1,105 @@
+"""Two training recipes of the expert model, side by side on the same patient-level splits.
+
+- ``nih-only``: trained on NIH ChestX-ray14 alone (the one source labelling every finding).
+- ``joint``: trained on all four shared sources at once with partial labels (a label a
+  source does not give is masked in the loss): the ~20,000 pneumonia/COVID/normal images
+  shape the representation through their No Finding / Lung Opacity / Pneumonia labels while
+  the NIH images teach the other findings (multi-task representation learning).
+
+Both read the same table (same de-duplication, same seed, same split); they differ only in
+which training rows they draw. Each model is judged on the NIH **validation** patients (mean
+AUC over the findings) — the keeper is chosen there, never on the test split — and both are
+then reported on the NIH test patients. ``--install`` copies the keeper into
+``src/cxrpilot/weights/`` (replacing the old default).
+
+Usage: ``python benchmarks/bench_expert_recipes.py [--data ../shared/data] [--install]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine  # noqa: E402
+
+TARGETS = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Atelectasis", "Edema",
+           "Consolidation", "Lung Opacity", "Pneumonia", "Lung Lesion")
+RECIPES = {
+    "nih-only": {"train_sources": ("nih-chestxray14",), "samples_per_epoch": 1000, "epochs": 12},
+    "joint": {"train_sources": None, "samples_per_epoch": 3000, "epochs": 8},
+}
+
+
+def fmt(m: dict | None) -> str:
+    return "n/a" if not m else f"{m['auc']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+
+
+def main() -> None:
+    from cxrpilot.models.expert import train_expert
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=os.environ.get("CXRPILOT_DATA", str(REPO.parent / "shared" / "data")))
+    ap.add_argument("--work", default="/tmp/cxrpilot-recipes")
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES))
+    ap.add_argument("--image-size", type=int, default=224)
+    ap.add_argument("--arch", default="resnet10")
+    ap.add_argument("--install", action="store_true", help="copy the keeper into src/cxrpilot/weights")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "expert_recipes.md"))
+    args = ap.parse_args()
+
+    cards = {}
+    for name in args.recipes:
+        out = Path(args.work) / name
+        t0 = time.perf_counter()
+        cards[name] = train_expert(args.data, out, seed=0, image_size=args.image_size,
+                                   arch=args.arch, progress=False, **RECIPES[name])
+        print(f"{name}: trained in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
+
+    def mean_auc(card, split: str) -> float:
+        group = card.metrics[split]["nih-chestxray14"]
+        return float(np.mean([group[t]["auc"] for t in TARGETS if group.get(t)]))
+
+    keeper = max(cards, key=lambda n: mean_auc(cards[n], "validation"))
+    lines = [f"# Expert model recipes (benchmarks/bench_expert_recipes.py)", "",
+             f"Machine: {machine()}", "",
+             f"{args.arch}, {args.image_size} px, seed 0, one split for both. Keeper chosen on "
+             f"NIH validation mean AUC: **{keeper}**.", "",
+             "| recipe | samples drawn | train s | NIH val mean AUC | NIH test mean AUC | assessed |",
+             "|---|---|---|---|---|---|"]
+    for name, card in cards.items():
+        tr = card.training
+        lines.append(f"| {name} | {tr['samples_per_epoch']} x {tr['epochs']} | "
+                     f"{tr['train_seconds']:.0f} | {mean_auc(card, 'validation'):.3f} | "
+                     f"{mean_auc(card, 'test'):.3f} | {', '.join(card.assessed) or '-'} |")
+    lines += ["", "NIH test patients, AUC [95 % bootstrap CI]:", "",
+              "| finding | " + " | ".join(cards) + " |", "|---|" + "---|" * len(cards)]
+    for t in TARGETS:
+        lines.append(f"| {t} | " + " | ".join(
+            fmt(c.metrics["test"]["nih-chestxray14"].get(t)) for c in cards.values()) + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).write_text(text, encoding="utf-8")
+    Path(args.work, "summary.json").write_text(json.dumps(
+        {n: {"val": mean_auc(c, "validation"), "test": mean_auc(c, "test")} for n, c in cards.items()}))
+    if args.install:
+        weights = REPO / "src" / "cxrpilot" / "weights"
+        target = weights / cards[keeper].model_id
+        for old in weights.iterdir():
+            if old.is_dir():
+                shutil.rmtree(old)
+        shutil.copytree(Path(args.work) / keeper, target,
+                        ignore=shutil.ignore_patterns("model.safetensors", "config.json"))
+        print(f"installed {cards[keeper].model_id} into {target}")
+
+
+if __name__ == "__main__":
+    main()
