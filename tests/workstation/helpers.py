@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from cxrpilot.draft import Draft, Finding
+from cxrpilot.draft import Draft, Finding, FindingMap
 from cxrpilot.errors import InvalidImageError
 from cxrpilot.imaging._radiograph import Radiograph
 from cxrpilot.vocabulary import Status
@@ -25,9 +25,27 @@ MODEL_ID = "test-drafter-mean-intensity"
 PASSWORD = "correct horse battery"
 
 
+def peaked_map(name: str, shape: tuple[int, int], peak: tuple[float, float]) -> FindingMap:
+    """A map with the image's aspect ratio (16 cells on the longer side) that peaks at
+    ``peak`` = (row, column) as fractions of the image's height and width."""
+    h, w = shape
+    rows, cols = (16, max(1, round(16 * w / h))) if h >= w else (max(1, round(16 * h / w)), 16)
+    y = (np.arange(rows) + 0.5) / rows
+    x = (np.arange(cols) + 0.5) / cols
+    d2 = (y[:, None] - peak[0]) ** 2 + (x[None, :] - peak[1]) ** 2
+    grid = np.exp(-d2 / (2 * 0.12**2))
+    return FindingMap(name, tuple(tuple(r) for r in grid / grid.max()))
+
+
+#: Where the test drafter's maps peak, (row, column) as fractions of the image: Pneumothorax
+#: in the image's upper left, Cardiomegaly low in the middle (asymmetric, to check placement).
+MAP_PEAKS = {"Pneumothorax": (0.2, 0.2), "Cardiomegaly": (0.65, 0.5)}
+
+
 def small_drafter(radiograph: Radiograph) -> Draft:
     """A tiny deterministic drafter built from the real Draft types: it states three findings
-    from the image's mean intensity and leaves the other eleven not assessed."""
+    from the image's mean intensity and leaves the other eleven not assessed, and maps each
+    present or uncertain one (see ``MAP_PEAKS``)."""
     m = float(radiograph.pixels.mean())
     findings = [
         Finding(
@@ -46,6 +64,11 @@ def small_drafter(radiograph: Radiograph) -> Draft:
         model_id=MODEL_ID,
         model_version="0.0.1",
         timings={"model": 0.001},
+        maps=tuple(
+            peaked_map(f.name, radiograph.pixels.shape, MAP_PEAKS[f.name])
+            for f in findings
+            if f.status in (Status.PRESENT, Status.UNCERTAIN)
+        ),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 
 from cxrpilot.workstation import _db
 from cxrpilot.workstation._models import Base
@@ -53,6 +53,46 @@ def test_upgrade_downgrade_round_trip(empty_url):
         assert set(inspect(engine).get_table_names()) - {"alembic_version"} == set()
         _db.upgrade(engine)
         assert TABLES <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("empty_url", ["sqlite", "postgres"], indirect=True)
+def test_0002_draft_maps_keeps_existing_drafts(empty_url):
+    """Drafts stored before 0002 get no maps; downgrading drops the column, keeps the rows."""
+    engine = _db.make_engine(empty_url)
+    try:
+        _db.upgrade(engine, "0001")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO images (id, source_sha256, display_sha256, display_path, format,"
+                    " width, height, meta, created_at) VALUES (1, 'a', 'b', 'p', 'png', 2, 2,"
+                    " '{}', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cases (id, image_id, label, indication, reference_text, source,"
+                    " created_at) VALUES (1, 1, 'C1', '', '', 'upload', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO drafts (id, case_id, model_id, model_version, findings,"
+                    " findings_text, impression_text, timings, created_at) VALUES"
+                    " (1, 1, 'm', '1', '[]', 'f', 'i', '{}', CURRENT_TIMESTAMP)"
+                )
+            )
+        _db.upgrade(engine, "0002")
+        with engine.connect() as conn:
+            maps = conn.execute(select(Base.metadata.tables["drafts"].c.maps)).scalar_one()
+        assert maps == []
+        assert "maps" in {c["name"] for c in inspect(engine).get_columns("drafts")}
+        _db.downgrade(engine, "0001")
+        assert "maps" not in {c["name"] for c in inspect(engine).get_columns("drafts")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM drafts")).scalar_one() == 1
     finally:
         engine.dispose()
 

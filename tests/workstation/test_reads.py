@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from cxrpilot.draft import DRAFT_BANNER
 
-from .helpers import MODEL_ID, png_bytes
+from .helpers import MAP_PEAKS, MODEL_ID, png_bytes
 
 
 def setup_read(world, arm="ai_assisted", seed=11, reader=None):
@@ -77,6 +77,29 @@ def test_ai_arm_starts_from_the_draft_scp_from_template(world):
     )
     # opening twice gives the same report
     assert reader[1].ok("post", f"/api/reads/{scp_read}/open")["id"] == rep["id"]
+
+
+def test_draft_payload_carries_the_maps_scp_none(world):
+    ai_read, case_id, reader = setup_read(world, "ai_assisted", 41)
+    draft = reader[1].ok("get", f"/api/reads/{ai_read}")["draft"]
+    statuses = {f["name"]: f["status"] for f in draft["findings"]}
+    mapped = {n for n, s in statuses.items() if s in ("present", "uncertain")}
+    assert {m["name"] for m in draft["maps"]} == mapped == set(MAP_PEAKS)
+    image = world.admin.ok("get", f"/api/cases/{case_id}/viewer")
+    for m in draft["maps"]:
+        rows, cols = len(m["grid"]), len(m["grid"][0])
+        assert max(rows, cols) == 16 and {len(r) for r in m["grid"]} == {cols}
+        assert abs(cols / rows - image["width"] / image["height"]) < 0.1
+        assert all(0.0 <= v <= 1.0 for r in m["grid"] for v in r)
+        # the peak is where the drafter put it (row, column fractions of the image)
+        peak = max((v, i, j) for i, r in enumerate(m["grid"]) for j, v in enumerate(r))
+        py, px = MAP_PEAKS[m["name"]]
+        assert abs((peak[1] + 0.5) / rows - py) < 1 / rows + 1e-9, m["name"]
+        assert abs((peak[2] + 0.5) / cols - px) < 1 / cols + 1e-9, m["name"]
+    # the scp arm serves no draft, hence no maps
+    scp_read, _, _ = setup_read(world, "scp", 42, reader=reader)
+    body = reader[1].ok("get", f"/api/reads/{scp_read}")
+    assert body["draft"] is None and "maps" not in str(body)
 
 
 def test_open_waits_for_a_pending_draft(world_factory):

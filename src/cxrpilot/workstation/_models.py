@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -195,6 +196,8 @@ class AiDraft(Base):
     findings_text: Mapped[str] = mapped_column(Text)
     impression_text: Mapped[str] = mapped_column(Text)
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: ``Draft.to_dict()["maps"]``: ``[{"name": finding, "grid": rows top to bottom}]``.
+    maps: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -131,6 +131,15 @@ class ReportOut(_Out):
     read_only: bool = False
 
 
+class FindingMapOut(BaseModel):
+    """Where the model looked for one present or uncertain finding: ``grid`` rows top to
+    bottom over the whole image (its aspect ratio), values in [0, 1] (relative, not a
+    probability)."""
+
+    name: str
+    grid: list[list[float]]
+
+
 class DraftOut(BaseModel):
     banner: str
     model_id: str
@@ -140,6 +149,7 @@ class DraftOut(BaseModel):
     findings_text: str
     impression_text: str
     timings: dict[str, float]
+    maps: list[FindingMapOut]
 
 
 class ReadDetail(BaseModel):

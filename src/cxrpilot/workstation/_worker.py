@@ -169,6 +169,7 @@ class DraftWorker:
                     findings=d["findings"],
                     findings_text=draft.findings_text,
                     impression_text=draft.impression_text,
+                    maps=d["maps"],
                     timings={
                         "store_load": t_load,
                         **{k: float(v) for k, v in draft.timings.items()},

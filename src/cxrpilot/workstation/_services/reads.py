@@ -186,6 +186,7 @@ def read_detail(db: Session, actor: Actor, read_id: int) -> dict[str, Any]:
                 "findings_text": draft.findings_text,
                 "impression_text": draft.impression_text,
                 "timings": draft.timings,
+                "maps": draft.maps,
             }
     detail["reports"] = list(
         db.scalars(select(Report).where(Report.read_id == read.id).order_by(Report.version))
