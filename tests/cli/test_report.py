@@ -46,3 +46,24 @@ def test_report_names_a_missing_file(tmp_path: Path):
     result = cxrpilot("report", str(missing))
     assert result.returncode == 1
     assert "nope.dcm" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_report_writes_heatmaps_and_json_maps(tmp_path: Path, shared_data: Path):
+    """A labelled NIH effusion image: a map per present/uncertain finding, as JSON grid and PNG."""
+    from PIL import Image
+
+    from tests.models.expert.test_model import NIH_PICKS
+
+    image = shared_data / "nih-chestxray14" / "images" / f"{NIH_PICKS['Pleural Effusion']}.jpg"
+    result = cxrpilot("report", str(image), "--json", "--heatmaps", str(tmp_path / "maps"))
+    assert result.returncode == 0, result.stderr
+    draft = json.loads(result.stdout)
+    mapped = {m["name"] for m in draft["maps"]}
+    shown = {f["name"] for f in draft["findings"] if f["status"] in ("present", "uncertain")}
+    assert "Pleural Effusion" in mapped and mapped <= shown
+    grid = draft["maps"][0]["grid"]
+    assert len(grid) >= 8 and all(0 <= v <= 1 for row in grid for v in row)
+    written = sorted(p.name for p in (tmp_path / "maps").iterdir())
+    assert f"{image.stem}-pleural-effusion.png" in written and len(written) == len(mapped)
+    with Image.open(tmp_path / "maps" / f"{image.stem}-pleural-effusion.png") as png:
+        assert png.mode == "RGB" and png.size == (512, 512)

@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="at most N images per source and class (quick runs)")
     p.add_argument("--samples-per-epoch", type=_at_least(1), default=3000, metavar="N",
                    help="training images drawn per epoch (default 3000)")
+    p.add_argument("--init-from", default=None, metavar="DIR",
+                   help="fine-tune: start from the network of this model folder (same --arch)")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
     p.add_argument("--threads", type=_at_least(1), default=2, help="torch CPU threads (default 2)")
     p.add_argument("--cache-dir", default=None, metavar="DIR", help="cache of decoded images")
     p.add_argument("--json", action="store_true", help="print the model card as JSON")
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         arch=args.arch, sources=args.sources, holdout_source=args.holdout_source,
         limit_per_class=args.limit_per_class, cache_dir=args.cache_dir, progress=not args.json,
         samples_per_epoch=args.samples_per_epoch, threads=args.threads,
-        train_sources=args.train_sources,
+        train_sources=args.train_sources, init_from=args.init_from, lr=args.lr,
     )
     if args.json:
         print(json.dumps(card.to_dict(), indent=2))

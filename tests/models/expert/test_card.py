@@ -81,5 +81,16 @@ def test_read_card_errors_name_the_file(tmp_path: Path, content: str | None, mes
 def test_markdown_names_labels_and_use() -> None:
     text = render_markdown(ModelCard.from_dict(GOOD))
     assert "Not for clinical use" in text
-    assert "| Pneumonia | 1.500 | 0.100 | 0.900 |" in text
+    assert "| Pneumonia | yes | 1.500 | 0.100 | 0.900 |" in text
     assert "**not assessed**" in text
+
+
+def test_assessed_subset_and_old_schema() -> None:
+    card = ModelCard.from_dict({**GOOD, "assessed": ["Pneumonia"]})
+    assert card.assessed == ("Pneumonia",)
+    assert "| No Finding | no |" in render_markdown(card)
+    old = {**GOOD, "schema": 1}
+    old.pop("assessed", None)
+    assert ModelCard.from_dict(old).assessed == card.labels  # schema 1: every output assessed
+    with pytest.raises(ValueError, match=r"assessed findings \['Edema'\] are not among the outputs"):
+        ModelCard.from_dict({**GOOD, "assessed": ["Edema"]})

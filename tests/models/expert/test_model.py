@@ -39,8 +39,10 @@ def real_images(shared_data: Path) -> dict[str, list]:
 
 def test_default_is_shipped(model: expert.ExpertModel) -> None:
     assert expert.DEFAULT_MODEL in expert.available_models()
+    assert expert.available_models() == [expert.DEFAULT_MODEL]  # the old model was replaced
     assert model.model_id == expert.DEFAULT_MODEL
-    assert model.assessed == ("No Finding", "Lung Opacity", "Pneumonia")
+    assert set(model.assessed) <= set(model.labels) and "No Finding" not in model.assessed
+    assert model.has_maps
     assert expert.load("default").model_id == model.model_id
 
 
@@ -48,26 +50,32 @@ def test_card_matches_weights(model: expert.ExpertModel) -> None:
     card = model.card
     weights = WEIGHTS_DIR / card.model_id / card.weights_file
     assert sha256_file(weights) == card.sha256
-    assert f"res{card.image_size}" in card.model_id
+    assert f"res{card.image_size}" in card.model_id and card.image_size >= 224
     assert card.labels == tuple(n for n in OBSERVATIONS if n in card.labels)  # vocabulary order
     assert "not for clinical use" in card.intended_use.lower()
+    nih = card.metrics["test"]["nih-chestxray14"]
     for name in card.labels:
         t = card.thresholds[name]
         assert 0 <= t.low <= t.high <= 1
-        m = card.metrics["test"]["all"][name]
+        m = nih[name]
         assert m["ci_low"] <= m["auc"] <= m["ci_high"]
+    # the assessment rule, from the card's own held-out numbers
+    for name in card.labels:
+        if name != "No Finding":
+            assert (name in card.assessed) == (nih[name]["auc"] >= 0.80)
     names = {s["name"] for s in card.training["sources"]}
-    assert names == {"covid-radiography", "pediatric-pneumonia", "covid-chestxray"}
+    assert names == {"nih-chestxray14", "covid-radiography", "pediatric-pneumonia", "covid-chestxray"}
+    assert set(card.metrics["maps"]) >= {"Cardiomegaly", "Pleural Effusion", "Pneumothorax"}
     assert (WEIGHTS_DIR / card.model_id / "model_card.md").is_file()
 
 
 @pytest.mark.data
 def test_pneumonia_scores_higher_than_normal(model, real_images) -> None:
-    j = model.assessed.index("Pneumonia")
+    j = model.labels.index("Pneumonia")
     pneumonia = model.predict_proba(real_images["pneumonia"])[:, j]
     normal = model.predict_proba(real_images["normal"])[:, j]
     assert pneumonia.mean() > normal.mean() + 0.3
-    nf = model.assessed.index("No Finding")
+    nf = model.labels.index("No Finding")
     assert model.predict_proba(real_images["normal"])[:, nf].mean() > 0.5
 
 
@@ -76,7 +84,7 @@ def test_batch_equals_single(model, real_images) -> None:
     batch = real_images["pneumonia"][:4] + real_images["normal"][:4]
     together = model.predict_proba(batch)
     one_by_one = np.concatenate([model.predict_proba([rg]) for rg in batch])
-    assert together.shape == (8, 3)
+    assert together.shape == (8, len(model.labels))
     np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-5)
     assert ((together >= 0) & (together <= 1)).all()
 
@@ -89,8 +97,54 @@ def test_assess_gives_all_14_and_marks_the_rest_not_assessed(model, real_images)
         assert isinstance(f, Finding)
         if f.name in model.assessed:
             assert f.status is not Status.NOT_ASSESSED and f.probability is not None
-        else:
+        elif f.name != "No Finding":
             assert f.status is Status.NOT_ASSESSED and f.probability is None
+    # Support Devices is never assessed, so No Finding is never asserted
+    assert findings[0].status is not Status.PRESENT
+
+
+#: NIH test-split images (held-out patients) with the label named, fixed picks: the first
+#: such images by name that carry no other critical label.
+NIH_PICKS = {
+    "Cardiomegaly": "PICK_CARDIOMEGALY",
+    "Pleural Effusion": "PICK_EFFUSION",
+}
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("finding", sorted(NIH_PICKS))
+def test_labelled_nih_images_come_out_with_their_finding(model, shared_data, finding) -> None:
+    from cxrpilot import imaging
+
+    if finding not in model.assessed:
+        pytest.fail(f"{finding} is not assessed by {model.model_id}")
+    rg = imaging.load(shared_data / "nih-chestxray14" / "images" / f"{NIH_PICKS[finding]}.jpg")
+    findings, maps = model.assess_with_maps(rg)
+    by_name = {f.name: f for f in findings}
+    assert by_name[finding].status is Status.PRESENT
+    assert by_name["No Finding"].status is Status.ABSENT
+    assert finding in {m.name for m in maps}
+
+
+@pytest.mark.data
+def test_maps_line_up_with_the_image(model, shared_data) -> None:
+    """A mirrored image gives a mirrored map (the map follows the anatomy, not a fixed place)."""
+    from dataclasses import replace
+
+    from cxrpilot import imaging
+
+    rg = imaging.load(shared_data / "nih-chestxray14" / "images" / f"{NIH_PICKS['Pleural Effusion']}.jpg")
+    flipped = replace(rg, pixels=np.ascontiguousarray(rg.pixels[:, ::-1]))
+    (_, maps), (_, maps_f) = model.assess_with_maps(rg), model.assess_with_maps(flipped)
+    common = {m.name for m in maps} & {m.name for m in maps_f}
+    assert common
+    for name in common:
+        a = np.asarray(next(m.grid for m in maps if m.name == name))
+        b = np.asarray(next(m.grid for m in maps_f if m.name == name))
+        assert a.shape == b.shape
+        mirrored = np.corrcoef(a[:, ::-1].ravel(), b.ravel())[0, 1]
+        unmirrored = np.corrcoef(a.ravel(), b.ravel())[0, 1]
+        assert mirrored > 0.8 and mirrored > unmirrored, (name, mirrored, unmirrored)
 
 
 @pytest.mark.parametrize(

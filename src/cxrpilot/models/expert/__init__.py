@@ -55,6 +55,8 @@ def train_expert(
     samples_per_epoch: int | None = None,
     threads: int = 2,
     train_sources: Sequence[str] | None = None,
+    init_from: str | os.PathLike[str] | None = None,
+    lr: float = 3e-3,
     progress: bool = True,
 ) -> ModelCard:
     """Train an expert model on the open data and write it (ONNX weights + card) to ``out_dir``.
@@ -98,6 +100,11 @@ def train_expert(
     train_sources : sequence of str or None
         Train (and validate) only on these of ``sources``; the split and the test sets stay
         those of all ``sources``, so recipes compare on the same splits.
+    init_from : path or None
+        Fine-tune: start from the network of this model folder (written by this function,
+        same ``arch``; its normalisation is kept) instead of random weights.
+    lr : float
+        Peak learning rate of the one-cycle schedule.
     progress : bool
         Show progress bars.
 
@@ -126,4 +133,5 @@ def train_expert(
         cache_dir=Path(cache_dir) if cache_dir is not None else None, progress=progress,
         samples_per_epoch=samples_per_epoch, threads=threads,
         train_sources=tuple(train_sources) if train_sources is not None else None,
+        init_from=Path(init_from) if init_from is not None else None, lr=lr,
     )

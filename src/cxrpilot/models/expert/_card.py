@@ -248,9 +248,13 @@ def render_markdown(card: ModelCard) -> str:
     for split, info in tr.get("splits", {}).items():
         by = ", ".join(f"{k} {v}" for k, v in info.get("by_source", {}).items())
         lines.append(f"| {split} | {info.get('images', 0)} | {by} |")
-    lines += ["", f"Training: seed {tr.get('seed')}, {tr.get('epochs')} epochs (best epoch "
-              f"{tr.get('best_epoch')}), {tr.get('train_seconds', 0):.0f} s on "
-              f"{tr.get('threads')} CPU threads.", ""]
+    lines += ["", f"Training: seed {tr.get('seed')}, {tr.get('epochs')} epochs of "
+              f"{tr.get('samples_per_epoch')} draws (best epoch {tr.get('best_epoch')}), "
+              f"{tr.get('train_seconds', 0):.0f} s training ({tr.get('total_seconds', 0):.0f} s in "
+              f"all) on {tr.get('threads')} CPU threads of {tr.get('machine', 'an unrecorded machine')}."
+              + (" Fine-tuned from a model trained on "
+                 f"{', '.join(tr['fine_tuned_from'].get('train_sources', []))}."
+                 if tr.get("fine_tuned_from") else ""), ""]
     test = mt.get("test", {})
     lines += ["## Metrics", mt.get("assessment_rule", ""), "",
               "AUC with 95 % bootstrap CI on the test split (held-out patients), per test set:", "",

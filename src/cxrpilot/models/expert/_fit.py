@@ -103,10 +103,11 @@ def fit_network(
     samples_per_epoch: int | None = None,
     batch_size: int = 64,
     lr: float = 3e-3,
+    init_state: dict[str, torch.Tensor] | None = None,
     progress: bool = True,
 ) -> FitResult:
-    """Train from scratch with AdamW and a one-cycle schedule; keep the epoch with the
-    lowest validation loss.
+    """Train with AdamW and a one-cycle schedule (from scratch, or from ``init_state`` when
+    fine-tuning); keep the epoch with the lowest validation loss.
 
     ``images`` is (N, S, S) in [0, 1] (float16 is fine), ``targets`` (N, L) with NaN for
     unknown labels. Each epoch draws ``samples_per_epoch`` training images (default: as
@@ -119,7 +120,10 @@ def fit_network(
     g = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     # channels-last convolutions train ~1.7x faster on the CPU
-    network = build_network(arch, targets.shape[1]).to(memory_format=torch.channels_last)
+    network = build_network(arch, targets.shape[1])
+    if init_state is not None:  # fine-tuning: start from a trained network of the same shape
+        network.load_state_dict(init_state)
+    network = network.to(memory_format=torch.channels_last)
     per_epoch = samples_per_epoch or len(train_idx)
     steps = max(1, math.ceil(per_epoch / batch_size))
     p_train = weights[train_idx] / weights[train_idx].sum()

@@ -140,6 +140,39 @@ def _map_hit_rates(out_dir: Path, table: ExampleTable, test_idx: np.ndarray, *,
                          input_size=image_size)
 
 
+def _machine() -> str:
+    """CPU model and cores available, for the card's record of where training ran."""
+    import os
+
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores, {platform.system()} {platform.machine()}"
+
+
+def _data_hashes(table: ExampleTable, data_dir: Path) -> dict[str, str]:
+    """sha256 per source over the images used (relative path and size, sorted) and the
+    targets and splits they were given: two runs with equal hashes saw the same data."""
+    import hashlib
+    import os
+
+    out = {}
+    for src in np.unique(table.sources):
+        h = hashlib.sha256()
+        for i in sorted(np.flatnonzero(table.sources == src), key=lambda i: table.paths[i]):
+            rel = os.path.relpath(table.paths[i], data_dir)
+            h.update(f"{rel}\0{os.path.getsize(table.paths[i])}\0{table.splits[i]}\0"
+                     f"{table.targets[i].tolist()}\n".encode())
+        out[str(src)] = h.hexdigest()
+    return out
+
+
 def _split_counts(table: ExampleTable, keep: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for split in ("train", "validate", "test"):
@@ -166,6 +199,8 @@ def train_expert(
     samples_per_epoch: int | None = None,
     threads: int = 2,
     train_sources: tuple[str, ...] | None = None,
+    init_from: Path | None = None,
+    lr: float = 3e-3,
 ) -> ModelCard:
     """See :func:`cxrpilot.models.expert.train_expert`."""
     import torch
@@ -192,7 +227,7 @@ def train_expert(
                       sources=sources, holdout_source=holdout_source,
                       limit_per_class=limit_per_class, cache_dir=cache_dir, progress=progress,
                       samples_per_epoch=samples_per_epoch, threads=threads,
-                      train_sources=train_sources)
+                      train_sources=train_sources, init_from=init_from, lr=lr)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -200,7 +235,8 @@ def train_expert(
 def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size: int, arch: str,
            sources: tuple[str, ...], holdout_source: str | None, limit_per_class: int | None,
            cache_dir: Path | None, progress: bool, samples_per_epoch: int | None,
-           threads: int, train_sources: tuple[str, ...] | None) -> ModelCard:
+           threads: int, train_sources: tuple[str, ...] | None, init_from: Path | None,
+           lr: float) -> ModelCard:
     import torch
     from safetensors.torch import save_file
 
@@ -228,9 +264,16 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
     t0 = time.perf_counter()
     weights = _sampling_weights(table, train_idx)
     weights[val_idx] = _sampling_weights(table, val_idx)[val_idx]
+    init_state = None
+    if init_from is not None:  # fine-tune: same network and normalisation as the start model
+        from safetensors.torch import load_file
+
+        init_state = load_file(str(Path(init_from) / "model.safetensors"))
+        start = json.loads((Path(init_from) / "card.json").read_text())
+        mean, std = float(start["mean"]), float(start["std"])
     fit = fit_network(images, table.targets, weights, train_idx, val_idx, arch=arch, mean=mean,
                       std=std, epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
-                      progress=progress)
+                      lr=lr, init_state=init_state, progress=progress)
     t_train = time.perf_counter() - t0
     network = fit.network
 
@@ -298,6 +341,9 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
             "seed": seed, "epochs": epochs, "best_epoch": fit.best_epoch, "history": fit.history,
             "image_size": image_size, "holdout_source": holdout_source,
             "train_sources": list(train_sources) if train_sources else list(sources),
+            "fine_tuned_from": None if init_from is None else json.loads(
+                (Path(init_from) / "card.json").read_text())["training"],
+            "learning_rate": lr,
             "limit_per_class": limit_per_class, "threads": threads,
             "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
             "total_seconds": round(time.perf_counter() - t_start, 1),
@@ -314,6 +360,8 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
             "splits": _split_counts(table, keep),
             "unreadable_images": int((~ok).sum()),
             "threshold_rule": THRESHOLD_RULE,
+            "machine": _machine(),
+            "data_sha256": _data_hashes(table, Path(data_dir)),
             "software": {"cxrpilot": __version__, "torch": torch.__version__,
                          "python": platform.python_version()},
         },
