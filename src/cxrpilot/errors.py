@@ -18,6 +18,9 @@ __all__ = [
     "ModelLoadError",
     "MissingDependencyError",
     "InvalidInputError",
+    "DecoderCrashError",
+    "DecodeLimitError",
+    "DecoderBusyError",
 ]
 
 
@@ -32,6 +35,32 @@ class InvalidImageError(CxrpilotError):
 class UnsupportedImageError(CxrpilotError):
     """A readable image that cxrpilot does not read: wrong modality or body part, lateral
     view, too small, too large."""
+
+
+class DecoderCrashError(InvalidImageError):
+    """The worker process decoding an image died (a native codec crash, e.g. SIGABRT) or
+    failed in a way the loader does not know; the parent process is unharmed.
+
+    ``signal`` is the signal name that ended the worker (``"SIGABRT"``) or None;
+    ``exception`` the name of an unexpected exception type raised in it, or None."""
+
+    def __init__(self, message: str, *, signal: str | None = None, exception: str | None = None):
+        super().__init__(message)
+        self.signal = signal
+        self.exception = exception
+
+
+class DecodeLimitError(UnsupportedImageError):
+    """Decoding an image ran past its time or memory budget (``limit`` is ``"time"`` or
+    ``"memory"``): a bomb, or a file too costly for this server's limits."""
+
+    def __init__(self, message: str, *, limit: str):
+        super().__init__(message)
+        self.limit = limit
+
+
+class DecoderBusyError(CxrpilotError):
+    """Every decode slot stayed busy for the whole wait: the server is overloaded; retry."""
 
 
 class InvalidReportError(CxrpilotError):

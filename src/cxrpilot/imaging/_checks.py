@@ -24,8 +24,13 @@ __all__ = [
     "check_view_label",
 ]
 
-DEFAULT_MAX_PIXELS = 100_000_000
-"""Largest image (rows x columns x frames) read before refusing it as a possible bomb."""
+DEFAULT_MAX_PIXELS = 40_000_000
+"""Largest image (rows x columns x frames) read before refusing it as a possible bomb.
+
+Sized for chest radiographs: the largest flat-panel detectors are 43 x 43 cm at 100 um
+(4300 x 4300 = 18.5 MP) and CR plates 35 x 43 cm at 87.5 um (4020 x 4892 = 19.7 MP); the cap
+is twice that. Decoding costs about 40 bytes per pixel at its peak (float64 LUT steps), so
+the cap bounds one decode to about 1.6 GB."""
 
 DEFAULT_MIN_SIDE = 128
 """Smallest side, in pixels, of an image the models can read."""

@@ -18,9 +18,15 @@ bit depth allows.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import re
+import struct
+import threading
 import warnings
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +34,39 @@ import numpy as np
 
 from cxrpilot.errors import CxrpilotError, InvalidImageError, UnsupportedImageError
 
-__all__ = ["DicomFacts", "read_dataset", "read_facts", "decode_pixels", "looks_like_dicom"]
+__all__ = [
+    "DicomFacts",
+    "MAX_SEQUENCE_DEPTH",
+    "PARSE_ERRORS",
+    "check_pixel_module",
+    "decode_pixels",
+    "looks_like_dicom",
+    "parser_errors",
+    "quiet_pydicom",
+    "read_dataset",
+    "read_facts",
+    "redact",
+]
+
+MAX_SEQUENCE_DEPTH = 12
+"""Deepest nesting of sequences read (real radiograph headers nest 3 or 4 deep)."""
+
+#: What pydicom (and the zlib, struct and codec layers below it) raise on malformed input:
+#: unknown VRs, bad lengths, corrupt deflate, runaway nesting. Turned into InvalidImageError.
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    OSError,
+    ValueError,  # UnicodeDecodeError included
+    LookupError,  # KeyError, IndexError
+    TypeError,
+    AttributeError,
+    ArithmeticError,  # OverflowError
+    RecursionError,
+    NotImplementedError,
+    MemoryError,
+    struct.error,
+    zlib.error,
+)
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -78,6 +116,100 @@ def looks_like_dicom(data: bytes) -> bool:
     return len(data) >= 8 and data[:2] in (b"\x02\x00", b"\x08\x00") and data[3:4] == b"\x00"
 
 
+_QUOTED = re.compile(r"""b?'(?:[^'\\]|\\.)*'|b?"(?:[^"\\]|\\.)*"|\\x[0-9a-fA-F]{2}""")
+
+
+def redact(text: str) -> str:
+    """``text`` with every quoted value (``'...'``, ``b'...'``, ``"..."``) replaced by
+    ``'…'``: pydicom's and Python's messages quote element values, which may be PHI.
+
+    >>> redact("Invalid value for VR DA: 'Doe^John'")
+    "Invalid value for VR DA: '…'"
+    """
+    return _QUOTED.sub("'…'", text)
+
+
+class _RedactValues(logging.Filter):
+    """Rewrites pydicom's log records so that no element value reaches a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted says nothing
+            message = "pydicom message (unformattable)"
+        record.msg, record.args = redact(message), ()
+        return True
+
+
+_QUIET_LOCK = threading.Lock()
+_QUIET_STATE = {"depth": 0, "saved": None, "filter": None}
+
+
+@contextlib.contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """Read DICOM without pydicom echoing element values to logs or warnings.
+
+    Inside, pydicom's reading validation is off (its messages quote the invalid value,
+    e.g. a patient name in a DA element) and its logger's records are redacted (see
+    :func:`redact`). Reference-counted, so overlapping use from several threads restores
+    pydicom's own setting only when the last one leaves. Warnings raised inside are
+    recorded and dropped (the ``warnings`` module is process-wide: a caller that needs
+    other threads' warnings kept should decode in a worker process, see
+    :class:`~cxrpilot.imaging.IsolatedLoader`).
+    """
+    from pydicom import config
+
+    with _QUIET_LOCK:
+        if _QUIET_STATE["filter"] is None:
+            _QUIET_STATE["filter"] = _RedactValues()
+            logging.getLogger("pydicom").addFilter(_QUIET_STATE["filter"])
+        if _QUIET_STATE["depth"] == 0:
+            _QUIET_STATE["saved"] = config.settings.reading_validation_mode
+            config.settings.reading_validation_mode = config.IGNORE
+        _QUIET_STATE["depth"] += 1
+    try:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            yield
+    finally:
+        with _QUIET_LOCK:
+            _QUIET_STATE["depth"] -= 1
+            if _QUIET_STATE["depth"] == 0:
+                config.settings.reading_validation_mode = _QUIET_STATE["saved"]
+
+
+@contextlib.contextmanager
+def parser_errors(source: str) -> Iterator[None]:
+    """Turn what a malformed header makes pydicom raise into one InvalidImageError."""
+    try:
+        yield
+    except CxrpilotError:
+        raise
+    except PARSE_ERRORS as exc:
+        raise InvalidImageError(
+            f"corrupt DICOM: {source}: the data set cannot be parsed "
+            f"({type(exc).__name__}: {_short(exc)}); export or transfer the file again"
+        ) from None
+
+
+def _walk(ds: Any, source: str) -> None:
+    """Parse every element at every nesting level now (pydicom parses lazily), refusing
+    nesting deeper than MAX_SEQUENCE_DEPTH, so that a malformed element fails here."""
+    stack = [(ds, 0)]
+    while stack:
+        current, depth = stack.pop()
+        for elem in current:
+            if elem.VR != "SQ":
+                continue
+            if depth + 1 > MAX_SEQUENCE_DEPTH:
+                raise InvalidImageError(
+                    f"corrupt DICOM: {source} nests sequences more than "
+                    f"{MAX_SEQUENCE_DEPTH} deep (at {elem.tag}); expected an image header "
+                    "(real ones nest 3 or 4 deep)"
+                )
+            stack.extend((item, depth + 1) for item in elem.value)
+
+
 def read_dataset(data: bytes, source: str) -> Any:
     """Parse a DICOM data set (pixel data kept encoded) or raise InvalidImageError."""
     import pydicom
@@ -88,12 +220,15 @@ def read_dataset(data: bytes, source: str) -> Any:
         with warnings.catch_warnings(record=True) as caught:  # keep header values out of logs
             warnings.simplefilter("always")
             ds = pydicom.dcmread(io.BytesIO(data), force=not has_marker)
-            # Touch every top-level element so that a truncated header fails here, not later.
-            for _ in ds:
-                pass
+            # Parse every element (nested ones too) so that a bad header fails here.
+            _walk(ds, source)
     except InvalidDicomError as exc:
-        raise InvalidImageError(f"not a readable DICOM file: {source} ({exc})") from None
-    except (EOFError, OSError, ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
+        raise InvalidImageError(
+            f"not a readable DICOM file: {source} ({_short(exc)})"
+        ) from None
+    except CxrpilotError:
+        raise
+    except PARSE_ERRORS as exc:
         raise InvalidImageError(
             f"truncated or corrupt DICOM: {source}: the header cannot be parsed "
             f"({type(exc).__name__}: {_short(exc)}); export or transfer the file again"
@@ -141,7 +276,7 @@ def _ensure_transfer_syntax(ds: Any) -> None:
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split())
+    text = redact(" ".join(str(exc).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -397,3 +532,213 @@ def decode_pixels(ds: Any, facts: DicomFacts, source: str) -> np.ndarray:
             "expected one greyscale or colour frame"
         )
     return np.clip(grey, 0.0, 1.0).astype(np.float32)
+
+
+# -- the pixel module against the transfer syntax, before any codec sees the data -----------
+
+# Transfer syntax UID -> (name, allowed Bits Allocated, largest Bits Stored, stream kind).
+# From DICOM PS3.5 8.2 (encapsulated) and 8.1.1 (native); what the installed codecs take.
+_NATIVE = frozenset({8, 16, 32})
+_SYNTAXES: dict[str, tuple[str, frozenset[int], int, str]] = {
+    "1.2.840.10008.1.2": ("Implicit VR Little Endian", _NATIVE, 32, "native"),
+    "1.2.840.10008.1.2.1": ("Explicit VR Little Endian", _NATIVE, 32, "native"),
+    "1.2.840.10008.1.2.1.99": ("Deflated Explicit VR Little Endian", _NATIVE, 32, "native"),
+    "1.2.840.10008.1.2.2": ("Explicit VR Big Endian", _NATIVE, 32, "native"),
+    "1.2.840.10008.1.2.4.50": ("JPEG Baseline (Process 1)", frozenset({8}), 8, "jpeg"),
+    "1.2.840.10008.1.2.4.51": ("JPEG Extended (Process 2 & 4)", frozenset({8, 16}), 12, "jpeg"),
+    "1.2.840.10008.1.2.4.57": ("JPEG Lossless", frozenset({8, 16}), 16, "jpeg"),
+    "1.2.840.10008.1.2.4.70": ("JPEG Lossless SV1", frozenset({8, 16}), 16, "jpeg"),
+    "1.2.840.10008.1.2.4.80": ("JPEG-LS Lossless", frozenset({8, 16}), 16, "jpeg"),
+    "1.2.840.10008.1.2.4.81": ("JPEG-LS Near-lossless", frozenset({8, 16}), 16, "jpeg"),
+    "1.2.840.10008.1.2.4.90": ("JPEG 2000 (Lossless Only)", frozenset({8, 16}), 16, "j2k"),
+    "1.2.840.10008.1.2.4.91": ("JPEG 2000", frozenset({8, 16}), 16, "j2k"),
+    "1.2.840.10008.1.2.4.201": ("HTJ2K (Lossless Only)", frozenset({8, 16}), 16, "j2k"),
+    "1.2.840.10008.1.2.4.202": ("HTJ2K (Lossless RPCL)", frozenset({8, 16}), 16, "j2k"),
+    "1.2.840.10008.1.2.4.203": ("HTJ2K", frozenset({8, 16}), 16, "j2k"),
+    "1.2.840.10008.1.2.5": ("RLE Lossless", frozenset({8, 16, 32}), 32, "rle"),
+}
+_MONO = frozenset({"MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"})
+_COLOUR = frozenset(
+    {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"}
+)
+_SOF_JPEG = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC} | {0xF7}  # + JPEG-LS SOF55
+
+
+def _pm_int(ds: Any, keyword: str, tag: str, source: str, *, required: bool) -> int | None:
+    try:
+        value = ds.get(keyword)
+    except Exception:  # noqa: BLE001 - a value that cannot be converted is refused below
+        value = "?"
+    if value is None or value == "":
+        if required:
+            raise InvalidImageError(
+                f"corrupt DICOM pixel module: {source} has no {tag} '{_spaced(keyword)}'; "
+                "expected a value (export the image again)"
+            )
+        return None
+    try:
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+            raise TypeError("multi-valued")
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidImageError(
+            f"corrupt DICOM pixel module: {source} has {tag} '{_spaced(keyword)}' that is not "
+            "one integer; expected a single unsigned number"
+        ) from None
+
+
+def _spaced(keyword: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", keyword)
+
+
+def _first_fragment(ds: Any) -> bytes | None:
+    """The first fragment of encapsulated pixel data (after the offset table), or None."""
+    from pydicom.encaps import generate_fragments
+
+    try:
+        raw = ds["PixelData"].value
+        fragments = generate_fragments(raw)
+        next(fragments)  # Basic Offset Table
+        for fragment in fragments:
+            if fragment:
+                return bytes(fragment[:65536])
+    except Exception:  # noqa: BLE001 - malformed encapsulation: reported by the caller
+        return None
+    return None
+
+
+def _stream_geometry(stream: bytes, kind: str) -> tuple[int, int, int, int] | None:
+    """(precision, rows, columns, components) from a JPEG/JPEG-LS SOF or a J2K SIZ marker."""
+    import struct
+
+    if kind == "j2k":
+        pos = stream.find(b"\xff\x4f\xff\x51")  # SOC then SIZ (a bare codestream)
+        if pos < 0 or pos + 42 > len(stream):
+            return None
+        x, y, x0, y0 = struct.unpack(">IIII", stream[pos + 8 : pos + 24])
+        (components,) = struct.unpack(">H", stream[pos + 40 : pos + 42])
+        if pos + 43 > len(stream):
+            return None
+        precision = (stream[pos + 42] & 0x7F) + 1
+        return precision, y - y0, x - x0, components
+    if not stream.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 4 <= len(stream):
+        if stream[pos] != 0xFF:
+            return None
+        marker = stream[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", stream[pos + 2 : pos + 4])
+        if marker in _SOF_JPEG:
+            if pos + 10 > len(stream):
+                return None
+            precision = stream[pos + 4]
+            rows, columns = struct.unpack(">HH", stream[pos + 5 : pos + 9])
+            return precision, rows, columns, stream[pos + 9]
+        if marker == 0xDA:
+            return None
+        pos += 2 + length
+    return None
+
+
+def check_pixel_module(ds: Any, facts: DicomFacts, *, source: str) -> None:
+    """Refuse pixel-module attributes that the transfer syntax (or its codec) cannot take.
+
+    Run before any pixel is decoded: the native JPEG codecs abort the whole process on some
+    inconsistent headers (JPEG baseline with Bits Allocated 32 or 64), so every attribute
+    the decoder relies on is checked here against DICOM PS3.5 and, for encapsulated data,
+    against the frame header of the first fragment (precision, size, components).
+    """
+    meta = getattr(ds, "file_meta", None)
+    uid = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+    if uid not in _SYNTAXES:
+        label = facts.transfer_syntax or uid or "none"
+        raise UnsupportedImageError(
+            f"unsupported DICOM transfer syntax: {source} has (0002,0010) Transfer Syntax UID "
+            f"{uid!r} ({label}); expected native, JPEG, JPEG-LS, JPEG 2000 or RLE "
+            "(convert it, e.g. gdcmconv --raw)"
+        )
+    name, allocated_ok, stored_max, kind = _SYNTAXES[uid]
+    samples = _pm_int(ds, "SamplesPerPixel", "(0028,0002)", source, required=True)
+    allocated = _pm_int(ds, "BitsAllocated", "(0028,0100)", source, required=True)
+    stored = _pm_int(ds, "BitsStored", "(0028,0101)", source, required=True)
+    high = _pm_int(ds, "HighBit", "(0028,0102)", source, required=False)
+    representation = _pm_int(ds, "PixelRepresentation", "(0028,0103)", source, required=True)
+    planar = _pm_int(ds, "PlanarConfiguration", "(0028,0006)", source, required=False)
+
+    def refuse(tag: str, keyword: str, value: object, expected: str) -> InvalidImageError:
+        return InvalidImageError(
+            f"inconsistent DICOM pixel module: {source} has {tag} '{_spaced(keyword)}' "
+            f"{value} with transfer syntax {name}; expected {expected}; export the image again"
+        )
+
+    if samples not in (1, 3):
+        raise refuse("(0028,0002)", "SamplesPerPixel", samples, "1 (grey) or 3 (colour)")
+    if allocated not in allocated_ok:
+        allowed = " or ".join(str(b) for b in sorted(allocated_ok))
+        raise refuse("(0028,0100)", "BitsAllocated", allocated, allowed)
+    if not 1 <= stored <= min(allocated, stored_max):
+        raise refuse(
+            "(0028,0101)", "BitsStored", stored, f"1 to {min(allocated, stored_max)}"
+        )
+    if high is not None and not stored - 1 <= high < allocated:
+        raise refuse("(0028,0102)", "HighBit", high, f"{stored - 1} (Bits Stored - 1)")
+    if representation not in (0, 1):
+        raise refuse(
+            "(0028,0103)", "PixelRepresentation", representation, "0 (unsigned) or 1 (signed)"
+        )
+    photometric = facts.photometric
+    expected_mono = samples == 1
+    if photometric not in (_MONO if expected_mono else _COLOUR):
+        choices = "MONOCHROME1, MONOCHROME2 or PALETTE COLOR" if expected_mono else (
+            "RGB or YBR_*"
+        )
+        raise refuse(
+            "(0028,0004)",
+            "PhotometricInterpretation",
+            repr(photometric[:16]),
+            f"{choices} for Samples per Pixel {samples}",
+        )
+    if samples == 3 and planar is not None and planar not in (0, 1):
+        raise refuse("(0028,0006)", "PlanarConfiguration", planar, "0 or 1")
+    if kind in ("native", "rle"):
+        return
+    stream = _first_fragment(ds)
+    if stream is None:
+        raise InvalidImageError(
+            f"corrupt DICOM pixel data: {source} declares {name} but its pixel data is not "
+            "encapsulated fragments with an image stream; export the image again"
+        )
+    geometry = _stream_geometry(stream, kind)
+    if geometry is None:
+        raise InvalidImageError(
+            f"corrupt DICOM pixel data: {source} declares {name} but the first fragment has "
+            f"no {'SIZ' if kind == 'j2k' else 'JPEG frame'} header; export the image again"
+        )
+    precision, rows, columns, components = geometry
+    if (rows, columns) != (facts.rows, facts.columns) and rows != 0:
+        raise InvalidImageError(
+            f"inconsistent DICOM pixel data: {source} has Rows x Columns {facts.rows}x"
+            f"{facts.columns} but its {name} stream is {rows}x{columns}; expected the same "
+            "size; export the image again"
+        )
+    if components != samples:
+        raise refuse(
+            "(0028,0002)",
+            "SamplesPerPixel",
+            samples,
+            f"{components} (the components of the {name} stream)",
+        )
+    if not 1 <= precision <= allocated:
+        raise refuse(
+            "(0028,0100)",
+            "BitsAllocated",
+            allocated,
+            f"at least the stream's precision of {precision} bits",
+        )

@@ -122,9 +122,10 @@ def load(
     deidentify : bool, default True
         Keep only a de-identified copy of the DICOM header (see
         :func:`deidentify_header`); ``False`` keeps the full header (without pixel data).
-    max_pixels : int, default 100_000_000
+    max_pixels : int, default 40_000_000
         Largest declared rows x columns (x frames) decoded; checked from the header
-        before any pixel is decoded. Pillow's own ``Image.MAX_IMAGE_PIXELS`` limit (about
+        before any pixel is decoded (twice the largest chest detector, see
+        :data:`DEFAULT_MAX_PIXELS`). Pillow's own ``Image.MAX_IMAGE_PIXELS`` limit (about
         179 MP for an error) also applies to PNG and JPEG.
     min_side : int, default 128
         Smallest side in pixels accepted when ``check`` is True.
@@ -163,15 +164,18 @@ def load(
         raise _unknown_format(data, name)
     log.debug("loading %s image sha256:%s (%d bytes)", fmt, digest[:12], len(data))
     if fmt == "dicom":
-        return _load_dicom(
-            data,
-            name,
-            digest,
-            check=check,
-            deidentify=deidentify,
-            max_pixels=max_pixels,
-            min_side=min_side,
-        )
+        from cxrpilot.imaging._dicom import parser_errors, quiet_pydicom
+
+        with quiet_pydicom(), parser_errors(name):
+            return _load_dicom(
+                data,
+                name,
+                digest,
+                check=check,
+                deidentify=deidentify,
+                max_pixels=max_pixels,
+                min_side=min_side,
+            )
     return _load_raster(
         data, fmt, name, digest, check=check, max_pixels=max_pixels, min_side=min_side
     )
@@ -221,7 +225,12 @@ def _load_dicom(
     min_side: int,
 ) -> Radiograph:
     from cxrpilot.imaging._deid import deidentify_header, strip_pixel_data
-    from cxrpilot.imaging._dicom import decode_pixels, read_dataset, read_facts
+    from cxrpilot.imaging._dicom import (
+        check_pixel_module,
+        decode_pixels,
+        read_dataset,
+        read_facts,
+    )
 
     ds = read_dataset(data, name)
     facts = read_facts(ds)
@@ -238,6 +247,7 @@ def _load_dicom(
         )
     if check:
         check_dicom_header(ds, facts, source=name)
+    check_pixel_module(ds, facts, source=name)  # before any codec sees the pixel data
     pixels = decode_pixels(ds, facts, name)
     if check:
         check_pixels(pixels, min_side=min_side, source=name)
