@@ -9,12 +9,17 @@
 float, inverts MONOCHROME1, de-identifies the header, and refuses with a one-line
 :class:`~cxrpilot.errors.CxrpilotError` what is not a frontal chest radiograph it can read.
 ``fit_square`` is the aspect-preserving resize that models use in their preprocessing.
+
+Untrusted files (a server's uploads) are decoded in a contained worker process with
+``load_isolated`` or a shared ``IsolatedLoader`` (time and memory budget, bounded
+concurrency): a native codec crash then becomes an error, not the end of the server.
 The import is light (numpy and Pillow); pydicom and the view model load on first use.
 """
 
 from cxrpilot.imaging._checks import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE
-from cxrpilot.imaging._deid import deidentify_header
+from cxrpilot.imaging._deid import check_deidentified, deidentified_file, deidentify_header
 from cxrpilot.imaging._geometry import fit_square, square_region
+from cxrpilot.imaging._isolate import IsolatedLoader, load_isolated
 from cxrpilot.imaging._load import load
 from cxrpilot.imaging._radiograph import Radiograph
 from cxrpilot.imaging._view import lateral_probability
@@ -22,9 +27,13 @@ from cxrpilot.imaging._view import lateral_probability
 __all__ = [
     "Radiograph",
     "load",
+    "load_isolated",
+    "IsolatedLoader",
     "fit_square",
     "square_region",
     "deidentify_header",
+    "deidentified_file",
+    "check_deidentified",
     "lateral_probability",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MIN_SIDE",
