@@ -52,10 +52,20 @@ def _pipeline_producer(settings: Settings) -> Callable[[], DraftProducer]:
 
 
 def _default_loader(settings: Settings) -> Callable[[bytes], Any]:
-    def load(data: bytes):
-        from cxrpilot import imaging
+    """Uploads are decoded in contained worker processes (a native codec crash, a bomb or a
+    runaway decode fails that upload, never the server), a few at a time; the worker also
+    writes the de-identified DICOM file to store, so this process parses no untrusted byte."""
+    from cxrpilot.imaging import IsolatedLoader
 
-        return imaging.load(data, check=settings.import_checks)
+    isolated = IsolatedLoader(
+        timeout_s=settings.decode_timeout_s,
+        memory_mb=settings.decode_memory_mb,
+        max_concurrent=settings.decode_concurrency,
+        wait_s=settings.decode_wait_s,
+    )
+
+    def load(data: bytes):
+        return isolated.load_for_storage(data, check=settings.import_checks)
 
     return load
 
@@ -78,8 +88,9 @@ def create_app(
         ``settings.draft_model`` (loaded once, in the worker thread, on the first job).
     loader : callable or None
         ``bytes -> Radiograph`` used on import; ``None``: :func:`cxrpilot.imaging.load`
-        (which de-identifies DICOM headers), with its checks unless
-        ``settings.import_checks`` is false.
+        (which de-identifies DICOM headers) in a contained worker process
+        (:class:`cxrpilot.imaging.IsolatedLoader`, budgets from ``settings.decode_*``), with
+        its checks unless ``settings.import_checks`` is false.
 
     Returns
     -------

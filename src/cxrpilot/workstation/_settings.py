@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     import_checks : bool
         Refuse on import what :func:`cxrpilot.imaging.load` does not take for a frontal chest
         radiograph (its ``check``); false accepts any readable image (research use).
+    decode_timeout_s, decode_memory_mb : float, int
+        Budget of one upload's decode, run in a contained worker process (see
+        :class:`cxrpilot.imaging.IsolatedLoader`): wall-clock seconds and megabytes of
+        address space; past either the upload is refused (422), the server is unaffected.
+    decode_concurrency, decode_wait_s : int, float
+        Uploads decoded at once, and how long one waits for a free slot before a 429.
     worker_threads : int
         Background draft threads (0: no worker in this process, jobs wait in the table).
     draft_model : str or None
@@ -87,6 +93,10 @@ class Settings(BaseSettings):
     import_roots: list[Path] = Field(default_factory=list)
     max_upload_mb: int = Field(64, gt=0)
     import_checks: bool = True
+    decode_timeout_s: float = Field(30.0, gt=0, le=3600)
+    decode_memory_mb: int = Field(2048, ge=64, le=1_048_576)
+    decode_concurrency: int = Field(2, ge=1, le=256)
+    decode_wait_s: float = Field(60.0, ge=0, le=3600)
     worker_threads: int = Field(1, ge=0)
     draft_model: str | None = None
     draft_quantize: Literal["int8", "int4"] | None = None

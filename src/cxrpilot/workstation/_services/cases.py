@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import io
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,17 +12,22 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cxrpilot.errors import CxrpilotError
+from cxrpilot.errors import CxrpilotError, DecoderBusyError
 from cxrpilot.imaging._radiograph import Radiograph
 
-from .._errors import Conflict, Forbidden, InvalidInput, NotFound
+from .._errors import Conflict, Forbidden, InvalidInput, NotFound, Throttled
 from .._models import AiDraft, Case, Image, Job, Read, utcnow
 from .._storage import BlobStore
 from .._study_models import EvaluationTask
 from ._common import Actor, audit, get_or_404
 
-Loader = Callable[[bytes], Radiograph]
+#: ``bytes -> Radiograph``, or ``bytes -> (Radiograph, de-identified DICOM file or None,
+#: note)`` as :meth:`cxrpilot.imaging.IsolatedLoader.load_for_storage` returns (the app's
+#: default: the server process then parses no untrusted byte itself).
+Loader = Callable[[bytes], Radiograph | tuple[Radiograph, bytes | None, str]]
 IMPORT_ROLES = ("admin", "coordinator")
+
+log = logging.getLogger(__name__)
 
 
 def encode_png16(pixels: np.ndarray) -> bytes:
@@ -45,43 +50,35 @@ def decode_png16(data: bytes) -> np.ndarray:
 
 
 def deidentified_dicom(radiograph: Radiograph, source: bytes) -> tuple[bytes | None, str]:
-    """A DICOM file made of the de-identified header and the source's pixel data.
+    """The de-identified DICOM file to store for ``source`` (see
+    :func:`cxrpilot.imaging.deidentified_file`), for loaders that return a bare Radiograph.
 
-    Returns ``(bytes, "kept")`` or ``(None, reason)``. The header must say that patient
-    identity was removed ((0012,0062) Patient Identity Removed = YES); the original bytes
-    are never stored.
+    Returns ``(bytes, "kept")`` or ``(None, reason)``; the original bytes are never stored.
+    This parses ``source`` in this process: the app's default loader builds the file in
+    its decode worker instead.
     """
-    header = radiograph.header
-    if header is None:
+    if radiograph.header is None:
         return None, "no de-identified header from the loader"
-    if str(getattr(header, "PatientIdentityRemoved", "")).upper() != "YES":
-        return None, "the header does not state (0012,0062) Patient Identity Removed = YES"
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
+    from cxrpilot.imaging import deidentified_file
 
-    original = pydicom.dcmread(io.BytesIO(source), force=True)
-    if "PixelData" not in original:
-        return None, "the source has no pixel data"
-    ds = copy.deepcopy(header)
-    ds.pop("PixelData", None)
-    for elem in original:
-        if elem.tag.group == 0x0028 and elem.tag not in ds:
-            ds.add(copy.deepcopy(elem))
-    ds.add(original["PixelData"])
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = original.file_meta.TransferSyntaxUID
-    if "SOPClassUID" in ds:
-        meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    if "SOPInstanceUID" in ds:
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta = meta
-    ds.preamble = b"\0" * 128
-    buf = io.BytesIO()
     try:
-        ds.save_as(buf, enforce_file_format=True)
-    except (ValueError, AttributeError, KeyError) as exc:
-        return None, f"could not write a DICOM file from the de-identified header: {exc}"
-    return buf.getvalue(), "kept"
+        return deidentified_file(source, source=radiograph.source), "kept"
+    except CxrpilotError as exc:
+        return None, str(exc)
+
+
+def _load(loader: Loader, data: bytes, name: str) -> tuple[Radiograph, bytes | None, str]:
+    try:
+        loaded = loader(data)
+    except DecoderBusyError as exc:
+        raise Throttled(f"{name}: {exc}", retry_after_s=5) from exc
+    except CxrpilotError as exc:
+        raise InvalidInput(f"{name}: {exc}") from exc
+    if isinstance(loaded, tuple):
+        return loaded
+    if loaded.format != "dicom":
+        return loaded, None, "not DICOM"
+    return (loaded, *deidentified_dicom(loaded, data))
 
 
 def _image_meta(rg: Radiograph) -> dict[str, Any]:
@@ -119,10 +116,7 @@ def import_bytes(
     actor.require(*IMPORT_ROLES)
     if not data:
         raise InvalidInput(f"{name}: the file is empty")
-    try:
-        rg = loader(data)
-    except CxrpilotError as exc:
-        raise InvalidInput(f"{name}: {exc}") from exc
+    rg, dicom_bytes, dicom_note = _load(loader, data, name)
     existing = db.scalar(
         select(Case)
         .join(Image, Case.image_id == Image.id)
@@ -135,7 +129,7 @@ def import_bytes(
     meta = _image_meta(rg)
     dicom_sha = dicom_path = None
     if rg.format == "dicom":
-        dicom_bytes, meta["dicom"] = deidentified_dicom(rg, data)
+        meta["dicom"] = dicom_note
         if dicom_bytes is not None:
             dicom_sha, dicom_path = store.put(dicom_bytes, "dcm")
     image = Image(
@@ -184,7 +178,9 @@ def import_folder(
     """Import every file under ``folder`` (which must lie inside one of ``roots``).
 
     Returns one result per file: ``{"file": relative path, "case_id": ..., "created": ...}``
-    or ``{"file": ..., "error": message}``. One bad file does not stop the others.
+    or ``{"file": ..., "error": message}``. One bad file does not stop the others, and
+    nothing escapes half-way: each file is its own transaction (committed when imported,
+    rolled back when refused), and every file gets a result, whatever went wrong.
     """
     actor.require(*IMPORT_ROLES)
     if not roots:
@@ -202,12 +198,22 @@ def import_folder(
     for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
         rel = str(file.relative_to(path))
         try:
-            case, created = import_bytes(
-                db, store, loader, actor, file.read_bytes(), name=rel, source="folder"
-            )
-        except InvalidInput as exc:
+            data = file.read_bytes()
+        except OSError as exc:
+            results.append({"file": rel, "error": f"{rel}: cannot be read ({exc.strerror})"})
+            continue
+        try:
+            case, created = import_bytes(db, store, loader, actor, data, name=rel, source="folder")
+        except (InvalidInput, Throttled) as exc:
             db.rollback()
             results.append({"file": rel, "error": str(exc)})
+            continue
+        except Exception as exc:  # noqa: BLE001 - one file's failure must not abort the rest
+            db.rollback()
+            log.error("folder import: a file failed with %s", type(exc).__name__)  # no name: PHI
+            results.append(
+                {"file": rel, "error": f"{rel}: not imported ({type(exc).__name__}); see the log"}
+            )
             continue
         results.append({"file": rel, "case_id": case.id, "created": created})
     audit(
