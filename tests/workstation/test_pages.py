@@ -13,7 +13,7 @@ from .helpers import png_bytes
 PAGES = {
     "/login": ["login.js"],
     "/worklist": ["worklist.js"],
-    "/read/1": ["viewer.js", "read.js"],
+    "/read/1": ["viewer.js", "maps.js", "read.js"],
     "/evaluations": ["evaluations.js"],
     "/evaluation/1": ["viewer.js", "evaluation.js"],
     "/admin": ["admin.js"],

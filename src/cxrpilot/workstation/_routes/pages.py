@@ -87,7 +87,7 @@ def worklist_page(request: Request) -> HTMLResponse:
 
 @router.get("/read/{read_id}")
 def read_page(request: Request, read_id: int) -> HTMLResponse:
-    return _page(request, "Case", "viewer.js", "read.js")
+    return _page(request, "Case", "viewer.js", "maps.js", "read.js")
 
 
 @router.get("/evaluations")

@@ -5,7 +5,7 @@ const readId = +location.pathname.split("/").filter(Boolean).pop();
 const BACKUP = `cxrpilot-read-${readId}`;
 const HEARTBEAT_MS = 5000;
 const S = { detail: null, report: null, dirty: false, saving: null, signed: false, shown: false, timer: 0 };
-let findingsBox, impressionBox, saveState, signBtn, amendBtn, draftPanel, banner;
+let findingsBox, impressionBox, saveState, signBtn, amendBtn, draftPanel, banner, mapOverlay;
 
 function now() { return new Date().toLocaleTimeString(); }
 function setState(text, cls = "") { saveState.textContent = text; saveState.className = `savestate ${cls}`; }
@@ -181,13 +181,19 @@ function draftSection(d) {
   const crit = new Set(dr.critical_flags.map(f => f.name));
   const assessed = dr.findings.filter(f => f.status !== "not_assessed");
   const notAssessed = dr.findings.filter(f => f.status === "not_assessed").map(f => f.name);
+  // Findings the model mapped get a button that shows where it looked (over the image; h).
+  const mapped = new Set((dr.maps || []).map(m => m.name));
   const rows = assessed.map(f => el("tr", {},
     el("td", {}, (crit.has(f.name) ? "⚠ " : "") + f.name),
     el("td", { class: `status-${f.status}`, text: f.status === "not_assessed" ? "not assessed" : f.status }),
-    el("td", { class: "muted num", text: f.probability == null ? "" : f.probability.toFixed(2) })));
+    el("td", { class: "muted num", text: f.probability == null ? "" : f.probability.toFixed(2) }),
+    el("td", {}, mapped.has(f.name) ? el("button", { class: "mapbtn", "data-testid": "map-show", "data-finding": f.name,
+      "aria-pressed": "false", title: `AI output: where the model looked for ${f.name} (h)`,
+      onclick: () => mapOverlay && mapOverlay.show(f.name) }, "map") : null)));
   panel.append(el("table", { class: "findings", "data-testid": "findings" },
     el("thead", {}, el("tr", {}, el("th", { text: "Finding (⚠ critical, flagged)" }), el("th", { text: "Status" }),
-      el("th", { class: "num", text: "Probability" }))), el("tbody", {}, ...rows)));
+      el("th", { class: "num", text: "Probability" }), el("th", { text: mapped.size ? "Where" : "" }))),
+    el("tbody", {}, ...rows)));
   if (notAssessed.length) {
     panel.append(el("p", { class: "notassessed", "data-testid": "not-assessed" },
       el("b", {}, "Not assessed by the model: "), notAssessed.join(", ") + "."));
@@ -228,6 +234,15 @@ async function main() {
   banner = el("div", { class: "banner", "data-testid": "ai-banner", role: "status", hidden: true });
   side.append(banner);
   if (d.read.arm === "ai_assisted") { draftPanel = draftSection(d); side.append(draftPanel); }
+  // The draft's maps of where the model looked: only where the draft itself is shown.
+  if (d.read.arm === "ai_assisted" && d.draft && d.draft.maps && d.draft.maps.length) {
+    const status = Object.fromEntries(d.draft.findings.map(f => [f.name, f.status]));
+    mapOverlay = new MapOverlay(viewer, d.draft.maps, { statusOf: n => status[n], onChange: (name) => {
+      for (const b of draftPanel.querySelectorAll("[data-testid=map-show]")) {
+        b.setAttribute("aria-pressed", String(b.dataset.finding === name));
+      }
+    } });
+  }
   findingsBox = el("textarea", { id: "findings", "aria-label": "Findings", spellcheck: "true" });
   impressionBox = el("textarea", { id: "impression", "aria-label": "Impression", spellcheck: "true" });
   saveState = el("div", { class: "savestate", "data-testid": "save-state", role: "status" });
@@ -273,6 +288,7 @@ async function main() {
     if ((e.altKey && e.key === "n") || (plain && !e.altKey && e.key === "n")) { e.preventDefault(); nextCase(); }
     else if (draftPanel && ((e.altKey && e.key === "d") || (plain && !e.altKey && e.key === "d"))) {
       e.preventDefault(); draftPanel.hidden = !draftPanel.hidden;
+      if (draftPanel.hidden && mapOverlay && mapOverlay.on) mapOverlay.set(false);  // no AI on screen
     }
   });
 }

@@ -1,6 +1,8 @@
 // cxrpilot viewer: full-depth (uint16) pixels, window/level, zoom/pan, invert, presets.
 // Mouse: left-drag = window (horizontal) / level (vertical); right- or shift-drag = pan;
 // wheel = zoom at the cursor. Keys (outside text fields): i invert, f fit, r reset, 1-5 presets.
+// Layers (addLayer: an object with draw(ctx, viewer)) are drawn over the image in its own
+// coordinates (0..w, 0..h), so they follow zoom and pan; maps.js is one.
 "use strict";
 
 class Viewer {
@@ -18,6 +20,8 @@ class Viewer {
       el("button", { onclick: () => this.reset(), title: "Reset window and zoom (r)" }, "Reset"),
       el("button", { onclick: () => this.zoomBy(1.25), title: "Zoom in (+)" }, "+"),
       el("button", { onclick: () => this.zoomBy(0.8), title: "Zoom out (-)" }, "−"));
+    this.toolbar = bar;
+    this.layers = [];
     container.append(this.canvas, bar, this.readout);
     this.center = 32768; this.width = 65536; this.invert = false;
     this.zoom = 1; this.panX = 0; this.panY = 0; this.drawn = false;
@@ -78,6 +82,7 @@ class Viewer {
     ctx.imageSmoothingEnabled = this.zoom < 2;
     ctx.setTransform(this.zoom * dpr, 0, 0, this.zoom * dpr, this.panX * dpr, this.panY * dpr);
     ctx.drawImage(this.off, 0, 0);
+    for (const layer of this.layers) layer.draw(ctx, this);
     this.readout.textContent = `W ${Math.round(this.width)}  L ${Math.round(this.center)}  zoom ${this.zoom.toFixed(2)}` +
       (this.invert ? "  inverted" : "") + `  (${this.info.source}, ${this.w}×${this.h})`;
     this.canvas.dataset.window = Math.round(this.width);
@@ -88,6 +93,8 @@ class Viewer {
       if (this.onFirstDraw) this.onFirstDraw();
     }
   }
+
+  addLayer(layer) { this.layers.push(layer); this.schedule(); }
 
   setWindow(center, width) {
     this.center = Math.min(Math.max(center, -65535), 131071);
