@@ -1,0 +1,290 @@
+"""run_batch: draft every image of a folder or manifest on Ray Data, resumably."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cxrpilot.batch._results import DoneIndex, write_part
+from cxrpilot.batch._sources import file_stat, list_items
+from cxrpilot.batch._worker import DraftWorker, ModelSpec
+from cxrpilot.errors import InvalidInputError, require
+
+__all__ = ["run_batch", "BatchSummary"]
+
+#: Object store of the embedded local Ray (bytes): small, rows are small; Ray spills beyond it.
+LOCAL_OBJECT_STORE_BYTES = 500 * 1024**2
+#: Tries of a block whose worker process died (a restarted actor runs it again); a block
+#: that kills its worker every time is given up, its images left for a re-run.
+BLOCK_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What one :func:`run_batch` call did.
+
+    Attributes
+    ----------
+    out : pathlib.Path
+        The RESULTS folder.
+    total : int
+        Images in SOURCE.
+    skipped : int
+        Images already in RESULTS (same file unchanged, or same content under another path).
+    drafted, failed : int
+        Rows written by this run: drafted without error / recorded as failed.
+    missing : int
+        Images neither skipped nor written (their block was given up after its worker died
+        ``BLOCK_RETRIES + 1`` times); a re-run retries them.
+    parts : int
+        Part files written by this run.
+    seconds : float
+        Wall time of the run, Ray start-up included.
+    write_s : float
+        Of which: writing part files (on the driver).
+    """
+
+    out: Path
+    total: int
+    skipped: int
+    drafted: int
+    failed: int
+    missing: int
+    parts: int
+    seconds: float
+    write_s: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        """Images drafted or failed per second of wall time."""
+        done = self.drafted + self.failed
+        return done / self.seconds if self.seconds > 0 else math.nan
+
+
+@contextlib.contextmanager
+def _ray_session(address: str | None, num_cpus: int, object_store_memory: int | None
+                 ) -> Iterator[Any]:
+    """Use a running Ray, connect to ``address`` / ``$RAY_ADDRESS``, or start a local one
+    (shut down again on exit)."""
+    ray = require("ray", extra="batch")
+    if ray.is_initialized():
+        yield ray
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 logging_level="WARNING",
+                 object_store_memory=object_store_memory or LOCAL_OBJECT_STORE_BYTES)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _default_workers() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // 2)
+
+
+def run_batch(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    model: ModelSpec = None,
+    address: str | None = None,
+    batch_size: int = 32,
+    concurrency: int | None = None,
+    progress: bool = True,
+    check: bool = True,
+    indication: str | None = None,
+    retry_failed: bool = False,
+    num_gpus: float | None = None,
+    object_store_memory: int | None = None,
+) -> BatchSummary:
+    """Draft every image of ``source`` on Ray Data and write the results to ``out`` as Parquet.
+
+    Each image is drafted exactly as ``cxrpilot report`` drafts it (``imaging.load`` then
+    the drafter), so the findings, probabilities and text are identical. The work is
+    resumable: what ``out`` already holds (by content sha256; files unchanged since are not
+    even read) is skipped, every finished block becomes its own part file, written
+    atomically, and an unreadable or refused image becomes a row with ``status="failed"``.
+
+    Parameters
+    ----------
+    source : path
+        A folder (searched recursively for DICOM, PNG and JPEG files, as ``cxrpilot report``
+        does) or a CSV / JSON-lines manifest (:func:`cxrpilot.data.read_manifest`).
+    out : path
+        The RESULTS folder (created); read it with :func:`read_results`.
+    model : str, callable or None
+        A spec for :func:`cxrpilot.pipeline.load_drafter` (``None``/``"expert"`` for the
+        shipped default, ``"expert:NAME_OR_PATH"``, ``"janus:PATH"``), or a picklable
+        zero-argument callable returning a drafter. Loaded once per worker.
+    address : str or None
+        A Ray cluster (``"ray://head:10001"``, ``"auto"``); default ``$RAY_ADDRESS``, else an
+        embedded local Ray with ``concurrency`` CPUs. A Ray already initialised in this
+        process is used as it is.
+    batch_size : int, default 32
+        Images per block: per task sent to a worker, and per part file.
+    concurrency : int or None
+        Model workers (actors), each holding one model. Default: one per two cores here
+        (ONNX Runtime uses two threads per session), or one per GPU for a Janus model on a
+        cluster with GPUs.
+    progress : bool, default True
+        A progress bar on stderr with images/s and ETA.
+    check : bool, default True
+        The frontal-chest-radiograph checks of :func:`cxrpilot.imaging.load`.
+    indication : str or None
+        Clinical indication given to every draft.
+    retry_failed : bool, default False
+        Draft again the images recorded as failed (e.g. after a fix).
+    num_gpus : float or None
+        GPUs per worker; default 1 for a Janus model when the cluster has GPUs, else 0.
+    object_store_memory : int or None
+        Object store of the embedded local Ray, bytes (default 500 MB).
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    InvalidDatasetError
+        ``source`` is missing, neither a folder nor a manifest, or holds no image.
+    InvalidInputError
+        ``batch_size`` or ``concurrency`` below 1.
+    MissingDependencyError
+        Ray is not installed (``pip install 'cxrpilot[batch]'``).
+
+    Examples
+    --------
+    >>> from cxrpilot.batch import run_batch, read_results              # doctest: +SKIP
+    >>> summary = run_batch("archive/", "results/")                      # doctest: +SKIP
+    >>> read_results("results/").num_rows == summary.total               # doctest: +SKIP
+    True
+    """
+    if batch_size < 1:
+        raise InvalidInputError(f"batch_size must be at least 1, got {batch_size}")
+    if concurrency is not None and concurrency < 1:
+        raise InvalidInputError(f"concurrency must be at least 1, got {concurrency}")
+    t_start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    items = list_items(source)
+    done = DoneIndex.of(out, retry_failed=retry_failed)
+    pending = []
+    for item in items:
+        size, mtime_ns = file_stat(item["source"])
+        if (item["source"], size, mtime_ns) not in done.stats:
+            pending.append(item)
+    skipped = len(items) - len(pending)
+    drafted = failed = parts = 0
+    write_s = 0.0
+    if pending:
+        is_janus = isinstance(model, str) and model.startswith("janus")
+        workers = concurrency or _default_workers()
+        with _ray_session(address, workers, object_store_memory) as ray:
+            gpus = num_gpus
+            if gpus is None:
+                gpus = 1.0 if is_janus and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+            if concurrency is None and gpus:
+                workers = max(1, int(ray.cluster_resources().get("GPU", 0) // gpus))
+            counts = _execute(ray, pending, out, model=model, done=done.hashes,
+                              batch_size=batch_size, workers=workers, gpus=gpus, check=check,
+                              indication=indication, progress=progress)
+        drafted, failed, parts, hash_skipped, write_s = counts
+        skipped += hash_skipped
+    missing = len(items) - skipped - drafted - failed
+    return BatchSummary(out=out, total=len(items), skipped=skipped, drafted=drafted,
+                        failed=failed, missing=missing, parts=parts,
+                        seconds=time.perf_counter() - t_start, write_s=write_s)
+
+
+def _map(ds: Any, ray: Any, *, model: ModelSpec, done: frozenset[str], batch_size: int,
+         workers: int, gpus: float, check: bool, indication: str | None) -> Any:
+    # A dead worker is restarted (model loaded again) and its block run again, at most
+    # BLOCK_RETRIES times: a file that kills every worker must not loop forever.
+    return ds.map_batches(
+        DraftWorker,
+        fn_constructor_kwargs={"model": model, "done": done, "check": check,
+                               "indication": indication},
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=1,
+        num_gpus=gpus or None,
+        max_restarts=-1,
+        max_task_retries=BLOCK_RETRIES,
+    )
+
+
+def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: ModelSpec,
+             done: frozenset[str], batch_size: int, workers: int, gpus: float, check: bool,
+             indication: str | None, progress: bool) -> tuple[int, int, int, int, float]:
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    settings = {"enable_progress_bars": False, "print_on_execution_start": False,
+                "enable_auto_log_stats": False,
+                # a block given up after BLOCK_RETRIES leaves its images missing, not the run
+                "max_errored_blocks": -1}
+    saved = {name: getattr(ctx, name) for name in settings}
+    for name, value in settings.items():
+        setattr(ctx, name, value)
+    try:
+        return _stream(ray, pending, out, model=model, done=done, batch_size=batch_size,
+                       workers=workers, gpus=gpus, check=check, indication=indication,
+                       progress=progress)
+    finally:
+        for name, value in saved.items():
+            setattr(ctx, name, value)
+
+
+def _stream(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: ModelSpec,
+            done: frozenset[str], batch_size: int, workers: int, gpus: float, check: bool,
+            indication: str | None, progress: bool) -> tuple[int, int, int, int, float]:
+    import pyarrow.compute as pc
+    from tqdm import tqdm
+
+    ds = ray.data.from_items(pending, override_num_blocks=math.ceil(len(pending) / batch_size))
+    with warnings.catch_warnings():
+        # Ray 2.60 deprecates remote args without a replacement for max_task_retries yet
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ds = _map(ds, ray, model=model, done=done, batch_size=batch_size, workers=workers,
+                  gpus=gpus, check=check, indication=indication)
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    drafted = failed = parts = hash_skipped = 0
+    write_s = 0.0
+    bar = tqdm(total=len(pending), unit="image", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, smoothing=0.1)
+    try:
+        for block in ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
+            n = block.num_rows
+            status = block.column("status")
+            skipped_here = pc.sum(pc.equal(status, "skipped")).as_py() or 0
+            rows = block.filter(pc.not_equal(status, "skipped")) if skipped_here else block
+            if rows.num_rows:
+                t0 = time.perf_counter()
+                write_part(rows, out, run_id=run_id, seq=parts)
+                write_s += time.perf_counter() - t0
+                parts += 1
+                n_failed = pc.sum(pc.equal(rows.column("status"), "failed")).as_py() or 0
+                failed += n_failed
+                drafted += rows.num_rows - n_failed
+            hash_skipped += skipped_here
+            bar.update(n)
+            bar.set_postfix(failed=failed, refresh=False)
+    finally:
+        bar.close()
+    return drafted, failed, parts, hash_skipped, write_s
