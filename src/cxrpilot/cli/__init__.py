@@ -21,6 +21,7 @@ __all__ = ["main", "build_parser"]
 # Sub-command modules, in the order they appear in --help.
 _COMMAND_MODULES = (
     "report",
+    "batch",
     "label",
     "data",
     "train",

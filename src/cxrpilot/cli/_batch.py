@@ -1,0 +1,54 @@
+"""``cxrpilot batch SOURCE --out RESULTS``: draft a whole archive on Ray, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cxrpilot.pipeline import MODEL_SPEC_HELP
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "batch",
+        help="Draft every image of a folder or manifest on Ray; Parquet results, resumable.",
+        description="Draft a report for every image of SOURCE (a folder, searched recursively, or a "
+        "CSV/JSONL manifest) with model workers on Ray Data, and write one Parquet row per image to "
+        "the RESULTS folder: source, content sha256, status or error, findings with statuses and "
+        "probabilities, draft text, model, timings. A re-run skips the images RESULTS already holds; "
+        "files that cannot be drafted are recorded as failed rows and the run goes on. Runs an "
+        "embedded local Ray unless --address or RAY_ADDRESS names a cluster. Needs the 'batch' "
+        "extra: pip install 'cxrpilot[batch]'. Every output is a DRAFT that requires review by a "
+        "radiologist.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="a folder of images or a CSV/JSONL manifest")
+    p.add_argument("--out", required=True, metavar="RESULTS", help="results folder (Parquet part files)")
+    p.add_argument("--model", default=None, help=MODEL_SPEC_HELP + " (default: the shipped expert)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N",
+                   help="images per block and part file (default 32)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="model workers, each holding one model (default: one per two cores here)")
+    p.add_argument("--indication", default=None, help="clinical indication given to every draft")
+    p.add_argument("--retry-failed", action="store_true", help="draft again the images recorded as failed")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip the checks that the image is a frontal chest radiograph")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cxrpilot.batch import run_batch
+
+    summary = run_batch(
+        args.source, args.out, model=args.model, address=args.address,
+        batch_size=args.batch_size, concurrency=args.workers, progress=not args.no_progress,
+        check=not args.no_check, indication=args.indication, retry_failed=args.retry_failed,
+    )
+    done = summary.drafted + summary.failed
+    print(f"cxrpilot: {summary.total} image(s): {summary.drafted} drafted, {summary.failed} failed, "
+          f"{summary.skipped} already in {summary.out}"
+          + (f", {summary.missing} left for a re-run" if summary.missing else "")
+          + (f"; {summary.images_per_s:.1f} images/s" if done else ""), file=sys.stderr)
+    return 1 if summary.failed or summary.missing else 0
