@@ -42,16 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Per finding: ROC AUC with a stratified bootstrap CI, sensitivity/specificity/PPV/NPV at "
         "Youden's or a given threshold (Wilson CIs), expected calibration error, ROC curves. --scores and "
         "--labels are CSV files with an id column (named id, case, image or study, else the first column) "
-        "and one column per finding; labels are 1/0, blank = unknown (left out).",
+        "and one column per finding; labels are 1/0, blank = unknown (left out). --scores (and --compare) "
+        "may also be the RESULTS folder (or a .parquet file) of 'cxrpilot batch': each label id is matched "
+        "to a row by image_id, by source path, or by the end of the source path (e.g. images/x.jpg); "
+        "the probabilities of the drafted rows are the scores, failed rows are left out.",
     )
-    p.add_argument("--scores", required=True, metavar="CSV")
+    p.add_argument("--scores", required=True, metavar="CSV|RESULTS")
     p.add_argument("--labels", required=True, metavar="CSV")
     p.add_argument("--findings", nargs="+", default=None, metavar="NAME",
                    help="columns to evaluate (default: every column the two files share)")
     p.add_argument("--threshold", default="youden", help="'youden' (default) or a number")
     p.add_argument("--n-bootstrap", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--compare", metavar="CSV", default=None,
+    p.add_argument("--compare", metavar="CSV|RESULTS", default=None,
                    help="scores of a second model: adds DeLong's test per finding")
     p.add_argument("--html", metavar="FILE", default=None)
     p.add_argument("--json", action="store_true")
@@ -216,6 +219,44 @@ def _read_table(path: str) -> tuple[list[str], dict[str, dict[str, str]]]:
     return [c for c in cols if c != id_col], rows
 
 
+def _is_batch_results(path: str) -> bool:
+    file = Path(path)
+    return file.is_dir() or file.suffix.lower() == ".parquet"
+
+
+def _read_scores(path: str, labels: dict[str, dict[str, str]]
+                 ) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """A scores CSV, or the RESULTS of ``cxrpilot batch`` keyed by the label ids they match."""
+    if not _is_batch_results(path):
+        return _read_table(path)
+    from cxrpilot.batch import read_results
+    from cxrpilot.errors import InvalidDatasetError
+
+    table = read_results(path, columns=("source", "image_id", "status", "findings"))
+    rows = [r for r in table.to_pylist() if r["status"] == "ok"]
+    if not rows:
+        raise InvalidDatasetError(f"{path}: no drafted (status 'ok') rows to take scores from")
+    probs = [{f["name"]: f["probability"] for f in r["findings"]} for r in rows]
+    cols = [name for name in probs[0] if all(p.get(name) is not None for p in probs)]
+    exact: dict[str, int] = {}
+    by_name: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        for key in (r["image_id"], r["source"]):
+            if key:
+                exact.setdefault(key, i)
+        by_name.setdefault(Path(r["source"]).name, []).append(i)
+    scores: dict[str, dict[str, str]] = {}
+    for key in labels:
+        i = exact.get(key)
+        if i is None:
+            tail = Path(key).parts
+            i = next((j for j in by_name.get(Path(key).name, [])
+                      if Path(rows[j]["source"]).parts[-len(tail):] == tail), None)
+        if i is not None:
+            scores[key] = {name: repr(probs[i][name]) for name in cols}
+    return cols, scores
+
+
 def run_findings(args: argparse.Namespace) -> int:
     import math
 
@@ -230,9 +271,9 @@ def run_findings(args: argparse.Namespace) -> int:
         threshold_metrics,
     )
 
-    score_cols, scores = _read_table(args.scores)
     label_cols, labels = _read_table(args.labels)
-    other = _read_table(args.compare) if args.compare else None
+    score_cols, scores = _read_scores(args.scores, labels)
+    other = _read_scores(args.compare, labels) if args.compare else None
     findings = args.findings or [c for c in score_cols if c in label_cols]
     if not findings:
         raise InvalidDatasetError(f"{args.scores} and {args.labels} share no finding column; "
