@@ -5,6 +5,8 @@
   source does not give is masked in the loss): the ~20,000 pneumonia/COVID/normal images
   shape the representation through their No Finding / Lung Opacity / Pneumonia labels while
   the NIH images teach the other findings (multi-task representation learning).
+- ``joint+finetune``: the ``joint`` network, then fine-tuned on NIH alone at a lower
+  learning rate (multi-task pretraining, then fine-tuning).
 
 Both read the same table (same de-duplication, same seed, same split); they differ only in
 which training rows they draw. Each model is judged on the NIH **validation** patients (mean
@@ -36,6 +38,8 @@ TARGETS = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Atelectasis", "E
 RECIPES = {
     "nih-only": {"train_sources": ("nih-chestxray14",), "samples_per_epoch": 1000, "epochs": 12},
     "joint": {"train_sources": None, "samples_per_epoch": 3000, "epochs": 8},
+    "joint+finetune": {"train_sources": ("nih-chestxray14",), "samples_per_epoch": 1000,
+                       "epochs": 6, "lr": 1e-3, "init_from": "joint"},
 }
 
 
@@ -57,11 +61,19 @@ def main() -> None:
     args = ap.parse_args()
 
     cards = {}
+    from cxrpilot.models.expert import load
+
     for name in args.recipes:
         out = Path(args.work) / name
+        if (out / "card.json").is_file():  # trained by an earlier run of this script
+            cards[name] = load(out).card
+            continue
+        options = dict(RECIPES[name])
+        if "init_from" in options:
+            options["init_from"] = Path(args.work) / options["init_from"]
         t0 = time.perf_counter()
         cards[name] = train_expert(args.data, out, seed=0, image_size=args.image_size,
-                                   arch=args.arch, progress=False, **RECIPES[name])
+                                   arch=args.arch, progress=False, **options)
         print(f"{name}: trained in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
 
     def mean_auc(card, split: str) -> float:
@@ -69,7 +81,7 @@ def main() -> None:
         return float(np.mean([group[t]["auc"] for t in TARGETS if group.get(t)]))
 
     keeper = max(cards, key=lambda n: mean_auc(cards[n], "validation"))
-    lines = [f"# Expert model recipes (benchmarks/bench_expert_recipes.py)", "",
+    lines = ["# Expert model recipes (benchmarks/bench_expert_recipes.py)", "",
              f"Machine: {machine()}", "",
              f"{args.arch}, {args.image_size} px, seed 0, one split for both. Keeper chosen on "
              f"NIH validation mean AUC: **{keeper}**.", "",
