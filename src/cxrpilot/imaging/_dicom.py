@@ -68,6 +68,13 @@ PARSE_ERRORS: tuple[type[BaseException], ...] = (
     zlib.error,
 )
 
+
+def _parse_errors() -> tuple[type[BaseException], ...]:
+    """PARSE_ERRORS plus pydicom's own (which derive from Exception only)."""
+    from pydicom.errors import BytesLengthException
+
+    return (*PARSE_ERRORS, BytesLengthException)
+
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 # ViewPosition (0018,5101) values and free-text tokens, by kind of projection.
@@ -185,7 +192,7 @@ def parser_errors(source: str) -> Iterator[None]:
         yield
     except CxrpilotError:
         raise
-    except PARSE_ERRORS as exc:
+    except _parse_errors() as exc:
         raise InvalidImageError(
             f"corrupt DICOM: {source}: the data set cannot be parsed "
             f"({type(exc).__name__}: {_short(exc)}); export or transfer the file again"
@@ -228,7 +235,7 @@ def read_dataset(data: bytes, source: str) -> Any:
         ) from None
     except CxrpilotError:
         raise
-    except PARSE_ERRORS as exc:
+    except _parse_errors() as exc:
         raise InvalidImageError(
             f"truncated or corrupt DICOM: {source}: the header cannot be parsed "
             f"({type(exc).__name__}: {_short(exc)}); export or transfer the file again"
@@ -497,7 +504,10 @@ def decode_pixels(ds: Any, facts: DicomFacts, source: str) -> np.ndarray:
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
             stored = ds.pixel_array
-    except Exception as exc:  # pydicom and its plugins raise many types for bad pixel data
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - pydicom and its plugins raise many types
+        # for bad pixel data, pyo3's PanicException (Rust codecs) derives from BaseException
         raise _decode_error(exc, facts, source) from None
     stored = np.asarray(stored)
     photometric = facts.photometric
