@@ -33,3 +33,28 @@ def lungs_and_mediastinum(pixels: np.ndarray) -> tuple[float, float]:
     )
     mediastinum = band[:, int(0.46 * w) : int(0.54 * w)]
     return float(lungs.mean()), float(mediastinum.mean())
+
+
+def decode_unchecked(data: bytes) -> tuple[int, int]:
+    """Decode DICOM pixel data skipping the pixel-module check (what the loader did before
+    it had one): run in a worker process, a header that crashes the codec ends only it."""
+    from cxrpilot.imaging._dicom import decode_pixels, read_dataset, read_facts
+
+    ds = read_dataset(data, "<bytes>")
+    return decode_pixels(ds, read_facts(ds), "<bytes>").shape
+
+
+def edited_bytes(src: Path, **changes: object) -> bytes:
+    """The bytes of a copy of ``src`` with header attributes changed (see save_edited)."""
+    import io
+
+    ds = pydicom.dcmread(src)
+    for keyword, value in changes.items():
+        if value is None:
+            if keyword in ds:
+                delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
