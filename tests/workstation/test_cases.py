@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import select
@@ -165,3 +166,105 @@ def test_real_dicom_is_stored_de_identified(world, rg1_uncr):
     assert ds.pixel_array.shape == (original.Rows, original.Columns)  # full-depth pixels kept
     assert "Doe" not in str(world.admin.ok("get", "/api/cases"))
     assert world.wait_draft(case_id)["draft_status"] == "ready"
+
+
+# -- hostile uploads: the server decodes nothing itself (issue 15) ---------------------------
+def _siim_with(shared_data, **changes) -> bytes:
+    from tests.imaging.helpers import edited_bytes
+
+    return edited_bytes(shared_data / "dicom" / SIIM, **changes)
+
+
+SIIM = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
+
+
+def _crashing_loader():
+    """What the server did before: decode without the pixel-module check, but in the
+    isolated worker (so the codec's SIGABRT ends the worker only)."""
+    from cxrpilot.imaging import IsolatedLoader
+    from tests.imaging.helpers import decode_unchecked
+
+    isolated = IsolatedLoader(timeout_s=30, max_concurrent=1)
+    return lambda data: isolated.run(decode_unchecked, (data,), source="<bytes>")
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("bits", [64, 32])
+def test_the_codec_crashing_file_is_a_422_and_the_server_answers_the_next_request(
+    world_factory, shared_data, bits
+):
+    data = _siim_with(shared_data, BitsAllocated=bits)
+    w = world_factory(loader=None)  # the app's own loader: isolated, pixel module checked
+    r = w.admin.post("/api/cases", files={"file": ("ba.dcm", data, "application/dicom")})
+    assert r.status_code == 422, r.text
+    assert re.match(
+        rf"^ba\.dcm: inconsistent DICOM pixel module: <bytes> has \(0028,0100\) 'Bits Allocated' "
+        rf"{bits} with transfer syntax JPEG Baseline \(Process 1\); expected 8",
+        r.json()["detail"],
+    )
+    assert w.admin.get("/api/health").status_code == 200
+    assert w.admin.get("/api/cases").status_code == 200
+    # a real crash (the codec aborting) in the decode worker: still a 422, server alive
+    w2 = world_factory(loader=_crashing_loader(), admin=False)
+    w2.admin.login("admin")
+    r = w2.admin.post("/api/cases", files={"file": ("ba.dcm", data, "application/dicom")})
+    assert r.status_code == 422 and "the decoder crashed (SIGABRT)" in r.json()["detail"]
+    assert w2.admin.get("/api/health").status_code == 200
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_folder_import_reports_every_hostile_file_and_keeps_the_good_ones(
+    world_factory, shared_data, tmp_path
+):
+    from tests.imaging.fuzzing import big_png
+    from tests.imaging.test_hardening import _corrupt_deflate, _deep
+
+    root = tmp_path / "incoming"
+    root.mkdir()
+    files = {
+        "a-good.dcm": (shared_data / "dicom" / SIIM).read_bytes(),
+        "b-ba64.dcm": _siim_with(shared_data, BitsAllocated=64),
+        "c-deflate.dcm": _corrupt_deflate(),
+        "d-deep.dcm": _deep(),
+        "e-bomb.png": big_png(9999, 9999),
+        "f-good.png": (shared_data / "samples/nih/00000001_000.png").read_bytes(),
+    }
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    w = world_factory(loader=None, import_roots=[root])
+    r = w.admin.ok("post", "/api/cases/import-folder", json={"path": str(root)})
+    assert [x["file"] for x in r["results"]] == sorted(files)
+    assert (r["imported"], r["failed"]) == (2, 4), r
+    errors = {x["file"]: x.get("error", "") for x in r["results"]}
+    assert "'Bits Allocated' 64" in errors["b-ba64.dcm"]
+    assert errors["c-deflate.dcm"].startswith("c-deflate.dcm: ") and "DICOM" in errors["c-deflate.dcm"]
+    assert re.search(r"nests sequences more than 12 deep|RecursionError", errors["d-deep.dcm"])
+    assert "9999x9999 = 100 MP, above the limit of 40 MP" in errors["e-bomb.png"]
+    assert len(w.admin.ok("get", "/api/cases")) == 2
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_planted_phi_is_not_in_the_stored_dicom_nor_the_log(world_factory, caplog, capfd):
+    import logging
+
+    from tests.imaging.test_deid import PLANTED, _planted_dicom
+
+    data = _planted_dicom()
+    w = world_factory(loader=None, import_checks=False)
+    caplog.clear()
+    capfd.readouterr()
+    with caplog.at_level(logging.DEBUG):
+        case_id = w.upload(data, name="x.dcm")["case"]["id"]
+    from cxrpilot.workstation._models import Case, Image
+
+    with w.state.sessions() as db:
+        image = db.get(Image, db.get(Case, case_id).image_id)
+    assert image.meta["dicom"] == "kept"
+    stored = b"".join(p.read_bytes() for p in w.state.store.root.rglob("*.*"))
+    captured = capfd.readouterr()
+    for value in PLANTED.values():
+        assert value.encode() not in stored, value
+        assert value not in caplog.text + captured.err + captured.out, value
