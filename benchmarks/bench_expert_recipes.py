@@ -39,7 +39,7 @@ RECIPES = {
     "nih-only": {"train_sources": ("nih-chestxray14",), "samples_per_epoch": 1000, "epochs": 12},
     "joint": {"train_sources": None, "samples_per_epoch": 3000, "epochs": 8},
     "joint+finetune": {"train_sources": ("nih-chestxray14",), "samples_per_epoch": 1000,
-                       "epochs": 6, "lr": 1e-3, "init_from": "joint"},
+                       "epochs": 30, "lr": 1.5e-3, "init_from": "joint"},
 }
 
 

