@@ -274,3 +274,31 @@ def test_bad_assignment(world, body, status, message):
     world.upload(png_bytes(81))
     r = world.admin.post("/api/reads", json=body)
     assert r.status_code == status and message in str(r.json()["detail"])
+
+
+@pytest.mark.parametrize(
+    ("findings", "impression"),
+    [
+        (None, None),  # signed as drafted
+        ("The cardiac silhouette and mediastinum size are within normal limits. "
+         "There is no pulmonary edema. There is no focal consolidation.", "Normal chest x-XXXX."),
+        ("Both lungs are clear and expanded. Heart and mediastinum normal.", "no active disease"),
+    ],
+)
+def test_stored_word_edit_distance_is_what_the_analysis_recomputes(world, findings, impression):
+    """The edit distance stored at sign time equals cxrpilot.evaluation's, which
+    ``cxrpilot eval study`` recomputes from the exported draft and signed texts."""
+    from cxrpilot.evaluation import char_edit_distance, word_edit_distance
+
+    read_id, _, (_, rc) = setup_read(world, "ai_assisted", 81)
+    rep = rc.ok("post", f"/api/reads/{read_id}/open")
+    if findings is not None:  # real IU X-ray report sentences (reports 1 and 100)
+        rep = rc.ok("put", f"/api/reads/{read_id}/report",
+                    json={"rev": rep["rev"], "findings_text": findings, "impression_text": impression})
+    rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"]})
+    detail = rc.ok("get", f"/api/reads/{read_id}")
+    signed = detail["reports"][0]
+    final = f"FINDINGS: {signed['findings_text']}\n\nIMPRESSION: {signed['impression_text']}"
+    assert detail["read"]["edit_distance_words"] == word_edit_distance(signed["draft_text"], final)
+    assert detail["read"]["edit_distance_chars"] == char_edit_distance(signed["draft_text"], final)
+    assert (detail["read"]["edit_distance_words"] == 0) == (findings is None)

@@ -29,13 +29,13 @@ from ._diagnostic import (
     threshold_metrics,
     youden_threshold,
 )
+from ._edit_distance import char_edit_distance, word_edit_distance, word_tokens
 from ._html import render_findings_html, render_reports_html, render_study_html
 from ._reading import (
     draft_edits,
     reading_time_mixed_model,
     relative_change_ci,
     summarise,
-    word_edit_distance,
 )
 from ._report_metrics import REPORT_METRICS, ptb_tokenize, report_metric_scores, report_metrics
 from ._result import DeLongResult, Estimate, ReliabilityDiagram, RocCurve, ThresholdMetrics
@@ -94,6 +94,8 @@ __all__ = [
     "relative_change_ci",
     "reading_time_mixed_model",
     "word_edit_distance",
+    "char_edit_distance",
+    "word_tokens",
     "draft_edits",
     "SimulationSpec",
     "simulate_reader_study",

@@ -15,6 +15,7 @@ import numpy as np
 from cxrpilot.errors import InvalidInputError, require
 from cxrpilot.vocabulary import OBSERVATIONS
 
+from ._edit_distance import word_edit_distance, word_tokens
 from ._result import Estimate, to_jsonable
 from ._validation import check_confidence, check_positive_int, warn_undefined
 
@@ -24,7 +25,6 @@ __all__ = [
     "relative_change_ci",
     "MixedModelResult",
     "reading_time_mixed_model",
-    "word_edit_distance",
     "draft_edits",
 ]
 
@@ -266,40 +266,6 @@ def reading_time_mixed_model(
 # --------------------------------------------------------------------------- draft edits
 
 
-def word_edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance between two texts counted in words (whitespace tokens,
-    case-insensitive): insertions, deletions and substitutions of words.
-
-    References
-    ----------
-    .. [1] Levenshtein VI. Binary codes capable of correcting deletions, insertions and
-       reversals. Sov Phys Dokl 1966;10:707-10.
-
-    Examples
-    --------
-    >>> word_edit_distance("No acute disease.", "No acute cardiopulmonary disease.")
-    1
-    """
-    x, y = a.lower().split(), b.lower().split()
-    if len(x) < len(y):
-        x, y = y, x
-    if not y:
-        return len(x)
-    vocab: dict[str, int] = {}
-    xi = np.array([vocab.setdefault(w, len(vocab)) for w in x])
-    yi = np.array([vocab.setdefault(w, len(vocab)) for w in y])
-    prev = np.arange(len(y) + 1)
-    for i, w in enumerate(xi, start=1):
-        sub = prev[:-1] + (yi != w)
-        cur = np.empty_like(prev)
-        cur[0] = i
-        # deletion/substitution first, then insertions need a running minimum along the row
-        cur[1:] = np.minimum(prev[1:] + 1, sub)
-        cur = np.minimum.accumulate(cur - np.arange(len(y) + 1)) + np.arange(len(y) + 1)
-        prev = cur
-    return int(prev[-1])
-
-
 def draft_edits(
     drafts: Sequence[str],
     finals: Sequence[str],
@@ -308,8 +274,9 @@ def draft_edits(
 ) -> dict[str, Any]:
     """How much readers changed the AI drafts they signed.
 
-    Returns a dict with ``n``; ``edit_distance`` (word Levenshtein: mean, median, and
-    ``normalised`` = distance / max(words) summarised likewise); ``unchanged`` (share of
+    Returns a dict with ``n``; ``edit_distance`` (:func:`word_edit_distance`, the value the
+    workstation stores for each signed read: mean, median, and ``normalised`` = distance /
+    max(words) summarised likewise); ``unchanged`` (share of
     drafts signed with no word changed); and, when a labeler is available (default
     :func:`cxrpilot.reports.label_reports`), ``findings_added`` / ``findings_removed``:
     per observation, how many signed reports state it present (1) when the draft did not,
@@ -321,7 +288,7 @@ def draft_edits(
     if n == 0:
         return {"n": 0}
     dist = np.array([word_edit_distance(d, f) for d, f in zip(drafts, finals, strict=True)], dtype=float)
-    longest = np.array([max(len(d.split()), len(f.split()), 1) for d, f in zip(drafts, finals, strict=True)])
+    longest = np.array([max(len(word_tokens(d)), len(word_tokens(f)), 1) for d, f in zip(drafts, finals, strict=True)])
     norm = dist / longest
     out: dict[str, Any] = {
         "n": n,

@@ -5,10 +5,11 @@ Both are pure functions: the service layer feeds them what the database holds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from cxrpilot.errors import InvalidInputError
 
 __all__ = ["ClientEvent", "ReadingTime", "compute_reading_time", "edit_distance", "EVENT_KINDS"]
 
@@ -101,47 +102,25 @@ def compute_reading_time(
     return ReadingTime(started_at, signed_at, round(end - start, 3), round(active, 3))
 
 
-_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-
-
-def _levenshtein(a: Sequence, b: Sequence) -> int:
-    """Levenshtein distance by the bit-parallel algorithm of Myers (1999) / Hyyrö (2003)."""
-    if len(a) < len(b):
-        a, b = b, a
-    m = len(b)
-    if m == 0:
-        return len(a)
-    peq: dict = {}
-    for i, symbol in enumerate(b):
-        peq[symbol] = peq.get(symbol, 0) | (1 << i)
-    mask = (1 << m) - 1
-    last = 1 << (m - 1)
-    pv, mv, score = mask, 0, m
-    for symbol in a:
-        eq = peq.get(symbol, 0)
-        xv = eq | mv
-        xh = ((((eq & pv) + pv) & mask) ^ pv) | eq
-        ph = (mv | ~(xh | pv)) & mask
-        mh = pv & xh
-        if ph & last:
-            score += 1
-        elif mh & last:
-            score -= 1
-        ph = ((ph << 1) | 1) & mask
-        mh = (mh << 1) & mask
-        pv = (mh | ~(xv | ph)) & mask
-        mv = ph & xv
-    return score
-
-
 def edit_distance(a: str, b: str, *, unit: str = "char") -> int:
-    """Levenshtein distance between two texts, in characters or in words.
+    """Levenshtein distance between a draft and a signed text, in characters or in words.
+
+    A thin front to :func:`cxrpilot.evaluation.char_edit_distance` and
+    :func:`cxrpilot.evaluation.word_edit_distance`, which own the definition (word
+    tokenisation included), so that the ``edit_distance_words`` stored when a read is
+    signed equals what ``cxrpilot eval study`` recomputes from the export. Rows signed
+    before the definition was shared counted case-kept words and punctuation marks; see
+    :func:`~cxrpilot.evaluation.word_edit_distance`.
 
     Parameters
     ----------
     a, b : str
     unit : {"char", "word"}
-        ``"word"`` compares word and punctuation tokens (case kept).
+
+    Raises
+    ------
+    InvalidInputError
+        If ``unit`` is neither, or a text is not a string.
 
     Examples
     --------
@@ -150,8 +129,12 @@ def edit_distance(a: str, b: str, *, unit: str = "char") -> int:
     >>> edit_distance("No acute findings.", "No acute cardiopulmonary findings.", unit="word")
     1
     """
+    # Imported here: cxrpilot.evaluation brings scipy and scikit-learn, which the app
+    # otherwise does not load at start-up.
+    from cxrpilot.evaluation import char_edit_distance, word_edit_distance
+
     if unit == "char":
-        return _levenshtein(a, b)
+        return char_edit_distance(a, b)
     if unit == "word":
-        return _levenshtein(_WORD.findall(a), _WORD.findall(b))
-    raise ValueError(f"unit must be 'char' or 'word', got {unit!r}")
+        return word_edit_distance(a, b)
+    raise InvalidInputError(f"unit must be 'char' or 'word', got {unit!r}")
