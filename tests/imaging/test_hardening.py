@@ -30,8 +30,11 @@ SIIM_EDITS = [
     ),
     ({"BitsAllocated": 32}, InvalidImageError, r"'Bits Allocated' 32 .*JPEG Baseline.*expected 8"),
     ({"BitsAllocated": 16}, InvalidImageError, r"'Bits Allocated' 16 .*expected 8"),
-    ({"BitsStored": 12}, InvalidImageError, r"\(0028,0101\) 'Bits Stored' 12 .*expected 1 to 8"),
-    ({"BitsStored": 0}, InvalidImageError, r"'Bits Stored' 0 .*expected 1 to 8"),
+    ({"BitsStored": 12}, InvalidImageError, r"\(0028,0101\) 'Bits Stored' 12 .*; expected 8;"),
+    ({"BitsStored": 0}, InvalidImageError, r"'Bits Stored' 0 .*; expected 8;"),
+    # GDCM aborts the process on JPEG baseline with Bits Stored 1-7 (found by the fuzz run)
+    ({"BitsStored": 1, "HighBit": 0}, InvalidImageError, r"'Bits Stored' 1 .*; expected 8;"),
+    ({"BitsStored": 7, "HighBit": 6}, InvalidImageError, r"'Bits Stored' 7 .*; expected 8;"),
     ({"HighBit": 9}, InvalidImageError, r"\(0028,0102\) 'High Bit' 9 .*expected 7"),
     ({"SamplesPerPixel": 4}, InvalidImageError, r"'Samples Per Pixel' 4 .*expected 1 \(grey\)"),
     (

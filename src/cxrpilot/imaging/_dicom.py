@@ -548,6 +548,8 @@ def decode_pixels(ds: Any, facts: DicomFacts, source: str) -> np.ndarray:
 
 # Transfer syntax UID -> (name, allowed Bits Allocated, largest Bits Stored, stream kind).
 # From DICOM PS3.5 8.2 (encapsulated) and 8.1.1 (native); what the installed codecs take.
+# The lossy JPEG processes also fix the smallest Bits Stored (_STORED_MIN): GDCM aborts the
+# process on JPEG baseline with Bits Stored 1 to 7 (found by benchmarks/fuzz_imaging.py).
 _NATIVE = frozenset({8, 16, 32})
 _SYNTAXES: dict[str, tuple[str, frozenset[int], int, str]] = {
     "1.2.840.10008.1.2": ("Implicit VR Little Endian", _NATIVE, 32, "native"),
@@ -567,6 +569,7 @@ _SYNTAXES: dict[str, tuple[str, frozenset[int], int, str]] = {
     "1.2.840.10008.1.2.4.203": ("HTJ2K", frozenset({8, 16}), 16, "j2k"),
     "1.2.840.10008.1.2.5": ("RLE Lossless", frozenset({8, 16, 32}), 32, "rle"),
 }
+_STORED_MIN = {"1.2.840.10008.1.2.4.50": 8, "1.2.840.10008.1.2.4.51": 8}
 _MONO = frozenset({"MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"})
 _COLOUR = frozenset(
     {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"}
@@ -693,10 +696,10 @@ def check_pixel_module(ds: Any, facts: DicomFacts, *, source: str) -> None:
     if allocated not in allocated_ok:
         allowed = " or ".join(str(b) for b in sorted(allocated_ok))
         raise refuse("(0028,0100)", "BitsAllocated", allocated, allowed)
-    if not 1 <= stored <= min(allocated, stored_max):
-        raise refuse(
-            "(0028,0101)", "BitsStored", stored, f"1 to {min(allocated, stored_max)}"
-        )
+    stored_min, stored_top = _STORED_MIN.get(uid, 1), min(allocated, stored_max)
+    if not stored_min <= stored <= stored_top:
+        expected = str(stored_top) if stored_min == stored_top else f"{stored_min} to {stored_top}"
+        raise refuse("(0028,0101)", "BitsStored", stored, expected)
     if high is not None and not stored - 1 <= high < allocated:
         raise refuse("(0028,0102)", "HighBit", high, f"{stored - 1} (Bits Stored - 1)")
     if representation not in (0, 1):
