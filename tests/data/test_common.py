@@ -84,5 +84,5 @@ def test_read_text_unknown_encoding(tmp_path):
     (tmp_path / "t.csv").write_text("a\n")
     with pytest.raises(InvalidDatasetError, match=r"unknown encoding 'klingon'"):
         read_text(tmp_path / "t.csv", encoding="klingon")
-    with pytest.raises(InvalidDatasetError, match=r"nope\.csv: file not found"):
+    with pytest.raises(InvalidDatasetError, match=r"nope\.csv: no such file"):
         read_text(tmp_path / "nope.csv")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 
 import numpy as np
@@ -77,3 +78,51 @@ def test_eval_study_simulated(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["preference"]["rule"] == "at least 5 of 5 evaluators"
     assert main(["eval", "study", str(tmp_path / "missing")]) == 2
+
+
+LATIN1_LABELS = "id,Edema\nr\u00e9f-1,1\nb,0\n".encode("latin-1")  # 0xe9 on line 2, offset 10
+GOOD_SCORES = b"id,Edema\nb,0.2\n"
+_BAD_BYTES = r"line 2: byte 0xe9 is not valid utf-8 \(offset 10\); re-save the file as UTF-8 or pass --encoding"
+
+
+@pytest.mark.parametrize(
+    ("files", "argv", "message"),
+    [
+        ({"l.csv": LATIN1_LABELS, "s.csv": GOOD_SCORES}, ["eval", "findings", "--scores", "s.csv", "--labels", "l.csv"],
+         r"l\.csv: " + _BAD_BYTES),
+        ({"l.csv": GOOD_SCORES.replace(b"0.2", b"1"), "s.csv": LATIN1_LABELS},
+         ["eval", "findings", "--scores", "s.csv", "--labels", "l.csv"], r"s\.csv: " + _BAD_BYTES),
+        ({"p.csv": "id,text\nr\u00e9,x\n".encode("latin-1"), "r.csv": b"id,text\na,x\n"},
+         ["eval", "reports", "--pred", "p.csv", "--ref", "r.csv"], r"p\.csv: line 2: byte 0xe9 is not valid utf-8"),
+        ({"p.txt": "No effusion.\nCaf\u00e9.\n".encode("latin-1"), "r.txt": b"a\nb\n"},
+         ["eval", "reports", "--pred", "p.txt", "--ref", "r.txt"],
+         r"p\.txt: line 2: byte 0xe9 is not valid utf-8 \(offset 16\); re-save"),
+        ({"l.csv": LATIN1_LABELS, "s.csv": GOOD_SCORES},
+         ["eval", "findings", "--scores", "s.csv", "--labels", "l.csv", "--encoding", "klingon"],
+         r"unknown encoding 'klingon' given with --encoding; expected e\.g\. utf-8, latin-1"),
+        ({"s.csv": GOOD_SCORES}, ["eval", "findings", "--scores", "s.csv", "--labels", "l.csv"], r"l\.csv: no such file"),
+        ({"p.csv": b"id,body\na,x\n", "r.csv": b"id,text\na,x\n"}, ["eval", "reports", "--pred", "p.csv", "--ref", "r.csv"],
+         r"p\.csv: missing column\(s\) 'text'; found 'id', 'body'"),
+        ({"l.csv": b"id,Edema\na,1\na,0\n", "s.csv": GOOD_SCORES},
+         ["eval", "findings", "--scores", "s.csv", "--labels", "l.csv"], r"l\.csv: row 2 \(line 3\): id 'a' appears twice"),
+        # cxrpilot label on the same bytes says the same
+        ({"l.csv": LATIN1_LABELS}, ["label", "l.csv", "--text-column", "Edema"], r"l\.csv: " + _BAD_BYTES),
+    ],
+)
+def test_unreadable_inputs_give_one_line_errors(tmp_path, capsys, monkeypatch, files, argv, message):
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cxrpilot: error: ") and err.count("\n") == 1, err
+    assert re.search(message, err), err
+
+
+def test_eval_findings_reads_a_latin1_csv_with_encoding(tmp_path, capsys, monkeypatch):
+    (tmp_path / "l.csv").write_bytes("id,Edema\nr\u00e9f-1,1\nb,0\n".encode("latin-1"))
+    (tmp_path / "s.csv").write_bytes("id,Edema\nr\u00e9f-1,0.9\nb,0.2\n".encode("latin-1"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "findings", "--scores", "s.csv", "--labels", "l.csv", "--encoding", "latin-1",
+                 "--n-bootstrap", "50", "--json"]) == 0
+    assert "Edema" in capsys.readouterr().out

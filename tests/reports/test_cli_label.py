@@ -79,7 +79,7 @@ def test_text_output(tmp_path, capsys):
     [
         ("r.csv", b"id,body\n1,No effusion.\n", [], r"r\.csv: row 1: no report text column .*the columns are 'id', 'body'; pass --text-column"),
         ("r.csv", b"id,report\n1,x\n", ["--text-column", "impression"], r"r\.csv: row 1: no column 'impression'; the columns are 'id', 'report'"),
-        ("r.txt", b"No pleural effusion.\nCaf\xe9 au lait.\n", [], r"r\.txt: row 2: bytes are not valid utf-8 \(byte 0xe9 at offset 24\); pass --encoding"),
+        ("r.txt", b"No pleural effusion.\nCaf\xe9 au lait.\n", [], r"r\.txt: line 2: byte 0xe9 is not valid utf-8 \(offset 24\); re-save the file as UTF-8 or pass --encoding"),
         ("r.txt", b"No effusion.", ["--encoding", "klingon"], r"unknown encoding 'klingon' given with --encoding"),
         ("missing.txt", None, [], r"missing\.txt: no such file"),
         ("r.txt", b"x", ["--labeler", "chexbert:/nonexistent"], r"CheXbert weights not found at '/nonexistent'"),
@@ -129,7 +129,7 @@ def test_csv_row_with_too_many_cells(tmp_path, capsys):
     assert main(["label", str(path)]) == 1
     captured = capsys.readouterr()
     assert len(_csv(captured.out)) == 1
-    assert f"{path}: row 3: 3 cells for 2 columns; quote cells that contain commas" in captured.err
+    assert f"{path}: row 2 (line 3): 3 cells but the header has 2 columns; quote cells that contain the delimiter ','" in captured.err
 
 
 def test_empty_folder(tmp_path, capsys):

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cxrpilot.cli._inputs import ENCODING_FIX, check_encoding
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -35,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a local Hugging Face model folder to add BERTScore (nothing is downloaded)")
     p.add_argument("--html", metavar="FILE", default=None, help="also write a self-contained HTML report")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of the input files (default utf-8)")
     p.set_defaults(handler=run_reports)
 
     p = sub.add_parser(
@@ -58,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="scores of a second model: adds DeLong's test per finding")
     p.add_argument("--html", metavar="FILE", default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of the input files (default utf-8)")
     p.set_defaults(handler=run_findings)
 
     p = sub.add_parser(
@@ -96,17 +100,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _read_texts(path: str) -> list[tuple[str | None, str]]:
+def _read_texts(path: str, encoding: str = "utf-8") -> list[tuple[str | None, str]]:
+    from cxrpilot.data import read_csv, read_text
     from cxrpilot.errors import InvalidDatasetError
 
-    file = Path(path)
-    if not file.is_file():
-        raise InvalidDatasetError(f"{path}: no such file")
-    try:
-        raw = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidDatasetError(f"{path}: cannot read as UTF-8 text: {exc}") from exc
-    suffix = file.suffix.lower()
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        _, rows = read_csv(path, required=("text",), encoding=encoding, fix=ENCODING_FIX)
+        return [(cells.get("id"), cells["text"]) for _, _, cells in rows]
+    raw = read_text(path, encoding=encoding, fix=ENCODING_FIX)
     try:
         if suffix == ".json":
             data = json.loads(raw)
@@ -117,14 +119,6 @@ def _read_texts(path: str) -> list[tuple[str | None, str]]:
             raise InvalidDatasetError(f"{path}: expected a JSON list of reports or an object id -> report")
         if suffix == ".jsonl":
             return [_entry(json.loads(line), path, i) for i, line in enumerate(raw.splitlines()) if line.strip()]
-        if suffix == ".csv":
-            import csv
-            import io
-
-            rows = list(csv.DictReader(io.StringIO(raw)))
-            if not rows or "text" not in rows[0]:
-                raise InvalidDatasetError(f"{path}: a CSV of reports needs a 'text' column (and optionally 'id')")
-            return [(r.get("id"), r["text"] or "") for r in rows]
     except json.JSONDecodeError as exc:
         raise InvalidDatasetError(f"{path}: invalid JSON: {exc}") from exc
     return [(None, line) for line in raw.splitlines()]
@@ -173,7 +167,9 @@ def _dump(obj: Any) -> None:
 def run_reports(args: argparse.Namespace) -> int:
     from cxrpilot.evaluation import clinical_efficacy, report_metrics
 
-    _, preds, refs = _pair(_read_texts(args.pred), _read_texts(args.ref), (args.pred, args.ref))
+    check_encoding(args.encoding)
+    _, preds, refs = _pair(_read_texts(args.pred, args.encoding), _read_texts(args.ref, args.encoding),
+                           (args.pred, args.ref))
     metrics = report_metrics(preds, refs, metrics=args.metrics, bertscore_model=args.bertscore_model)
     ce = None if args.no_clinical else clinical_efficacy(preds, refs)
     if args.html:
@@ -196,26 +192,21 @@ def run_reports(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_table(path: str) -> tuple[list[str], dict[str, dict[str, str]]]:
-    import csv
-
+def _read_table(path: str, encoding: str = "utf-8") -> tuple[list[str], dict[str, dict[str, str]]]:
+    from cxrpilot.data import read_csv
     from cxrpilot.errors import InvalidDatasetError
 
-    file = Path(path)
-    if not file.is_file():
-        raise InvalidDatasetError(f"{path}: no such file")
-    with file.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = list(reader.fieldnames or [])
-        if len(cols) < 2:
-            raise InvalidDatasetError(f"{path}: expected an id column and at least one finding column")
-        id_col = next((c for c in ("id", "case", "image", "study") if c in cols), cols[0])
-        rows: dict[str, dict[str, str]] = {}
-        for n, row in enumerate(reader, start=2):
-            key = row[id_col]
-            if key in rows:
-                raise InvalidDatasetError(f"{path}: row {n}: id {key!r} appears twice")
-            rows[key] = row
+    cols, table = read_csv(path, encoding=encoding, fix=ENCODING_FIX)
+    if len(cols) < 2:
+        raise InvalidDatasetError(f"{path}: expected an id column and at least one finding column; "
+                                  f"found {', '.join(map(repr, cols)) or 'none'}")
+    id_col = next((c for c in ("id", "case", "image", "study") if c in cols), cols[0])
+    rows: dict[str, dict[str, str]] = {}
+    for number, line, row in table:
+        key = row[id_col]
+        if key in rows:
+            raise InvalidDatasetError(f"{path}: row {number} (line {line}): id {key!r} appears twice")
+        rows[key] = row
     return [c for c in cols if c != id_col], rows
 
 
@@ -224,11 +215,11 @@ def _is_batch_results(path: str) -> bool:
     return file.is_dir() or file.suffix.lower() == ".parquet"
 
 
-def _read_scores(path: str, labels: dict[str, dict[str, str]]
+def _read_scores(path: str, labels: dict[str, dict[str, str]], encoding: str = "utf-8"
                  ) -> tuple[list[str], dict[str, dict[str, str]]]:
     """A scores CSV, or the RESULTS of ``cxrpilot batch`` keyed by the label ids they match."""
     if not _is_batch_results(path):
-        return _read_table(path)
+        return _read_table(path, encoding)
     from cxrpilot.batch import read_results
     from cxrpilot.errors import InvalidDatasetError
 
@@ -271,9 +262,10 @@ def run_findings(args: argparse.Namespace) -> int:
         threshold_metrics,
     )
 
-    label_cols, labels = _read_table(args.labels)
-    score_cols, scores = _read_scores(args.scores, labels)
-    other = _read_scores(args.compare, labels) if args.compare else None
+    check_encoding(args.encoding)
+    label_cols, labels = _read_table(args.labels, args.encoding)
+    score_cols, scores = _read_scores(args.scores, labels, args.encoding)
+    other = _read_scores(args.compare, labels, args.encoding) if args.compare else None
     findings = args.findings or [c for c in score_cols if c in label_cols]
     if not findings:
         raise InvalidDatasetError(f"{args.scores} and {args.labels} share no finding column; "

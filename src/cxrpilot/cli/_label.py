@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from cxrpilot.cli._inputs import collect_files
+from cxrpilot.cli._inputs import ENCODING_FIX, check_encoding, collect_files
 from cxrpilot.errors import CxrpilotError, InvalidDatasetError
 
 TEXT_SUFFIXES = {".txt", ".xml"}
@@ -46,29 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _decode(path: Path, data: bytes, encoding: str) -> str:
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        row = data[: exc.start].count(b"\n") + 1
-        raise InvalidDatasetError(
-            f"{path}: row {row}: bytes are not valid {encoding} (byte 0x{data[exc.start]:02x} at offset "
-            f"{exc.start}); pass --encoding with the file's encoding (e.g. latin-1, cp1252)"
-        ) from None
-    except LookupError:
-        raise InvalidDatasetError(f"unknown encoding {encoding!r} given with --encoding; expected e.g. utf-8, latin-1") from None
-    return text.removeprefix("\ufeff")
-
-
 def _read(path: Path, encoding: str) -> str:
-    try:
-        return _decode(path, path.read_bytes(), encoding)
-    except FileNotFoundError:
-        raise InvalidDatasetError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidDatasetError(f"{path}: is a folder") from None
-    except OSError as exc:
-        raise InvalidDatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    from cxrpilot.data import read_text
+
+    return read_text(path, encoding=encoding, fix=ENCODING_FIX)
 
 
 def _pick_column(path: Path, columns: list[str], wanted: str | None) -> str:
@@ -104,20 +84,15 @@ def iter_reports(path: Path, *, text_column: str | None, encoding: str) -> Itera
             yield str(path), exc
         return
     if suffix == ".csv":
-        text = _read(path, encoding)
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        column = _pick_column(path, list(reader.fieldnames or []), text_column)
+        from cxrpilot.data import read_csv
+
+        header, rows = read_csv(path, encoding=encoding, fix=ENCODING_FIX)
+        column = _pick_column(path, header, text_column)
         try:
-            for record in reader:
-                row = reader.line_num
-                if None in record:  # more cells than header columns
-                    yield f"{path}:row {row}", InvalidDatasetError(
-                        f"{path}: row {row}: {len(record[None]) + len(reader.fieldnames)} cells for "
-                        f"{len(reader.fieldnames)} columns; quote cells that contain commas")
-                    continue
-                yield f"{path}:row {row}", record.get(column) or ""
-        except csv.Error as exc:
-            raise InvalidDatasetError(f"{path}: row {reader.line_num}: malformed CSV ({exc})") from None
+            for _, line, record in rows:
+                yield f"{path}:row {line}", record[column]
+        except InvalidDatasetError as exc:  # a malformed row ends the table; earlier rows stand
+            yield str(path), exc
         return
     if suffix in (".jsonl", ".ndjson"):
         text = _read(path, encoding)
@@ -159,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from cxrpilot.reports import get_labeler
     from cxrpilot.vocabulary import OBSERVATIONS, Status
 
+    check_encoding(args.encoding)
     inputs = collect_inputs(args.paths)
     if not inputs:
         raise CxrpilotError(f"no report files (.txt, .xml) found in {', '.join(args.paths)}")

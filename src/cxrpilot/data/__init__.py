@@ -5,6 +5,8 @@ Adapters return ``list[Study]``: :func:`read_iu_xray` (IU Open-i XML), :func:`re
 (folder-per-class: COVID-19 Radiography, Kermany pediatric pneumonia),
 :func:`read_covid_chestxray` (ieee8023) and :func:`read_manifest` (any CSV/JSONL);
 :func:`read_dataset` detects the format; :func:`describe` counts studies, views and labels.
+:func:`read_text` and :func:`read_csv` read any text file or CSV table with errors that name
+the file, line and byte (the CLI reads its inputs with them).
 :func:`find_duplicates` / :func:`deduplicate` find the same radiograph in several datasets by
 perceptual hash; :func:`assign_splits` makes patient-level, duplicate-aware, stratified splits
 with a seed. Heavy libraries (imagehash, Pillow) are imported only when images are read.
@@ -29,6 +31,7 @@ from cxrpilot.data._mimic import read_mimic_cxr
 from cxrpilot.data._nih import read_nih
 from cxrpilot.data._splits import assign_splits
 from cxrpilot.data._study import Study, StudyImage
+from cxrpilot.data._tables import read_csv, read_text
 
 __all__ = [
     "Study",
@@ -47,4 +50,6 @@ __all__ = [
     "find_duplicates",
     "deduplicate",
     "assign_splits",
+    "read_csv",
+    "read_text",
 ]

@@ -18,14 +18,39 @@ __all__ = ["read_text", "read_csv", "read_jsonl", "Row", "parse_label", "parse_i
 Row = tuple[int, int, dict[str, str]]
 
 
-def read_text(path: str | Path, *, encoding: str = "utf-8") -> str:
-    """Read a text file (``.gz`` transparently) or raise :class:`InvalidDatasetError`
-    naming the file, the line of the first undecodable byte and the encoding tried."""
+#: What an undecodable-file error tells a caller of the library to do.
+DECODE_FIX = "re-save the file as UTF-8 or pass the file's encoding (e.g. encoding='latin-1')"
+
+
+def read_text(path: str | Path, *, encoding: str = "utf-8", fix: str = DECODE_FIX) -> str:
+    """Read a text file (``.gz`` transparently) or raise :class:`InvalidDatasetError`.
+
+    Parameters
+    ----------
+    path : str or Path
+    encoding : str
+        ``utf-8`` (the default) also accepts a leading byte-order mark.
+    fix : str
+        The remedy the undecodable-bytes message ends with (the CLI names its
+        ``--encoding`` option instead of the keyword argument).
+
+    Raises
+    ------
+    InvalidDatasetError
+        Naming the file: missing, a folder, unreadable, not gzip, an unknown encoding, or
+        the line, byte and offset of the first undecodable byte and the encoding tried.
+
+    Examples
+    --------
+    >>> read_text("reports.csv")  # doctest: +SKIP
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InvalidDatasetError(f"{path}: file not found") from None
+        raise InvalidDatasetError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidDatasetError(f"{path}: is a folder, expected a file") from None
     except OSError as exc:
         raise InvalidDatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if path.suffix == ".gz":
@@ -40,11 +65,11 @@ def read_text(path: str | Path, *, encoding: str = "utf-8") -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InvalidDatasetError(
-            f"{path}: line {line}: byte {raw[exc.start]:#04x} is not valid {encoding.removesuffix('-sig')}; "
-            "re-save the file as UTF-8 or pass the file's encoding (e.g. encoding='latin-1')"
+            f"{path}: line {line}: byte {raw[exc.start]:#04x} is not valid {encoding.removesuffix('-sig')} "
+            f"(offset {exc.start}); {fix}"
         ) from None
     except LookupError:
-        raise InvalidDatasetError(f"{path}: unknown encoding {encoding!r}") from None
+        raise InvalidDatasetError(f"{path}: unknown encoding {encoding!r}; expected e.g. utf-8, latin-1") from None
 
 
 def read_csv(
@@ -53,14 +78,32 @@ def read_csv(
     required: Sequence[str] = (),
     encoding: str = "utf-8",
     delimiter: str = ",",
+    fix: str = DECODE_FIX,
 ) -> tuple[list[str], Iterator[Row]]:
     """Open a CSV table; return its header and an iterator of :data:`Row`.
 
-    Raises :class:`InvalidDatasetError` when the file is missing, empty, undecodable, lacks a
-    ``required`` column, or has a row with more cells than the header.
+    Parameters
+    ----------
+    path : str or Path
+    required : sequence of str
+        Columns the header must have.
+    encoding, fix
+        As in :func:`read_text`.
+    delimiter : str
+
+    Raises
+    ------
+    InvalidDatasetError
+        When the file is missing, empty, undecodable, lacks a ``required`` column, or (from
+        the iterator) has a malformed row or one with more cells than the header.
+
+    Examples
+    --------
+    >>> header, rows = read_csv("labels.csv", required=("id",))  # doctest: +SKIP
+    >>> for number, line, cells in rows: ...  # doctest: +SKIP
     """
     path = Path(path)
-    text = read_text(path, encoding=encoding)
+    text = read_text(path, encoding=encoding, fix=fix)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -95,7 +138,7 @@ def read_csv(
             if len(cells) > len(header):
                 raise InvalidDatasetError(
                     f"{path}: row {number} (line {line}): {len(cells)} cells but the header has "
-                    f"{len(header)} columns"
+                    f"{len(header)} columns; quote cells that contain the delimiter {delimiter!r}"
                 )
             cells += [""] * (len(header) - len(cells))
             yield number, line, dict(zip(header, cells, strict=True))
