@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cxrpilot.draft import Draft
-from cxrpilot.errors import UnknownModelError
+from cxrpilot.errors import InvalidInputError, UnknownModelError
 from cxrpilot.imaging import Radiograph
+from cxrpilot.vocabulary import check_quantize
 
 __all__ = ["Drafter", "ExpertDrafter", "JanusDrafter", "load_drafter", "draft"]
 
@@ -108,19 +109,23 @@ def load_drafter(spec: str | None = None, *, expert: str | None = None, quantize
         With a Janus spec: also run this expert model (``"default"`` or a name/path) and
         feed its present findings into the prompt.
     quantize : str or None
-        With a Janus spec: ``"int8"`` or ``"int4"`` decodes with 8- or 4-bit weights in
-        ONNX Runtime on the CPU (see :func:`cxrpilot.models.janus.load`).
+        With a Janus spec: one of :data:`cxrpilot.vocabulary.QUANTIZATIONS` (``"int8"``,
+        ``"int4"``) decodes with 8- or 4-bit weights in ONNX Runtime on the CPU (see
+        :func:`cxrpilot.models.janus.load`).
 
     Raises
     ------
     UnknownModelError
         The spec is not of a known kind.
+    InvalidInputError
+        ``quantize`` is not one of the accepted values, or is given with a non-Janus spec.
     ModelLoadError
         The weights are missing or unreadable.
     """
     kind, _, arg = (spec or "expert").partition(":")
+    check_quantize(quantize)
     if quantize is not None and kind != "janus":
-        raise UnknownModelError(f"quantize={quantize!r} applies to Janus models ('janus:PATH'), not {spec or 'expert'!r}")
+        raise InvalidInputError(f"quantize={quantize!r} applies to Janus models ('janus:PATH'), not {spec or 'expert'!r}")
     if kind == "expert":
         from cxrpilot.models import expert as expert_models
 

@@ -1,4 +1,5 @@
-"""The shared vocabulary: the 14 CheXpert observations, the critical findings, statuses.
+"""The shared vocabulary: the 14 CheXpert observations, the critical findings, statuses,
+what a labeler's 1/0/-1/None states, and the option values the CLI and the web app offer.
 
 Every finding any model in cxrpilot outputs is one of :data:`OBSERVATIONS` and carries a
 :class:`Status`. A model states nothing about a finding it was not trained to assess: such a
@@ -7,9 +8,22 @@ finding is :attr:`Status.NOT_ASSESSED`, never :attr:`Status.ABSENT`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
-__all__ = ["OBSERVATIONS", "CRITICAL_FINDINGS", "CHEXPERT_5", "Status", "check_observation"]
+from cxrpilot.errors import InvalidInputError
+
+__all__ = [
+    "OBSERVATIONS",
+    "CRITICAL_FINDINGS",
+    "CHEXPERT_5",
+    "Status",
+    "LABEL_STATUS",
+    "QUANTIZATIONS",
+    "check_observation",
+    "check_quantize",
+]
 
 #: The 14 CheXpert observations, in CheXpert's column order.
 OBSERVATIONS: tuple[str, ...] = (
@@ -63,6 +77,38 @@ class Status(StrEnum):
     def label(self) -> str:
         """Human wording, e.g. ``"not assessed"``."""
         return self.value.replace("_", " ")
+
+
+#: What a CheXpert-style label value states: 1 present, 0 absent, -1 uncertain, None (not
+#: mentioned, or not assessed) not assessed. Read-only.
+LABEL_STATUS: Mapping[int | None, Status] = MappingProxyType(
+    {1: Status.PRESENT, 0: Status.ABSENT, -1: Status.UNCERTAIN, None: Status.NOT_ASSESSED}
+)
+
+#: Accepted values of ``quantize`` (Janus-Pro decoding on the CPU with 8- or 4-bit weights in
+#: ONNX Runtime): :func:`cxrpilot.models.janus.load`, :func:`cxrpilot.pipeline.load_drafter`,
+#: ``cxrpilot report/serve --quantize``.
+QUANTIZATIONS: tuple[str, ...] = ("int8", "int4")
+
+
+def check_quantize(quantize: str | None) -> str | None:
+    """Return ``quantize`` if it is None or one of :data:`QUANTIZATIONS`.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the value and listing the valid ones.
+
+    Examples
+    --------
+    >>> check_quantize("int4")
+    'int4'
+    """
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise InvalidInputError(
+            f"unknown quantize={quantize!r}; expected None or one of {', '.join(QUANTIZATIONS)}"
+        )
+    return quantize
 
 
 def check_observation(name: str) -> str:

@@ -132,7 +132,7 @@ def _cell(value: int | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from cxrpilot.reports import get_labeler
-    from cxrpilot.vocabulary import OBSERVATIONS, Status
+    from cxrpilot.vocabulary import LABEL_STATUS, OBSERVATIONS
 
     check_encoding(args.encoding)
     inputs = collect_inputs(args.paths)
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             for source, message in errors:
                 out.write(json.dumps({"source": source, "error": message}) + "\n")
         else:
-            words = {1: Status.PRESENT.label, 0: Status.ABSENT.label, -1: Status.UNCERTAIN.label, None: "not mentioned"}
+            words = {value: status.label for value, status in LABEL_STATUS.items()} | {None: "not mentioned"}
             for source, lab in zip(sources, labels):
                 out.write(f"== {source} ==\n")
                 for name in OBSERVATIONS:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cxrpilot.cli._inputs import collect_files
 from cxrpilot.errors import CxrpilotError
+from cxrpilot.vocabulary import QUANTIZATIONS
 
 IMAGE_SUFFIXES = {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ""}
 
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--expert", nargs="?", const="default", default=None,
                    help="with a Janus model: also run the expert classifier and put its findings in the prompt")
     p.add_argument("--indication", default=None, help="clinical indication: the IMPRESSION answers it first")
-    p.add_argument("--quantize", default=None, choices=("int8", "int4"),
+    p.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
                    help="Janus-Pro on the CPU: decode with 8- or 4-bit weights in ONNX Runtime "
                         "(int4 fastest; outputs differ slightly)")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")

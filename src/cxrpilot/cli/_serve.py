@@ -10,6 +10,7 @@ import secrets
 import sys
 
 from cxrpilot.errors import CxrpilotError
+from cxrpilot.vocabulary import QUANTIZATIONS
 
 ROLES = ("admin", "coordinator", "radiologist", "evaluator")
 
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--worker-threads", type=int, default=None, help="background draft threads")
     p.add_argument("--model", default=None, help="draft model spec ('expert', 'janus:PATH'...)")
-    p.add_argument("--quantize", default=None, choices=("int8", "int4"),
+    p.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
                    help="with a Janus draft model on the CPU: decode with 8- or 4-bit weights")
     p.add_argument(
         "--dev", action="store_true", help="development mode (placeholder secrets allowed)"

@@ -34,7 +34,7 @@ from cxrpilot.draft import Finding
 from cxrpilot.errors import ModelLoadError, UnknownModelError
 from cxrpilot.reports._rules import CLAUSE_BREAKS, KEYS, MENTIONS, OR_CONNECTORS, OTHER_FINDINGS, TRIGGERS
 from cxrpilot.reports._sections import normalise, split_sections
-from cxrpilot.vocabulary import OBSERVATIONS, Status
+from cxrpilot.vocabulary import LABEL_STATUS, OBSERVATIONS
 
 __all__ = [
     "label_report",
@@ -415,9 +415,6 @@ def get_labeler(name_or_path: str = "rules") -> Labeler:
     raise UnknownModelError(f"unknown labeler {name_or_path!r}; expected 'rules' or 'chexbert:PATH'")
 
 
-_STATUS = {1: Status.PRESENT, 0: Status.ABSENT, -1: Status.UNCERTAIN, None: Status.NOT_ASSESSED}
-
-
 def findings_from_labels(labels: Mapping[str, int | None]) -> tuple[Finding, ...]:
     """The 14 findings, in vocabulary order, that labels state.
 
@@ -449,7 +446,7 @@ def findings_from_labels(labels: Mapping[str, int | None]) -> tuple[Finding, ...
                     value = int(value)
             except (TypeError, ValueError):
                 pass
-        if isinstance(value, bool) or value not in _STATUS:
+        if isinstance(value, bool) or value not in LABEL_STATUS:
             raise ValueError(f"label of {name!r} is {value!r}; expected 1, 0, -1 or None")
-        findings.append(Finding(name, _STATUS[value]))
+        findings.append(Finding(name, LABEL_STATUS[value]))
     return tuple(findings)

@@ -74,15 +74,17 @@ def test_bf16_stays_close_to_fp32(tiny_janus_dir, fp32_reporter, radiographs):
      ({"quantize": "int8", "device": "cuda"}, "runs on the CPU only")],
 )
 def test_bad_quantize_options(tiny_janus_dir, kwargs, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    from cxrpilot.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
         load(tiny_janus_dir, **{"device": "cpu", **kwargs})
 
 
 def test_load_drafter_passes_quantize_to_janus_only(tiny_janus_dir):
     from cxrpilot import pipeline
-    from cxrpilot.errors import UnknownModelError
+    from cxrpilot.errors import InvalidInputError
 
     drafter = pipeline.load_drafter(f"janus:{tiny_janus_dir}", quantize="int8")
     assert drafter.reporter.quantization == "int8"
-    with pytest.raises(UnknownModelError, match="applies to Janus models"):
+    with pytest.raises(InvalidInputError, match="applies to Janus models"):
         pipeline.load_drafter("expert", quantize="int8")

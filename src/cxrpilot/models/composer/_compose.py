@@ -20,7 +20,7 @@ from cxrpilot.models.composer._phrases import (
     REGIONS,
     indication_findings,
 )
-from cxrpilot.vocabulary import CRITICAL_FINDINGS, Status
+from cxrpilot.vocabulary import CRITICAL_FINDINGS, LABEL_STATUS, Status
 
 __all__ = ["compose", "likelihood_phrase", "METHODS"]
 
@@ -29,7 +29,7 @@ __all__ = ["compose", "likelihood_phrase", "METHODS"]
 #: ``"templates"`` (the hand-written templates only).
 METHODS: tuple[str, ...] = ("sentences", "templates")
 
-_LABEL = {Status.PRESENT: 1, Status.UNCERTAIN: -1, Status.ABSENT: 0}
+_LABEL = {status: value for value, status in LABEL_STATUS.items() if value is not None}
 _RANK = {1: 0, -1: 1, 0: 2}  # present, then uncertain, then absent, within a region
 _NO_FINDING = "No Finding"
 _SUPPORT = "Support Devices"

@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 
 from cxrpilot.draft import Finding, complete_findings
-from cxrpilot.vocabulary import Status
+from cxrpilot.vocabulary import LABEL_STATUS
 
 __all__ = ["read_report"]
 
 _HEADING = re.compile(r"\b(FINDINGS|IMPRESSION)\s*:", re.IGNORECASE)
-_STATUS = {1: Status.PRESENT, 0: Status.ABSENT, -1: Status.UNCERTAIN, None: Status.NOT_ASSESSED}
 
 
 def _split_fallback(text: str) -> tuple[str, str]:
@@ -61,7 +60,7 @@ def read_report(text: str) -> tuple[str, str, tuple[Finding, ...]]:
         return findings_text, impression_text, complete_findings([])
     labels = label(" ".join(p for p in (findings_text, impression_text) if p))
     findings = [
-        Finding(name, _STATUS[value])
+        Finding(name, LABEL_STATUS[value])
         for name, value in labels.items()
         if value is not None
     ]

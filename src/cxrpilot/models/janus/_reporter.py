@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxrpilot.draft import Draft, Finding, complete_findings
-from cxrpilot.errors import ModelLoadError
+from cxrpilot.errors import InvalidInputError, ModelLoadError
 from cxrpilot.models.composer import clean_report_text
 from cxrpilot.models.janus._parse import read_report
 from cxrpilot.models.janus._prompt import ChatFormat, build_question, get_chat_format
@@ -503,15 +503,15 @@ def load(
     >>> print(reporter.draft(imaging.load("chest.dcm")).text)          # doctest: +SKIP
     """
     from cxrpilot.models.janus._speed import QUANTIZATIONS
+    from cxrpilot.vocabulary import check_quantize
 
-    if quantize is not None and quantize not in QUANTIZATIONS:
-        raise ValueError(f"unknown quantize={quantize!r}; expected None or one of {', '.join(QUANTIZATIONS)}")
+    check_quantize(quantize)
     folder = check_model_dir(path)
     meta = read_meta(folder)
     fmt = get_chat_format(chat_format or meta.get("chat_format") or "janus-pro-cxr")
     torch_device = resolve_device("cpu" if device is None and quantize is not None else device)
     if quantize is not None and torch_device.type != "cpu":
-        raise ValueError(f"quantize={quantize!r} runs on the CPU only; got device {str(torch_device)!r}")
+        raise InvalidInputError(f"quantize={quantize!r} runs on the CPU only; got device {str(torch_device)!r}")
     torch_dtype = resolve_dtype(dtype, torch_device)
     import pickle
 

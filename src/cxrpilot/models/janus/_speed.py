@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import torch
 
+from cxrpilot.vocabulary import QUANTIZATIONS as _NAMES
+
 __all__ = ["QUANTIZATIONS", "cpu_has_native_bf16"]
 
-#: Accepted values of ``quantize`` in :func:`cxrpilot.models.janus.load` -> weight bits.
-QUANTIZATIONS = {"int8": 8, "int4": 4}
+#: Accepted values of ``quantize`` (:data:`cxrpilot.vocabulary.QUANTIZATIONS`) -> weight bits.
+QUANTIZATIONS = {name: int(name.removeprefix("int")) for name in _NAMES}
 
 
 def _cpu_check(name: str) -> bool:
