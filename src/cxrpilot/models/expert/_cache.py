@@ -23,8 +23,24 @@ __all__ = ["cached_images", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
-    """``$CXRPILOT_CACHE`` or ``<temp>/cxrpilot-cache``."""
-    return Path(os.environ.get("CXRPILOT_CACHE") or Path(tempfile.gettempdir()) / "cxrpilot-cache")
+    """``$CXRPILOT_CACHE_DIR/expert-images``, else ``<temp>/cxrpilot-cache``.
+
+    ``$CXRPILOT_CACHE`` (the folder itself, as before) is still read, with a
+    :class:`DeprecationWarning` naming ``CXRPILOT_CACHE_DIR``.
+    """
+    from cxrpilot.models import cache_dir_from_env
+
+    root = cache_dir_from_env()
+    if root is not None:
+        return root / "expert-images"
+    legacy = os.environ.get("CXRPILOT_CACHE")
+    if legacy:
+        import warnings
+
+        warnings.warn("CXRPILOT_CACHE is deprecated; set CXRPILOT_CACHE_DIR instead (the training-image "
+                      "cache is then $CXRPILOT_CACHE_DIR/expert-images)", DeprecationWarning, stacklevel=2)
+        return Path(legacy)
+    return Path(tempfile.gettempdir()) / "cxrpilot-cache"
 
 
 def _fingerprint(paths: Sequence[str], size: int) -> str:

@@ -279,9 +279,11 @@ def _save_graph(language_model: Any, lm_head: Any, bits: int | None, max_length:
 
 def default_cache_root() -> Path:
     """``$CXRPILOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/cxrpilot``, else ``~/.cache/cxrpilot``."""
-    explicit = os.environ.get("CXRPILOT_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
+    from cxrpilot.models import cache_dir_from_env
+
+    explicit = cache_dir_from_env()
+    if explicit is not None:
+        return explicit
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "cxrpilot"
 
