@@ -145,7 +145,7 @@ class Draft:
     findings_text, impression_text : str
         The FINDINGS and IMPRESSION sections.
     model_id, model_version : str
-        Which model wrote it (e.g. ``"expert-resnet-res128-cxr3"``, ``"0.1.0"``).
+        Which model wrote it (e.g. ``"expert-resnet10-res224-cxr4"``, ``"0.1.0"``).
     timings : dict of str to float
         Seconds spent per stage (``"load"``, ``"model"``, ``"compose"``...).
     maps : tuple of FindingMap

@@ -70,14 +70,25 @@ def test_card_matches_weights(model: expert.ExpertModel) -> None:
     assert (WEIGHTS_DIR / card.model_id / "model_card.md").is_file()
 
 
+#: NIH test-split images (held-out patients), the first six by name of each kind.
+NIH_NORMALS = ("00001281_000", "00001303_001", "00001304_001", "00001323_001", "00001323_002",
+               "00001445_000")
+NIH_ABNORMALS = ("00000072_000", "00000830_000", "00000845_000", "00000865_006", "00001039_005",
+                 "00001437_012")  # a labelled finding other than pneumonia
+
+
 @pytest.mark.data
-def test_pneumonia_scores_higher_than_normal(model, real_images) -> None:
-    j = model.labels.index("Pneumonia")
-    pneumonia = model.predict_proba(real_images["pneumonia"])[:, j]
-    normal = model.predict_proba(real_images["normal"])[:, j]
-    assert pneumonia.mean() > normal.mean() + 0.3
-    nf = model.labels.index("No Finding")
-    assert model.predict_proba(real_images["normal"])[:, nf].mean() > 0.5
+def test_no_finding_output_ranks_normals_above_abnormals(model, shared_data) -> None:
+    """The network's No Finding output (an input to the No Finding rule, never asserted by
+    itself) is higher for NIH normals than for NIH images with a labelled finding."""
+    from cxrpilot import imaging
+
+    def proba(names):
+        images = [imaging.load(shared_data / "nih-chestxray14" / "images" / f"{n}.jpg")
+                  for n in names]
+        return model.predict_proba(images)[:, model.labels.index("No Finding")]
+
+    assert proba(NIH_NORMALS).mean() > proba(NIH_ABNORMALS).mean() + 0.2
 
 
 @pytest.mark.data
@@ -138,7 +149,9 @@ def test_maps_line_up_with_the_image(model, shared_data) -> None:
 
     rg = imaging.load(shared_data / "nih-chestxray14" / "images" / f"{NIH_PICKS['Pleural Effusion']}.jpg")
     flipped = replace(rg, pixels=np.ascontiguousarray(rg.pixels[:, ::-1]))
-    names = [n for n in model.labels if n != "No Finding"]
+    names = list(model.assessed)  # maps are only ever shown for assessed findings
+    if not names:
+        pytest.xfail(f"{model.model_id} assesses no finding, so it shows no map")
     for m, m_f in zip(model.locate(rg, names), model.locate(flipped, names), strict=True):
         a, b = np.asarray(m.grid), np.asarray(m_f.grid)
         assert a.shape == b.shape

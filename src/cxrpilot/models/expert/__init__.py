@@ -14,7 +14,7 @@ Example
 >>> from cxrpilot import imaging
 >>> from cxrpilot.models import expert
 >>> model = expert.load()                                  # the shipped default
->>> "Pleural Effusion" in model.assessed
+>>> "Pleural Effusion" in model.labels     # an output; model.assessed says what it states
 True
 >>> findings, maps = model.assess_with_maps(imaging.load("chest.png"))    # doctest: +SKIP
 """

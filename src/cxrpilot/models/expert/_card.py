@@ -51,7 +51,7 @@ class ModelCard:
     Attributes
     ----------
     model_id : str
-        Descriptive name ``expert-{arch}-res{N}-{data}``, e.g. ``"expert-resnet10-res128-cxr3"``.
+        Descriptive name ``expert-{arch}-res{N}-{data}``, e.g. ``"expert-resnet10-res224-cxr4"``.
     version : str
         Version of these weights.
     labels : tuple of str

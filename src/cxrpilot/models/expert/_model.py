@@ -28,7 +28,7 @@ __all__ = ["ExpertModel", "load", "available_models", "DEFAULT_MODEL", "WEIGHTS_
 #: Where the shipped models live (one folder per model id).
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: The model :func:`load` returns when given no name.
-DEFAULT_MODEL = "expert-resnet10-res224-cxr4"
+DEFAULT_MODEL = "expert-resnet10-res224-cxr1"
 _BATCH = 64
 
 
@@ -102,7 +102,7 @@ class ExpertModel:
 
     @property
     def model_id(self) -> str:
-        """The descriptive model name, e.g. ``"expert-resnet10-res128-cxr3"``."""
+        """The descriptive model name, e.g. ``"expert-resnet10-res224-cxr4"``."""
         return self.card.model_id
 
     @property
@@ -281,7 +281,7 @@ def load(name_or_path: str | os.PathLike[str] | None = None) -> ExpertModel:
     Examples
     --------
     >>> model = load()
-    >>> "Cardiomegaly" in model.assessed
+    >>> "Cardiomegaly" in model.labels
     True
     """
     folder = _resolve(name_or_path)

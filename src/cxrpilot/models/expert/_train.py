@@ -325,7 +325,11 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
     (out_dir / "config.json").write_text(network.config.to_json_string(), encoding="utf-8")
 
     keep = ok.copy()
-    n_sources = len([s for s in (train_sources or sources) if s != holdout_source])
+    seen = set(train_sources or sources)
+    if init_from is not None:  # a fine-tuned network has seen its start model's sources too
+        start_training = json.loads((Path(init_from) / "card.json").read_text())["training"]
+        seen |= set(start_training.get("train_sources") or [])
+    n_sources = len([s for s in seen if s != holdout_source])
     card = ModelCard(
         model_id=model_name(arch, image_size, n_sources, holdout_source),
         version="1.0.0",
