@@ -62,6 +62,9 @@ def format_draft(draft) -> str:
         prob = "-" if f.probability is None else f"{f.probability:.2f}"
         lines.append(f"{mark} {f.name:<28}{f.status.label:<15}{prob:>11}")
     lines += ["  (* critical finding)"]
+    if not any(f.assessed for f in draft.findings):
+        lines.append("  This model assesses none of the findings (none reached its quality bar; "
+                     "see its model card): the report text is empty — read the image.")
     if draft.maps:
         lines.append(f"  Maps (where the model looked): {', '.join(m.name for m in draft.maps)}"
                      " — see --heatmaps DIR or --json")
