@@ -141,6 +141,10 @@ def test_labelled_nih_images_come_out_with_their_finding(model, shared_data, fin
 
 
 @pytest.mark.data
+@pytest.mark.xfail(strict=True, reason=(
+    "measured: the shipped model's Edema map does not follow a mirrored image (correlation with "
+    "the mirrored map 0.17, with the unmirrored 0.32): its maps are mostly a position prior. "
+    "Issue 11 is open; a model whose maps pass makes this XPASS, and the marker goes."))
 def test_maps_line_up_with_the_image(model, shared_data) -> None:
     """A mirrored image gives a mirrored map (the map follows the anatomy, not a fixed place)."""
     from dataclasses import replace

@@ -28,7 +28,7 @@ __all__ = ["ExpertModel", "load", "available_models", "DEFAULT_MODEL", "WEIGHTS_
 #: Where the shipped models live (one folder per model id).
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 #: The model :func:`load` returns when given no name.
-DEFAULT_MODEL = "expert-resnet10-res224-cxr1"
+DEFAULT_MODEL = "expert-resnet10-res224-cxr4"
 _BATCH = 64
 
 
