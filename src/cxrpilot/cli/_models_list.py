@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
         rows.append({
             "name": name, "kind": "expert", "default": name == DEFAULT_MODEL,
             "model_id": card.model_id, "version": card.version, "image_size": card.image_size,
-            "assessed": list(card.labels), "intended_use": card.intended_use,
+            "assessed": list(card.assessed), "outputs": list(card.labels),
+            "intended_use": card.intended_use,
         })
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         mark = " (default)" if r["default"] else ""
         print(f"{r['name']}{mark}  kind={r['kind']} version={r['version']} "
-              f"input={r['image_size']}px\n  assesses: {', '.join(r['assessed'])}\n"
+              f"input={r['image_size']}px\n  assesses: {', '.join(r['assessed']) or 'nothing'}\n"
               f"  {r['intended_use']}")
     print("Janus-Pro models are not shipped: bring weights with 'cxrpilot report --model janus:PATH'.")
     return 0
