@@ -123,6 +123,9 @@ def main() -> None:
                     for i in range(len(inputs))]) * 1000
     lat_maps = np.array([_timed(lambda rg=rg: model.assess_with_maps(rg)) for rg in sample]) * 1000
     n_maps = sum(len(model.assess_with_maps(rg)[1]) for rg in sample[:50]) / min(50, len(sample))
+    # maps of every finding output, whatever its status: the cost when many findings show
+    every = [n for n in model.labels if n != "No Finding"]
+    lat_all = np.array([_timed(lambda rg=rg: model.locate(rg, every)) for rg in sample[:100]]) * 1000
     # batch-32 model throughput
     batch = inputs[:32]
     model.predict_logits(batch)
@@ -153,7 +156,7 @@ def main() -> None:
     peak_np, peak_ort = matmul_peak()
     peak = max(peak_np, peak_ort)
     p50 = np.percentile(lat, 50)
-    p95 = max(np.percentile(lat, 95), np.percentile(lat_maps, 95))
+    p95 = max(np.percentile(lat, 95), np.percentile(lat_maps, 95), np.percentile(lat_all, 95))
     achieved_b1 = flops / (p50 / 1000)
     achieved_b32 = flops * 32 / t_b32
     ips = len(e2e_files) / t_e2e
@@ -174,6 +177,8 @@ def main() -> None:
         f"| with maps (`assess_with_maps`, {n_maps:.1f} maps/image), p50 | "
         f"{np.percentile(lat_maps, 50):.2f} ms | <= 50 ms |",
         f"| with maps, p95 | {np.percentile(lat_maps, 95):.2f} ms | <= 50 ms |",
+        f"| maps of all {len(every)} finding outputs (`locate`), p50 / p95 | "
+        f"{np.percentile(lat_all, 50):.2f} / {np.percentile(lat_all, 95):.2f} ms | <= 50 ms |",
         f"| model throughput, batch 32 | {32 / t_b32:.0f} images/s | |",
         f"| JPEG decode (`imaging.load`, 224 px, check={check}) | {t_decode * 1000:.2f} ms/image | |",
         f"| end to end (decode, check={check}, + preprocess + model, batches of 32, "

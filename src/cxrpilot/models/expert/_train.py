@@ -34,6 +34,10 @@ __all__ = ["train_expert", "auc_summary", "model_name", "ASSESS_MIN_AUC", "choos
 #: A finding is assessed only when its held-out AUC (on the NIH test patients, the one source
 #: that labels every finding) reaches this.
 ASSESS_MIN_AUC = 0.80
+ASSESSMENT_RULE = (
+    f"A finding is assessed when its AUC reaches {ASSESS_MIN_AUC} on the NIH ChestX-ray14 test "
+    "patients (held out), within each view (PA, AP) that has at least 10 positives and 10 "
+    "negatives, and on the NIH validation patients.")
 
 THRESHOLD_RULE = (
     "Thresholds were chosen on the validation split from calibrated probabilities: `low` keeps "
@@ -101,18 +105,35 @@ def _sampling_weights(table: ExampleTable, idx: np.ndarray, cap: float = 5.0) ->
     return w * len(idx)
 
 
+#: A view group of the NIH test patients is checked when it has at least this many positives
+#: and negatives of a finding (fewer give no usable AUC).
+MIN_VIEW_CASES = 10
+
+
 def choose_assessed(test_metrics: dict[str, dict[str, Any]],
                     validation_metrics: dict[str, dict[str, Any]] | None = None) -> tuple[str, ...]:
-    """The outputs whose AUC on the NIH test patients reaches :data:`ASSESS_MIN_AUC` — and,
-    when given, on the NIH validation patients too, so that a finding is not assessed on the
-    strength of one lucky split. No Finding is never among them: it follows from the other
-    findings (:func:`cxrpilot.draft.apply_no_finding_rule`)."""
-    def reaches(metrics: dict[str, dict[str, Any]], name: str) -> bool:
-        group = metrics.get("nih-chestxray14") or metrics.get("all", {})
-        return (group.get(name) or {}).get("auc", 0.0) >= ASSESS_MIN_AUC
+    """The outputs whose AUC on the NIH test patients reaches :data:`ASSESS_MIN_AUC` — within
+    each view too (PA, AP: the NIH selection ties findings to the view, so a finding scored by
+    the view alone must not pass), wherever a view has :data:`MIN_VIEW_CASES` positives and
+    negatives — and, when given, on the NIH validation patients, so that a finding is not
+    assessed on the strength of one lucky split. No Finding is never among them: it follows
+    from the other findings (:func:`cxrpilot.draft.apply_no_finding_rule`)."""
+    def reaches(metrics: dict[str, dict[str, Any]], group: str, name: str) -> bool:
+        m = (metrics.get(group) or {}).get(name) or {}
+        return m.get("auc", 0.0) >= ASSESS_MIN_AUC
 
-    return tuple(name for name in LABELS if name != "No Finding" and reaches(test_metrics, name)
-                 and (validation_metrics is None or reaches(validation_metrics, name)))
+    def views_hold(name: str) -> bool:
+        for view in ("PA", "AP"):
+            m = (test_metrics.get(f"nih-chestxray14 {view}") or {}).get(name)
+            if m and min(m["n_positive"], m["n"] - m["n_positive"]) >= MIN_VIEW_CASES \
+                    and m["auc"] < ASSESS_MIN_AUC:
+                return False
+        return True
+
+    group = "nih-chestxray14" if "nih-chestxray14" in test_metrics else "all"
+    return tuple(name for name in LABELS if name != "No Finding"
+                 and reaches(test_metrics, group, name) and views_hold(name)
+                 and (validation_metrics is None or reaches(validation_metrics, group, name)))
 
 
 def _grouped_aucs(table: ExampleTable, idx: np.ndarray, proba: np.ndarray,
@@ -376,9 +397,7 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
                          "python": platform.python_version()},
         },
         metrics={"test": test_metrics, "validation": validation_metrics,
-                 "assessment_rule": f"A finding is assessed when its AUC on the NIH ChestX-ray14 "
-                                    f"test patients (held out) and on the validation patients "
-                                    f"are both >= {ASSESS_MIN_AUC}.",
+                 "assessment_rule": ASSESSMENT_RULE,
                  "maps": _map_hit_rates(out_dir, table, test_idx, assessed=assessed, mean=mean,
                                         std=std, image_size=image_size),
                  "calibration": calibration,
