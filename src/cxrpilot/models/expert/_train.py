@@ -92,7 +92,7 @@ def _sampling_weights(table: ExampleTable, idx: np.ndarray, cap: float = 5.0) ->
     classes are balanced (capped at ``cap``) so that the source cannot stand in for the class."""
     w = np.zeros(len(table.paths), dtype=np.float64)
     pneumonia = table.targets[:, LABELS.index("Pneumonia")]
-    present = [src for src in np.unique(table.sources[idx])]
+    present = list(np.unique(table.sources[idx]))
     total_share = sum(SOURCE_SHARES.get(str(src), 0.1) for src in present)
     for src in present:
         in_src = idx[table.sources[idx] == src]
@@ -291,7 +291,7 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
     t0 = time.perf_counter()
     weights = _sampling_weights(table, train_idx)
     weights[val_idx] = _sampling_weights(table, val_idx)[val_idx]
-    init_state = None
+    init_state, start = None, None
     if init_from is not None:  # fine-tune: same network and normalisation as the start model
         from safetensors.torch import load_file
 
@@ -347,9 +347,8 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
 
     keep = ok.copy()
     seen = set(train_sources or sources)
-    if init_from is not None:  # a fine-tuned network has seen its start model's sources too
-        start_training = json.loads((Path(init_from) / "card.json").read_text())["training"]
-        seen |= set(start_training.get("train_sources") or [])
+    if start is not None:  # a fine-tuned network has seen its start model's sources too
+        seen |= set(start["training"].get("train_sources") or [])
     n_sources = len([s for s in seen if s != holdout_source])
     card = ModelCard(
         model_id=model_name(arch, image_size, n_sources, holdout_source),
@@ -372,8 +371,7 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
             "seed": seed, "epochs": epochs, "best_epoch": fit.best_epoch, "history": fit.history,
             "image_size": image_size, "holdout_source": holdout_source,
             "train_sources": list(train_sources) if train_sources else list(sources),
-            "fine_tuned_from": None if init_from is None else json.loads(
-                (Path(init_from) / "card.json").read_text())["training"],
+            "fine_tuned_from": None if start is None else start["training"],
             "learning_rate": lr,
             "limit_per_class": limit_per_class, "threads": threads,
             "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
