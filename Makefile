@@ -22,7 +22,7 @@ demo: install
 	$(VENV)/bin/cxrpilot report "$$($(PY) -c "from pydicom.data import get_testdata_file; print(get_testdata_file('RG1_UNCR.dcm'))")"
 
 test: install
-	$(PY) -m pytest
+	CXRPILOT_REQUIRE_PACS=$${CXRPILOT_REQUIRE_PACS-1} $(PY) -m pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info
