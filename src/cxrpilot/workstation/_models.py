@@ -34,6 +34,9 @@ ARMS = ("ai_assisted", "scp")
 READ_STATUSES = ("new", "in_progress", "signed")
 REPORT_STATUSES = ("preliminary", "final", "amended")
 JOB_STATUSES = ("pending", "running", "done", "failed")
+PRIORITIES = ("routine", "urgent", "stat")
+#: Report sections stored beside FINDINGS and IMPRESSION (columns ``{name}_text``).
+REPORT_SECTIONS = ("indication", "technique", "comparison")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -156,6 +159,10 @@ class Case(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), index=True)
     indication: Mapped[str] = mapped_column(Text, default="")
     reference_text: Mapped[str] = mapped_column(Text, default="")
+    #: ``routine``, ``urgent`` or ``stat`` (:data:`PRIORITIES`; checked by the application).
+    priority: Mapped[str] = mapped_column(
+        String(8), default="routine", server_default=text("'routine'")
+    )
     source: Mapped[str] = mapped_column(String(16))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -249,6 +256,10 @@ class Report(Base):
     draft_text: Mapped[str] = mapped_column(Text, default="")
     findings_text: Mapped[str] = mapped_column(Text, default="")
     impression_text: Mapped[str] = mapped_column(Text, default="")
+    #: The sections besides FINDINGS and IMPRESSION (:data:`REPORT_SECTIONS`), revision 0003.
+    indication_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    technique_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    comparison_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     rev: Mapped[int] = mapped_column(Integer, default=1)
     amends_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
     amendment_reason: Mapped[str] = mapped_column(Text, default="")
