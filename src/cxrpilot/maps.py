@@ -21,19 +21,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from cxrpilot.draft import Draft, FindingMap
     from cxrpilot.imaging import Radiograph
 
-__all__ = ["overlay", "write_overlays", "full_resolution"]
+__all__ = ["overlay", "write_overlays", "full_resolution", "resample_grid"]
 
 #: Longest side of a written overlay (large radiographs are shown smaller).
 OVERLAY_SIDE = 1024
 
 
-def full_resolution(finding_map: FindingMap, height: int, width: int) -> np.ndarray:
-    """The map's grid resampled (bilinear) to ``(height, width)``, float32 in [0, 1]."""
+def resample_grid(grid: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resampling of a 2-D grid to ``(height, width)`` (cell centres aligned), float32.
+
+    >>> resample_grid(np.eye(2), 4, 4).shape
+    (4, 4)
+    """
     from PIL import Image
 
-    grid = np.asarray(finding_map.grid, dtype=np.float32)
-    image = Image.fromarray(grid).resize((int(width), int(height)), Image.Resampling.BILINEAR)
-    return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    image = Image.fromarray(np.ascontiguousarray(grid, dtype=np.float32))
+    return np.asarray(image.resize((int(width), int(height)), Image.Resampling.BILINEAR),
+                      dtype=np.float32)
+
+
+def full_resolution(finding_map: FindingMap, height: int, width: int) -> np.ndarray:
+    """The map's grid resampled (bilinear) to ``(height, width)``, float32 in [0, 1]."""
+    return np.clip(resample_grid(np.asarray(finding_map.grid), height, width), 0.0, 1.0)
 
 
 def overlay(radiograph: Radiograph, finding_map: FindingMap, *, alpha: float = 0.5) -> Image.Image:

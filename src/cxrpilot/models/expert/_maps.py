@@ -14,19 +14,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["image_grid", "upsample", "peak", "hit_rate", "MAP_GRID"]
+from cxrpilot.maps import resample_grid
+
+__all__ = ["image_grid", "peak", "hit_rate", "MAP_GRID"]
 
 #: Cells along the longer image side of the maps given in a draft.
 MAP_GRID = 16
-
-
-def upsample(grid: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resampling of a 2-D grid to ``(height, width)`` (cell centres aligned)."""
-    from PIL import Image
-
-    image = Image.fromarray(np.ascontiguousarray(grid, dtype=np.float32))
-    return np.asarray(image.resize((int(width), int(height)), Image.Resampling.BILINEAR),
-                      dtype=np.float32)
 
 
 def image_grid(cam: np.ndarray, image_shape: tuple[int, int], input_size: int, *,
@@ -53,10 +46,10 @@ def image_grid(cam: np.ndarray, image_shape: tuple[int, int], input_size: int, *
     from cxrpilot.imaging import square_region
 
     top, left, h, w = square_region(image_shape, input_size)
-    full = upsample(cam, input_size, input_size)[top : top + h, left : left + w]
+    full = resample_grid(cam, input_size, input_size)[top : top + h, left : left + w]
     rows = max(1, round(cells * h / max(h, w)))
     cols = max(1, round(cells * w / max(h, w)))
-    grid = upsample(full, rows, cols)
+    grid = resample_grid(full, rows, cols)
     lo, hi = float(grid.min()), float(grid.max())
     return ((grid - lo) / (hi - lo) if hi > lo else np.zeros_like(grid)).astype(np.float32)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from cxrpilot import __version__
 from cxrpilot.errors import InvalidDatasetError
+from cxrpilot.machine import describe_machine
 from cxrpilot.models.expert._cache import cached_images
 from cxrpilot.models.expert._calibration import choose_thresholds, fit_temperature, sigmoid
 from cxrpilot.models.expert._card import (
@@ -165,22 +166,6 @@ def _map_hit_rates(out_dir: Path, table: ExampleTable, test_idx: np.ndarray, *,
     boxed = [table.studies[i] for i in test_idx if table.studies[i].meta.get("boxes")]
     return box_hit_rates(out_dir / WEIGHTS_FILE, boxed, LABELS, assessed, mean=mean, std=std,
                          input_size=image_size)
-
-
-def _machine() -> str:
-    """CPU model and cores available, for the card's record of where training ran."""
-    import os
-
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores, {platform.system()} {platform.machine()}"
 
 
 def _data_hashes(table: ExampleTable, data_dir: Path) -> dict[str, str]:
@@ -389,7 +374,7 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
             "splits": _split_counts(table, keep),
             "unreadable_images": int((~ok).sum()),
             "threshold_rule": THRESHOLD_RULE,
-            "machine": _machine(),
+            "machine": describe_machine(),
             "data_sha256": _data_hashes(table, Path(data_dir)),
             "software": {"cxrpilot": __version__, "torch": torch.__version__,
                          "python": platform.python_version()},
