@@ -4,6 +4,8 @@ Inbound: :mod:`.dimse` (a C-STORE SCP that hands each received instance to a cal
 and :mod:`.dicomweb` (QIDO-RS search and WADO-RS retrieve against a PACS). The
 workstation wires them to its database; nothing here touches one.
 
+Outbound: :mod:`.sr` (the signed report and the AI findings as DICOM SR documents).
+
 Names are imported on first use (``import cxrpilot.interop`` loads neither pynetdicom nor
 httpx).
 """
@@ -21,6 +23,10 @@ _EXPORTS = {
     "DicomWebClient": ".dicomweb",
     "StudySummary": ".dicomweb",
     "parse_multipart_related": ".dicomweb",
+    # outbound
+    "report_sr": ".sr",
+    "ai_findings_sr": ".sr",
+    "read_sr": ".sr",
 }
 
 __all__ = sorted(_EXPORTS)
