@@ -13,6 +13,7 @@ TABLES = {
     "sessions",
     "login_attempts",
     "audit_log",
+    "exams",
     "images",
     "cases",
     "jobs",

@@ -1,4 +1,5 @@
-"""ORM models: people and sessions, the audit log, images and cases, draft jobs, reads and reports.
+"""ORM models: people and sessions, the audit log, exams, images and cases, draft jobs, reads
+and reports.
 
 Study tables (studies, members, eligibility, evaluations) are in :mod:`._study_models`. The
 schema itself is created only by the Alembic revisions in ``migrations/``; these classes must
@@ -7,7 +8,7 @@ match them (a test compares the two).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -133,10 +134,31 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class Exam(Base):
+    """What DICOM calls a study: one StudyInstanceUID, its accession number, and a
+    pseudonymous patient key (a keyed hash of the Patient ID; the ID itself is never
+    stored) by which a patient's earlier exams are found."""
+
+    __tablename__ = "exams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    accession_number: Mapped[str | None] = mapped_column(String(64))
+    patient_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    study_date: Mapped[date | None]
+    modality: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Image(Base):
-    """A de-identified image in the content-addressed store."""
+    """A de-identified image in the content-addressed store (of an exam, when its DICOM
+    header named a study)."""
 
     __tablename__ = "images"
+    __table_args__ = (
+        Index("ix_images_sop_instance_uid", "sop_instance_uid", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -149,10 +171,13 @@ class Image(Base):
     height: Mapped[int] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    exam_id: Mapped[int | None] = mapped_column(ForeignKey("exams.id"), index=True)
+    sop_instance_uid: Mapped[str | None] = mapped_column(String(64))
 
 
 class Case(Base):
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_exam_id", "exam_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     label: Mapped[str] = mapped_column(String(128))
@@ -166,6 +191,10 @@ class Case(Base):
     source: Mapped[str] = mapped_column(String(16))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The exam the case reads (one case per exam); None for an image without a study.
+    exam_id: Mapped[int | None] = mapped_column(ForeignKey("exams.id"))
+    #: Why the case has no AI draft (e.g. only a lateral view); "" when it is drafted.
+    not_drafted_reason: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
 
 class Job(Base):
