@@ -107,6 +107,20 @@ def test_non_ascii_and_long_text_survive(rg1_uncr):
     assert back.findings == (text,)
 
 
+def test_other_sections_under_their_headings(rg1_uncr):
+    rep = _final(indication_text="Cough, fever.", technique_text="PA chest.",
+                 comparison_text="None.")
+    back = sr.read_sr(sr.report_sr(rep, _exam(rg1_uncr), sop_instance_uid="2.25.11"))
+    assert back.sections == {
+        "Indications for Procedure": ("Cough, fever.",),
+        "Current Procedure Descriptions": ("PA chest.",),
+        "Prior Procedure Descriptions": ("None.",),
+        "Findings": ("Heart size is enlarged. Lungs clear.",),
+        "Impressions": ("Cardiomegaly.",),
+    }
+    assert list(back.sections)[-2:] == ["Findings", "Impressions"]
+
+
 def test_empty_impression_is_left_out_not_written_empty(rg1_uncr):
     back = sr.read_sr(
         sr.report_sr(_final(impression=""), _exam(rg1_uncr), sop_instance_uid="2.25.5")

@@ -4,7 +4,8 @@ Inbound: :mod:`.dimse` (a C-STORE SCP that hands each received instance to a cal
 and :mod:`.dicomweb` (QIDO-RS search and WADO-RS retrieve against a PACS). The
 workstation wires them to its database; nothing here touches one.
 
-Outbound: :mod:`.sr` (the signed report and the AI findings as DICOM SR documents).
+Outbound: :mod:`.sr` (the signed report and the AI findings as DICOM SR documents) and
+:mod:`.fhir` (FHIR R4 DiagnosticReport and Observation resources).
 
 Names are imported on first use (``import cxrpilot.interop`` loads neither pynetdicom nor
 httpx).
@@ -27,6 +28,9 @@ _EXPORTS = {
     "report_sr": ".sr",
     "ai_findings_sr": ".sr",
     "read_sr": ".sr",
+    "signed_report": ".fhir",
+    "ai_draft_report": ".fhir",
+    "parse_report": ".fhir",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -165,6 +165,10 @@ class ReportContent:
         The SR this amendment replaces.
     organization : str
         Verifying organisation (the hospital); DICOM needs one for a verified document.
+    indication_text, technique_text, comparison_text : str
+        The other sections, written (before FINDINGS) only when not empty: under the TID
+        2000 headings *Indications for Procedure*, *Current Procedure Descriptions* and
+        *Prior Procedure Descriptions*.
     """
 
     findings_text: str
@@ -175,6 +179,9 @@ class ReportContent:
     version: int = 1
     predecessor: SrRef | None = None
     organization: str = "cxrpilot"
+    indication_text: str = ""
+    technique_text: str = ""
+    comparison_text: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in ("preliminary", "final", "amended"):
@@ -214,6 +221,8 @@ class SrSummary:
     device_observers: tuple[str, ...]
     findings: tuple[str, ...]
     impressions: tuple[str, ...]
+    #: Text of every section by heading meaning ("Findings", "Indications for Procedure"...)
+    sections: dict[str, tuple[str, ...]]
     evidence_sop_instance_uids: tuple[str, ...]
     image_sop_instance_uids: tuple[str, ...]
     predecessor_sop_instance_uids: tuple[str, ...]
@@ -406,6 +415,15 @@ def report_sr(
             )
         )
     root_items.append(_image_library(exam))
+    for heading, concept, text in (
+        (codes.DCM.IndicationsForProcedure, codes.DCM.Comment, report.indication_text),
+        (codes.DCM.CurrentProcedureDescriptions, codes.DCM.ProcedureDescription,
+         report.technique_text),
+        (codes.DCM.PriorProcedureDescriptions, codes.DCM.ProcedureDescription,
+         report.comparison_text),
+    ):
+        if text.strip():
+            root_items.append(_section(heading, concept, text))
     root_items.append(_section(codes.DCM.Findings, codes.DCM.Finding, report.findings_text))
     root_items.append(
         _section(codes.DCM.Impressions, codes.DCM.Impression, report.impression_text)
@@ -687,6 +705,15 @@ def read_sr(data: bytes | object) -> SrSummary:
         )
     findings, impressions, people, devices, images = [], [], [], [], []
     evaluations = []
+    sections: dict[str, tuple[str, ...]] = {}
+    for item in ds.ContentSequence:
+        if item.get("ValueType") == "CONTAINER":
+            texts = tuple(
+                str(i.TextValue) for i in item.get("ContentSequence", ())
+                if i.get("ValueType") == "TEXT"
+            )
+            if texts:
+                sections[_concept(item)[1]] = texts
     for item in _walk(ds.ContentSequence):
         code, meaning = _concept(item)
         vt = item.get("ValueType")
@@ -725,6 +752,7 @@ def read_sr(data: bytes | object) -> SrSummary:
         device_observers=tuple(devices),
         findings=tuple(findings),
         impressions=tuple(impressions),
+        sections=sections,
         evidence_sop_instance_uids=_refs(ds.get("CurrentRequestedProcedureEvidenceSequence")),
         image_sop_instance_uids=tuple(dict.fromkeys(images)),
         predecessor_sop_instance_uids=_refs(ds.get("PredecessorDocumentsSequence")),
