@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cxrpilot import __version__
@@ -21,6 +22,7 @@ from ._headers import SecurityHeadersMiddleware
 from ._security import load_or_create_secret, password_hasher
 from ._settings import Settings, get_settings
 from ._storage import BlobStore
+from ._validation import StrictJSONMiddleware, validation_error_body
 from ._worker import DraftProducer, DraftWorker
 from .deps import CSRF_HEADER, SESSION_COOKIE, AppState
 
@@ -177,6 +179,12 @@ def create_app(
     @app.exception_handler(CxrpilotError)
     async def _user_error(_request: Request, exc: CxrpilotError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_error_body(list(exc.errors())), status_code=422)
+
+    app.add_middleware(StrictJSONMiddleware)
 
     app.add_middleware(SecurityHeadersMiddleware)
 

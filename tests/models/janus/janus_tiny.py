@@ -2,12 +2,20 @@
 text, an original DeepSeek-format checkpoint (the key names and config structure of the
 published Janus-Pro release, written from the structure of DeepSeek's own modules), and its
 HF-format conversion. Real radiographs come from ../shared/data/covid-radiography.
+
+DeepSeek's code cannot build a tiny vision tower: ``create_siglip_vit`` asserts that
+``model_name`` is one of its three SigLIP configs and ignores size keys. So the tiny checkpoints
+name their tower ``cxrpilot_tiny_vit`` (no SigLIP name) and give its sizes explicitly, which
+cxrpilot's importer accepts as its own extension; :func:`published_config` is the Janus-Pro-1B
+config.json as released (``siglip_large_patch16_384``, VQ-16, 2048-wide aligners and heads)
+with only the language model shrunk, for the slow published-config test.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 
@@ -26,6 +34,18 @@ LM = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_
       "num_key_value_heads": 4, "max_position_embeddings": 1024}
 VIT = {"width": 32, "layers": 2, "heads": 2, "patch_size": 8, "mlp_ratio": 4.0, "image_size": 32}
 VQ = {"ch": 32, "ch_mult": [1, 1], "z_channels": 32, "num_res_blocks": 1, "n_embed": 8, "image_token_size": 64}
+#: The tiny tower's name: not a SigLIP name, so nothing mistakes it for one DeepSeek's code builds.
+TINY_TOWER = "cxrpilot_tiny_vit"
+
+# Janus-Pro-1B as published (deepseek-ai/Janus-Pro-1B config.json): SigLIP-L/16 at 384 px
+# (janus/models/siglip_vit.py), VQ-16 (janus/models/vq_model.py ModelArgs defaults; the
+# original builds it with no arguments), LM width 2048. PUBLISHED_LM shrinks only depth and
+# vocabulary (the test tokenizer's), keeping the width the aligners and heads need.
+PUBLISHED_LM = {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 2, "num_attention_heads": 16,
+                "num_key_value_heads": 16, "max_position_embeddings": 16384}
+PUBLISHED_VIT = {"width": 1024, "layers": 24, "heads": 16, "patch_size": 16, "mlp_ratio": 4.0, "image_size": 384}
+PUBLISHED_VQ = {"ch": 128, "ch_mult": [1, 1, 2, 2, 4], "z_channels": 256, "num_res_blocks": 2, "n_embed": 8,
+                "image_token_size": 16384}
 
 
 def iu_report_texts(data: Path, limit: int = 400) -> list[str]:
@@ -59,73 +79,93 @@ def _gen(shape, g, scale=0.2):
     return torch.randn(*shape, generator=g) * scale
 
 
-def original_state_dict(vocab: int, seed: int = 0) -> dict[str, "torch.Tensor"]:
-    """Weights of DeepSeek's ``MultiModalityCausalLM`` with the release's key names."""
+def _scaled_gen(fan_in: bool):
+    """``_gen``, with the std capped at 1/sqrt(fan-in) of matrices and kernels when ``fan_in``."""
+    if not fan_in:
+        return _gen
+
+    def gen(shape, g, scale=0.2):
+        fan = math.prod(shape[1:]) if len(shape) > 1 else 0
+        return _gen(shape, g, min(scale, fan ** -0.5) if fan else scale)
+
+    return gen
+
+
+def original_state_dict(vocab: int, seed: int = 0, *, lm: dict = LM, vit: dict = VIT, vq: dict = VQ,
+                        dtype: "torch.dtype | None" = None, fan_in: bool = False) -> dict[str, "torch.Tensor"]:
+    """Weights of DeepSeek's ``MultiModalityCausalLM`` with the release's key names (sizes
+    from ``lm``/``vit``/``vq``; ``dtype`` casts them, e.g. bfloat16 as released; ``fan_in``
+    caps each weight's std at 1/sqrt(fan-in), so that activations stay finite at full depth)."""
     g = torch.Generator().manual_seed(seed)
+    gen = _scaled_gen(fan_in)
     sd: dict[str, torch.Tensor] = {}
+    LM, VIT, VQ = lm, vit, vq  # noqa: N806 - the module constants' names, for the sizes below
     H, I = LM["hidden_size"], LM["intermediate_size"]
     # language_model = LlamaForCausalLM
-    sd["language_model.model.embed_tokens.weight"] = _gen((vocab, H), g, 1.0)
+    sd["language_model.model.embed_tokens.weight"] = gen((vocab, H), g, 1.0)
     for i in range(LM["num_hidden_layers"]):
         p = f"language_model.model.layers.{i}."
         for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
-            sd[p + f"self_attn.{name}.weight"] = _gen((H, H), g)
-        sd[p + "mlp.gate_proj.weight"] = _gen((I, H), g)
-        sd[p + "mlp.up_proj.weight"] = _gen((I, H), g)
-        sd[p + "mlp.down_proj.weight"] = _gen((H, I), g)
-        sd[p + "input_layernorm.weight"] = 1 + _gen((H,), g, 0.05)
-        sd[p + "post_attention_layernorm.weight"] = 1 + _gen((H,), g, 0.05)
-    sd["language_model.model.norm.weight"] = 1 + _gen((H,), g, 0.05)
-    sd["language_model.lm_head.weight"] = _gen((vocab, H), g, 0.5)
+            sd[p + f"self_attn.{name}.weight"] = gen((H, H), g)
+        sd[p + "mlp.gate_proj.weight"] = gen((I, H), g)
+        sd[p + "mlp.up_proj.weight"] = gen((I, H), g)
+        sd[p + "mlp.down_proj.weight"] = gen((H, I), g)
+        sd[p + "input_layernorm.weight"] = 1 + gen((H,), g, 0.05)
+        sd[p + "post_attention_layernorm.weight"] = 1 + gen((H,), g, 0.05)
+    sd["language_model.model.norm.weight"] = 1 + gen((H,), g, 0.05)
+    sd["language_model.lm_head.weight"] = gen((vocab, H), g, 0.5)
     # vision_model = CLIPVisionTower wrapping timm's VisionTransformer (siglip_vit.py)
     D, P, n = VIT["width"], VIT["patch_size"], (VIT["image_size"] // VIT["patch_size"]) ** 2
     M = int(D * VIT["mlp_ratio"])
     t = "vision_model.vision_tower."
-    sd[t + "pos_embed"] = _gen((1, n, D), g)
-    sd[t + "patch_embed.proj.weight"] = _gen((D, 3, P, P), g, 0.1)
-    sd[t + "patch_embed.proj.bias"] = _gen((D,), g)
+    sd[t + "pos_embed"] = gen((1, n, D), g)
+    sd[t + "patch_embed.proj.weight"] = gen((D, 3, P, P), g, 0.1)
+    sd[t + "patch_embed.proj.bias"] = gen((D,), g)
     for i in range(VIT["layers"]):
         b = f"{t}blocks.{i}."
         for norm in ("norm1", "norm2"):
-            sd[b + f"{norm}.weight"], sd[b + f"{norm}.bias"] = 1 + _gen((D,), g, 0.05), _gen((D,), g, 0.05)
-        sd[b + "attn.qkv.weight"], sd[b + "attn.qkv.bias"] = _gen((3 * D, D), g), _gen((3 * D,), g)
-        sd[b + "attn.proj.weight"], sd[b + "attn.proj.bias"] = _gen((D, D), g), _gen((D,), g)
-        sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"] = _gen((M, D), g), _gen((M,), g)
-        sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"] = _gen((D, M), g), _gen((D,), g)
-    sd[t + "norm.weight"], sd[t + "norm.bias"] = 1 + _gen((D,), g, 0.05), _gen((D,), g, 0.05)
+            sd[b + f"{norm}.weight"], sd[b + f"{norm}.bias"] = 1 + gen((D,), g, 0.05), gen((D,), g, 0.05)
+        sd[b + "attn.qkv.weight"], sd[b + "attn.qkv.bias"] = gen((3 * D, D), g), gen((3 * D,), g)
+        sd[b + "attn.proj.weight"], sd[b + "attn.proj.bias"] = gen((D, D), g), gen((D,), g)
+        sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"] = gen((M, D), g), gen((M,), g)
+        sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"] = gen((D, M), g), gen((D,), g)
+    sd[t + "norm.weight"], sd[t + "norm.bias"] = 1 + gen((D,), g, 0.05), gen((D,), g, 0.05)
     # timm AttentionPoolLatent ("map" global pool): in the release, unused by Janus
     a = t + "attn_pool."
-    sd[a + "latent"] = _gen((1, 1, D), g)
-    sd[a + "q.weight"], sd[a + "q.bias"] = _gen((D, D), g), _gen((D,), g)
-    sd[a + "kv.weight"], sd[a + "kv.bias"] = _gen((2 * D, D), g), _gen((2 * D,), g)
-    sd[a + "proj.weight"], sd[a + "proj.bias"] = _gen((D, D), g), _gen((D,), g)
-    sd[a + "norm.weight"], sd[a + "norm.bias"] = 1 + _gen((D,), g, 0.05), _gen((D,), g)
-    sd[a + "mlp.fc1.weight"], sd[a + "mlp.fc1.bias"] = _gen((M, D), g), _gen((M,), g)
-    sd[a + "mlp.fc2.weight"], sd[a + "mlp.fc2.bias"] = _gen((D, M), g), _gen((D,), g)
+    sd[a + "latent"] = gen((1, 1, D), g)
+    sd[a + "q.weight"], sd[a + "q.bias"] = gen((D, D), g), gen((D,), g)
+    sd[a + "kv.weight"], sd[a + "kv.bias"] = gen((2 * D, D), g), gen((2 * D,), g)
+    sd[a + "proj.weight"], sd[a + "proj.bias"] = gen((D, D), g), gen((D,), g)
+    sd[a + "norm.weight"], sd[a + "norm.bias"] = 1 + gen((D,), g, 0.05), gen((D,), g)
+    sd[a + "mlp.fc1.weight"], sd[a + "mlp.fc1.bias"] = gen((M, D), g), gen((M,), g)
+    sd[a + "mlp.fc2.weight"], sd[a + "mlp.fc2.bias"] = gen((D, M), g), gen((D,), g)
     # aligner = MlpProjector(mlp_gelu, depth 2): layers = [Linear, GELU, Linear]
-    sd["aligner.layers.0.weight"], sd["aligner.layers.0.bias"] = _gen((H, D), g), _gen((H,), g)
-    sd["aligner.layers.2.weight"], sd["aligner.layers.2.bias"] = _gen((H, H), g), _gen((H,), g)
+    sd["aligner.layers.0.weight"], sd["aligner.layers.0.bias"] = gen((H, D), g), gen((H,), g)
+    sd["aligner.layers.2.weight"], sd["aligner.layers.2.bias"] = gen((H, H), g), gen((H,), g)
     # gen_vision_model = VQModel (vq_model.py)
-    sd.update(_vq_state_dict(g))
+    sd.update(_vq_state_dict(g, VQ, fan_in))
     E, K = VQ["n_embed"], VQ["image_token_size"]
-    sd["gen_aligner.layers.0.weight"], sd["gen_aligner.layers.0.bias"] = _gen((H, E), g), _gen((H,), g)
-    sd["gen_aligner.layers.2.weight"], sd["gen_aligner.layers.2.bias"] = _gen((H, H), g), _gen((H,), g)
-    sd["gen_head.output_mlp_projector.weight"] = _gen((H, H), g)
-    sd["gen_head.output_mlp_projector.bias"] = _gen((H,), g)
-    sd["gen_head.vision_head.weight"], sd["gen_head.vision_head.bias"] = _gen((K, H), g), _gen((K,), g)
-    sd["gen_embed.weight"] = _gen((K, E), g)
+    sd["gen_aligner.layers.0.weight"], sd["gen_aligner.layers.0.bias"] = gen((H, E), g), gen((H,), g)
+    sd["gen_aligner.layers.2.weight"], sd["gen_aligner.layers.2.bias"] = gen((H, H), g), gen((H,), g)
+    sd["gen_head.output_mlp_projector.weight"] = gen((H, H), g)
+    sd["gen_head.output_mlp_projector.bias"] = gen((H,), g)
+    sd["gen_head.vision_head.weight"], sd["gen_head.vision_head.bias"] = gen((K, H), g), gen((K,), g)
+    sd["gen_embed.weight"] = gen((K, E), g)
+    if dtype is not None:
+        sd = {k: v.to(dtype) for k, v in sd.items()}
     return sd
 
 
-def _vq_state_dict(g) -> dict[str, "torch.Tensor"]:
+def _vq_state_dict(g, VQ: dict = VQ, fan_in: bool = False) -> dict[str, "torch.Tensor"]:  # noqa: N803
     """VQModel keys, following the loops of DeepSeek's vq_model.Encoder/Decoder."""
+    gen = _scaled_gen(fan_in)
     sd: dict[str, torch.Tensor] = {}
 
     def conv(name, cin, cout, k):
-        sd[name + ".weight"], sd[name + ".bias"] = _gen((cout, cin, k, k), g, 0.05), _gen((cout,), g, 0.05)
+        sd[name + ".weight"], sd[name + ".bias"] = gen((cout, cin, k, k), g, 0.05), gen((cout,), g, 0.05)
 
     def norm(name, c):
-        sd[name + ".weight"], sd[name + ".bias"] = 1 + _gen((c,), g, 0.05), _gen((c,), g, 0.05)
+        sd[name + ".weight"], sd[name + ".bias"] = 1 + gen((c,), g, 0.05), gen((c,), g, 0.05)
 
     def res(name, cin, cout):
         norm(name + ".norm1", cin), conv(name + ".conv1", cin, cout, 3)
@@ -169,7 +209,7 @@ def _vq_state_dict(g) -> dict[str, "torch.Tensor"]:
             conv(f"{d}conv_blocks.{k}.upsample.conv", block_in, block_in, 3)
     norm(d + "norm_out", block_in), conv(d + "conv_out", block_in, 3, 3)
     q = "gen_vision_model."
-    sd[q + "quantize.embedding.weight"] = _gen((VQ["image_token_size"], VQ["n_embed"]), g)
+    sd[q + "quantize.embedding.weight"] = gen((VQ["image_token_size"], VQ["n_embed"]), g)
     sd[q + "quantize.codebook_used"] = torch.zeros(65536)
     conv(q + "quant_conv", z, VQ["n_embed"], 1)
     conv(q + "post_quant_conv", VQ["n_embed"], z, 1)
@@ -187,7 +227,7 @@ def original_config(vocab: int) -> dict:
         "transformers_version": "4.33.1",
         "language_config": {**LM, "model_type": "llama", "vocab_size": vocab, "torch_dtype": "float32"},
         "vision_config": {"cls": "CLIPVisionTower", "model_type": "vision", "params": {
-            "image_size": VIT["image_size"], "model_name": "siglip_tiny_test", "select_feature": "same",
+            "image_size": VIT["image_size"], "model_name": TINY_TOWER, "select_feature": "same",
             "select_layer": -1, **{k: VIT[k] for k in ("width", "layers", "heads", "patch_size", "mlp_ratio")}}},
         "aligner_config": {"cls": "MlpProjector", "model_type": "aligner", "params": {
             "depth": 2, "input_dim": VIT["width"], "n_embed": H, "projector_type": "mlp_gelu"}},
@@ -199,15 +239,61 @@ def original_config(vocab: int) -> dict:
     }
 
 
+def published_config(vocab: int) -> dict:
+    """deepseek-ai/Janus-Pro-1B's config.json, the language model shrunk to
+    :data:`PUBLISHED_LM` (and ``vocab``). Everything else as released: the vision tower by
+    name only, VQ-16 by class name with codebook 16384 x 8, the 2048-wide aligners and head."""
+    return {
+        "aligner_config": {"cls": "MlpProjector", "model_type": "aligner", "params": {
+            "depth": 2, "input_dim": 1024, "n_embed": 2048, "projector_type": "mlp_gelu"}},
+        "architectures": ["MultiModalityCausalLM"],
+        "gen_aligner_config": {"cls": "MlpProjector", "model_type": "gen_aligner", "params": {
+            "depth": 2, "input_dim": 8, "n_embed": 2048, "projector_type": "mlp_gelu"}},
+        "gen_head_config": {"cls": "vision_head", "model_type": "gen_head", "params": {
+            "image_token_embed": 2048, "image_token_size": 16384, "n_embed": 2048}},
+        "gen_vision_config": {"cls": "VQ-16", "model_type": "gen_vision", "params": {
+            "image_token_size": 16384, "n_embed": 8}},
+        "language_config": {**PUBLISHED_LM, "model_type": "llama", "torch_dtype": "bfloat16", "vocab_size": vocab},
+        "model_type": "multi_modality",
+        "torch_dtype": "bfloat16",
+        "transformers_version": "4.33.1",
+        "vision_config": {"cls": "CLIPVisionTower", "model_type": "vision", "params": {
+            "image_size": 384, "model_name": "siglip_large_patch16_384", "select_feature": "same",
+            "select_layer": -1}},
+    }
+
+
+#: Added-token flags put on the test tokenizers: varied on purpose (normalized, special,
+#: rstrip), so that a converter or loader that re-registers a token with its own defaults
+#: changes something a test sees. (The published files' own flags could not be read here.)
+ADDED_TOKEN_FLAGS = {
+    BOS: {"normalized": True}, EOS: {"normalized": True}, PAD: {"normalized": True},
+    "<image_placeholder>": {"normalized": True}, "<begin_of_image>": {"special": False},
+    "<end_of_image>": {"special": False, "normalized": True}, "<|Assistant|>": {"rstrip": True},
+}
+
+
+def set_added_token_flags(tokenizer_json: Path, flags: dict[str, dict] = ADDED_TOKEN_FLAGS) -> Path:
+    """Rewrite the flags of ``tokenizer_json``'s added tokens in place; returns the path."""
+    data = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    for token in data["added_tokens"]:
+        token.update(flags.get(token["content"], {}))
+    tokenizer_json.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return tokenizer_json
+
+
 def write_original_checkpoint(folder: Path, tokenizer_json: Path, *, seed: int = 0,
-                              safetensors: bool = False) -> dict[str, "torch.Tensor"]:
-    """Write an original-format checkpoint folder; returns its state dict."""
+                              safetensors: bool = False, published: bool = False) -> dict[str, "torch.Tensor"]:
+    """Write an original-format checkpoint folder; returns its state dict. ``published``:
+    :func:`published_config` with bfloat16 weights of those sizes (as released), else tiny."""
     from tokenizers import Tokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = Tokenizer.from_file(str(tokenizer_json)).get_vocab_size()
+    vit = PUBLISHED_VIT if published else VIT
     (folder / "tokenizer.json").write_bytes(tokenizer_json.read_bytes())
-    (folder / "config.json").write_text(json.dumps(original_config(vocab), indent=2))
+    config = published_config(vocab) if published else original_config(vocab)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
     (folder / "tokenizer_config.json").write_text(json.dumps({
         "add_bos_token": True, "add_eos_token": False, "bos_token": BOS, "eos_token": EOS,
         "clean_up_tokenization_spaces": False, "legacy": True, "model_max_length": 16384,
@@ -215,17 +301,21 @@ def write_original_checkpoint(folder: Path, tokenizer_json: Path, *, seed: int =
         "use_default_system_prompt": False}))
     (folder / "special_tokens_map.json").write_text(json.dumps({
         "additional_special_tokens": ["<image_placeholder>", "<patch_placeholder>", "<|User|>", "<|Assistant|>"],
-        "bos_token": BOS, "eos_token": EOS, "pad_token": PAD}))
+        "bos_token": BOS, "eos_token": EOS, "pad_token": PAD}, ensure_ascii=False))
     (folder / "preprocessor_config.json").write_text(json.dumps({
         "background_color": [127, 127, 127], "do_normalize": True, "image_mean": [0.5, 0.5, 0.5],
-        "image_processor_type": "VLMImageProcessor", "image_size": VIT["image_size"],
+        "image_processor_type": "VLMImageProcessor", "image_size": vit["image_size"],
         "image_std": [0.5, 0.5, 0.5], "min_size": 14, "processor_class": "VLChatProcessor",
         "rescale_factor": 0.00392156862745098}))
     (folder / "processor_config.json").write_text(json.dumps({
         "add_special_token": False, "ignore_id": -100, "image_tag": "<image_placeholder>",
-        "mask_prompt": True, "num_image_tokens": (VIT["image_size"] // VIT["patch_size"]) ** 2,
+        "mask_prompt": True, "num_image_tokens": (vit["image_size"] // vit["patch_size"]) ** 2,
         "processor_class": "VLChatProcessor", "sft_format": "deepseek"}))
-    sd = original_state_dict(vocab, seed)
+    if published:
+        sd = original_state_dict(vocab, seed, lm=PUBLISHED_LM, vit=PUBLISHED_VIT, vq=PUBLISHED_VQ,
+                                 dtype=torch.bfloat16, fan_in=True)
+    else:
+        sd = original_state_dict(vocab, seed)
     if safetensors:
         from safetensors.torch import save_file
 

@@ -16,17 +16,19 @@ from cxrpilot.models.janus._convert import convert_state_dict
 from .janus_tiny import LM, VIT, torch, write_original_checkpoint
 
 
-def reference_image_embeddings(sd: dict, pixel_values: "torch.Tensor") -> "torch.Tensor":
+def reference_image_embeddings(sd: dict, pixel_values: "torch.Tensor", *, vit: dict = VIT,
+                               layers: int | None = None) -> "torch.Tensor":
     """Original Janus vision path written out by hand from DeepSeek's modules (timm ViT with
-    fused qkv + MlpProjector), on the original tensors — independent of transformers' Janus."""
+    fused qkv + MlpProjector), on the original tensors — independent of transformers' Janus.
+    ``layers``: stop after that many blocks and return their output (no norm, no aligner)."""
     F = torch.nn.functional
     t = "vision_model.vision_tower."
-    D, heads = VIT["width"], VIT["heads"]
+    D, heads = vit["width"], vit["heads"]
     x = F.conv2d(pixel_values, sd[t + "patch_embed.proj.weight"], sd[t + "patch_embed.proj.bias"],
-                 stride=VIT["patch_size"])
+                 stride=vit["patch_size"])
     x = x.flatten(2).transpose(1, 2) + sd[t + "pos_embed"]
     B, N, _ = x.shape
-    for i in range(VIT["layers"]):
+    for i in range(vit["layers"] if layers is None else layers):
         b = f"{t}blocks.{i}."
         h = F.layer_norm(x, (D,), sd[b + "norm1.weight"], sd[b + "norm1.bias"], eps=1e-6)
         qkv = F.linear(h, sd[b + "attn.qkv.weight"], sd[b + "attn.qkv.bias"])
@@ -38,6 +40,8 @@ def reference_image_embeddings(sd: dict, pixel_values: "torch.Tensor") -> "torch
         h = F.linear(F.gelu(F.linear(h, sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"])),
                      sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"])
         x = x + h
+    if layers is not None:
+        return x
     x = F.layer_norm(x, (D,), sd[t + "norm.weight"], sd[t + "norm.bias"], eps=1e-6)
     x = F.linear(x, sd["aligner.layers.0.weight"], sd["aligner.layers.0.bias"])
     return F.linear(F.gelu(x), sd["aligner.layers.2.weight"], sd["aligner.layers.2.bias"])

@@ -135,10 +135,12 @@ def convert_state_dict(state_dict: dict[str, Any]) -> dict[str, Any]:
     return converter(dict(state_dict))
 
 
-#: Vision towers of the original code (janus/models/siglip_vit.py ``SigLIP_MODEL_CONFIG``).
+#: Vision towers of the original code (janus/models/siglip_vit.py ``SigLIP_MODEL_CONFIG``); the
+#: published Janus-Pro checkpoints use ``siglip_large_patch16_384``.
 SIGLIP_TOWERS: dict[str, dict[str, Any]] = {
     "siglip_large_patch16_384": {"width": 1024, "layers": 24, "heads": 16, "patch_size": 16, "mlp_ratio": 4.0},
     "siglip_so400m_patch14_384": {"width": 1152, "layers": 27, "heads": 16, "patch_size": 14, "mlp_ratio": 3.7362},
+    "siglip_so400m_patch14_224": {"width": 1152, "layers": 27, "heads": 16, "patch_size": 14, "mlp_ratio": 3.7362},
 }
 _TOWER_KEYS = ("width", "layers", "heads", "patch_size", "mlp_ratio")
 _LM_SKIP = {"model_type", "architectures", "torch_dtype", "dtype", "transformers_version", "_name_or_path"}
@@ -158,10 +160,12 @@ def janus_config_from_original(
 
     The language config is passed whole to ``LlamaConfig`` (as the original code does).
     The vision tower is looked up by ``vision_config.params.model_name`` in
-    :data:`SIGLIP_TOWERS`; ``params`` may also give ``width``/``layers``/``heads``/
-    ``patch_size``/``mlp_ratio`` directly (not in the published configs; used for custom and
-    test checkpoints). ``select_layer=-k`` keeps the first ``layers-k+1`` blocks, as
-    ``create_siglip_vit`` does. ``gen_vision_config.params`` may likewise give the VQ
+    :data:`SIGLIP_TOWERS`, as the original ``create_siglip_vit`` does (it builds the named
+    sizes and ignores any other size keys, so explicit ``width``/``layers``/``heads``/
+    ``patch_size``/``mlp_ratio`` that contradict a known name are an error here). A name the
+    original does not know is accepted with all five sizes given explicitly — a cxrpilot
+    extension for custom and test checkpoints, which DeepSeek's code cannot build.
+    ``select_layer=-k`` keeps the first ``layers-k+1`` blocks, as ``create_siglip_vit`` does. ``gen_vision_config.params`` may likewise give the VQ
     ``ch``/``ch_mult``/``z_channels``/``num_res_blocks`` (published VQ-16 defaults otherwise).
     """
     from transformers import JanusConfig, JanusVisionConfig, JanusVQVAEConfig, LlamaConfig
@@ -181,6 +185,14 @@ def janus_config_from_original(
     vision = _params(config, "vision_config", source)
     name = vision.get("model_name")
     tower = dict(SIGLIP_TOWERS.get(name, {}))
+    conflicts = [f"{k}={vision[k]!r} (the tower has {tower[k]!r})" for k in _TOWER_KEYS
+                 if k in vision and k in tower and float(vision[k]) != float(tower[k])]
+    if conflicts:
+        raise ModelLoadError(
+            f"{str(source)!r}: vision_config.params names the tower {name!r} but also gives "
+            f"{', '.join(conflicts)}; DeepSeek's code builds {name!r} with its own sizes and ignores "
+            "these keys. Remove them, or give the tower a name of its own"
+        )
     tower.update({k: vision[k] for k in _TOWER_KEYS if k in vision})
     missing = [k for k in _TOWER_KEYS if k not in tower]
     if missing:
@@ -284,7 +296,8 @@ def _load_original_state_dict(src: Path) -> tuple[dict[str, Any], list[Path]]:
 
 def _build_processor(src: Path, num_image_tokens: int, image_size: int) -> Any:
     from transformers import JanusProcessor, PreTrainedTokenizerFast
-    from transformers.models.janus.image_processing_pil_janus import JanusImageProcessorPil
+
+    from cxrpilot.models.janus._preprocess import DeepseekJanusImageProcessor
 
     tokenizer_file = src / "tokenizer.json"
     if not tokenizer_file.is_file():
@@ -335,7 +348,9 @@ def _build_processor(src: Path, num_image_tokens: int, image_size: int) -> Any:
             f"{str(src / 'preprocessor_config.json')!r}: image_size {side} differs from "
             f"vision_config.params.image_size {image_size}"
         )
-    image_processor = JanusImageProcessorPil(
+    # DeepSeek's resize rule (truncated short side), recorded in the saved processor config
+    image_processor = DeepseekJanusImageProcessor(
+        resize_rule="deepseek",
         size={"height": side, "width": side},
         image_mean=list(pre.get("image_mean", [0.5, 0.5, 0.5])),
         image_std=list(pre.get("image_std", [0.5, 0.5, 0.5])),
@@ -386,7 +401,12 @@ def convert_checkpoint(
     Returns
     -------
     Path
-        ``dst``.
+        ``dst``. Load it with :func:`cxrpilot.models.janus.load` to run the model as DeepSeek's
+        code does. Plain transformers loads the folder too, but differs from the original in
+        two places: its image processor rounds the short side where the original truncates
+        (the folder records ``resize_rule: "deepseek"``, which only cxrpilot reads), and its
+        ``JanusVQVAE.encode`` skips the original's L2 normalisation, so VQ image tokens (image
+        generation) differ. The tokenizer keeps the source's added tokens with their flags.
 
     Raises
     ------

@@ -187,9 +187,11 @@ def encode_prompt(processor: Any, chat_format: ChatFormat, question: str) -> lis
 
 
 def preprocess_images(processor: Any, radiographs: Sequence[Any]) -> Any:
-    """Pixel values, shape (n, 3, S, S): the longest side resized to S (bicubic), padded to a
-    square with the processor's background grey (aspect ratio kept), normalised — Janus's
-    own preprocessing, S from the saved processor (384 for Janus-Pro)."""
+    """Pixel values, shape (n, 3, S, S): the longest side resized to S (PIL bicubic), the
+    short side by the processor's resize rule (DeepSeek's truncation for processors from
+    :func:`load`, see :mod:`cxrpilot.models.janus._preprocess`), padded to a square with the
+    processor's background grey (image centred), normalised — Janus's own preprocessing, S
+    from the saved processor (384 for Janus-Pro)."""
     images = [to_pil(r) for r in radiographs]
     return processor.image_processor(images, return_tensors="pt")["pixel_values"]
 
@@ -489,6 +491,10 @@ def load(
     Returns
     -------
     JanusReporter
+        Its processor resizes images by DeepSeek's rule (or the ``resize_rule`` saved with it,
+        :mod:`~cxrpilot.models.janus._preprocess`) and its VQ model encodes with the
+        original's L2-normalised code search (:mod:`~cxrpilot.models.janus._vq`): the
+        published Janus-Pro as its authors' code runs it.
 
     Raises
     ------
@@ -516,16 +522,21 @@ def load(
     import pickle
 
     from safetensors import SafetensorError
-    from transformers import JanusForConditionalGeneration, JanusProcessor
+    from transformers import JanusForConditionalGeneration
+
+    from cxrpilot.models.janus._preprocess import load_processor
+    from cxrpilot.models.janus._vq import use_original_quantizer
 
     try:
-        processor = JanusProcessor.from_pretrained(str(folder), local_files_only=True)
+        processor = load_processor(folder)
         model = JanusForConditionalGeneration.from_pretrained(
             str(folder), dtype=torch_dtype, local_files_only=True
         )
+    except ModelLoadError:
+        raise
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError, pickle.UnpicklingError) as exc:
         raise ModelLoadError(f"cannot load the Janus checkpoint in {str(folder)!r}: {exc}") from exc
-    model = model.to(torch_device).eval()
+    model = use_original_quantizer(model.to(torch_device).eval())
     expected = (model.config.vision_config.image_size // model.config.vision_config.patch_size) ** 2
     if int(processor.num_image_tokens) != expected:
         raise ModelLoadError(

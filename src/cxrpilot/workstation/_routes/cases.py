@@ -5,9 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from pydantic import AfterValidator
 
 from .._errors import InvalidInput
-from .._schemas import CaseOut, CaseSummary, FolderImportIn, ImportResult
+from .._schemas import (
+    CaseOut,
+    CaseSummary,
+    FolderImportIn,
+    ImportResult,
+    Limit,
+    Offset,
+    PathId,
+    QueryText,
+    check_text,
+)
 from .._services import cases as service
 from ..deps import CurrentActor, Db, State
 
@@ -16,11 +27,14 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 @router.get("", response_model=list[CaseSummary])
 def list_cases(
-    actor: CurrentActor, db: Db, limit: int = 200, offset: int = 0, q: str = ""
+    actor: CurrentActor, db: Db, limit: Limit = 200, offset: Offset = 0, q: QueryText(200) = ""
 ) -> list:
-    return service.list_cases(
-        db, actor, limit=min(max(limit, 1), 1000), offset=max(offset, 0), q=q[:200]
-    )
+    return service.list_cases(db, actor, limit=limit, offset=offset, q=q)
+
+
+def _form_text(max_length: int):
+    """A multipart form field of at most ``max_length`` characters, no NUL."""
+    return Annotated[str, Form(max_length=max_length), AfterValidator(check_text)]
 
 
 @router.post("", response_model=ImportResult)
@@ -29,9 +43,9 @@ async def upload(
     actor: CurrentActor,
     state: State,
     file: Annotated[UploadFile, File()],
-    label: Annotated[str, Form()] = "",
-    indication: Annotated[str, Form()] = "",
-    reference_text: Annotated[str, Form()] = "",
+    label: _form_text(128) = "",
+    indication: _form_text(2000) = "",
+    reference_text: _form_text(20_000) = "",
 ) -> ImportResult:
     limit = state.settings.max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
@@ -77,7 +91,7 @@ def import_folder(body: FolderImportIn, actor: CurrentActor, state: State, db: D
 
 
 @router.get("/{case_id}", response_model=CaseSummary)
-def get_case(case_id: int, actor: CurrentActor, db: Db) -> dict:
+def get_case(case_id: PathId, actor: CurrentActor, db: Db) -> dict:
     actor.require("admin", "coordinator")
     case = service.check_case_access(db, actor, case_id)
     status, error = service.draft_status(db, case.id)
@@ -90,7 +104,7 @@ def get_case(case_id: int, actor: CurrentActor, db: Db) -> dict:
 
 
 @router.get("/{case_id}/image")
-def image(case_id: int, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
+def image(case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
     """The de-identified display image (16-bit greyscale PNG) to whoever may see the case."""
     case = service.check_case_access(db, actor, case_id)
     from .._models import Image
@@ -105,7 +119,7 @@ def image(case_id: int, request: Request, actor: CurrentActor, state: State, db:
 
 
 @router.get("/{case_id}/viewer")
-def viewer_info(case_id: int, actor: CurrentActor, state: State, db: Db) -> dict:
+def viewer_info(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
     """What the viewer needs: size, where the full-depth pixels are, window presets."""
     from .._models import Image
     from .._services.viewer import viewer_image
@@ -127,7 +141,7 @@ def viewer_info(case_id: int, actor: CurrentActor, state: State, db: Db) -> dict
 
 
 @router.get("/{case_id}/pixels")
-def pixels(case_id: int, actor: CurrentActor, state: State, db: Db) -> Response:
+def pixels(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> Response:
     """Raw little-endian uint16 pixels, row-major (0 black ... 65535 white), for window/level."""
     from .._models import Image
     from .._services.viewer import viewer_image
@@ -149,7 +163,7 @@ def pixels(case_id: int, actor: CurrentActor, state: State, db: Db) -> Response:
 
 
 @router.post("/{case_id}/draft", status_code=202)
-def redraft(case_id: int, actor: CurrentActor, state: State, db: Db) -> dict:
+def redraft(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
     job = service.request_draft(db, actor, case_id)
     if state.worker is not None:
         state.worker.notify()

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from .._errors import Forbidden, NotAuthenticated
+from .._schemas import PathId
 from .._services import auth as auth_service
 from .._services._common import Actor
 from .._services.studies import STAFF
@@ -86,7 +87,7 @@ def worklist_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/read/{read_id}")
-def read_page(request: Request, read_id: int) -> HTMLResponse:
+def read_page(request: Request, read_id: PathId) -> HTMLResponse:
     return _page(request, "Case", "viewer.js", "maps.js", "read.js")
 
 
@@ -96,7 +97,7 @@ def evaluations_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/evaluation/{task_id}")
-def evaluation_page(request: Request, task_id: int) -> HTMLResponse:
+def evaluation_page(request: Request, task_id: PathId) -> HTMLResponse:
     return _page(request, "Evaluation", "viewer.js", "evaluation.js")
 
 
@@ -111,5 +112,5 @@ def studies_page(request: Request, state: State, db: Db) -> Response:
 
 
 @router.get("/studies/{study_id}")
-def study_page(request: Request, state: State, db: Db, study_id: int) -> Response:
+def study_page(request: Request, state: State, db: Db, study_id: PathId) -> Response:
     return _staff_page(request, state, db, "Study", "study.js")
