@@ -1,23 +1,102 @@
-"""Pydantic request and response bodies of the API (apart from the ORM models)."""
+"""Pydantic request and response bodies of the API (apart from the ORM models).
+
+This module owns the limits of every API input: the annotated types below (:data:`Id`,
+:data:`Seed`, :func:`Text`, ...) bound integers to what both databases' columns hold
+(``INTEGER`` ids are 32-bit on PostgreSQL, ``BIGINT`` seeds 64-bit), strings to their
+column lengths, and refuse NUL characters and lone surrogates (which PostgreSQL and
+UTF-8 cannot store). Path and query parameters use the same types (:data:`PathId`,
+:func:`QueryText`). Request bodies derive from :class:`_In`: unknown fields are ignored,
+non-finite floats refused. What JSON itself must be (finite numbers, valid Unicode) is
+checked before these models see it, by :mod:`._validation`.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Arm = Literal["ai_assisted", "scp"]
 Role = Literal["admin", "coordinator", "radiologist", "evaluator"]
+
+#: Largest value of a 32-bit signed ``INTEGER`` column (ids, revisions, PostgreSQL).
+INT32_MAX = 2**31 - 1
+#: Largest value of a 64-bit signed ``BIGINT`` column (seeds).
+INT64_MAX = 2**63 - 1
+#: Largest client time in ms: JavaScript's ``Number.MAX_SAFE_INTEGER``.
+MAX_CLIENT_MS = 2**53 - 1
+#: Longest washout between crossover periods (days).
+MAX_WASHOUT_DAYS = 365
+#: Longest report section (characters).
+MAX_REPORT_TEXT = 20_000
+#: Longest short free text (notes, reasons, comments, criterion texts).
+MAX_NOTE = 2_000
+#: Longest accepted password (OWASP ASVS 2.1.2: at least 64 allowed, at most 128).
+MAX_PASSWORD = 128
+#: Most items in one list of ids.
+MAX_IDS = 10_000
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: str) -> str:
+    """``value`` if it is text both databases store: no NUL character, no lone surrogate."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (\\x00), which text cannot hold")
+    if _SURROGATE.search(value):
+        raise ValueError("contains a lone surrogate (not valid Unicode text)")
+    return value
+
+
+def Text(max_length: int, *, min_length: int = 0) -> Any:  # noqa: N802 - a type factory
+    """A ``str`` of ``min_length``..``max_length`` characters that :func:`check_text` accepts."""
+    return Annotated[
+        str, Field(min_length=min_length, max_length=max_length), AfterValidator(check_text)
+    ]
+
+
+def QueryText(max_length: int) -> Any:  # noqa: N802 - a type factory
+    """A query-string parameter: at most ``max_length`` characters, no NUL."""
+    return Annotated[str, Query(max_length=max_length), AfterValidator(check_text)]
+
+
+#: A database id in a body: a JSON integer 1 ... 2**31-1 (not a string, float or bool).
+Id = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
+#: A database id in the path (``/api/reads/{read_id}``): 1 ... 2**31-1.
+PathId = Annotated[int, Path(ge=1, le=INT32_MAX)]
+#: A report revision (optimistic concurrency): 0 ... 2**31-1.
+Rev = Annotated[int, Field(strict=True, ge=0, le=INT32_MAX)]
+#: A random seed: 0 ... 2**63-1 (a ``BIGINT`` column; numpy refuses negative seeds).
+Seed = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
+#: A client clock reading, ms since the Unix epoch: 1 ... 2**53-1.
+ClientMs = Annotated[int, Field(strict=True, ge=1, le=MAX_CLIENT_MS)]
+#: A Likert score.
+Likert = Annotated[int, Field(strict=True, ge=1, le=5)]
+#: A page size (``limit``) and a row offset in a query string.
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=INT32_MAX)]
+#: ``before_id`` in a query string.
+QueryId = Annotated[int, Query(ge=1, le=INT32_MAX)]
+
+
+class _In(BaseModel):
+    """Base of request bodies: unknown fields are ignored, floats must be finite."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class LoginIn(BaseModel):
-    username: str = Field(max_length=64)
-    password: str = Field(max_length=1024)
+class LoginIn(_In):
+    username: Text(64)
+    password: Text(1024)
+    #: Where the login page goes next (``?next=``); only a same-origin path is used.
+    next: Text(2048) | None = None
 
 
 class UserOut(_Out):
@@ -31,25 +110,27 @@ class UserOut(_Out):
 class SessionOut(BaseModel):
     user: UserOut
     csrf_token: str
+    #: The same-origin path to go to after login (the ``next`` asked for, else the role's home).
+    redirect: str | None = None
 
 
-class UserCreate(BaseModel):
-    username: str
-    password: str = Field(max_length=1024)
+class UserCreate(_In):
+    username: Text(64)
+    password: Text(MAX_PASSWORD)
     role: Role
-    display_name: str = ""
+    display_name: Text(128) = ""
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(_In):
     role: Role | None = None
     active: bool | None = None
-    password: str | None = Field(None, max_length=1024)
-    display_name: str | None = None
+    password: Text(MAX_PASSWORD) | None = None
+    display_name: Text(128) | None = None
 
 
-class PasswordChange(BaseModel):
-    old_password: str = Field(max_length=1024)
-    new_password: str = Field(max_length=1024)
+class PasswordChange(_In):
+    old_password: Text(1024)
+    new_password: Text(MAX_PASSWORD)
 
 
 class CaseOut(_Out):
@@ -66,6 +147,47 @@ class CaseSummary(BaseModel):
     draft_status: str
     draft_error: str | None
     reads: int
+    #: The case's exam (``GET /api/cases/{id}`` only): see :class:`ExamOut`.
+    exam: ExamOut | None = None
+
+
+class ExamImageOut(BaseModel):
+    id: int
+    view: str | None
+    view_position: str | None
+    modality: str | None
+    width: int
+    height: int
+    #: ``drafted`` (the image the AI draft is of) or ``shown`` (kept for display).
+    role: str
+    not_drafted_reason: str | None
+    url: str
+
+
+class PriorOut(BaseModel):
+    id: int
+    study_instance_uid: str
+    accession_number: str | None
+    study_date: str | None
+    modality: str | None
+    source: str
+    case_id: int | None
+    images: int
+
+
+class ExamOut(BaseModel):
+    """An exam (a DICOM study): identifiers, its images with their view, and the same
+    patient's earlier exams (``priors``, newest first)."""
+
+    id: int
+    study_instance_uid: str
+    accession_number: str | None
+    study_date: str | None
+    modality: str | None
+    source: str
+    case_id: int | None
+    images: list[ExamImageOut]
+    priors: list[PriorOut]
 
 
 class ImportResult(BaseModel):
@@ -74,13 +196,13 @@ class ImportResult(BaseModel):
     draft_status: str
 
 
-class FolderImportIn(BaseModel):
-    path: str
+class FolderImportIn(_In):
+    path: Text(4096, min_length=1)
 
 
-class AssignIn(BaseModel):
-    case_id: int
-    reader_id: int
+class AssignIn(_In):
+    case_id: Id
+    reader_id: Id
     arm: Arm = "ai_assisted"
 
 
@@ -162,45 +284,47 @@ class ReadDetail(BaseModel):
     reports: list[ReportOut]
 
 
-class SaveIn(BaseModel):
-    rev: int
-    findings_text: str
-    impression_text: str
+class SaveIn(_In):
+    rev: Rev
+    findings_text: Text(MAX_REPORT_TEXT)
+    impression_text: Text(MAX_REPORT_TEXT)
 
 
-class SignIn(BaseModel):
-    rev: int
-    findings_text: str | None = None
-    impression_text: str | None = None
+class SignIn(_In):
+    rev: Rev
+    findings_text: Text(MAX_REPORT_TEXT) | None = None
+    impression_text: Text(MAX_REPORT_TEXT) | None = None
+    #: Required (true) when the text is the AI draft unedited: the reader confirms signing it.
+    confirm_unedited: bool = False
 
 
-class AmendIn(BaseModel):
-    reason: str = Field(max_length=2000)
+class AmendIn(_In):
+    reason: Text(MAX_NOTE)
 
 
-class EventIn(BaseModel):
-    kind: str
-    t: int = Field(description="client time, ms since the Unix epoch")
+class EventIn(_In):
+    kind: Text(16)
+    t: ClientMs = Field(description="client time, ms since the Unix epoch")
     visible: bool = True
     focused: bool = True
 
 
-class EventsIn(BaseModel):
+class EventsIn(_In):
     events: list[EventIn] = Field(max_length=500)
 
 
-class Criterion(BaseModel):
-    key: str
-    text: str
+class Criterion(_In):
+    key: Text(40)
+    text: Text(500)
     kind: Literal["inclusion", "exclusion"] = "inclusion"
 
 
-class StudyCreate(BaseModel):
-    name: str = Field(max_length=128)
+class StudyCreate(_In):
+    name: Text(128)
     design: Literal["per_case", "per_reader", "crossover"]
-    description: str = ""
-    washout_days: int = 0
-    criteria: list[Criterion] = []
+    description: Text(10_000) = ""
+    washout_days: Annotated[int, Field(strict=True, ge=0, le=MAX_WASHOUT_DAYS)] = 0
+    criteria: list[Criterion] = Field([], max_length=100)
 
 
 class StudyOut(_Out):
@@ -216,22 +340,27 @@ class StudyOut(_Out):
     evaluation_seed: int | None
 
 
-class CaseIds(BaseModel):
-    case_ids: list[int]
+class CaseIds(_In):
+    case_ids: list[Id] = Field(max_length=MAX_IDS)
 
 
-class MembersIn(BaseModel):
-    user_ids: list[int]
+class MembersIn(_In):
+    user_ids: list[Id] = Field(max_length=MAX_IDS)
     role: Literal["reader", "evaluator"]
 
 
-class EligibilityIn(BaseModel):
-    answers: dict[str, bool]
-    note: str = ""
+class EligibilityIn(_In):
+    answers: dict[Text(40), bool] = Field(max_length=100)
+    note: Text(MAX_NOTE) = ""
 
 
-class SeedIn(BaseModel):
-    seed: int | None = None
+class SeedIn(_In):
+    seed: Seed | None = None
+
+
+class EvaluationStartIn(SeedIn):
+    #: Start although some of the study's reads are not signed (a recorded protocol deviation).
+    allow_unsigned: bool = False
 
 
 class StudyProgress(BaseModel):
@@ -304,13 +433,13 @@ class TaskOut(BaseModel):
     image_url: str
 
 
-class Rating(BaseModel):
-    likert: int
-    radpeer: str
-    comment: str = ""
+class Rating(_In):
+    likert: Likert
+    radpeer: Text(4)
+    comment: Text(MAX_NOTE) = ""
 
 
-class TaskSubmit(BaseModel):
+class TaskSubmit(_In):
     ratings: dict[Literal["left", "right"], Rating]
     preference: Literal["left", "right", "none"] | None = None
 

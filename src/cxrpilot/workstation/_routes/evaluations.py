@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .._schemas import TaskOut, TaskSubmit, TaskSummary
+from .._schemas import PathId, TaskOut, TaskSubmit, TaskSummary
 from .._services import evaluations as service
 from ..deps import CurrentActor, Db
 
@@ -17,13 +17,13 @@ def list_tasks(actor: CurrentActor, db: Db) -> list:
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-def get_task(task_id: int, actor: CurrentActor, db: Db) -> dict:
+def get_task(task_id: PathId, actor: CurrentActor, db: Db) -> dict:
     task = service.get_task(db, actor, task_id)
     return {**task, "image_url": f"/api/cases/{task['case_id']}/image"}
 
 
 @router.post("/{task_id}", response_model=TaskOut)
-def submit(task_id: int, body: TaskSubmit, actor: CurrentActor, db: Db) -> dict:
+def submit(task_id: PathId, body: TaskSubmit, actor: CurrentActor, db: Db) -> dict:
     service.submit_task(
         db,
         actor,

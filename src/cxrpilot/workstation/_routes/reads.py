@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response
 
 from .._schemas import (
     AmendIn,
     AssignIn,
     EventsIn,
+    PathId,
     ReadDetail,
     ReadOut,
     ReportOut,
@@ -34,12 +37,14 @@ def assign(body: AssignIn, actor: CurrentActor, db: Db):
 
 
 @router.get("/worklist", response_model=list[WorklistItem])
-def worklist(actor: CurrentActor, db: Db, status: str | None = None) -> list:
+def worklist(
+    actor: CurrentActor, db: Db, status: Literal["new", "in_progress", "signed"] | None = None
+) -> list:
     return service.worklist(db, actor, status=status)
 
 
 @router.get("/reads/{read_id}", response_model=ReadDetail)
-def read_detail(read_id: int, actor: CurrentActor, db: Db) -> ReadDetail:
+def read_detail(read_id: PathId, actor: CurrentActor, db: Db) -> ReadDetail:
     d = service.read_detail(db, actor, read_id)
     return ReadDetail(
         read=ReadOut.model_validate(d["read"]),
@@ -53,13 +58,13 @@ def read_detail(read_id: int, actor: CurrentActor, db: Db) -> ReadDetail:
 
 
 @router.post("/reads/{read_id}/open", response_model=ReportOut)
-def open_read(read_id: int, actor: CurrentActor, db: Db) -> ReportOut:
+def open_read(read_id: PathId, actor: CurrentActor, db: Db) -> ReportOut:
     return _report_out(service.open_read(db, actor, read_id))
 
 
 @router.put("/reads/{read_id}/report", response_model=ReportOut)
 def autosave(
-    read_id: int, body: SaveIn, response: Response, actor: CurrentActor, db: Db
+    read_id: PathId, body: SaveIn, response: Response, actor: CurrentActor, db: Db
 ) -> ReportOut:
     report = service.autosave(
         db,
@@ -74,7 +79,7 @@ def autosave(
 
 
 @router.post("/reads/{read_id}/sign", response_model=ReportOut)
-def sign(read_id: int, body: SignIn, actor: CurrentActor, state: State, db: Db) -> ReportOut:
+def sign(read_id: PathId, body: SignIn, actor: CurrentActor, state: State, db: Db) -> ReportOut:
     return _report_out(
         service.sign(
             db,
@@ -89,12 +94,12 @@ def sign(read_id: int, body: SignIn, actor: CurrentActor, state: State, db: Db) 
 
 
 @router.post("/reads/{read_id}/amend", response_model=ReportOut, status_code=201)
-def amend(read_id: int, body: AmendIn, actor: CurrentActor, db: Db) -> ReportOut:
+def amend(read_id: PathId, body: AmendIn, actor: CurrentActor, db: Db) -> ReportOut:
     return _report_out(service.amend(db, actor, read_id, reason=body.reason))
 
 
 @router.post("/reads/{read_id}/events")
-def events(read_id: int, body: EventsIn, actor: CurrentActor, db: Db) -> dict:
+def events(read_id: PathId, body: EventsIn, actor: CurrentActor, db: Db) -> dict:
     return {
         "accepted": service.record_events(db, actor, read_id, (e.model_dump() for e in body.events))
     }

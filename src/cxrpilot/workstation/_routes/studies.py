@@ -13,6 +13,7 @@ from .._schemas import (
     CaseIds,
     EligibilityIn,
     MembersIn,
+    PathId,
     SeedIn,
     StudyCaseOut,
     StudyCreate,
@@ -47,33 +48,33 @@ def create_study(body: StudyCreate, actor: CurrentActor, db: Db):
 
 
 @router.get("/{study_id}", response_model=StudyProgress)
-def progress(study_id: int, actor: CurrentActor, db: Db) -> dict:
+def progress(study_id: PathId, actor: CurrentActor, db: Db) -> dict:
     return service.progress(db, actor, study_id)
 
 
 @router.get("/{study_id}/cases", response_model=list[StudyCaseOut])
-def study_cases(study_id: int, actor: CurrentActor, db: Db) -> list:
+def study_cases(study_id: PathId, actor: CurrentActor, db: Db) -> list:
     return service.study_cases(db, actor, study_id)
 
 
 @router.get("/{study_id}/members", response_model=list[StudyMemberOut])
-def study_members(study_id: int, actor: CurrentActor, db: Db) -> list:
+def study_members(study_id: PathId, actor: CurrentActor, db: Db) -> list:
     return service.study_members(db, actor, study_id)
 
 
 @router.post("/{study_id}/cases")
-def add_cases(study_id: int, body: CaseIds, actor: CurrentActor, db: Db) -> dict:
+def add_cases(study_id: PathId, body: CaseIds, actor: CurrentActor, db: Db) -> dict:
     return {"added": service.add_cases(db, actor, study_id, body.case_ids)}
 
 
 @router.post("/{study_id}/members")
-def add_members(study_id: int, body: MembersIn, actor: CurrentActor, db: Db) -> dict:
+def add_members(study_id: PathId, body: MembersIn, actor: CurrentActor, db: Db) -> dict:
     return {"added": service.add_members(db, actor, study_id, body.user_ids, body.role)}
 
 
 @router.put("/{study_id}/cases/{case_id}/eligibility")
 def eligibility(
-    study_id: int, case_id: int, body: EligibilityIn, actor: CurrentActor, db: Db
+    study_id: PathId, case_id: PathId, body: EligibilityIn, actor: CurrentActor, db: Db
 ) -> dict:
     sc = service.check_eligibility(
         db, actor, study_id, case_id, answers=body.answers, note=body.note
@@ -82,19 +83,19 @@ def eligibility(
 
 
 @router.post("/{study_id}/randomise")
-def randomise(study_id: int, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
+def randomise(study_id: PathId, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
     n = service.randomise(db, actor, study_id, seed=body.seed)
     return {"reads": n, "seed": db.get(service.Study, study_id).seed}
 
 
 @router.post("/{study_id}/evaluation")
-def start_evaluation(study_id: int, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
+def start_evaluation(study_id: PathId, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
     n = eval_service.start_evaluation(db, actor, study_id, seed=body.seed)
     return {"tasks": n, "seed": db.get(service.Study, study_id).evaluation_seed}
 
 
 @router.get("/{study_id}/export")
-def export_both(study_id: int, actor: CurrentActor, db: Db) -> Response:
+def export_both(study_id: PathId, actor: CurrentActor, db: Db) -> Response:
     """Both tables as one JSON file ``{"reads": [...], "evaluations": [...]}``, the form that
     ``cxrpilot eval study FILE.json`` reads."""
     rows = eval_service.export_rows(db, actor, study_id)
@@ -107,7 +108,7 @@ def export_both(study_id: int, actor: CurrentActor, db: Db) -> Response:
 
 @router.get("/{study_id}/export/{table}")
 def export(
-    study_id: int,
+    study_id: PathId,
     table: Literal["reads", "evaluations"],
     actor: CurrentActor,
     db: Db,

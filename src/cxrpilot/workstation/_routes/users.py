@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .._schemas import UserCreate, UserOut, UserUpdate
+from .._schemas import PathId, UserCreate, UserOut, UserUpdate
 from .._services import auth as service
 from ..deps import CurrentActor, Db, State
 
@@ -30,7 +30,7 @@ def create_user(body: UserCreate, actor: CurrentActor, state: State, db: Db):
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserUpdate, actor: CurrentActor, state: State, db: Db):
+def update_user(user_id: PathId, body: UserUpdate, actor: CurrentActor, state: State, db: Db):
     return service.update_user(
         db, actor, user_id, hasher=state.hasher, **body.model_dump(exclude_unset=True)
     )

@@ -46,7 +46,7 @@ def create_user(
     """Create a user (``actor`` None: the command line creating the first admin)."""
     if actor is not None:
         actor.require("admin")
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise InvalidInput(
             f"user name {username!r} is not valid: 2-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
         )
