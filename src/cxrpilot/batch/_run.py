@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrpilot.batch._results import DoneIndex, write_part
-from cxrpilot.batch._sources import file_stat, list_items
+from cxrpilot.batch._sources import list_items, source_stat
 from cxrpilot.batch._worker import DraftWorker, ModelSpec
 from cxrpilot.errors import InvalidInputError, require
 
@@ -111,6 +111,8 @@ def run_batch(
     retry_failed: bool = False,
     num_gpus: float | None = None,
     object_store_memory: int | None = None,
+    since: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> BatchSummary:
     """Draft every image of ``source`` on Ray Data and write the results to ``out`` as Parquet.
 
@@ -122,9 +124,11 @@ def run_batch(
 
     Parameters
     ----------
-    source : path
+    source : path or URL
         A folder (searched recursively for DICOM, PNG and JPEG files, as ``cxrpilot report``
-        does) or a CSV / JSON-lines manifest (:func:`cxrpilot.data.read_manifest`).
+        does), a CSV / JSON-lines manifest (:func:`cxrpilot.data.read_manifest`), or a
+        DICOMweb root (``http(s)://pacs:8042/dicom-web``): its CR and DX studies (QIDO-RS),
+        each instance retrieved (WADO-RS) by the worker that drafts it.
     out : path
         The RESULTS folder (created); read it with :func:`read_results`.
     model : str, callable or None
@@ -153,6 +157,10 @@ def run_batch(
         GPUs per worker; default 1 for a Janus model when the cluster has GPUs, else 0.
     object_store_memory : int or None
         Object store of the embedded local Ray, bytes (default 500 MB).
+    since : str or None
+        DICOMweb only: studies dated on or after this day (``YYYY-MM-DD`` or ``YYYYMMDD``).
+    headers : dict or None
+        DICOMweb only: HTTP headers for every request (e.g. ``Authorization``).
 
     Returns
     -------
@@ -162,6 +170,8 @@ def run_batch(
     ------
     InvalidDatasetError
         ``source`` is missing, neither a folder nor a manifest, or holds no image.
+    DicomWebError
+        the DICOMweb server cannot be queried.
     InvalidInputError
         ``batch_size`` or ``concurrency`` below 1.
     MissingDependencyError
@@ -181,11 +191,11 @@ def run_batch(
     t_start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    items = list_items(source)
+    items = list_items(source, since=since, headers=headers)
     done = DoneIndex.of(out, retry_failed=retry_failed)
     pending = []
     for item in items:
-        size, mtime_ns = file_stat(item["source"])
+        size, mtime_ns = source_stat(item["source"])
         if (item["source"], size, mtime_ns) not in done.stats:
             pending.append(item)
     skipped = len(items) - len(pending)
@@ -202,7 +212,7 @@ def run_batch(
                 workers = max(1, int(ray.cluster_resources().get("GPU", 0) // gpus))
             counts = _execute(ray, pending, out, model=model, done=done.hashes,
                               batch_size=batch_size, workers=workers, gpus=gpus, check=check,
-                              indication=indication, progress=progress)
+                              indication=indication, progress=progress, headers=headers)
         drafted, failed, parts, hash_skipped, write_s = counts
         skipped += hash_skipped
     missing = len(items) - skipped - drafted - failed
@@ -212,13 +222,14 @@ def run_batch(
 
 
 def _map(ds: Any, ray: Any, *, model: ModelSpec, done: frozenset[str], batch_size: int,
-         workers: int, gpus: float, check: bool, indication: str | None) -> Any:
+         workers: int, gpus: float, check: bool, indication: str | None,
+         headers: dict[str, str] | None) -> Any:
     # A dead worker is restarted (model loaded again) and its block run again, at most
     # BLOCK_RETRIES times: a file that kills every worker must not loop forever.
     return ds.map_batches(
         DraftWorker,
         fn_constructor_kwargs={"model": model, "done": done, "check": check,
-                               "indication": indication},
+                               "indication": indication, "headers": headers},
         batch_size=batch_size,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=workers),
@@ -231,7 +242,8 @@ def _map(ds: Any, ray: Any, *, model: ModelSpec, done: frozenset[str], batch_siz
 
 def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: ModelSpec,
              done: frozenset[str], batch_size: int, workers: int, gpus: float, check: bool,
-             indication: str | None, progress: bool) -> tuple[int, int, int, int, float]:
+             indication: str | None, progress: bool,
+             headers: dict[str, str] | None) -> tuple[int, int, int, int, float]:
     import ray.data
 
     ctx = ray.data.DataContext.get_current()
@@ -245,7 +257,7 @@ def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: Model
     try:
         return _stream(ray, pending, out, model=model, done=done, batch_size=batch_size,
                        workers=workers, gpus=gpus, check=check, indication=indication,
-                       progress=progress)
+                       progress=progress, headers=headers)
     finally:
         for name, value in saved.items():
             setattr(ctx, name, value)
@@ -253,7 +265,8 @@ def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: Model
 
 def _stream(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: ModelSpec,
             done: frozenset[str], batch_size: int, workers: int, gpus: float, check: bool,
-            indication: str | None, progress: bool) -> tuple[int, int, int, int, float]:
+            indication: str | None, progress: bool,
+            headers: dict[str, str] | None) -> tuple[int, int, int, int, float]:
     import pyarrow.compute as pc
     from tqdm import tqdm
 
@@ -262,7 +275,7 @@ def _stream(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: ModelS
         # Ray 2.60 deprecates remote args without a replacement for max_task_retries yet
         warnings.simplefilter("ignore", DeprecationWarning)
         ds = _map(ds, ray, model=model, done=done, batch_size=batch_size, workers=workers,
-                  gpus=gpus, check=check, indication=indication)
+                  gpus=gpus, check=check, indication=indication, headers=headers)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     drafted = failed = parts = hash_skipped = 0
     write_s = 0.0

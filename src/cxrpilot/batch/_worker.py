@@ -1,7 +1,8 @@
 """The model actor of a batch run: loads the drafter once, drafts a block of images.
 
-Each image goes through exactly what ``cxrpilot report`` does (``imaging.load(path)`` then
-``drafter.draft``), one image at a time, so the results are the same bit for bit. A
+Each image goes through exactly what ``cxrpilot report`` does (``imaging.load`` then
+``drafter.draft``), one image at a time, so the results are the same bit for bit. A DICOMweb
+item is retrieved (WADO-RS) by the worker itself, so instances never pass through the driver. A
 :class:`~cxrpilot.errors.CxrpilotError` (or any other exception a decoder raises on a bad
 file) becomes a failed row and the block goes on.
 """
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cxrpilot.batch._results import draft_row, failure_row, result_schema
-from cxrpilot.batch._sources import file_stat
+from cxrpilot.batch._sources import dicomweb_root, is_dicomweb, source_stat
 
 __all__ = ["DraftWorker", "ModelSpec"]
 
@@ -35,11 +36,17 @@ def _sha256(path: str) -> tuple[bytes | None, str | None]:
     return data, hashlib.sha256(data).hexdigest()
 
 
+def _parse_instance_url(url: str) -> tuple[str, str, str]:
+    parts = url.split("/studies/", 1)[1].split("/")
+    return parts[0], parts[2], parts[4]  # study, "series", series, "instances", sop
+
+
 class DraftWorker:
     """A Ray Data callable class: one instance (one loaded model) per worker process."""
 
     def __init__(self, model: ModelSpec = None, *, done: frozenset[str] = frozenset(),
-                 check: bool = True, indication: str | None = None) -> None:
+                 check: bool = True, indication: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         import logging
 
         from cxrpilot.pipeline import load_drafter
@@ -51,6 +58,16 @@ class DraftWorker:
         self.indication = indication
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.schema = result_schema()
+        self.headers = headers
+        self._dicomweb: dict[str, Any] = {}
+
+    def _retrieve(self, url: str) -> bytes:
+        from cxrpilot.interop.dicomweb import DicomWebClient
+
+        root = dicomweb_root(url)
+        if root not in self._dicomweb:
+            self._dicomweb[root] = DicomWebClient(root, headers=self.headers)
+        return self._dicomweb[root].retrieve_instance(*_parse_instance_url(url))
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -64,22 +81,29 @@ class DraftWorker:
         from cxrpilot import imaging
 
         path = item["source"]
-        size, mtime_ns = file_stat(path)
+        size, mtime_ns = source_stat(path)
         t0 = time.perf_counter()
-        data, sha = _sha256(path)
-        read_s = time.perf_counter() - t0
-        if sha is not None and sha in self.done:
-            return {"source": path, "sha256": sha, "status": "skipped"}
-        del data
-        load_s = None
+        load_s = sha = read_s = None
         try:
+            if is_dicomweb(path):
+                data = self._retrieve(path)
+                sha = hashlib.sha256(data).hexdigest()
+                source: str | bytes = data
+            else:
+                data, sha = _sha256(path)
+                source = path
+            read_s = time.perf_counter() - t0
+            if sha is not None and sha in self.done:
+                return {"source": path, "sha256": sha, "status": "skipped"}
+            del data
             t1 = time.perf_counter()
-            radiograph = imaging.load(path, check=self.check)
+            radiograph = imaging.load(source, check=self.check)
             load_s = time.perf_counter() - t1
             t2 = time.perf_counter()
             draft = self.drafter.draft(radiograph, indication=self.indication)
             draft_s = time.perf_counter() - t2
         except Exception as exc:  # noqa: BLE001 - one bad file must not end an archive run
+            read_s = read_s if read_s is not None else time.perf_counter() - t0
             return failure_row(item, exc, sha256=sha, size=size, mtime_ns=mtime_ns,
                                read_s=read_s, load_s=load_s, model_id=self.drafter.model_id,
                                model_version=self.drafter.version, worker=self.worker,
