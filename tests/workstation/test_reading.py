@@ -121,3 +121,100 @@ def test_edit_distance_matches_dynamic_programming():
 def test_edit_distance_bad_unit():
     with pytest.raises(ValueError, match="unit must be 'char' or 'word'"):
         edit_distance("a", "b", unit="line")
+
+
+# --- Hostile clients: whatever the events claim, the times stay within what the server saw.
+
+OPENED = T0
+
+
+def at(kind: str, claimed_s: float, received_s: float, **kw) -> ClientEvent:
+    """An event claiming ``claimed_s`` (seconds after T0, client clock) received at
+    ``received_s``."""
+    return ClientEvent(
+        kind,
+        int(round((T0.timestamp() + claimed_s) * 1000)),
+        T0 + timedelta(seconds=received_s),
+        kw.get("visible", True),
+        kw.get("focused", True),
+    )
+
+
+def _epoch(kind: str, received_s: float) -> ClientEvent:
+    return ClientEvent(kind, 1, T0 + timedelta(seconds=received_s), True, True)
+
+
+@pytest.mark.parametrize(
+    "name, events, signed_s, max_wall, max_active",
+    [
+        # image_shown claiming the epoch (t = 1 ms): the read began when the server heard of it
+        ("epoch", [_epoch("image_shown", 1.0)], 2.0, 2.0, 2.0),
+        # 399 heartbeats in one request claiming two hours of activity in a 2-second read
+        (
+            "burst, short read",
+            [at("image_shown", -7200, 1.0)]
+            + [at("heartbeat", -7200 + 18 * i, 1.0) for i in range(399)],
+            2.0,
+            2.0,
+            2.0,
+        ),
+        # the same burst at the end of a read opened two hours ago: one request's worth
+        (
+            "burst, long read",
+            [at("image_shown", 0, 7190)] + [at("heartbeat", 18 * i, 7190) for i in range(399)],
+            7200.0,
+            7200.0,
+            30 + 30 + 40,  # around the opening, and the burst's and the signature's requests
+        ),
+        # an image_shown claimed a day in the future shifts nothing out of the read's life
+        (
+            "future",
+            [at("image_shown", 86_400, 1.0), at("heartbeat", 3, 3.0)],
+            5.0,
+            5.0,
+            5.0,
+        ),
+        # an event that arrived after the signature (a race) is clamped to it
+        ("after sign", [at("image_shown", 0, 0.5), at("heartbeat", 50, 50)], 10.0, 10.0, 10.0),
+    ],
+)
+def test_hostile_events_cannot_stretch_a_read(name, events, signed_s, max_wall, max_active):
+    rt = compute_reading_time(
+        events, T0 + timedelta(seconds=signed_s), opened_at=OPENED, heartbeat_timeout_s=30
+    )
+    assert OPENED <= rt.started_at <= rt.signed_at, name
+    assert 0 <= rt.wall_seconds <= max_wall + 1e-6, name
+    assert 0 <= rt.active_seconds <= min(max_active, rt.wall_seconds) + 1e-6, name
+
+
+def test_random_hostile_events_stay_in_the_reads_life():
+    rng = random.Random(15)
+    for _ in range(300):
+        signed_s = rng.uniform(1, 600)
+        events = []
+        for _ in range(rng.randint(1, 40)):
+            received = rng.uniform(0, signed_s + 5)
+            claimed = rng.choice([rng.uniform(-1e9, 1e9), received + rng.uniform(-60, 60)])
+            kind = rng.choice(["image_shown", "heartbeat", "visibility", "blur", "focus"])
+            e = at(kind, claimed, received, visible=rng.random() > 0.2, focused=rng.random() > 0.2)
+            events.append(e if e.client_ms > 0 else _epoch(kind, received))
+        rt = compute_reading_time(
+            events, T0 + timedelta(seconds=signed_s), opened_at=OPENED, heartbeat_timeout_s=30
+        )
+        if rt.started_at is None:
+            assert not any(e.kind == "image_shown" for e in events)
+            continue
+        first_shown = min(e.received_at for e in events if e.kind == "image_shown")
+        assert OPENED <= rt.started_at <= min(first_shown, rt.signed_at)
+        assert 0 <= rt.active_seconds <= rt.wall_seconds <= signed_s + 0.001  # rounded to ms
+
+
+def test_honest_events_sent_as_they_happen_are_unchanged_by_the_clamps():
+    events = [ev("image_shown", 0, delay_s=0.05)] + [
+        ev("heartbeat", 5 * i, delay_s=0.05) for i in range(1, 24)
+    ]
+    rt = compute_reading_time(
+        events, T0 + timedelta(seconds=120), opened_at=T0 - timedelta(seconds=1)
+    )
+    assert rt.wall_seconds == pytest.approx(120, abs=0.06)
+    assert rt.active_seconds == pytest.approx(120, abs=0.06)

@@ -31,18 +31,23 @@ class ClientEvent:
 
 @dataclass(frozen=True, slots=True)
 class ReadingTime:
-    """Times of one read.
+    """Times of one read, as the server measured them.
 
     Attributes
     ----------
     started_at : datetime or None
-        When the image was first shown (``None`` when the client never said so).
+        When the image was first shown (``None`` when the client never said so): the
+        client's time of its ``image_shown`` event, clamped to when the server received it
+        and to the read's life (not before the server first heard of the read).
     signed_at : datetime
     wall_seconds : float or None
-        ``signed_at - started_at``.
+        ``signed_at - started_at`` (never negative).
     active_seconds : float or None
         Time with the page visible and focused, each stretch capped at the heartbeat
-        timeout after the last event (a closed laptop or a dropped network does not count).
+        timeout after the last event (a closed laptop or a dropped network does not count)
+        and to within the heartbeat timeout of a request the server received (events sent
+        in one burst count for one request's worth of time, whatever times they claim).
+        Never more than ``wall_seconds``.
     """
 
     started_at: datetime | None
@@ -51,24 +56,64 @@ class ReadingTime:
     active_seconds: float | None
 
 
-def compute_reading_time(
-    events: Sequence[ClientEvent], signed_at: datetime, *, heartbeat_timeout_s: float = 30.0
-) -> ReadingTime:
-    """Reading time of one read from its client events.
+Interval = tuple[float, float]
 
-    Client clocks are not trusted as such: each event's client time is shifted by the
-    smallest (receipt - client) difference over the read's events, which removes the
-    client's clock error (plus the smallest network delay) while keeping the client's
-    precise spacing of events. ``signed_at`` is the server's time of the sign request.
+
+def _union(intervals: Sequence[Interval]) -> list[Interval]:
+    """The union of ``[a, b]`` intervals, as disjoint sorted intervals."""
+    out: list[list[float]] = []
+    for a, b in sorted(i for i in intervals if i[1] > i[0]):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def _intersect_length(xs: list[Interval], ys: list[Interval]) -> float:
+    """Total length of the intersection of two disjoint sorted interval lists."""
+    total, i, j = 0.0, 0, 0
+    while i < len(xs) and j < len(ys):
+        lo, hi = max(xs[i][0], ys[j][0]), min(xs[i][1], ys[j][1])
+        total += max(0.0, hi - lo)
+        if xs[i][1] < ys[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def compute_reading_time(
+    events: Sequence[ClientEvent],
+    signed_at: datetime,
+    *,
+    opened_at: datetime | None = None,
+    heartbeat_timeout_s: float = 30.0,
+) -> ReadingTime:
+    """Reading time of one read from its client events, measured by the server.
+
+    Client events are hints. Each event's client time is shifted by the smallest
+    (receipt - client) difference over the read's events, which removes the client's
+    clock error (plus the smallest network delay) while keeping the client's spacing of
+    events; then it is clamped to the read's life: not after the server received it (nor
+    after ``signed_at``), not before the server first heard of the read (``opened_at`` or
+    the earliest receipt, whichever is first). Active time counts only the stretches the
+    server can vouch for: within ``heartbeat_timeout_s`` of a request it received (an
+    event, the opening, the signature). So an event at the epoch, a future time, or 399
+    heartbeats sent at once cannot make a read longer or more active than the server saw.
 
     Parameters
     ----------
     events : sequence of ClientEvent
         In any order.
     signed_at : datetime
-        Aware UTC time at which the report was signed.
+        Aware UTC time at which the report was signed (the server's).
+    opened_at : datetime or None
+        When the server first opened the read's report (the read's life begins there, or
+        at its earliest event receipt if that came first).
     heartbeat_timeout_s : float
-        Longest stretch counted as active after one event without another.
+        Longest stretch counted as active after one event without another, and how far
+        from a received request active time may lie.
 
     Examples
     --------
@@ -80,26 +125,40 @@ def compute_reading_time(
     """
     if signed_at.tzinfo is None:
         raise ValueError(f"signed_at must be an aware UTC datetime, got naive {signed_at!r}")
+    if opened_at is not None and opened_at.tzinfo is None:
+        raise ValueError(f"opened_at must be an aware UTC datetime, got naive {opened_at!r}")
     if heartbeat_timeout_s <= 0:
         raise ValueError(f"heartbeat_timeout_s must be > 0, got {heartbeat_timeout_s!r}")
     shown = [e for e in events if e.kind == "image_shown"]
     if not shown:
         return ReadingTime(None, signed_at, None, None)
-    offset_ms = min(e.received_at.timestamp() * 1000.0 - e.client_ms for e in events)
     end = signed_at.timestamp()
+    receipts = [min(e.received_at.timestamp(), end) for e in events]
+    life_start = min(receipts)
+    if opened_at is not None:
+        life_start = min(life_start, opened_at.timestamp())
+    offset_s = min(r - e.client_ms / 1000.0 for r, e in zip(receipts, events, strict=True))
 
-    def server_s(e: ClientEvent) -> float:
-        return min((e.client_ms + offset_ms) / 1000.0, end)
+    def server_s(e: ClientEvent, received: float) -> float:
+        return min(max(e.client_ms / 1000.0 + offset_s, life_start), received)
 
-    start = min(server_s(e) for e in shown)
-    timeline = sorted((server_s(e), e) for e in events if server_s(e) >= start)
-    active = 0.0
+    timeline = sorted(
+        ((server_s(e, r), e) for r, e in zip(receipts, events, strict=True)),
+        key=lambda te: te[0],
+    )
+    start = min(t for t, e in timeline if e.kind == "image_shown")
+    timeline = [(t, e) for t, e in timeline if t >= start]
+    stretches: list[Interval] = []
     for i, (t, e) in enumerate(timeline):
         t_next = timeline[i + 1][0] if i + 1 < len(timeline) else end
         if e.visible and e.focused:
-            active += max(0.0, min(t_next, t + heartbeat_timeout_s) - t)
+            stretches.append((t, min(t_next, t + heartbeat_timeout_s, end)))
+    heard = [*receipts, end] + ([opened_at.timestamp()] if opened_at is not None else [])
+    vouched = _union([(r - heartbeat_timeout_s, r + heartbeat_timeout_s) for r in heard])
+    active = _intersect_length(_union(stretches), [(a, b) for a, b in vouched])
+    wall = end - start
     started_at = datetime.fromtimestamp(start, tz=UTC)
-    return ReadingTime(started_at, signed_at, round(end - start, 3), round(active, 3))
+    return ReadingTime(started_at, signed_at, round(wall, 3), round(min(active, wall), 3))
 
 
 def edit_distance(a: str, b: str, *, unit: str = "char") -> int:

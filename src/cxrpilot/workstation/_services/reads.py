@@ -16,6 +16,7 @@ from cxrpilot.vocabulary import CRITICAL_FINDINGS
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
 from .._models import ARMS, AiDraft, Case, Job, Read, ReadEvent, Report, User, utcnow
 from .._reading import EVENT_KINDS, ClientEvent, compute_reading_time, edit_distance
+from .._schemas import MAX_CLIENT_MS
 from .._study_models import Study
 from ._common import Actor, audit, get_or_404
 from .cases import draft_status, latest_draft
@@ -357,7 +358,10 @@ def sign(
     assert report is not None
     if report.version == 1:
         times = compute_reading_time(
-            _events(db, read.id), now, heartbeat_timeout_s=heartbeat_timeout_s
+            _events(db, read.id),
+            now,
+            opened_at=report.created_at,
+            heartbeat_timeout_s=heartbeat_timeout_s,
         )
         final = report.text
         db.execute(
@@ -383,6 +387,10 @@ def sign(
         version=report.version,
         status=status,
     )
+    # The outbound documents (DICOM SR, FHIR) commit with the signature, or neither does.
+    on_signed = db.info.get("on_report_signed")
+    if on_signed is not None:
+        on_signed(db, report)
     db.commit()
     return report
 
@@ -427,19 +435,28 @@ def amend(db: Session, actor: Actor, read_id: int, *, reason: str) -> Report:
 
 
 def record_events(db: Session, actor: Actor, read_id: int, events: Iterable[dict[str, Any]]) -> int:
-    """Store client events of a read (ignored once the read is signed). Returns how many."""
+    """Store client events of a read (ignored once the read is signed). Returns how many.
+
+    The events are hints: :func:`compute_reading_time` clamps them to when they arrived.
+    A bad event (unknown kind, a time not after the epoch) refuses the whole request;
+    nothing of it is stored."""
     read = _own_read(db, actor, read_id)
     events = list(events)
     if len(events) > MAX_EVENTS:
         raise InvalidInput(f"{len(events)} events in one request; send at most {MAX_EVENTS}")
+    for i, e in enumerate(events):  # all checked before any is stored
+        if e["kind"] not in EVENT_KINDS:
+            raise InvalidInput(
+                f"event {i}: event kind {e['kind']!r} is not known; expected one of {', '.join(EVENT_KINDS)}"
+            )
+        if not isinstance(e["t"], int) or isinstance(e["t"], bool) or not 0 < e["t"] <= MAX_CLIENT_MS:
+            raise InvalidInput(
+                f"event {i}: t={e['t']!r} is not a client time (ms since the Unix epoch, 1 to {MAX_CLIENT_MS})"
+            )
     if read.status == "signed":
         return 0
     now = utcnow()
     for e in events:
-        if e["kind"] not in EVENT_KINDS:
-            raise InvalidInput(
-                f"event kind {e['kind']!r} is not known; expected one of {', '.join(EVENT_KINDS)}"
-            )
         db.add(
             ReadEvent(
                 read_id=read.id,
