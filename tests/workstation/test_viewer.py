@@ -1,4 +1,5 @@
-"""Full-depth pixels and window presets for the viewer."""
+"""The viewer's pixels (lossless 16-bit PNG, full and low resolution, in the image's own
+units), window presets, pixel spacing and the de-identified header panel."""
 
 from __future__ import annotations
 
@@ -10,51 +11,119 @@ import pytest
 from .helpers import png_bytes
 
 
+def _png(client, url):
+    from PIL import Image
+
+    r = client.get(url)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text
+    with Image.open(io.BytesIO(r.content)) as im:
+        assert im.mode == "I;16"
+        return np.asarray(im), r
+
+
 def _pixels(client, case_id):
     info = client.ok("get", f"/api/cases/{case_id}/viewer")
-    r = client.get(info["pixels_url"])
-    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
-    w, h = int(r.headers["x-image-width"]), int(r.headers["x-image-height"])
-    assert (w, h) == (info["width"], info["height"])
-    return info, np.frombuffer(r.content, dtype="<u2").reshape(h, w)
+    px, _ = _png(client, info["png_urls"]["full"])
+    assert px.shape == (info["height"], info["width"])
+    return info, px
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_png_case_gives_its_display_pixels(world):
+def test_png_case_gives_its_grey_values(world):
     from PIL import Image
 
     data = png_bytes(600)
     case_id = world.upload(data)["case"]["id"]
     info, px = _pixels(world.admin, case_id)
-    assert info["source"] == "display"
-    original = np.asarray(Image.open(io.BytesIO(data)), dtype=np.float64) * 257  # 8 -> 16 bit
-    assert np.abs(px.astype(np.float64) - original).max() <= 1
+    assert info["source"] == "display" and info["units"] == "grey values (8 bits)"
+    assert (info["offset"], info["scale"], info["monochrome1"]) == (0.0, 1.0, False)
+    original = np.asarray(Image.open(io.BytesIO(data)))
+    assert np.array_equal(px, original)  # the 8-bit values themselves
     names = [p["name"] for p in info["presets"]]
-    assert names[-1] == "Full range" and "Auto (1-99 %)" in names
-    for p in info["presets"]:
-        assert 0 <= p["center"] <= 65535 and p["width"] >= 1
+    assert names == ["Lung", "Mediastinum", "Bone", "Full range"]
+    assert info["presets"][-1] == {"name": "Full range", "center": 127.5, "width": 255.0}
+    assert info["spacing"] is None and "lengths in pixels" in info["spacing_note"]
+    header = world.admin.ok("get", info["header_url"])
+    assert header == {"available": False, "note": "not a DICOM image: no header", "elements": []}
 
 
 @pytest.mark.data
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_dicom_case_gives_full_depth_pixels_in_display_sense(world, rg1_uncr):
+def test_dicom_case_gives_its_own_units_losslessly(world, rg1_uncr):
+    import pydicom
+
     case_id = world.upload(rg1_uncr.read_bytes(), name="a.dcm")["case"]["id"]
     info, px = _pixels(world.admin, case_id)
     if info["source"] != "dicom":
         pytest.skip("the loader's header was not kept for this DICOM")
-    assert info["photometric"] == "MONOCHROME1" and px.dtype == np.uint16
-    assert len(np.unique(px)) > 1024  # more than 8 bits of grey levels
-    # Same orientation and sense as the display image the models saw (MONOCHROME1 inverted).
-    r = world.admin.get(f"/api/cases/{case_id}/image")
-    from PIL import Image
+    stored = pydicom.dcmread(rg1_uncr).pixel_array
+    # value = offset + t * scale, exactly the stored 15-bit values (no rescale in this file)
+    assert info["scale"] == 1.0 and info["offset"] == float(stored.min())
+    assert np.array_equal(px.astype(np.int64) + int(info["offset"]), stored.astype(np.int64))
+    assert info["monochrome1"] is True and info["bits_stored"] == 15
+    assert info["units"] == "stored values (15 bits)"
+    presets = {p["name"]: p for p in info["presets"]}
+    # the header's own window, in its own units, untouched
+    assert presets["Header window 1"] == {"name": "Header window 1", "center": 15000.0, "width": 30000.0}
+    assert presets["Full range"] == {"name": "Full range", "center": 16383.5, "width": 32767.0}
+    lo, hi = float(stored.min()), float(stored.max())
+    for name in ("Lung", "Mediastinum", "Bone"):
+        c, w = presets[name]["center"], presets[name]["width"]
+        assert lo <= c - w / 2 < c + w / 2 <= hi, (name, c, w)
+    # MONOCHROME1: brighter in display = lower values; lung (darker in display) sits higher
+    assert presets["Lung"]["center"] > presets["Mediastinum"]["center"] > presets["Bone"]["center"]
+    # RG1_UNCR's Pixel Spacing is 0\0: no measurement in mm, and the viewer says why
+    assert info["spacing"] is None
+    assert info["spacing_note"].startswith("PixelSpacing (0028,0030) is 0\\0")
 
-    display = np.asarray(Image.open(io.BytesIO(r.content)), dtype=np.float64)
-    a, b = px[::16, ::16].astype(np.float64).ravel(), display[::16, ::16].ravel()
-    assert np.corrcoef(a, b)[0, 1] > 0.8
+    low, r = _png(world.admin, info["png_urls"]["low"])
+    assert low.shape == (info["low_height"], info["low_width"]) and max(low.shape) <= 512
+    k = info["height"] // info["low_height"]
+    block = px[:k, :k].astype(np.float64).mean()
+    assert abs(float(low[0, 0]) - block) <= 0.5
+    # cacheable, revalidated by ETag
+    again = world.admin.get(info["png_urls"]["low"], headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and "private" in r.headers["cache-control"]
+    full_png = world.admin.get(info["png_urls"]["full"]).content
+    raw = world.admin.get(info["pixels_url"])
+    assert len(full_png) < 0.8 * len(raw.content) == 0.8 * px.size * 2
+
+    header = world.admin.ok("get", info["header_url"])
+    assert header["available"] is True
+    by_keyword = {e["keyword"]: e for e in header["elements"]}
+    assert by_keyword["Modality"]["value"] == "CR" and by_keyword["BitsStored"]["value"] == "15"
+    assert "PixelData" not in by_keyword
+    assert by_keyword["PatientIdentityRemoved"]["value"] == "YES"
+    for phi in ("PatientName", "PatientID", "PatientBirthDate", "InstitutionName"):
+        assert phi not in by_keyword or by_keyword[phi]["value"] in ("", "ANONYMOUS"), phi
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_spacing_from_imager_pixel_spacing_is_labelled(world, rg1_uncr):
+    import pydicom
+
+    ds = pydicom.dcmread(rg1_uncr)
+    del ds.PixelSpacing
+    ds.ImagerPixelSpacing = [0.175, 0.175]
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    case_id = world.upload(buf.getvalue(), name="b.dcm")["case"]["id"]
+    info = world.admin.ok("get", f"/api/cases/{case_id}/viewer")
+    if info["source"] != "dicom":
+        pytest.skip("the loader's header was not kept for this DICOM")
+    assert info["spacing"] == {"row_mm": 0.175, "col_mm": 0.175, "source": "ImagerPixelSpacing"}
+    assert "at the detector" in info["spacing_note"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_bad_resolution_is_a_clear_422(world):
+    case_id = world.upload(png_bytes(602))["case"]["id"]
+    r = world.admin.get(f"/api/cases/{case_id}/pixels.png?resolution=huge")
+    assert r.status_code == 422 and "expected one of full, low" in r.json()["detail"]
 
 
 def test_viewer_follows_case_access(world):
     case_id = world.upload(png_bytes(601))["case"]["id"]
     _, reader = world.user("radiologist")
-    assert reader.get(f"/api/cases/{case_id}/viewer").status_code == 403
-    assert reader.get(f"/api/cases/{case_id}/pixels").status_code == 403
+    for tail in ("viewer", "pixels", "pixels.png", "pixels.png?resolution=low", "header"):
+        assert reader.get(f"/api/cases/{case_id}/{tail}").status_code == 403, tail

@@ -190,9 +190,9 @@ def create_app(
 
     from fastapi.staticfiles import StaticFiles
 
-    from ._routes import audit, auth, cases, evaluations, pages, reads, studies, users
+    from ._routes import audit, auth, cases, evaluations, pages, reads, studies, users, viewer
 
-    for module in (auth, users, cases, reads, studies, evaluations, audit, pages):
+    for module in (auth, users, cases, viewer, reads, studies, evaluations, audit, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 

@@ -118,50 +118,6 @@ def image(case_id: PathId, request: Request, actor: CurrentActor, state: State, 
     return Response(state.store.read(img.display_path), media_type="image/png", headers=headers)
 
 
-@router.get("/{case_id}/viewer")
-def viewer_info(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
-    """What the viewer needs: size, where the full-depth pixels are, window presets."""
-    from .._models import Image
-    from .._services.viewer import viewer_image
-
-    case = service.check_case_access(db, actor, case_id)
-    img = db.get(Image, case.image_id)
-    assert img is not None
-    view = viewer_image(state.store, img)
-    return {
-        "width": int(view.pixels.shape[1]),
-        "height": int(view.pixels.shape[0]),
-        "source": view.source,
-        "photometric": (img.meta or {}).get("photometric"),
-        "bits_stored": (img.meta or {}).get("bits_stored"),
-        "presets": list(view.presets),
-        "pixels_url": f"/api/cases/{case_id}/pixels",
-        "png_url": f"/api/cases/{case_id}/image",
-    }
-
-
-@router.get("/{case_id}/pixels")
-def pixels(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> Response:
-    """Raw little-endian uint16 pixels, row-major (0 black ... 65535 white), for window/level."""
-    from .._models import Image
-    from .._services.viewer import viewer_image
-
-    case = service.check_case_access(db, actor, case_id)
-    img = db.get(Image, case.image_id)
-    assert img is not None
-    view = viewer_image(state.store, img)
-    height, width = view.pixels.shape
-    return Response(
-        view.pixels.astype("<u2").tobytes(),
-        media_type="application/octet-stream",
-        headers={
-            "X-Image-Width": str(width),
-            "X-Image-Height": str(height),
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
-
-
 @router.post("/{case_id}/draft", status_code=202)
 def redraft(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
     job = service.request_draft(db, actor, case_id)

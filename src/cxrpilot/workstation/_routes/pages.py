@@ -88,7 +88,7 @@ def worklist_page(request: Request) -> HTMLResponse:
 
 @router.get("/read/{read_id}")
 def read_page(request: Request, read_id: PathId) -> HTMLResponse:
-    return _page(request, "Case", "viewer.js", "maps.js", "read.js")
+    return _page(request, "Case", "png16.js", "viewer.js", "maps.js", "read.js")
 
 
 @router.get("/evaluations")
@@ -98,7 +98,7 @@ def evaluations_page(request: Request) -> HTMLResponse:
 
 @router.get("/evaluation/{task_id}")
 def evaluation_page(request: Request, task_id: PathId) -> HTMLResponse:
-    return _page(request, "Evaluation", "viewer.js", "evaluation.js")
+    return _page(request, "Evaluation", "png16.js", "viewer.js", "evaluation.js")
 
 
 @router.get("/admin")

@@ -148,9 +148,22 @@ async function amend() {
 
 async function nextCase() {
   if (S.dirty) await save();
-  const items = await api("GET", "/api/worklist");
-  const next = items.find(i => i.status !== "signed" && i.read_id !== readId);
+  const next = await nextRead();
   location.href = next ? `/read/${next.read_id}` : "/worklist";
+}
+
+// The next case to read (the worklist's order), and its pixels fetched into the browser
+// cache while this one is read: opening it then shows the image without waiting.
+async function nextRead() {
+  const items = await api("GET", "/api/worklist");
+  return items.find(i => i.status !== "signed" && i.read_id !== readId);
+}
+
+async function prefetchNext() {
+  try {
+    const next = await nextRead();
+    if (next) document.body.dataset.prefetched = String(await prefetchCase(next.case_id));
+  } catch (e) { /* prefetch is an optimisation only */ }
 }
 
 function renderVersions() {
@@ -226,7 +239,7 @@ async function main() {
     const t = Date.now();
     sendEvent("image_shown", t).then(() => { document.body.dataset.imageShown = String(t); });
   } });
-  viewer.load().catch(e => showError("error", e));
+  viewer.load().then(prefetchNext).catch(e => showError("error", e));
 
   side.append(el("h3", {}, d.case.label, " ", el("span", { id: "status-badge", class: `badge ${d.read.status}`,
     text: d.read.status.replace("_", " ") })));

@@ -1,9 +1,31 @@
-// cxrpilot viewer: full-depth (uint16) pixels, window/level, zoom/pan, invert, presets.
-// Mouse: left-drag = window (horizontal) / level (vertical); right- or shift-drag = pan;
-// wheel = zoom at the cursor. Keys (outside text fields): i invert, f fit, r reset, 1-5 presets.
+// cxrpilot viewer: full-depth pixels in the image's own units, window/level and presets,
+// zoom/pan, exact 1:1, invert, rotate/flip, ruler and angle (mm where the header has a pixel
+// spacing), a magnifier and the de-identified DICOM header.
+//
+// Pixels arrive as lossless 16-bit PNGs decoded by png16.js: a low-resolution first view,
+// then the full image (the query ?transfer=raw fetches the old uncompressed pixels instead,
+// for the transfer benchmark). Values: value = offset + t * scale (own units; presets and
+// the W/L readout are in them); MONOCHROME1 images are shown inverted.
+//
+// Mouse: left-drag = the current tool (window/level by default: horizontal width, vertical
+// level); right-, middle- or shift-drag = pan; wheel = zoom at the cursor.
+// Keys (outside text fields): i invert, f fit, o 1:1, r reset, + - zoom, 1-9 presets,
+// m ruler, a angle, g magnifier, t / Shift+T rotate 90° right / left, v / Shift+V flip
+// horizontally / vertically, e header, Delete clear measurements, Esc back to window/level.
 // Layers (addLayer: an object with draw(ctx, viewer)) are drawn over the image in its own
-// coordinates (0..w, 0..h), so they follow zoom and pan; maps.js is one.
+// coordinates (0..w, 0..h), so they follow zoom, pan, rotation and flips; maps.js is one.
 "use strict";
+
+const TOOL_NAMES = { wl: "Window/level", ruler: "Ruler", angle: "Angle" };
+const LOUPE_SIZE = 220, LOUPE_FACTOR = 3;
+
+// Fetch a case's viewer pixels into the browser cache (the read page does it for the next
+// case while the reader reads this one). Resolves to the case id once cached.
+async function prefetchCase(caseId) {
+  const info = await api("GET", `/api/cases/${caseId}/viewer`);
+  await Promise.all(Object.values(info.png_urls).map(u => fetch(u, { credentials: "same-origin" }).then(r => r.arrayBuffer())));
+  return caseId;
+}
 
 class Viewer {
   constructor(container, caseId, { onFirstDraw } = {}) {
@@ -12,54 +34,115 @@ class Viewer {
     this.onFirstDraw = onFirstDraw;
     this.canvas = el("canvas", { "data-testid": "viewer-canvas" });
     this.readout = el("div", { class: "readout", "data-testid": "wl-readout" });
-    this.presetSelect = el("select", { "aria-label": "Window preset", onchange: () => this.applyPreset(+this.presetSelect.value) });
+    this.note = el("div", { class: "viewer-note", "data-testid": "spacing-note", role: "status", hidden: true });
+    this.loupe = el("canvas", { class: "loupe", "data-testid": "loupe", width: LOUPE_SIZE, height: LOUPE_SIZE, hidden: true });
+    this.presetSelect = el("select", { "aria-label": "Window preset", "data-testid": "preset",
+      onchange: () => { if (this.presetSelect.value !== "custom") this.applyPreset(+this.presetSelect.value); } });
+    const btn = (label, title, onclick, attrs = {}) => el("button", { title, onclick, ...attrs }, label);
+    this.toolButtons = {
+      ruler: btn("Ruler", "Ruler: drag to measure (m)", () => this.setTool("ruler"), { "data-tool": "ruler", "aria-pressed": "false" }),
+      angle: btn("Angle", "Angle: click three points, the vertex second (a)", () => this.setTool("angle"), { "data-tool": "angle", "aria-pressed": "false" }),
+    };
+    this.loupeButton = btn("Loupe", `Magnifier ×${LOUPE_FACTOR} (g)`, () => this.toggleLoupe(), { "data-testid": "loupe-toggle", "aria-pressed": "false" });
     const bar = el("div", { class: "toolbar" },
       this.presetSelect,
-      el("button", { onclick: () => this.toggleInvert(), title: "Invert (i)" }, "Invert"),
-      el("button", { onclick: () => this.fit(), title: "Fit to window (f)" }, "Fit"),
-      el("button", { onclick: () => this.reset(), title: "Reset window and zoom (r)" }, "Reset"),
-      el("button", { onclick: () => this.zoomBy(1.25), title: "Zoom in (+)" }, "+"),
-      el("button", { onclick: () => this.zoomBy(0.8), title: "Zoom out (-)" }, "−"));
+      btn("Invert", "Invert (i)", () => this.toggleInvert()),
+      btn("Fit", "Fit to window (f)", () => this.fit()),
+      btn("1:1", "One image pixel per screen pixel (o)", () => this.oneToOne(), { "data-testid": "one-to-one" }),
+      btn("+", "Zoom in (+)", () => this.zoomBy(1.25)),
+      btn("−", "Zoom out (-)", () => this.zoomBy(0.8)),
+      btn("⟳", "Rotate 90° right (t; Shift+T left)", () => this.rotate(1), { "aria-label": "Rotate right" }),
+      btn("⇋", "Flip horizontally (v; Shift+V vertically)", () => this.flip("h"), { "aria-label": "Flip horizontally" }),
+      this.toolButtons.ruler, this.toolButtons.angle, this.loupeButton,
+      btn("Header", "DICOM header, de-identified (e)", () => this.toggleHeader(), { "data-testid": "header-toggle" }),
+      btn("Reset", "Reset window, zoom, rotation, measurements (r)", () => this.reset()));
     this.toolbar = bar;
+    this.headerPanel = el("div", { class: "header-panel", "data-testid": "header-panel", hidden: true });
     this.layers = [];
-    container.append(this.canvas, bar, this.readout);
+    this.measurements = [];
+    this.pending = null;  // the measurement being drawn
+    container.append(this.canvas, bar, this.note, this.readout, this.loupe, this.headerPanel);
     this.center = 32768; this.width = 65536; this.invert = false;
-    this.zoom = 1; this.panX = 0; this.panY = 0; this.drawn = false;
+    this.zoom = 1; this.panX = 0; this.panY = 0; this.rot = 0; this.flipH = false; this.flipV = false;
+    this.tool = "wl"; this.drawn = false; this.resolution = null; this.custom = false;
   }
 
   async load() {
+    const t0 = performance.now();
     const info = await api("GET", `/api/cases/${this.caseId}/viewer`);
-    const r = await fetch(info.pixels_url, { credentials: "same-origin" });
-    if (!r.ok) throw new Error(`image: HTTP ${r.status}`);
     this.info = info;
     this.w = info.width; this.h = info.height;
-    this.px = new Uint16Array(await r.arrayBuffer());
-    this.off = document.createElement("canvas");
-    this.off.width = this.w; this.off.height = this.h;
-    this.offCtx = this.off.getContext("2d");
-    this.image = this.offCtx.createImageData(this.w, this.h);
     info.presets.forEach((p, i) => this.presetSelect.append(el("option", { value: i }, `${i + 1}. ${p.name}`)));
+    this.customOption = el("option", { value: "custom", hidden: true }, "Custom");
+    this.presetSelect.append(this.customOption);
     this.bind();
     new ResizeObserver(() => this.fit()).observe(this.container);
     this.applyPreset(0);
     this.fit();
+    const mark = (name) => { this.canvas.dataset[name] = String(Math.round(performance.now() - t0)); };
+    if (new URLSearchParams(location.search).get("transfer") === "raw") {
+      const r = await fetch(info.pixels_url, { credentials: "same-origin" });
+      if (!r.ok) throw new Error(`image: HTTP ${r.status}`);
+      this.setPixels(new Uint16Array(await r.arrayBuffer()), this.w, this.h, "full");
+      mark("firstMs"); mark("fullMs");
+      return;
+    }
+    const get = async (res) => {
+      const r = await fetch(info.png_urls[res], { credentials: "same-origin" });
+      if (!r.ok) throw new Error(`image (${res}): HTTP ${r.status}`);
+      return decodePng16(await r.arrayBuffer());
+    };
+    const full = get("full");
+    try {
+      const low = await get("low");
+      if (this.resolution !== "full") { this.setPixels(low.data, low.width, low.height, "low"); mark("firstMs"); }
+    } catch (e) { /* the full image still comes */ }
+    const f = await full;
+    this.setPixels(f.data, f.width, f.height, "full");
+    if (!this.canvas.dataset.firstMs) mark("firstMs");
+    mark("fullMs");
+  }
+
+  // Values (low or full resolution) to show; drawn over the full image's coordinates.
+  setPixels(data, pw, ph, resolution) {
+    this.px = data; this.pw = pw; this.ph = ph; this.resolution = resolution;
+    this.off = document.createElement("canvas");
+    this.off.width = pw; this.off.height = ph;
+    this.offCtx = this.off.getContext("2d");
+    this.image = this.offCtx.createImageData(pw, ph);
+    this.canvas.dataset.resolution = resolution;
+    this.canvas.dataset.resolutions = [this.canvas.dataset.resolutions, resolution].filter(Boolean).join(",");
+    this.pixelsDirty = true;
+    this.render();
   }
 
   applyPreset(i) {
     const p = this.info.presets[i];
     if (!p) return;
     this.center = p.center; this.width = p.width; this.presetSelect.value = i;
+    this.custom = false; this.customOption.hidden = true;
+    this.canvas.dataset.preset = p.name;
     this.pixelsDirty = true;
     this.schedule();
   }
 
+  markCustom() {
+    if (this.custom) return;
+    this.custom = true;
+    this.customOption.hidden = false;
+    this.presetSelect.value = "custom";
+    this.canvas.dataset.preset = "custom";
+  }
+
+  // 65,536-entry LUT over the transfer values from the window (own units), then one pass.
   renderPixels() {
-    // 65,536-entry LUT from the current window, then one pass over the pixels.
+    const { offset, scale, monochrome1 } = this.info;
     const lut = new Uint8ClampedArray(65536);
-    const lo = this.center - this.width / 2, scale = 255 / Math.max(this.width, 1);
+    const lo = (this.center - this.width / 2 - offset) / scale, k = 255 * scale / Math.max(this.width, 1e-9);
+    const inv = this.invert !== monochrome1;
     for (let v = 0; v < 65536; v++) {
-      const g = (v - lo) * scale;
-      lut[v] = this.invert ? 255 - g : g;
+      const g = (v - lo) * k;
+      lut[v] = inv ? 255 - g : g;
     }
     const d = this.image.data, px = this.px;
     for (let i = 0, j = 0; i < px.length; i++, j += 4) {
@@ -68,6 +151,35 @@ class Viewer {
     }
     this.offCtx.putImageData(this.image, 0, 0);
     this.pixelsDirty = false;
+  }
+
+  // The image-to-canvas (CSS px) transform: p = pan + zoom · R(rot) · F · (q − centre).
+  matrix() {
+    const cos = [1, 0, -1, 0][this.rot], sin = [0, 1, 0, -1][this.rot];
+    const fx = this.flipH ? -1 : 1, fy = this.flipV ? -1 : 1, z = this.zoom;
+    const a = z * cos * fx, b = z * sin * fx, c = -z * sin * fy, d = z * cos * fy;
+    const e = this.panX - (a * this.w / 2 + c * this.h / 2), f = this.panY - (b * this.w / 2 + d * this.h / 2);
+    return [a, b, c, d, e, f];
+  }
+
+  toImage(cx, cy) {
+    const [a, b, c, d, e, f] = this.matrix(), det = a * d - b * c;
+    const x = cx - e, y = cy - f;
+    return { x: (d * x - c * y) / det, y: (-b * x + a * y) / det };
+  }
+
+  toCanvas(x, y) {
+    const [a, b, c, d, e, f] = this.matrix();
+    return { x: a * x + c * y + e, y: b * x + d * y + f };
+  }
+
+  drawImageTo(ctx, m, scale) {
+    ctx.setTransform(m[0] * scale, m[1] * scale, m[2] * scale, m[3] * scale, m[4] * scale, m[5] * scale);
+    ctx.imageSmoothingEnabled = this.zoom * (this.w / this.pw) < 2;
+    ctx.drawImage(this.off, 0, 0, this.w, this.h);
+    this.drawScale = scale;
+    for (const layer of this.layers) layer.draw(ctx, this);
+    this.drawMeasurements(ctx);
   }
 
   render() {
@@ -79,14 +191,14 @@ class Viewer {
     const ctx = c.getContext("2d");
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = "#000"; ctx.fillRect(0, 0, cw, ch);
-    ctx.imageSmoothingEnabled = this.zoom < 2;
-    ctx.setTransform(this.zoom * dpr, 0, 0, this.zoom * dpr, this.panX * dpr, this.panY * dpr);
-    ctx.drawImage(this.off, 0, 0);
-    for (const layer of this.layers) layer.draw(ctx, this);
-    this.readout.textContent = `W ${Math.round(this.width)}  L ${Math.round(this.center)}  zoom ${this.zoom.toFixed(2)}` +
-      (this.invert ? "  inverted" : "") + `  (${this.info.source}, ${this.w}×${this.h})`;
-    this.canvas.dataset.window = Math.round(this.width);
-    this.canvas.dataset.level = Math.round(this.center);
+    this.drawImageTo(ctx, this.matrix(), dpr);
+    this.renderLoupe();
+    const oneToOne = Math.abs(this.zoom * dpr - 1) < 1e-6;
+    this.readout.textContent = `W ${fmt(this.width)}  L ${fmt(this.center)} (${this.info.units})` +
+      `  zoom ${oneToOne ? "1:1" : this.zoom.toFixed(2)}` + (this.invert ? "  inverted" : "") +
+      (this.rot ? `  rotated ${this.rot * 90}°` : "") + (this.flipH ? "  flipped ⇋" : "") + (this.flipV ? "  flipped ⇵" : "") +
+      `  (${this.info.source}, ${this.w}×${this.h}${this.resolution === "low" ? ", low resolution — loading full…" : ""})`;
+    this.publish();
     if (!this.drawn) {
       this.drawn = true;
       this.canvas.dataset.ready = "1";
@@ -94,56 +206,234 @@ class Viewer {
     }
   }
 
+  renderLoupe() {
+    if (!this.loupeOn || !this.mouse || this.loupe.hidden) return;
+    const ctx = this.loupe.getContext("2d"), { x, y } = this.mouse, s = LOUPE_SIZE;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#000"; ctx.fillRect(0, 0, s, s);
+    // the main transform, magnified about the cursor, which sits at the loupe's centre
+    const [a, b, c, d, e, f] = this.matrix(), k = LOUPE_FACTOR;
+    this.drawImageTo(ctx, [a * k, b * k, c * k, d * k, (e - x) * k + s / 2, (f - y) * k + s / 2], 1);
+  }
+
   addLayer(layer) { this.layers.push(layer); this.schedule(); }
 
   setWindow(center, width) {
-    this.center = Math.min(Math.max(center, -65535), 131071);
-    this.width = Math.min(Math.max(width, 1), 131072);
+    const span = 65536 * this.info.scale;
+    this.center = Math.min(Math.max(center, this.info.offset - span), this.info.offset + 2 * span);
+    this.width = Math.min(Math.max(width, this.info.scale), 2 * span);
     this.pixelsDirty = true;
     this.schedule();
   }
 
+  // The view's state on the canvas element (read by tests and scripts), at once.
+  publish() {
+    Object.assign(this.canvas.dataset, { window: Math.round(this.width), level: Math.round(this.center),
+      zoom: this.zoom.toFixed(4), rotation: String(this.rot * 90), flip: (this.flipH ? "h" : "") + (this.flipV ? "v" : "") });
+  }
+
   schedule() {
+    this.publish();
     if (this.raf) return;
     this.raf = requestAnimationFrame(() => { this.raf = 0; this.render(); });
   }
 
   fit() {
-    if (!this.px) return;
+    if (!this.info) return;
     const cw = this.canvas.clientWidth, ch = this.canvas.clientHeight;
-    this.zoom = Math.min(cw / this.w, ch / this.h);
-    this.panX = (cw - this.w * this.zoom) / 2; this.panY = (ch - this.h * this.zoom) / 2;
+    const [ew, eh] = this.rot % 2 ? [this.h, this.w] : [this.w, this.h];
+    this.zoom = Math.min(cw / ew, ch / eh);
+    this.panX = cw / 2; this.panY = ch / 2;
     this.schedule();
   }
 
-  reset() { this.invert = false; this.applyPreset(0); this.fit(); }
+  // Exactly one image pixel per device pixel, about the canvas centre.
+  oneToOne() { this.zoomBy(1 / ((window.devicePixelRatio || 1) * this.zoom)); }
+
+  reset() {
+    this.invert = false; this.rot = 0; this.flipH = this.flipV = false;
+    this.measurements = []; this.pending = null; this.setTool("wl");
+    this.applyPreset(0); this.fit();
+  }
+
   toggleInvert() { this.invert = !this.invert; this.pixelsDirty = true; this.schedule(); }
+  rotate(k) { this.rot = (this.rot + k + 4) % 4; this.fit(); }
+  flip(axis) { if (axis === "h") this.flipH = !this.flipH; else this.flipV = !this.flipV; this.schedule(); }
 
   zoomBy(f, cx, cy) {
     const x = cx ?? this.canvas.clientWidth / 2, y = cy ?? this.canvas.clientHeight / 2;
-    const z = Math.min(Math.max(this.zoom * f, 0.05), 40);
+    const z = Math.min(Math.max(this.zoom * f, 0.02), 40);
     this.panX = x - (x - this.panX) * (z / this.zoom);
     this.panY = y - (y - this.panY) * (z / this.zoom);
     this.zoom = z;
     this.schedule();
   }
 
+  // --- measurements -------------------------------------------------------------------
+  setTool(tool) {
+    this.tool = this.tool === tool && tool !== "wl" ? "wl" : tool;
+    this.pending = null;
+    for (const [name, b] of Object.entries(this.toolButtons)) {
+      b.setAttribute("aria-pressed", String(this.tool === name)); b.classList.toggle("on", this.tool === name);
+    }
+    this.canvas.dataset.tool = this.tool;
+    this.canvas.style.cursor = this.tool === "wl" ? "" : "crosshair";
+    this.updateNote();
+    this.schedule();
+  }
+
+  updateNote() {
+    const measuring = this.tool !== "wl" || this.measurements.length;
+    if (!measuring || !this.info) { this.note.hidden = true; return; }
+    const sp = this.info.spacing;
+    this.note.hidden = false;
+    this.note.className = `viewer-note ${sp ? "" : "warn"}`;
+    this.note.textContent = sp ? `${TOOL_NAMES[this.tool] || "Measurements"} in mm · ${this.info.spacing_note}`
+      : `⚠ ${this.info.spacing_note}`;
+  }
+
+  // Length of a..b (image px) in mm where the header has a spacing, else in px.
+  length(a, b) {
+    const sp = this.info.spacing, dx = b.x - a.x, dy = b.y - a.y;
+    return sp ? Math.hypot(dx * sp.col_mm, dy * sp.row_mm) : Math.hypot(dx, dy);
+  }
+
+  angle(a, v, c) {
+    const sp = this.info.spacing || { row_mm: 1, col_mm: 1 };
+    const u = [(a.x - v.x) * sp.col_mm, (a.y - v.y) * sp.row_mm], w = [(c.x - v.x) * sp.col_mm, (c.y - v.y) * sp.row_mm];
+    const cos = (u[0] * w[0] + u[1] * w[1]) / (Math.hypot(...u) * Math.hypot(...w) || 1);
+    return Math.acos(Math.min(1, Math.max(-1, cos))) * 180 / Math.PI;
+  }
+
+  label(m) {
+    if (m.kind === "ruler") return `${this.length(m.points[0], m.points[1]).toFixed(1)} ${this.info.spacing ? "mm" : "px"}`;
+    return m.points.length === 3 ? `${this.angle(...m.points).toFixed(1)}°` : "";
+  }
+
+  publishMeasurements() {
+    this.canvas.dataset.measurements = JSON.stringify(this.measurements.map(m => ({ kind: m.kind, label: this.label(m) })));
+    this.updateNote();
+  }
+
+  drawMeasurements(ctx) {
+    const all = this.pending ? [...this.measurements, this.pending] : this.measurements;
+    if (!all.length) return;
+    // Points through the current (image -> device pixel) transform; lines and text are then
+    // drawn in device pixels, the same size whatever the zoom.
+    const T = ctx.getTransform(), s = this.drawScale || 1;
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    for (const m of all) {
+      const pts = m.points.map(p => T.transformPoint(new DOMPoint(p.x, p.y)));
+      ctx.lineWidth = 1.5 * s; ctx.strokeStyle = "#ffd54a"; ctx.fillStyle = "#ffd54a";
+      ctx.beginPath();
+      pts.forEach((p, i) => (i ? ctx.lineTo(p.x, p.y) : ctx.moveTo(p.x, p.y)));
+      ctx.stroke();
+      for (const p of pts) { ctx.beginPath(); ctx.arc(p.x, p.y, 3 * s, 0, 2 * Math.PI); ctx.fill(); }
+      const text = this.label(m), at = pts[1];
+      if (text) {
+        ctx.font = `${13 * s}px 'DejaVu Sans', sans-serif`;
+        const tw = ctx.measureText(text).width;
+        ctx.fillStyle = "rgba(0,0,0,.7)"; ctx.fillRect(at.x + 8 * s, at.y - 18 * s, tw + 8 * s, 18 * s);
+        ctx.fillStyle = "#ffd54a"; ctx.fillText(text, at.x + 12 * s, at.y - 5 * s);
+      }
+    }
+    ctx.restore();
+  }
+
+  // --- header panel -------------------------------------------------------------------
+  async toggleHeader() {
+    const p = this.headerPanel;
+    if (!p.hidden) { p.hidden = true; return; }
+    p.hidden = false;
+    if (p.dataset.loaded) { p.querySelector("input").focus(); return; }
+    p.replaceChildren(el("p", { class: "muted", text: "Loading header…" }));
+    try {
+      const h = await api("GET", this.info.header_url);
+      const filter = el("input", { type: "search", placeholder: "filter (tag, name, value)", "aria-label": "Filter header" });
+      const rows = h.elements.map(e => el("tr", { "data-search": `${e.tag} ${e.keyword} ${e.name} ${e.value}`.toLowerCase(),
+          title: e.keyword }, el("td", { class: "mono", text: e.tag }),
+        el("td", { text: "· ".repeat(e.depth) + (e.name || e.keyword) }), el("td", { class: "mono", text: e.vr }),
+        el("td", { class: "mono", text: e.value })));
+      filter.addEventListener("input", () => {
+        const q = filter.value.toLowerCase();
+        for (const r of rows) r.hidden = q && !r.dataset.search.includes(q);
+      });
+      filter.addEventListener("keydown", (e) => { if (e.key === "Escape") { p.hidden = true; this.canvas.focus(); } });
+      p.replaceChildren(el("div", { class: "header-top" }, el("b", {}, "DICOM header"), " ",
+        el("span", { class: "muted", text: h.note }), el("button", { onclick: () => { p.hidden = true; } , "aria-label": "Close header" }, "×")),
+        ...(h.available ? [filter, el("table", { class: "header-table" }, el("tbody", {}, ...rows))]
+          : [el("p", { class: "muted", text: h.note })]));
+      p.dataset.loaded = "1";
+      if (h.available) filter.focus();
+    } catch (e) { p.replaceChildren(el("p", { class: "error", text: `Header: ${e.message}` })); }
+  }
+
+  toggleLoupe() {
+    this.loupeOn = !this.loupeOn;
+    this.loupeButton.setAttribute("aria-pressed", String(this.loupeOn));
+    this.loupeButton.classList.toggle("on", this.loupeOn);
+    this.loupe.hidden = !(this.loupeOn && this.mouse);
+    this.canvas.dataset.loupe = this.loupeOn ? "1" : "";
+    this.placeLoupe();
+  }
+
+  placeLoupe() {
+    if (!this.loupeOn || !this.mouse) return;
+    const { x, y } = this.mouse, cw = this.canvas.clientWidth;
+    this.loupe.hidden = false;
+    this.loupe.style.left = `${Math.min(x + 24, cw - LOUPE_SIZE - 4)}px`;
+    this.loupe.style.top = `${Math.max(y - LOUPE_SIZE - 24, 4)}px`;
+    this.renderLoupe();
+  }
+
   bind() {
     const c = this.canvas;
+    c.tabIndex = 0;
     c.addEventListener("contextmenu", (e) => e.preventDefault());
+    c.addEventListener("mousemove", (e) => {
+      const r = c.getBoundingClientRect();
+      this.mouse = { x: e.clientX - r.left, y: e.clientY - r.top };
+      if (this.pending && this.pending.kind === "angle") {
+        this.pending.points[this.pending.points.length - 1] = this.toImage(this.mouse.x, this.mouse.y);
+        this.schedule();
+      }
+      this.placeLoupe();
+    });
+    c.addEventListener("mouseleave", () => { this.mouse = null; this.loupe.hidden = true; });
     c.addEventListener("mousedown", (e) => {
+      const r = c.getBoundingClientRect(), at = { x: e.clientX - r.left, y: e.clientY - r.top };
       const pan = e.button === 2 || e.shiftKey || e.button === 1;
+      e.preventDefault();
+      c.focus({ preventScroll: true });
+      if (!pan && this.tool === "angle") { this.angleClick(this.toImage(at.x, at.y)); return; }
       const start = { x: e.clientX, y: e.clientY, c: this.center, w: this.width, px: this.panX, py: this.panY };
       const sens = this.width / 300;  // a 300 px drag changes the window by its own width
+      if (!pan && this.tool === "ruler") {
+        const p = this.toImage(at.x, at.y);
+        this.pending = { kind: "ruler", points: [p, { ...p }] };
+      }
       const move = (m) => {
         const dx = m.clientX - start.x, dy = m.clientY - start.y;
         if (pan) { this.panX = start.px + dx; this.panY = start.py + dy; this.schedule(); }
-        else this.setWindow(start.c - dy * sens * (this.invert ? -1 : 1), start.w + dx * sens);
+        else if (this.pending && this.pending.kind === "ruler") {
+          this.pending.points[1] = this.toImage(m.clientX - r.left, m.clientY - r.top); this.schedule();
+        } else if (this.tool === "wl") {
+          this.markCustom();
+          const sign = (this.invert !== this.info.monochrome1) ? -1 : 1;
+          this.setWindow(start.c - dy * sens * sign, start.w + dx * sens);
+        }
       };
-      const up = () => { window.removeEventListener("mousemove", move); window.removeEventListener("mouseup", up); };
+      const up = () => {
+        window.removeEventListener("mousemove", move); window.removeEventListener("mouseup", up);
+        if (this.pending && this.pending.kind === "ruler") {
+          const [a, b] = this.pending.points;
+          if (Math.hypot(a.x - b.x, a.y - b.y) * this.zoom > 3) this.measurements.push(this.pending);
+          this.pending = null; this.publishMeasurements(); this.schedule();
+        }
+      };
       window.addEventListener("mousemove", move);
       window.addEventListener("mouseup", up);
-      e.preventDefault();
     });
     c.addEventListener("wheel", (e) => {
       const r = c.getBoundingClientRect();
@@ -152,12 +442,29 @@ class Viewer {
     }, { passive: false });
     window.addEventListener("keydown", (e) => {
       if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey) return;
-      if (e.key === "i") this.toggleInvert();
-      else if (e.key === "f") this.fit();
-      else if (e.key === "r") this.reset();
-      else if (e.key === "+" || e.key === "=") this.zoomBy(1.25);
-      else if (e.key === "-") this.zoomBy(0.8);
-      else if (/^[1-9]$/.test(e.key)) this.applyPreset(+e.key - 1);
+      const k = e.key, act = {
+        i: () => this.toggleInvert(), f: () => this.fit(), o: () => this.oneToOne(), r: () => this.reset(),
+        "+": () => this.zoomBy(1.25), "=": () => this.zoomBy(1.25), "-": () => this.zoomBy(0.8),
+        m: () => this.setTool("ruler"), a: () => this.setTool("angle"), g: () => this.toggleLoupe(),
+        t: () => this.rotate(1), T: () => this.rotate(-1), v: () => this.flip("h"), V: () => this.flip("v"),
+        e: () => this.toggleHeader(),
+        Delete: () => { this.measurements = []; this.pending = null; this.publishMeasurements(); this.schedule(); },
+        Escape: () => { this.headerPanel.hidden = true; this.setTool("wl"); },
+      }[k];
+      if (act) { act(); if (k !== "Escape") e.preventDefault(); }
+      else if (/^[1-9]$/.test(k)) this.applyPreset(+k - 1);
     });
   }
+
+  angleClick(p) {
+    if (!this.pending) { this.pending = { kind: "angle", points: [p, { ...p }] }; }
+    else if (this.pending.points.length === 2) { this.pending.points[1] = p; this.pending.points.push({ ...p }); }
+    else {
+      this.pending.points[2] = p;
+      this.measurements.push(this.pending); this.pending = null; this.publishMeasurements();
+    }
+    this.schedule();
+  }
 }
+
+function fmt(v) { return Math.abs(v) >= 100 ? String(Math.round(v)) : v.toFixed(1); }

@@ -1,0 +1,98 @@
+"""/api/cases/{id}/viewer, /pixels.png, /pixels, /header: what the viewer shows of a case.
+
+Each checks that the caller may see the case (as /api/cases/{id}/image does). The pixel
+responses are cacheable for an hour in the user's browser (``private``): the read page
+prefetches the next case's into the browser cache.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import APIRouter, Request, Response
+
+from .._errors import InvalidInput
+from .._models import Image
+from .._schemas import PathId
+from .._services import cases as case_service
+from .._services.header import dicom_header
+from .._services.viewer import RESOLUTIONS, ViewerImage, viewer_image
+from ..deps import CurrentActor, Db, State
+
+router = APIRouter(prefix="/api/cases", tags=["viewer"])
+CACHE = "private, max-age=3600"
+
+
+def _view(case_id: int, actor, state, db) -> tuple[Image, ViewerImage]:
+    case = case_service.check_case_access(db, actor, case_id)
+    img = db.get(Image, case.image_id)
+    if img is None:  # a case always has its image; a broken row is a server fault
+        raise RuntimeError(f"case {case_id} has no image row {case.image_id}")
+    return img, viewer_image(state.store, img)
+
+
+def _cached(request: Request, etag: str, body: bytes, media_type: str, **headers: str) -> Response:
+    common = {"ETag": etag, "Cache-Control": CACHE, **headers}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=common)
+    return Response(body, media_type=media_type, headers=common)
+
+
+@router.get("/{case_id}/viewer")
+def viewer_info(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
+    """Size, value mapping (own units), presets, pixel spacing, and where the pixels are."""
+    img, view = _view(case_id, actor, state, db)
+    # encode the PNGs while the browser sets up: its pixel requests follow at once
+    threading.Thread(target=view.warm, name=f"viewer-png-{case_id}", daemon=True).start()
+    base = f"/api/cases/{case_id}"
+    return {
+        **view.info(),
+        "photometric": (img.meta or {}).get("photometric"),
+        "png_urls": {r: f"{base}/pixels.png?resolution={r}" for r in RESOLUTIONS},
+        "pixels_url": f"{base}/pixels",
+        "header_url": f"{base}/header",
+        "image_url": f"{base}/image",
+    }
+
+
+@router.get("/{case_id}/pixels.png")
+def pixels_png(
+    case_id: PathId,
+    request: Request,
+    actor: CurrentActor,
+    state: State,
+    db: Db,
+    resolution: str = "full",
+) -> Response:
+    """The transfer values as a lossless 16-bit greyscale PNG (``full`` or ``low``)."""
+    if resolution not in RESOLUTIONS:
+        raise InvalidInput(f"resolution {resolution!r} is not known; expected one of {', '.join(RESOLUTIONS)}")
+    img, view = _view(case_id, actor, state, db)
+    etag = f'"{img.dicom_sha256 or img.display_sha256}-{resolution}"'
+    return _cached(request, etag, view.png(resolution), "image/png")
+
+
+@router.get("/{case_id}/pixels")
+def pixels_raw(case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
+    """The transfer values uncompressed: little-endian uint16, row-major (the format before
+    the PNG transfer; kept for clients that want it and for the transfer benchmark)."""
+    img, view = _view(case_id, actor, state, db)
+    height, width = view.pixels.shape
+    etag = f'"{img.dicom_sha256 or img.display_sha256}-raw"'
+    return _cached(
+        request,
+        etag,
+        view.pixels.astype("<u2").tobytes(),
+        "application/octet-stream",
+        **{"X-Image-Width": str(width), "X-Image-Height": str(height)},
+    )
+
+
+@router.get("/{case_id}/header")
+def header(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
+    """The stored de-identified DICOM header (no pixel data)."""
+    case = case_service.check_case_access(db, actor, case_id)
+    img = db.get(Image, case.image_id)
+    if img is None:
+        raise RuntimeError(f"case {case_id} has no image row {case.image_id}")
+    return dicom_header(state.store, img)
