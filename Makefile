@@ -21,8 +21,11 @@ $(STAMP):
 demo: install
 	$(VENV)/bin/cxrpilot report "$$($(PY) -c "from pydicom.data import get_testdata_file; print(get_testdata_file('RG1_UNCR.dcm'))")"
 
+# scripts/system-packages.sh installs PostgreSQL, Chromium, Java, Orthanc and DCMTK when missing;
+# CXRPILOT_REQUIRE_SYSTEM=1 makes a test fail, not skip, when one of them cannot be used.
 test: install
-	CXRPILOT_REQUIRE_PACS=$${CXRPILOT_REQUIRE_PACS-1} $(PY) -m pytest
+	bash scripts/system-packages.sh
+	CXRPILOT_REQUIRE_SYSTEM=$${CXRPILOT_REQUIRE_SYSTEM-1} $(PY) -m pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

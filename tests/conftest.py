@@ -10,6 +10,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def system_component_missing(reason: str) -> None:
+    """Skip the test because a system component (Chromium, PostgreSQL, Orthanc) is missing —
+    or fail it when ``CXRPILOT_REQUIRE_SYSTEM=1`` (as ``make test`` sets), so that a fresh
+    machine never passes by silently skipping the browser, database or PACS tests."""
+    if os.environ.get("CXRPILOT_REQUIRE_SYSTEM", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"CXRPILOT_REQUIRE_SYSTEM=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def shared_data_dir() -> Path | None:
     """``$CXRPILOT_DATA`` or ``../shared/data`` beside the repository, if it exists."""
     candidate = Path(os.environ.get("CXRPILOT_DATA", REPO.parent / "shared" / "data"))

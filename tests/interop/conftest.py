@@ -3,8 +3,8 @@
 ``orthanc`` is a fresh running server per test (empty storage); ``orthanc_factory(**kw)``
 makes more (e.g. ``scp_aet=``, ``scp_port=`` for the peer Orthanc C-STOREs to). Both are
 stopped at teardown. Without Orthanc installed the tests skip, or fail when
-``CXRPILOT_REQUIRE_PACS=1`` (as in ``.ci/run`` and ``make test``). Other test folders use
-them by importing them into their conftest:
+``CXRPILOT_REQUIRE_PACS=1`` or ``CXRPILOT_REQUIRE_SYSTEM=1`` (as ``make test`` sets).
+Other test folders use them by importing them into their conftest:
 ``from tests.interop.conftest import orthanc, orthanc_factory  # noqa: F401``.
 """
 
@@ -19,7 +19,8 @@ from ._orthanc import Orthanc, find_orthanc
 
 
 def _require_pacs() -> bool:
-    return os.environ.get("CXRPILOT_REQUIRE_PACS", "").strip().lower() in ("1", "true", "yes")
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes")
+               for var in ("CXRPILOT_REQUIRE_PACS", "CXRPILOT_REQUIRE_SYSTEM"))
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,8 @@ def orthanc_install() -> tuple[str, str]:
     binary, plugin, problem = find_orthanc()
     if problem:
         if _require_pacs():
-            pytest.fail(f"CXRPILOT_REQUIRE_PACS=1 but {problem}", pytrace=False)
+            pytest.fail(f"a real PACS is required (CXRPILOT_REQUIRE_PACS or _SYSTEM) but {problem}",
+                        pytrace=False)
         pytest.skip(problem)
     return binary, plugin  # type: ignore[return-value]
 
@@ -52,7 +54,7 @@ def orthanc_factory(orthanc_install, tmp_path_factory) -> Iterator[Callable[...,
             return server.start()
         except RuntimeError as exc:
             if _require_pacs():
-                pytest.fail(f"CXRPILOT_REQUIRE_PACS=1 but Orthanc did not start: {exc}")
+                pytest.fail(f"a real PACS is required but Orthanc did not start: {exc}")
             pytest.skip(f"Orthanc did not start: {exc}")
 
     yield make

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import system_component_missing
+
 from .helpers import PASSWORD, Client, LiveServer, image_loader, small_drafter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +49,8 @@ def postgres_server() -> Iterator[str]:
         [str(POSTGRES_SH), "start", directory, port], capture_output=True, text=True
     )
     if out.returncode != 0:
-        pytest.skip(f"could not start a throwaway PostgreSQL: {out.stderr.strip()[-500:]}")
+        system_component_missing(
+            f"could not start a throwaway PostgreSQL: {out.stderr.strip()[-500:]}")
     try:
         yield out.stdout.strip()
     finally:
@@ -242,7 +245,8 @@ def browser():
         "playwright.sync_api", reason="pip install playwright (the Python package)"
     )
     if not CHROMIUM:
-        pytest.skip("chromium not found: apt-get install -y chromium (or set CXRPILOT_CHROMIUM)")
+        system_component_missing(
+            "chromium not found: apt-get install -y chromium (or set CXRPILOT_CHROMIUM)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         yield lambda strict_csp=False, **kw: b.new_context(

@@ -56,7 +56,8 @@ def _pipeline_producer(settings: Settings) -> Callable[[], DraftProducer]:
 def _default_loader(settings: Settings) -> Callable[[bytes], Any]:
     """Uploads are decoded in contained worker processes (a native codec crash, a bomb or a
     runaway decode fails that upload, never the server), a few at a time; the worker also
-    writes the de-identified DICOM file to store, so this process parses no untrusted byte."""
+    writes the de-identified DICOM file to store and reads the exam identifiers, so this
+    process parses no untrusted byte. A lateral view passes (kept in its exam, not drafted)."""
     from cxrpilot.imaging import IsolatedLoader
 
     isolated = IsolatedLoader(
@@ -67,7 +68,7 @@ def _default_loader(settings: Settings) -> Callable[[bytes], Any]:
     )
 
     def load(data: bytes):
-        return isolated.load_for_storage(data, check=settings.import_checks)
+        return isolated.load_for_exam(data, check=settings.import_checks)
 
     return load
 
@@ -122,6 +123,13 @@ def create_app(
         loader=loader or _default_loader(settings),
         hasher=password_hasher(settings.password_time_cost, settings.password_memory_kib),
     )
+    if settings.patient_key_secret is not None:
+        state.patient_secret = settings.patient_key_secret.get_secret_value().encode()
+    else:
+        state.patient_secret = load_or_create_secret(settings.data_dir / "patient_key_secret")
+    from ._inbound import Inbound
+
+    state.inbound = Inbound(state)
     if settings.worker_threads > 0:
         if draft_producer is not None:
             producer, lazy = draft_producer, False
@@ -143,9 +151,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.worker is not None:
             state.worker.start(reclaim=settings.reclaim_jobs_on_start)
+        state.inbound.start()  # the DICOM SCP and the DICOMweb poll, when configured
         try:
             yield
         finally:
+            state.inbound.stop()
             if state.worker is not None:
                 state.worker.stop()
             engine.dispose()
@@ -190,9 +200,22 @@ def create_app(
 
     from fastapi.staticfiles import StaticFiles
 
-    from ._routes import audit, auth, cases, evaluations, pages, reads, studies, users, viewer
+    from ._routes import (
+        audit,
+        auth,
+        cases,
+        evaluations,
+        exams,
+        pacs,
+        pages,
+        reads,
+        studies,
+        users,
+        viewer,
+    )
 
-    for module in (auth, users, cases, viewer, reads, studies, evaluations, audit, pages):
+    routers = (auth, users, cases, viewer, exams, pacs, reads, studies, evaluations, audit, pages)
+    for module in routers:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 

@@ -76,6 +76,28 @@ class Settings(BaseSettings):
         Reading time: active time stops counting this long after the last client event.
     auto_migrate : bool
         Upgrade the database schema to the newest revision when the app starts.
+    patient_key_secret : SecretStr or None
+        Keys the pseudonymous patient key of exams (HMAC-SHA256 of the DICOM Patient ID,
+        which is never stored). ``None``: a random key is created once in
+        ``data_dir/patient_key_secret`` and reused. Changing it unlinks every earlier exam
+        from its patient (no more priors for them).
+    dicom_port : int or None
+        Start a DICOM C-STORE SCP on this port with the app (``None``: none). See
+        docs/integration.md.
+    dicom_ae_title, dicom_host : str
+        The SCP's AE title (default ``CXRPILOT``) and listening address (default
+        ``127.0.0.1``; ``0.0.0.0`` for a PACS on another machine).
+    dicom_allowed_aets : list of str
+        Only these calling AE titles may associate (empty: any).
+    dicom_max_associations : int
+        Associations served at once.
+    pacs_url : str or None
+        A PACS's DICOMweb root (e.g. ``http://pacs:8042/dicom-web``) to pull CR/DX studies
+        from (``cxrpilot pacs pull``, ``POST /api/pacs/pull``, and the poll).
+    pacs_poll_s : float
+        Pull from ``pacs_url`` every this many seconds (0: no poll).
+    pacs_poll_days : int
+        A poll asks for studies dated this many days back or later.
     """
 
     model_config = SettingsConfigDict(env_prefix="CXRPILOT_", extra="forbid")
@@ -108,6 +130,15 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(65536, ge=8)
     heartbeat_timeout_s: float = Field(30.0, gt=0)
     auto_migrate: bool = True
+    patient_key_secret: SecretStr | None = None
+    dicom_port: int | None = Field(None, ge=0, le=65535)
+    dicom_ae_title: str = Field("CXRPILOT", min_length=1, max_length=16)
+    dicom_host: str = "127.0.0.1"
+    dicom_allowed_aets: list[str] = Field(default_factory=list)
+    dicom_max_associations: int = Field(8, ge=1, le=256)
+    pacs_url: str | None = None
+    pacs_poll_s: float = Field(0.0, ge=0)
+    pacs_poll_days: int = Field(1, ge=0, le=36500)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
@@ -119,6 +150,31 @@ class Settings(BaseSettings):
                     "value (python -c 'import secrets; print(secrets.token_urlsafe(32))'), leave it unset "
                     "to have one generated in the data folder, or set CXRPILOT_ENVIRONMENT=development"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_patient_secret(self) -> Settings:
+        if self.patient_key_secret is not None and self.environment != "development":
+            value = self.patient_key_secret.get_secret_value()
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                raise ValueError(
+                    "CXRPILOT_PATIENT_KEY_SECRET is a placeholder or shorter than 16 characters; "
+                    "set a random value, or leave it unset to have one generated in the data folder"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_dicom_ae_title(self) -> Settings:
+        from cxrpilot.interop.dimse import check_ae_title
+
+        try:
+            self.dicom_ae_title = check_ae_title(self.dicom_ae_title, what="CXRPILOT_DICOM_AE_TITLE")
+            self.dicom_allowed_aets = [
+                check_ae_title(a, what="CXRPILOT_DICOM_ALLOWED_AETS entry")
+                for a in self.dicom_allowed_aets
+            ]
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     @model_validator(mode="after")

@@ -48,6 +48,10 @@ class AppState:
     hasher: Any = None
     worker: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Keys the pseudonymous patient key of exams (HMAC-SHA256 of the Patient ID).
+    patient_secret: bytes = b""
+    #: The inbound side (DICOM SCP, DICOMweb pull): :class:`._inbound.Inbound`.
+    inbound: Any = None
 
 
 def get_state(request: Request) -> AppState:

@@ -20,6 +20,7 @@ from .._schemas import (
     check_text,
 )
 from .._services import cases as service
+from .._services import exams
 from ..deps import CurrentActor, Db, State
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -67,6 +68,7 @@ async def upload(
                 label=label or None,
                 indication=indication,
                 reference_text=reference_text,
+                patient_secret=state.patient_secret,
             )
             status, _ = service.draft_status(db, case.id)
         if created and state.worker is not None:
@@ -79,7 +81,13 @@ async def upload(
 @router.post("/import-folder")
 def import_folder(body: FolderImportIn, actor: CurrentActor, state: State, db: Db) -> dict:
     results = service.import_folder(
-        db, state.store, state.loader, actor, body.path, roots=state.settings.import_roots
+        db,
+        state.store,
+        state.loader,
+        actor,
+        body.path,
+        roots=state.settings.import_roots,
+        patient_secret=state.patient_secret,
     )
     if state.worker is not None:
         state.worker.notify()
@@ -95,11 +103,13 @@ def get_case(case_id: PathId, actor: CurrentActor, db: Db) -> dict:
     actor.require("admin", "coordinator")
     case = service.check_case_access(db, actor, case_id)
     status, error = service.draft_status(db, case.id)
+    exam = exams.exam_of_case(db, case)
     return {
         "case": case,
         "draft_status": status,
         "draft_error": error,
         "reads": service.count_reads(db, case.id),
+        "exam": exams.exam_detail(db, exam) if exam is not None else None,
     }
 
 
