@@ -245,6 +245,17 @@ class Read(Base):
         CheckConstraint(_in("arm", ARMS), name="arm"),
         CheckConstraint(_in("status", READ_STATUSES), name="status"),
         UniqueConstraint("study_id", "case_id", "reader_id", "period", name="uq_reads_assignment"),
+        # NULLs are distinct in the constraint above: reads outside a study need their own
+        # (revision 0006), else parallel assignments create duplicates.
+        Index(
+            "uq_reads_adhoc_assignment",
+            "case_id",
+            "reader_id",
+            "period",
+            unique=True,
+            sqlite_where=text("study_id IS NULL"),
+            postgresql_where=text("study_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -296,6 +307,12 @@ class Report(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     signed_at: Mapped[datetime | None]
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: True when the signer confirmed signing the AI draft unedited (None: edited, or no
+    #: draft); revision 0006.
+    unedited_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    #: When this version was frozen as the one a study's evaluators rate (evaluation
+    #: start); later amendments are protocol deviations. Revision 0006.
+    frozen_at: Mapped[datetime | None]
 
     @property
     def text(self) -> str:

@@ -23,6 +23,13 @@ STUDY_STATUSES = ("setup", "reading", "evaluation", "closed")
 ELIGIBILITY = ("pending", "eligible", "excluded")
 RADPEER = ("1", "2a", "2b", "3a", "3b")
 MEMBER_ROLES = ("reader", "evaluator")
+SEED_PURPOSES = ("randomise", "evaluation")
+#: What a protocol deviation records (revision 0006).
+DEVIATION_KINDS = (
+    "amended_after_freeze",  # a study read amended after evaluation started
+    "signed_after_freeze",  # a study read signed after evaluation started
+    "evaluation_started_unsigned",  # the coordinator started evaluation with unsigned reads
+)
 
 
 class Study(Base):
@@ -118,3 +125,33 @@ class EvaluationRating(Base):
     likert: Mapped[int] = mapped_column(Integer)
     radpeer: Mapped[str] = mapped_column(String(4))
     comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class StudySeed(Base):
+    """Every seed drawn for a study (randomisation, evaluation), kept for good."""
+
+    __tablename__ = "study_seeds"
+    __table_args__ = (CheckConstraint(_in("purpose", SEED_PURPOSES), name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    drawn_at: Mapped[datetime] = mapped_column(default=utcnow)
+    drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ProtocolDeviation(Base):
+    """A departure from a study's protocol, recorded when it happens (never edited)."""
+
+    __tablename__ = "protocol_deviations"
+    __table_args__ = (CheckConstraint(_in("kind", DEVIATION_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    read_id: Mapped[int | None] = mapped_column(ForeignKey("reads.id", ondelete="SET NULL"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
