@@ -12,6 +12,7 @@ __all__ = [
     "CxrpilotError",
     "InvalidImageError",
     "UnsupportedImageError",
+    "NonFrontalViewError",
     "InvalidReportError",
     "InvalidDatasetError",
     "UnknownModelError",
@@ -35,6 +36,12 @@ class InvalidImageError(CxrpilotError):
 class UnsupportedImageError(CxrpilotError):
     """A readable image that cxrpilot does not read: wrong modality or body part, lateral
     view, too small, too large."""
+
+
+class NonFrontalViewError(UnsupportedImageError):
+    """A readable chest radiograph in a lateral or oblique view: the models read frontal
+    views. Raised only after every other check passed, so an exam can keep the image for
+    display and not draft it."""
 
 
 class DecoderCrashError(InvalidImageError):

@@ -19,7 +19,8 @@ The import is light (numpy and Pillow); pydicom and the view model load on first
 from cxrpilot.imaging._checks import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE
 from cxrpilot.imaging._deid import check_deidentified, deidentified_file, deidentify_header
 from cxrpilot.imaging._geometry import fit_square, square_region
-from cxrpilot.imaging._isolate import IsolatedLoader, load_isolated
+from cxrpilot.imaging._identity import StudyIdentity, patient_key, study_identity
+from cxrpilot.imaging._isolate import ExamImage, IsolatedLoader, load_isolated
 from cxrpilot.imaging._load import load
 from cxrpilot.imaging._radiograph import Radiograph
 from cxrpilot.imaging._view import lateral_probability
@@ -29,6 +30,10 @@ __all__ = [
     "load",
     "load_isolated",
     "IsolatedLoader",
+    "ExamImage",
+    "StudyIdentity",
+    "study_identity",
+    "patient_key",
     "fit_square",
     "square_region",
     "deidentify_header",

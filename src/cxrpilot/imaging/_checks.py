@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cxrpilot.errors import UnsupportedImageError
+from cxrpilot.errors import NonFrontalViewError, UnsupportedImageError
 from cxrpilot.imaging._dicom import DicomFacts, classify_view
 
 __all__ = [
@@ -200,15 +200,16 @@ def check_dicom_header(ds: Any, facts: DicomFacts, *, source: str) -> None:
 
 
 def check_view_label(view: str, *, attribute: str, source: str) -> None:
-    """Refuse a lateral or oblique projection stated in the header."""
+    """Refuse a lateral or oblique projection stated in the header
+    (:class:`~cxrpilot.errors.NonFrontalViewError`)."""
     kind = classify_view(view)
     if kind == "lateral":
-        raise UnsupportedImageError(
+        raise NonFrontalViewError(
             f"lateral view: the model reads frontal views ({source}: {attribute} {view!r}); "
             "load the PA or AP image of the study"
         )
     if kind == "oblique":
-        raise UnsupportedImageError(
+        raise NonFrontalViewError(
             f"oblique view: the model reads frontal views ({source}: {attribute} {view!r}); "
             "load the PA or AP image of the study"
         )

@@ -33,6 +33,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cxrpilot.errors import (
@@ -47,6 +48,8 @@ __all__ = [
     "IsolatedLoader",
     "load_isolated",
     "load_for_storage",
+    "load_for_exam",
+    "ExamImage",
     "DEFAULT_TIMEOUT_S",
     "DEFAULT_MEMORY_MB",
     "DEFAULT_MAX_CONCURRENT",
@@ -69,6 +72,7 @@ _PRELOAD = [
     "cxrpilot.imaging._load",
     "cxrpilot.imaging._dicom",
     "cxrpilot.imaging._deid",
+    "cxrpilot.imaging._identity",
     "cxrpilot.imaging._raster",
     "cxrpilot.imaging._view",
     "cxrpilot.imaging._isolate",
@@ -244,6 +248,10 @@ class IsolatedLoader:
         """:func:`load_for_storage` of ``data`` in a worker process."""
         return self.run(load_for_storage, (bytes(data),), load_options, source=_name(data))
 
+    def load_for_exam(self, data: bytes, **load_options: Any) -> ExamImage:
+        """:func:`load_for_exam` of ``data`` in a worker process."""
+        return self.run(load_for_exam, (bytes(data),), load_options, source=_name(data))
+
     def run(
         self,
         fn: Callable[..., Any],
@@ -412,3 +420,45 @@ def load_isolated(
     """
     loader = IsolatedLoader(timeout_s=timeout_s, memory_mb=memory_mb, max_concurrent=1)
     return loader(source, **load_options)
+
+
+@dataclass(frozen=True)
+class ExamImage:
+    """What :func:`load_for_exam` gives: the radiograph, the de-identified DICOM file to
+    store (or None, ``dicom_note`` says why), the exam identifiers of the original header
+    (DICOM only), and why it must not be drafted (a lateral or oblique view; "" otherwise).
+    """
+
+    radiograph: Radiograph
+    dicom_file: bytes | None
+    dicom_note: str
+    identity: Any  # cxrpilot.imaging._identity.StudyIdentity | None
+    not_drafted_reason: str = ""
+
+
+def load_for_exam(data: bytes, *, check: bool = True, **load_options: Any) -> ExamImage:
+    """:func:`load_for_storage`, plus the exam identifiers, keeping non-frontal views.
+
+    With ``check``, an image that passes every check but the view (a lateral or oblique
+    chest radiograph, :class:`~cxrpilot.errors.NonFrontalViewError`) is loaded anyway (and
+    still checked for size and blankness), with the refusal as ``not_drafted_reason``: an
+    exam shows its lateral beside the frontal that is drafted. Any other refusal is raised.
+    Meant to run in a worker process (:meth:`IsolatedLoader.load_for_exam`).
+    """
+    from cxrpilot.errors import NonFrontalViewError
+    from cxrpilot.imaging._checks import DEFAULT_MIN_SIDE, check_pixels
+    from cxrpilot.imaging._identity import study_identity
+
+    reason = ""
+    try:
+        radiograph, dicom_file, note = load_for_storage(data, check=check, **load_options)
+    except NonFrontalViewError as exc:
+        reason = str(exc)
+        radiograph, dicom_file, note = load_for_storage(data, check=False, **load_options)
+        check_pixels(
+            radiograph.pixels,
+            min_side=load_options.get("min_side", DEFAULT_MIN_SIDE),
+            source=radiograph.source,
+        )
+    identity = study_identity(data) if radiograph.format == "dicom" else None
+    return ExamImage(radiograph, dicom_file, note, identity, reason)

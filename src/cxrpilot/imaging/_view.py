@@ -19,7 +19,7 @@ from importlib import resources
 import numpy as np
 from PIL import Image
 
-from cxrpilot.errors import ModelLoadError, UnsupportedImageError
+from cxrpilot.errors import ModelLoadError, NonFrontalViewError
 from cxrpilot.imaging._geometry import fit_square
 
 __all__ = ["VIEW_WEIGHTS", "ViewModel", "view_features", "lateral_probability", "check_frontal"]
@@ -145,7 +145,7 @@ def check_frontal(pixels: np.ndarray, *, source: str) -> None:
     p = model.probability(pixels)
     logging.getLogger("cxrpilot.imaging").debug("view model: p(lateral)=%.3f", p)
     if p >= model.threshold:
-        raise UnsupportedImageError(
+        raise NonFrontalViewError(
             f"lateral view: the model reads frontal views ({source} has no view in a header, "
             f"and the view check rates it lateral, p={p:.2f}); if it is a frontal view, load "
             "it with check=False (CLI: --no-check)"

@@ -121,6 +121,8 @@ class ReceivedInstance:
         The presentation context's transfer syntax UID.
     calling_aet, called_aet : str
         The peer's AE title and the one it called.
+    peer_address : str
+        The peer's IP address.
     """
 
     data: bytes
@@ -129,6 +131,7 @@ class ReceivedInstance:
     transfer_syntax: str
     calling_aet: str
     called_aet: str
+    peer_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -329,6 +332,7 @@ class StoreSCP:
                 transfer_syntax=str(event.context.transfer_syntax),
                 calling_aet=str(assoc.requestor.ae_title).strip(),
                 called_aet=str(assoc.acceptor.ae_title).strip(),
+                peer_address=str(assoc.requestor.address or ""),
             )
             result = self.on_store(instance)
         except Exception as exc:  # noqa: BLE001 - every failure is a status to the peer

@@ -20,11 +20,14 @@ from .._models import AiDraft, Case, Image, Job, Read, utcnow
 from .._storage import BlobStore
 from .._study_models import EvaluationTask
 from ._common import Actor, audit, get_or_404
+from .exams import Loaded, ingest
 
-#: ``bytes -> Radiograph``, or ``bytes -> (Radiograph, de-identified DICOM file or None,
-#: note)`` as :meth:`cxrpilot.imaging.IsolatedLoader.load_for_storage` returns (the app's
-#: default: the server process then parses no untrusted byte itself).
-Loader = Callable[[bytes], Radiograph | tuple[Radiograph, bytes | None, str]]
+#: ``bytes -> Radiograph``; or ``bytes -> (Radiograph, de-identified DICOM file or None,
+#: note)`` as :meth:`cxrpilot.imaging.IsolatedLoader.load_for_storage` returns; or ``bytes
+#: -> ExamImage`` as :meth:`cxrpilot.imaging.IsolatedLoader.load_for_exam` returns (the
+#: app's default: the server process then parses no untrusted byte itself, and a lateral
+#: view is kept, not drafted).
+Loader = Callable[[bytes], Any]
 IMPORT_ROLES = ("admin", "coordinator")
 
 log = logging.getLogger(__name__)
@@ -67,31 +70,39 @@ def deidentified_dicom(radiograph: Radiograph, source: bytes) -> tuple[bytes | N
         return None, str(exc)
 
 
-def _load(loader: Loader, data: bytes, name: str) -> tuple[Radiograph, bytes | None, str]:
+def _identity(radiograph: Radiograph, data: bytes) -> Any:
+    """Exam identifiers for loaders that do not give them (parsed in this process)."""
+    if radiograph.format != "dicom":
+        return None
+    from cxrpilot.imaging import study_identity
+
     try:
-        loaded = loader(data)
+        return study_identity(data)
+    except CxrpilotError:
+        return None
+
+
+def load_image(loader: Loader, data: bytes, name: str) -> Loaded:
+    """Run ``loader`` on ``data``; its refusals become :class:`InvalidInput` naming ``name``
+    (the loader's own error is the ``__cause__``), a busy decoder :class:`Throttled`."""
+    from cxrpilot.imaging import ExamImage
+
+    try:
+        out = loader(data)
     except DecoderBusyError as exc:
         raise Throttled(f"{name}: {exc}", retry_after_s=5) from exc
     except CxrpilotError as exc:
         raise InvalidInput(f"{name}: {exc}") from exc
-    if isinstance(loaded, tuple):
-        return loaded
-    if loaded.format != "dicom":
-        return loaded, None, "not DICOM"
-    return (loaded, *deidentified_dicom(loaded, data))
-
-
-def _image_meta(rg: Radiograph) -> dict[str, Any]:
-    return {
-        "modality": rg.modality,
-        "view_position": rg.view_position,
-        "body_part": rg.body_part,
-        "photometric": rg.photometric,
-        "bits_stored": rg.bits_stored,
-        "pixel_spacing_mm": list(rg.pixel_spacing_mm) if rg.pixel_spacing_mm else None,
-        "patient_age_years": rg.patient_age_years,
-        "patient_sex": rg.patient_sex,
-    }
+    if isinstance(out, ExamImage):
+        return Loaded(
+            out.radiograph, out.dicom_file, out.dicom_note, out.identity, out.not_drafted_reason
+        )
+    if isinstance(out, tuple):
+        rg, dicom_file, note = out
+        return Loaded(rg, dicom_file, note, _identity(rg, data))
+    if out.format != "dicom":
+        return Loaded(out, None, "not DICOM")
+    return Loaded(out, *deidentified_dicom(out, data), _identity(out, data))
 
 
 def import_bytes(
@@ -106,74 +117,51 @@ def import_bytes(
     indication: str = "",
     reference_text: str = "",
     source: str = "upload",
+    patient_secret: bytes | None = None,
 ) -> tuple[Case, bool]:
-    """Import one image as a case and queue its draft. Returns ``(case, created)``;
-    an image imported before gives its existing case and ``created=False``.
+    """Import one image into its exam's case (see :mod:`.exams`) and queue its draft.
+    Returns ``(case, created)``; an image imported before (the same bytes, or the same
+    SOP instance) gives its existing case and ``created=False``.
 
     ``name`` (a file name) is used in error messages only, never stored: file names can
-    carry patient names.
+    carry patient names. ``patient_secret`` keys the pseudonymous patient key of DICOM
+    images (without it no key is kept and no priors are found).
     """
     actor.require(*IMPORT_ROLES)
     if not data:
         raise InvalidInput(f"{name}: the file is empty")
-    rg, dicom_bytes, dicom_note = _load(loader, data, name)
-    existing = db.scalar(
-        select(Case)
-        .join(Image, Case.image_id == Image.id)
-        .where(Image.source_sha256 == rg.sha256)
-        .order_by(Case.id)
-    )
-    if existing is not None:
-        return existing, False
-    display_sha, display_path = store.put(encode_png16(rg.pixels), "png")
-    meta = _image_meta(rg)
-    dicom_sha = dicom_path = None
-    if rg.format == "dicom":
-        meta["dicom"] = dicom_note
-        if dicom_bytes is not None:
-            dicom_sha, dicom_path = store.put(dicom_bytes, "dcm")
-    image = Image(
-        source_sha256=rg.sha256,
-        display_sha256=display_sha,
-        display_path=display_path,
-        dicom_sha256=dicom_sha,
-        dicom_path=dicom_path,
-        format=rg.format,
-        width=int(rg.shape[1]),
-        height=int(rg.shape[0]),
-        meta=meta,
-    )
-    db.add(image)
-    db.flush()
-    case = Case(
-        label=label or "",
-        image_id=image.id,
+    loaded = load_image(loader, data, name)
+    return ingest(
+        db,
+        store,
+        actor,
+        loaded,
+        patient_key=key_patient(loaded, patient_secret),
+        label=label,
         indication=indication,
         reference_text=reference_text,
         source=source,
-        created_by_id=actor.user.id if actor.user else None,
     )
-    db.add(case)
-    db.flush()
-    if not case.label:
-        case.label = f"CASE-{case.id:06d}"
-    db.add(Job(kind="draft", case_id=case.id))
-    audit(
-        db,
-        actor,
-        "case.import",
-        "case",
-        case.id,
-        source=source,
-        format=rg.format,
-        image_sha256=display_sha,
-    )
-    db.commit()
-    return case, True
+
+
+def key_patient(loaded: Loaded, secret: bytes | None) -> str | None:
+    """The pseudonymous patient key of a loaded image (None without an ID or a secret)."""
+    if loaded.identity is None or not secret:
+        return None
+    from cxrpilot.imaging import patient_key
+
+    return patient_key(loaded.identity.patient_id, secret)
 
 
 def import_folder(
-    db: Session, store: BlobStore, loader: Loader, actor: Actor, folder: str, *, roots: list[Path]
+    db: Session,
+    store: BlobStore,
+    loader: Loader,
+    actor: Actor,
+    folder: str,
+    *,
+    roots: list[Path],
+    patient_secret: bytes | None = None,
 ) -> list[dict[str, Any]]:
     """Import every file under ``folder`` (which must lie inside one of ``roots``).
 
@@ -203,7 +191,16 @@ def import_folder(
             results.append({"file": rel, "error": f"{rel}: cannot be read ({exc.strerror})"})
             continue
         try:
-            case, created = import_bytes(db, store, loader, actor, data, name=rel, source="folder")
+            case, created = import_bytes(
+                db,
+                store,
+                loader,
+                actor,
+                data,
+                name=rel,
+                source="folder",
+                patient_secret=patient_secret,
+            )
         except (InvalidInput, Throttled) as exc:
             db.rollback()
             results.append({"file": rel, "error": str(exc)})
@@ -274,7 +271,10 @@ def draft_status(db: Session, case_id: int) -> tuple[str, str | None]:
     """``("pending" | "ready" | "failed" | "none", error)`` of the case's draft."""
     job = latest_job(db, case_id)
     if job is None:
-        return ("ready", None) if latest_draft(db, case_id) else ("none", None)
+        if latest_draft(db, case_id):
+            return "ready", None
+        case = db.get(Case, case_id)
+        return "none", (case.not_drafted_reason or None) if case is not None else None
     if job.status in ("pending", "running"):
         return "pending", None
     if job.status == "failed":
@@ -285,7 +285,9 @@ def draft_status(db: Session, case_id: int) -> tuple[str, str | None]:
 def request_draft(db: Session, actor: Actor, case_id: int) -> Job:
     """Queue a new draft of a case (e.g. after a failure or a model change)."""
     actor.require(*IMPORT_ROLES)
-    get_or_404(db, Case, case_id)
+    case = get_or_404(db, Case, case_id)
+    if case.not_drafted_reason:
+        raise Conflict(f"case {case_id} is not drafted: {case.not_drafted_reason}")
     job = latest_job(db, case_id)
     if job is not None and job.status in ("pending", "running"):
         raise Conflict(f"case {case_id} already has a draft job {job.status}")

@@ -1,0 +1,56 @@
+"""/api/pacs: pull new CR/DX studies from the configured PACS (DICOMweb) on demand."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from .._errors import InvalidInput, WorkstationError
+from .._schemas import _In
+from .._services._common import audit
+from ..deps import CurrentActor, State
+
+router = APIRouter(prefix="/api/pacs", tags=["pacs"])
+
+
+class PacsUnavailable(WorkstationError):
+    """The PACS cannot be reached or answered with an error."""
+
+    status_code = 502
+
+
+class PullIn(_In):
+    #: Studies dated this day or later (None: every CR/DX study of the PACS).
+    since: date | None = None
+
+
+@router.post("/pull")
+async def pull(body: PullIn, actor: CurrentActor, state: State) -> dict:
+    """QIDO-RS search of ``CXRPILOT_PACS_URL`` for CR/DX studies since ``since``, WADO-RS
+    retrieve of the instances not stored yet; they become cases and are drafted. Admins
+    only; the URL is the configured one (a request cannot point the server elsewhere)."""
+    actor.require("admin")
+    if not state.settings.pacs_url:
+        raise InvalidInput("no PACS configured: set CXRPILOT_PACS_URL to its DICOMweb root")
+    from cxrpilot.interop.dicomweb import DicomWebError
+
+    try:
+        report = await run_in_threadpool(state.inbound.pull, since=body.since)
+    except DicomWebError as exc:
+        raise PacsUnavailable(str(exc)) from exc
+    out = report.to_dict()
+    with state.sessions() as db:
+        audit(
+            db,
+            actor,
+            "pacs.pull",
+            "pacs",
+            None,
+            since=out["since"],
+            stored=out["stored"],
+            refused=len(out["refused"]),
+        )
+        db.commit()
+    return out

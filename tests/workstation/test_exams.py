@@ -1,0 +1,237 @@
+"""Exams: DICOM images grouped by study into one case, laterals kept and shown, duplicates
+stored once (also when two stores race), priors by pseudonymous patient key.
+
+Real files through the app's own loader (decoded in its contained worker, chest checks on):
+the SIIM CR chest from ../shared/data and pydicom-data's RG1 CR chest, with header edits
+for the other views, studies and patients of one exam history.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+from sqlalchemy import func, select, text
+
+from cxrpilot.workstation._models import Case, Exam, Image, Job
+
+SIIM = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
+PATIENT = "MRN-0047-PLANTED"  # a Patient ID that must never be stored
+
+pytestmark = pytest.mark.data
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def siim(shared_data):
+    return shared_data / "dicom" / SIIM
+
+
+def variant(src, **changes) -> bytes:
+    """``src`` with header changes (a new SOP instance unless given)."""
+    from tests.imaging.helpers import edited_bytes
+
+    changes.setdefault("SOPInstanceUID", generate_uid())
+    return edited_bytes(src, **changes)
+
+
+def study(src, *, patient=PATIENT, date="20240301", accession="ACC1", uid=None):
+    """A function making instances of one study of ``patient`` from ``src``."""
+    uid = uid or generate_uid()
+    return lambda **more: variant(
+        src,
+        StudyInstanceUID=uid,
+        PatientID=patient,
+        StudyDate=date,
+        AccessionNumber=accession,
+        **more,
+    )
+
+
+@pytest.fixture
+def ws(world_factory):
+    return world_factory(loader=None)  # the app's loader: isolated, checks on, laterals kept
+
+
+def get_case(w, case_id):
+    return w.admin.ok("get", f"/api/cases/{case_id}")
+
+
+@sqlite_only
+def test_frontal_and_lateral_are_one_exam_the_frontal_drafted(ws, siim):
+    one = study(siim)
+    frontal = ws.upload(one(ViewPosition="PA"), name="f.dcm")
+    lateral = ws.upload(one(ViewPosition="LL"), name="l.dcm")
+    assert lateral["case"]["id"] == frontal["case"]["id"]
+    case = ws.wait_draft(frontal["case"]["id"])
+    assert case["draft_status"] == "ready"
+    exam = case["exam"]
+    assert exam["accession_number"] == "ACC1" and exam["study_date"] == "2024-03-01"
+    assert exam["modality"] == "CR" and exam["priors"] == []
+    views = [(i["view"], i["role"]) for i in exam["images"]]
+    assert views == [("frontal", "drafted"), ("lateral", "shown")]
+    assert exam["images"][1]["not_drafted_reason"].startswith("lateral view: the model reads")
+    png = ws.admin.get(exam["images"][1]["url"])
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    with ws.state.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Job)) == 1  # the lateral: no job
+
+
+@sqlite_only
+def test_lateral_only_exam_is_kept_not_drafted_then_its_frontal_is(ws, siim):
+    one = study(siim)
+    case_id = ws.upload(one(ViewPosition="LL"), name="l.dcm")["case"]["id"]
+    case = get_case(ws, case_id)
+    assert case["draft_status"] == "none"
+    assert case["draft_error"].startswith("lateral view: the model reads frontal views")
+    assert [i["role"] for i in case["exam"]["images"]] == ["shown"]
+    r = ws.admin.post(f"/api/cases/{case_id}/draft")
+    assert r.status_code == 409 and "is not drafted: lateral view" in r.json()["detail"]
+    # the exam's frontal arrives: it becomes the case's image and is drafted
+    assert ws.upload(one(ViewPosition="AP"), name="f.dcm")["case"]["id"] == case_id
+    case = ws.wait_draft(case_id)
+    assert case["draft_status"] == "ready" and case["draft_error"] is None
+    assert [(i["view"], i["role"]) for i in case["exam"]["images"]] == [
+        ("lateral", "shown"),
+        ("frontal", "drafted"),
+    ]
+
+
+@sqlite_only
+def test_a_refused_image_is_refused_as_before(ws, shared_data):
+    r = ws.admin.post(
+        "/api/cases",
+        files={"file": ("dog.dcm", (shared_data / "dicom/highdicom_dx_image.dcm").read_bytes())},
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("dog.dcm: not a human chest radiograph")
+    r = ws.admin.post("/api/cases", files={"file": ("ct.dcm", open(get_testdata_file("CT_small.dcm"), "rb").read())})
+    assert r.status_code == 422 and "CT slice, not a chest radiograph" in r.json()["detail"]
+    with ws.state.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Exam)) == 0
+
+
+@sqlite_only
+def test_the_same_sop_instance_in_another_encoding_is_stored_once(ws):
+    unci = open(get_testdata_file("RG1_UNCI.dcm"), "rb").read()  # explicit VR little endian
+    j2ki = open(get_testdata_file("RG1_J2KI.dcm"), "rb").read()  # JPEG 2000, same SOP UID
+    first = ws.upload(unci, name="a.dcm")
+    again = ws.upload(j2ki, name="b.dcm")
+    same = ws.upload(unci, name="c.dcm")
+    assert first["created"] and not again["created"] and not same["created"]
+    assert first["case"]["id"] == again["case"]["id"] == same["case"]["id"]
+    with ws.state.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Image)) == 1
+        assert db.scalar(select(func.count()).select_from(Case)) == 1
+
+
+@sqlite_only
+def test_priors_are_the_patients_earlier_exams_newest_first(ws, siim):
+    old = ws.upload(study(siim, date="20200105", accession="A-2020")(), name="1.dcm")
+    mid = ws.upload(study(siim, date="20220610", accession="A-2022")(), name="2.dcm")
+    other = ws.upload(study(siim, patient="SOMEONE-ELSE", date="20210101")(), name="x.dcm")
+    now = ws.upload(study(siim, date="20240301", accession="A-2024")(), name="3.dcm")
+    exam = get_case(ws, now["case"]["id"])["exam"]
+    assert [p["accession_number"] for p in exam["priors"]] == ["A-2022", "A-2020"]
+    assert [p["case_id"] for p in exam["priors"]] == [mid["case"]["id"], old["case"]["id"]]
+    assert get_case(ws, old["case"]["id"])["exam"]["priors"] == []  # nothing before it
+    assert get_case(ws, other["case"]["id"])["exam"]["priors"] == []
+    # the Patient ID is nowhere in the database: only its keyed hash
+    with ws.state.engine.connect() as conn:
+        keys = set(conn.execute(text("SELECT patient_key FROM exams")).scalars())
+        dump = "\n".join(
+            str(row)
+            for table in ("exams", "images", "cases", "audit_log")
+            for row in conn.execute(text(f"SELECT * FROM {table}"))
+        )
+    assert PATIENT not in dump and "SOMEONE-ELSE" not in dump
+    assert len(keys) == 2 and all(len(k) == 64 for k in keys)
+
+
+@sqlite_only
+def test_patient_key_is_keyed_by_the_server_secret(world_factory, siim, tmp_path):
+    data = study(siim)()
+    keys = []
+    for n, secret in enumerate(["a" * 32, "b" * 32]):
+        w = world_factory(
+            loader=None, patient_key_secret=secret, data_dir=tmp_path / f"d{n}",
+            database_url=f"sqlite:///{tmp_path / f'k{n}.sqlite'}",
+        )
+        w.upload(data, name="x.dcm")
+        with w.state.sessions() as db:
+            keys.append(db.scalar(select(Exam.patient_key)))
+    assert keys[0] != keys[1]
+
+
+@sqlite_only
+def test_a_png_upload_has_no_exam(ws, shared_data):
+    case_id = ws.upload((shared_data / "samples/nih/00000001_000.png").read_bytes())["case"]["id"]
+    assert get_case(ws, case_id)["exam"] is None
+    r = ws.admin.get(f"/api/cases/{case_id}/exam")
+    assert r.status_code == 404 and "has no exam" in r.json()["detail"]
+
+
+@sqlite_only
+def test_exam_access_follows_the_case(ws, siim):
+    one = study(siim)
+    case_id = ws.upload(one(), name="f.dcm")["case"]["id"]
+    prior_id = ws.upload(study(siim, date="20190101")(), name="p.dcm")["case"]["id"]
+    exam_id = get_case(ws, case_id)["exam"]["id"]
+    prior_exam = get_case(ws, prior_id)["exam"]["id"]
+    reader_id, reader = ws.user("radiologist")
+    _, stranger = ws.user("radiologist")
+    ws.admin.ok("post", "/api/reads", 201, json={"case_id": case_id, "reader_id": reader_id})
+    exam = reader.ok("get", f"/api/cases/{case_id}/exam")
+    assert exam["id"] == exam_id and [p["id"] for p in exam["priors"]] == [prior_exam]
+    assert reader.get(f"/api/exams/{prior_exam}").status_code == 200  # a prior of a read case
+    assert reader.get(exam["images"][0]["url"]).status_code == 200
+    for url in (f"/api/exams/{exam_id}", f"/api/cases/{case_id}/exam", exam["images"][0]["url"]):
+        assert stranger.get(url).status_code == 403, url
+    assert ws.admin.get(f"/api/exams/{exam_id}/images/999999").status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_racing_stores_make_one_exam_one_case_one_image_each(world_factory, siim):
+    """Eight threads store the same instance, its duplicate bytes, and the exam's lateral
+    at once (through the service, as the SCP's association threads do)."""
+    from cxrpilot.workstation._services.cases import import_bytes
+    from cxrpilot.workstation._services._common import Actor
+    from cxrpilot.workstation._models import User
+
+    w = world_factory(loader=None, decode_concurrency=4)
+    one = study(siim)
+    frontal, lateral = one(ViewPosition="PA"), one(ViewPosition="LL")
+    with w.state.sessions() as db:
+        admin = db.scalar(select(User))
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def store(data):
+        barrier.wait()
+        try:
+            with w.state.sessions() as db:
+                case, created = import_bytes(
+                    db, w.state.store, w.state.loader, Actor(admin), data, name="x.dcm",
+                    patient_secret=w.state.patient_secret,
+                )
+                results.append((case.id, created))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store, args=(d,)) for d in [frontal] * 5 + [lateral] * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert len({case_id for case_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 2  # the frontal once, the lateral once
+    with w.state.sessions() as db:
+        counts = [db.scalar(select(func.count()).select_from(t)) for t in (Exam, Case, Image, Job)]
+    assert counts == [1, 1, 2, 1]
+    case = w.wait_draft(results[0][0])
+    assert case["draft_status"] == "ready"
+    assert sorted(i["view"] for i in case["exam"]["images"]) == ["frontal", "lateral"]
