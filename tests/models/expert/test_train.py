@@ -38,6 +38,7 @@ def test_tiny_training_writes_a_loadable_model(tiny_model: Path, shared_data: Pa
     assert card.model_id == "expert-resnet10t-res32-cxr4"
     assert card.image_size == 32 and card.training["seed"] == 3 and card.training["epochs"] == 1
     assert card.sha256 == sha256_file(tiny_model / "model.onnx")
+    assert card.version.endswith("+" + card.sha256[:8])  # the version names these weights
     assert card.architecture["onnx_max_abs_diff_vs_torch"] < 1e-3
     splits = card.training["splits"]
     assert sum(s["images"] for s in splits.values()) == sum(s["images"] for s in card.training["sources"])

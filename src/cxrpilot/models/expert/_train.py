@@ -335,9 +335,11 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
     if start is not None:  # a fine-tuned network has seen its start model's sources too
         seen |= set(start["training"].get("train_sources") or [])
     n_sources = len([s for s in seen if s != holdout_source])
+    weights_sha256 = sha256_file(out_dir / WEIGHTS_FILE)
     card = ModelCard(
         model_id=model_name(arch, image_size, n_sources, holdout_source),
-        version="1.0.0",
+        # the id names the architecture and data; the version names these very weights
+        version=f"{time.strftime('%Y.%m.%d')}+{weights_sha256[:8]}",
         labels=LABELS,
         assessed=assessed,
         image_size=image_size,
@@ -345,7 +347,7 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
         std=round(std, 6),
         temperatures=tuple(temps),
         thresholds=thresholds,
-        sha256=sha256_file(out_dir / WEIGHTS_FILE),
+        sha256=weights_sha256,
         architecture={
             "library": "transformers", "class": "ResNetForImageClassification", "name": arch,
             "config": json.loads(network.config.to_json_string()),
