@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "models",
     "eval",
     "serve",
+    "pacs",
 )
 
 

@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "$CXRPILOT_ADMIN_PASSWORD, a prompt, or generated and printed once)",
     )
     p.add_argument("--worker-threads", type=int, default=None, help="background draft threads")
+    from cxrpilot.cli._pacs import add_dicom_options
+
+    add_dicom_options(p)
     p.add_argument("--model", default=None, help="draft model spec ('expert', 'janus:PATH'...)")
     p.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
                    help="with a Janus draft model on the CPU: decode with 8- or 4-bit weights")
@@ -155,6 +158,9 @@ def run_serve(args: argparse.Namespace) -> int:
         overrides["draft_quantize"] = args.quantize
     if args.dev:
         overrides["environment"] = "development"
+    from cxrpilot.cli._pacs import dicom_overrides
+
+    overrides.update(dicom_overrides(args))
     settings = _settings(args, **overrides)
     if args.init_admin:
         password = os.environ.get("CXRPILOT_ADMIN_PASSWORD")
@@ -170,9 +176,14 @@ def run_serve(args: argparse.Namespace) -> int:
                 msg += f" with password {generated} (shown once; change it after logging in)"
             print(msg, file=sys.stderr)
     app = create_app(settings)
+    dicom = (
+        f"; DICOM SCP {settings.dicom_ae_title} on {settings.dicom_host}:{settings.dicom_port}"
+        if settings.dicom_port is not None
+        else ""
+    )
     print(
         f"cxrpilot workstation on http://{args.host}:{args.port} (database: "
-        f"{settings.resolved_database_url.split(':', 1)[0]}, data: {settings.data_dir})",
+        f"{settings.resolved_database_url.split(':', 1)[0]}, data: {settings.data_dir}){dicom}",
         file=sys.stderr,
     )
     uvicorn.run(
