@@ -60,7 +60,8 @@ def find_orthanc() -> tuple[str | None, str | None, str]:
         return None, plugin, f"Orthanc is not installed (no {ORTHANC_BINARIES[0]}): {INSTALL_HINT}"
     if not plugin:
         return binary, None, (
-            f"the Orthanc DICOMweb plugin is not installed (no {DICOMWEB_PLUGINS[0]}): {INSTALL_HINT}"
+            f"the Orthanc DICOMweb plugin is not installed (no {DICOMWEB_PLUGINS[0]}): "
+            f"{INSTALL_HINT}"
         )
     return binary, plugin, ""
 

@@ -148,7 +148,10 @@ def test_parse_multipart_refuses(body, content_type, message):
 
 
 def test_parse_multipart_headers():
-    body = b"--x\r\nContent-Type: application/dicom;\r\n transfer-syntax=1.2\r\nX-A: b\r\n\r\nD\r\n--x--"
+    body = (
+        b"--x\r\nContent-Type: application/dicom;\r\n transfer-syntax=1.2\r\nX-A: b\r\n\r\n"
+        b"D\r\n--x--"
+    )
     [part] = parse_multipart_related(body, "multipart/related; boundary=x")
     assert part.content_type == "application/dicom"
     assert part.headers["content-type"] == "application/dicom; transfer-syntax=1.2"

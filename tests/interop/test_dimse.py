@@ -163,7 +163,8 @@ def test_bad_configuration(kwargs, message):
 
 def test_port_in_use_is_a_clear_error():
     with StoreSCP(Inbox(), port=0) as first:
-        with pytest.raises(InvalidInputError, match=rf"cannot listen for DICOM on 127.0.0.1:{first.port}"):
+        message = rf"cannot listen for DICOM on 127.0.0.1:{first.port}"
+        with pytest.raises(InvalidInputError, match=message):
             StoreSCP(Inbox(), port=first.port).start()
 
 

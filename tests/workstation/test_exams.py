@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 
-import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
@@ -108,7 +107,8 @@ def test_a_refused_image_is_refused_as_before(ws, shared_data):
     )
     assert r.status_code == 422
     assert r.json()["detail"].startswith("dog.dcm: not a human chest radiograph")
-    r = ws.admin.post("/api/cases", files={"file": ("ct.dcm", open(get_testdata_file("CT_small.dcm"), "rb").read())})
+    ct = open(get_testdata_file("CT_small.dcm"), "rb").read()
+    r = ws.admin.post("/api/cases", files={"file": ("ct.dcm", ct)})
     assert r.status_code == 422 and "CT slice, not a chest radiograph" in r.json()["detail"]
     with ws.state.sessions() as db:
         assert db.scalar(select(func.count()).select_from(Exam)) == 0

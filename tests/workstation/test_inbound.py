@@ -148,7 +148,9 @@ def test_a_duplicate_store_makes_no_second_case(ws, orthanc, rg1_uncr):
     for _ in range(2):
         assert orthanc.store_to("cxrpilot", [orthanc_id]).status_code == 200
     # the same SOP instance in two encodings, from another sender
-    unci, j2ki = scu_store(orthanc.scp_port, [read_testdata("RG1_UNCI.dcm"), read_testdata("RG1_J2KI.dcm")])
+    unci, j2ki = scu_store(
+        orthanc.scp_port, [read_testdata("RG1_UNCI.dcm"), read_testdata("RG1_J2KI.dcm")]
+    )
     assert unci.Status == j2ki.Status == 0x0000
     # RG1_UNCR and RG1_UNCI are two instances of one study: one exam, one case, two images
     assert (count(ws, Exam), count(ws, Case), count(ws, Image)) == (1, 1, 2)

@@ -125,7 +125,8 @@ def parse_multipart_related(body: bytes, content_type: str) -> list[MultipartPar
     Examples
     --------
     >>> body = b'--b1\\r\\nContent-Type: application/dicom\\r\\n\\r\\nDICM\\r\\n--b1--\\r\\n'
-    >>> [(p.content_type, p.body) for p in parse_multipart_related(body, "multipart/related; boundary=b1")]
+    >>> parts = parse_multipart_related(body, "multipart/related; boundary=b1")
+    >>> [(p.content_type, p.body) for p in parts]
     [('application/dicom', b'DICM')]
     """
     if not content_type.lower().startswith("multipart/"):

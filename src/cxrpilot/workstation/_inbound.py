@@ -249,7 +249,9 @@ class Inbound:
             ).start()
         if s.pacs_poll_s > 0 and s.pacs_url:
             self._stop.clear()
-            self._poller = threading.Thread(target=self._poll, name="cxrpilot-pacs-poll", daemon=True)
+            self._poller = threading.Thread(
+                target=self._poll, name="cxrpilot-pacs-poll", daemon=True
+            )
             self._poller.start()
 
     def stop(self) -> None:
