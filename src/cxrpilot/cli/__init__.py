@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "eval",
     "serve",
     "pacs",
+    "tokens",
 )
 
 

@@ -173,7 +173,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if created:
             msg = f"created admin {args.init_admin!r}"
             if generated:
-                msg += f" with password {generated} (shown once; change it after logging in)"
+                msg += f" with password {generated} (shown once; change it after logging in, at /account)"
             print(msg, file=sys.stderr)
     app = create_app(settings)
     dicom = (

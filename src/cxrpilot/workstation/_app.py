@@ -210,11 +210,13 @@ def create_app(
         pages,
         reads,
         studies,
+        templates,
         users,
         viewer,
+        worklist,
     )
 
-    routers = (auth, users, cases, viewer, exams, pacs, reads, studies, evaluations, audit, pages)
+    routers = (auth, users, cases, viewer, exams, pacs, reads, templates, worklist, studies, evaluations, audit, pages)
     for module in routers:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

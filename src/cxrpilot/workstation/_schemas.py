@@ -140,6 +140,12 @@ class CaseOut(_Out):
     reference_text: str
     source: str
     created_at: datetime
+    priority: str = "routine"
+    # the exam's facts (``GET /api/reads/{id}``; None where unknown or not given)
+    patient_age_years: float | None = None
+    patient_sex: str | None = None
+    view_position: str | None = None
+    accession: str | None = None
 
 
 class CaseSummary(BaseModel):
@@ -233,6 +239,14 @@ class WorklistItem(BaseModel):
     status: str
     draft_status: str | None
     critical_flags: list[dict[str, Any]]
+    priority: str = "routine"
+    indication: str = ""
+    patient_age_years: float | None = None
+    patient_sex: str | None = None
+    view_position: str | None = None
+    accession: str | None = None
+    study_date: str | None = None
+    assigned_at: datetime | None = None
 
 
 class ReportOut(_Out):
@@ -242,6 +256,9 @@ class ReportOut(_Out):
     origin: str
     findings_text: str
     impression_text: str
+    indication_text: str = ""
+    technique_text: str = ""
+    comparison_text: str = ""
     draft_text: str
     rev: int
     amends_id: int | None
@@ -284,13 +301,29 @@ class ReadDetail(BaseModel):
     reports: list[ReportOut]
 
 
-class SaveIn(_In):
+class _Sections(_In):
+    """The report sections besides FINDINGS and IMPRESSION; ``None``: left as they are."""
+
+    indication_text: Text(MAX_REPORT_TEXT) | None = None
+    technique_text: Text(MAX_REPORT_TEXT) | None = None
+    comparison_text: Text(MAX_REPORT_TEXT) | None = None
+
+    def sections(self) -> dict[str, str]:
+        """``{"technique": text, ...}`` of the sections given."""
+        return {
+            name[: -len("_text")]: value
+            for name in ("indication_text", "technique_text", "comparison_text")
+            if (value := getattr(self, name)) is not None
+        }
+
+
+class SaveIn(_Sections):
     rev: Rev
     findings_text: Text(MAX_REPORT_TEXT)
     impression_text: Text(MAX_REPORT_TEXT)
 
 
-class SignIn(_In):
+class SignIn(_Sections):
     rev: Rev
     findings_text: Text(MAX_REPORT_TEXT) | None = None
     impression_text: Text(MAX_REPORT_TEXT) | None = None

@@ -76,6 +76,31 @@ class Settings(BaseSettings):
         Reading time: active time stops counting this long after the last client event.
     auto_migrate : bool
         Upgrade the database schema to the newest revision when the app starts.
+    pacs_store_host, pacs_store_port, pacs_store_ae_title : str, int, str
+        Where signed reports go as DICOM SR by C-STORE: the PACS's host, port and AE title
+        (``None`` host: no C-STORE). See docs/integration.md, "Outbound".
+    pacs_calling_ae_title : str
+        cxrpilot's AE title when it sends (default ``CXRPILOT``).
+    pacs_stow_url : str or None
+        A DICOMweb root to send the SRs to by STOW-RS instead (used when no store host).
+    pacs_timeout_s : float
+        Connection, association and response timeout of one send.
+    fhir_url : str or None
+        A FHIR R4 server's base URL: each signed version of a report is ``PUT`` there as
+        ``DiagnosticReport/report-{read}`` (``None``: none).
+    fhir_authorization : SecretStr or None
+        The ``Authorization`` header value sent to the FHIR server (e.g. ``Bearer ...``).
+    outbox_sender : bool
+        Run the outbox sender thread in this process (one per database).
+    outbox_retry_base_s, outbox_retry_max_s, outbox_max_attempts : float, float, int
+        A failed send is tried again ``base * 2**(n-1)`` seconds later (at most ``max``),
+        up to ``max_attempts`` times; then it is marked failed (``POST
+        /api/outbox/{id}/retry`` queues it again).
+    outbound_study_reads : bool
+        Also send (and serve as FHIR) the reports of reader-study reads (default: only
+        clinical reads, outside a reader study).
+    institution_name : str
+        The verifying organisation written in signed SRs.
     patient_key_secret : SecretStr or None
         Keys the pseudonymous patient key of exams (HMAC-SHA256 of the DICOM Patient ID,
         which is never stored). ``None``: a random key is created once in
@@ -130,6 +155,20 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(65536, ge=8)
     heartbeat_timeout_s: float = Field(30.0, gt=0)
     auto_migrate: bool = True
+    pacs_store_host: str | None = None
+    pacs_store_port: int = Field(104, ge=1, le=65535)
+    pacs_store_ae_title: str = Field("ANY-SCP", min_length=1, max_length=16)
+    pacs_calling_ae_title: str = Field("CXRPILOT", min_length=1, max_length=16)
+    pacs_stow_url: str | None = None
+    pacs_timeout_s: float = Field(30.0, gt=0, le=600)
+    fhir_url: str | None = None
+    fhir_authorization: SecretStr | None = None
+    outbox_sender: bool = True
+    outbox_retry_base_s: float = Field(5.0, gt=0, le=3600)
+    outbox_retry_max_s: float = Field(600.0, gt=0, le=86400)
+    outbox_max_attempts: int = Field(50, ge=1, le=10000)
+    outbound_study_reads: bool = False
+    institution_name: str = Field("cxrpilot", min_length=1, max_length=64)
     patient_key_secret: SecretStr | None = None
     dicom_port: int | None = Field(None, ge=0, le=65535)
     dicom_ae_title: str = Field("CXRPILOT", min_length=1, max_length=16)

@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ._errors import Forbidden
 from ._models import User
 from ._services import auth as auth_service
+from ._services import tokens as token_service
 from ._services._common import Actor
 from ._settings import Settings
 from ._storage import BlobStore
@@ -25,6 +28,9 @@ __all__ = [
     "State",
     "Db",
     "CurrentActor",
+    "scoped_actor",
+    "IngestActor",
+    "ResultsActor",
     "SESSION_COOKIE",
     "CSRF_COOKIE",
     "CSRF_HEADER",
@@ -74,11 +80,37 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_current_user(request: Request, state: State, db: Db) -> User:
-    """The logged-in user (401 otherwise)."""
-    return auth_service.resolve_session(
-        db, state.settings, state.secret, request.cookies.get(SESSION_COOKIE)
-    )
+#: The two ways in, as OpenAPI lists them: the login session's cookie, and API tokens.
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="Login session cookie (POST /api/auth/login); state-changing requests also "
+    "need the X-CSRF-Token header.",
+    auto_error=False,
+)
+api_token = HTTPBearer(
+    scheme_name="apiToken",
+    description="API token of a machine client (`Authorization: Bearer cxrp_...`), created by "
+    "an admin (POST /api/tokens or `cxrpilot tokens create`). Accepted only on the routes of "
+    "its scopes: `ingest` (import images), `read:results` (reports, FHIR, case state).",
+    auto_error=False,
+)
+
+
+def get_current_user(
+    request: Request,
+    state: State,
+    db: Db,
+    session: Annotated[str | None, Depends(session_cookie)] = None,
+) -> User:
+    """The logged-in user (401 otherwise). API tokens are refused here (403): they are
+    accepted only by routes that take :func:`scoped_actor`."""
+    if session is None and request.headers.get("authorization", "").lower().startswith("bearer "):
+        raise Forbidden(
+            "this route does not accept API tokens; it needs a login session "
+            "(tokens work on the routes of their scopes, see the OpenAPI description)"
+        )
+    return auth_service.resolve_session(db, state.settings, state.secret, session)
 
 
 def get_actor(request: Request, user: Annotated[User, Depends(get_current_user)]) -> Actor:
@@ -86,3 +118,38 @@ def get_actor(request: Request, user: Annotated[User, Depends(get_current_user)]
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def scoped_actor(scope: str):
+    """A dependency: the acting user by API token with ``scope`` (``Authorization: Bearer``)
+    or by login session. A token without the scope is a 403, a revoked, expired or unknown
+    one a 401; every use is recorded and audited (see :mod:`._services.tokens`)."""
+
+    def dependency(
+        request: Request,
+        state: State,
+        db: Db,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(api_token)] = None,
+        session: Annotated[str | None, Depends(session_cookie)] = None,
+    ) -> Actor:
+        ip = client_ip(request)
+        if bearer is not None:
+            user, row = token_service.authenticate(
+                db,
+                bearer.credentials,
+                scope=scope,
+                ip=ip,
+                method=request.method,
+                path=request.url.path,
+            )
+            return Actor(user, ip, token_id=row.id)
+        return Actor(auth_service.resolve_session(db, state.settings, state.secret, session), ip)
+
+    dependency.__name__ = f"actor_with_{scope.replace(':', '_')}"
+    return dependency
+
+
+#: The acting user of a route that API tokens with ``ingest`` may call.
+IngestActor = Annotated[Actor, Depends(scoped_actor("ingest"))]
+#: The acting user of a route that API tokens with ``read:results`` may call.
+ResultsActor = Annotated[Actor, Depends(scoped_actor("read:results"))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import AfterValidator
@@ -20,6 +20,7 @@ from .._schemas import (
     check_text,
 )
 from .._services import cases as service
+from .._services.worklist import set_priority
 from .._services import exams
 from ..deps import CurrentActor, Db, State
 
@@ -47,6 +48,7 @@ async def upload(
     label: _form_text(128) = "",
     indication: _form_text(2000) = "",
     reference_text: _form_text(20_000) = "",
+    priority: Annotated[Literal["routine", "urgent", "stat"], Form()] = "routine",
 ) -> ImportResult:
     limit = state.settings.max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
@@ -70,6 +72,8 @@ async def upload(
                 reference_text=reference_text,
                 patient_secret=state.patient_secret,
             )
+            if created and priority != "routine":
+                case = set_priority(db, actor, case.id, priority)
             status, _ = service.draft_status(db, case.id)
         if created and state.worker is not None:
             state.worker.notify()

@@ -88,7 +88,19 @@ def worklist_page(request: Request) -> HTMLResponse:
 
 @router.get("/read/{read_id}")
 def read_page(request: Request, read_id: PathId) -> HTMLResponse:
-    return _page(request, "Case", "png16.js", "viewer.js", "maps.js", "read.js")
+    return _page(request, "Case", "png16.js", "viewer.js", "maps.js", "editor.js", "read.js")
+
+
+@router.get("/read/{read_id}/report")
+def report_page(request: Request, read_id: PathId) -> HTMLResponse:
+    """The report of a read as a printable page (print it, or save it as PDF)."""
+    return _page(request, "Report", "report.js")
+
+
+@router.get("/account")
+def account_page(request: Request) -> HTMLResponse:
+    """The logged-in user's account: change the password."""
+    return _page(request, "Account", "account.js")
 
 
 @router.get("/evaluations")

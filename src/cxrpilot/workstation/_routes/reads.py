@@ -19,6 +19,7 @@ from .._schemas import (
     WorklistItem,
 )
 from .._services import reads as service
+from .._services import worklist as worklist_service
 from ..deps import CurrentActor, Db, State
 
 router = APIRouter(prefix="/api", tags=["reads"])
@@ -40,7 +41,7 @@ def assign(body: AssignIn, actor: CurrentActor, db: Db):
 def worklist(
     actor: CurrentActor, db: Db, status: Literal["new", "in_progress", "signed"] | None = None
 ) -> list:
-    return service.worklist(db, actor, status=status)
+    return worklist_service.reader_worklist(db, actor, status=status)
 
 
 @router.get("/reads/{read_id}", response_model=ReadDetail)
@@ -48,7 +49,7 @@ def read_detail(read_id: PathId, actor: CurrentActor, db: Db) -> ReadDetail:
     d = service.read_detail(db, actor, read_id)
     return ReadDetail(
         read=ReadOut.model_validate(d["read"]),
-        case=d["case"],
+        case=worklist_service.case_with_facts(db, d["case"]),
         image_url=f"/api/cases/{d['case'].id}/image",
         draft_status=d["draft_status"],
         draft_error=d["draft_error"],
@@ -73,6 +74,7 @@ def autosave(
         rev=body.rev,
         findings_text=body.findings_text,
         impression_text=body.impression_text,
+        sections=body.sections(),
     )
     response.headers["ETag"] = f'"{report.rev}"'
     return _report_out(report)
@@ -88,6 +90,7 @@ def sign(read_id: PathId, body: SignIn, actor: CurrentActor, state: State, db: D
             rev=body.rev,
             findings_text=body.findings_text,
             impression_text=body.impression_text,
+            sections=body.sections(),
             heartbeat_timeout_s=state.settings.heartbeat_timeout_s,
         )
     )

@@ -15,10 +15,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is acting (None for the system itself) and from which address."""
+    """Who is acting (None for the system itself), from which address, and through which
+    API token (None: a login session or the server itself)."""
 
     user: User | None
     ip: str | None = None
+    token_id: int | None = None
 
     @property
     def name(self) -> str:
@@ -53,7 +55,7 @@ def audit(
             object_type=object_type,
             object_id=None if object_id is None else str(object_id),
             ip=actor.ip,
-            detail=detail,
+            detail=detail if actor.token_id is None else {**detail, "api_token": actor.token_id},
         )
     )
 

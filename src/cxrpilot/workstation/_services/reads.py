@@ -14,7 +14,18 @@ from cxrpilot.draft import DRAFT_BANNER
 from cxrpilot.vocabulary import CRITICAL_FINDINGS
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
-from .._models import ARMS, AiDraft, Case, Job, Read, ReadEvent, Report, User, utcnow
+from .._models import (
+    ARMS,
+    REPORT_SECTIONS,
+    AiDraft,
+    Case,
+    Job,
+    Read,
+    ReadEvent,
+    Report,
+    User,
+    utcnow,
+)
 from .._reading import EVENT_KINDS, ClientEvent, compute_reading_time, edit_distance
 from .._schemas import MAX_CLIENT_MS
 from .._study_models import Study
@@ -222,6 +233,7 @@ def open_read(db: Session, actor: Actor, read_id: int) -> Report:
         draft_text=report_text(draft.findings_text, draft.impression_text) if draft else "",
         findings_text=draft.findings_text if draft else "",
         impression_text=draft.impression_text if draft else "",
+        indication_text=case.indication if (case := db.get(Case, read.case_id)) else "",
     )
     db.add(report)
     try:
@@ -247,6 +259,21 @@ def _check_text(findings_text: str, impression_text: str) -> None:
             )
 
 
+def _section_values(sections: dict[str, str] | None) -> dict[str, str]:
+    """Column values of the report sections besides FINDINGS and IMPRESSION
+    (:data:`REPORT_SECTIONS`: ``{"technique": ...}`` -> ``{"technique_text": ...}``)."""
+    out = {}
+    for name, value in (sections or {}).items():
+        if name not in REPORT_SECTIONS:
+            raise InvalidInput(
+                f"report section {name!r} is not known; expected one of {', '.join(REPORT_SECTIONS)}"
+            )
+        if len(value) > MAX_TEXT:
+            raise InvalidInput(f"{name}_text has {len(value)} characters; at most {MAX_TEXT} are accepted")
+        out[f"{name}_text"] = value
+    return out
+
+
 def _conflict(db: Session, report_id: int, what: str) -> Conflict:
     db.rollback()
     current = db.get(Report, report_id, populate_existing=True)
@@ -260,14 +287,23 @@ def _conflict(db: Session, report_id: int, what: str) -> Conflict:
             "status": current.status,
             "findings_text": current.findings_text,
             "impression_text": current.impression_text,
+            **{f"{s}_text": getattr(current, f"{s}_text") for s in REPORT_SECTIONS},
         },
     )
 
 
 def autosave(
-    db: Session, actor: Actor, read_id: int, *, rev: int, findings_text: str, impression_text: str
+    db: Session,
+    actor: Actor,
+    read_id: int,
+    *,
+    rev: int,
+    findings_text: str,
+    impression_text: str,
+    sections: dict[str, str] | None = None,
 ) -> Report:
     """Save the text if ``rev`` is the current revision; durable (committed) on return.
+    ``sections``: the other sections to save (``{"technique": ...}``; others unchanged).
 
     Raises
     ------
@@ -277,6 +313,7 @@ def autosave(
     """
     read = _own_read(db, actor, read_id)
     _check_text(findings_text, impression_text)
+    section_values = _section_values(sections)
     report = current_report(db, read.id)
     if report is None:
         raise Conflict(f"read {read_id} has no report yet: open it first")
@@ -286,6 +323,7 @@ def autosave(
         .values(
             findings_text=findings_text,
             impression_text=impression_text,
+            **section_values,
             rev=Report.rev + 1,
             updated_at=utcnow(),
         )
@@ -318,6 +356,7 @@ def sign(
     rev: int,
     findings_text: str | None = None,
     impression_text: str | None = None,
+    sections: dict[str, str] | None = None,
     heartbeat_timeout_s: float = 30.0,
 ) -> Report:
     """Sign the current version (with its final text, if given): it becomes ``final`` (or
@@ -334,6 +373,7 @@ def sign(
             report.impression_text if impression_text is None else impression_text
         )
         _check_text(values["findings_text"], values["impression_text"])
+    values.update(_section_values(sections))
     now = utcnow()
     status = "final" if report.version == 1 else "amended"
     result = db.execute(
@@ -411,6 +451,7 @@ def amend(db: Session, actor: Actor, read_id: int, *, reason: str) -> Report:
         draft_text=report.draft_text,
         findings_text=report.findings_text,
         impression_text=report.impression_text,
+        **{f"{s}_text": getattr(report, f"{s}_text") for s in REPORT_SECTIONS},
         amends_id=report.id,
         amendment_reason=reason.strip(),
     )

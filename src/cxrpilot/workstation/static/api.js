@@ -81,7 +81,8 @@ async function initPage(crumb) {
     nav.replaceChildren(...(NAV[me.user.role] || []).map(([text, href]) => el("a", { href, text,
       class: location.pathname === href || location.pathname.startsWith(href + "/") ? "current" : null })));
   }
-  document.getElementById("who").textContent = `${me.user.display_name || me.user.username} (${me.user.role})`;
+  document.getElementById("who").replaceChildren(el("a", { href: "/account", title: "Your account: change your password",
+    class: "who" }, `${me.user.display_name || me.user.username} (${me.user.role})`));
   const btn = document.getElementById("logout");
   btn.hidden = false;
   btn.addEventListener("click", logout);

@@ -1,11 +1,12 @@
-// The case page: viewer, AI draft (ai_assisted arm), report editor with durable autosave,
-// sign / amend, and the reading-time events.
+// The case page: viewer, AI draft (ai_assisted arm), report editor (editor.js) with durable
+// autosave, sign / amend, the printable signed report, and the reading-time events.
 "use strict";
 const readId = +location.pathname.split("/").filter(Boolean).pop();
 const BACKUP = `cxrpilot-read-${readId}`;
 const HEARTBEAT_MS = 5000;
+const PRIORITY = { routine: "Routine", urgent: "Urgent", stat: "STAT" };
 const S = { detail: null, report: null, dirty: false, saving: null, signed: false, shown: false, timer: 0 };
-let findingsBox, impressionBox, saveState, signBtn, amendBtn, draftPanel, banner, mapOverlay;
+let editor, saveState, signBtn, amendBtn, printLink, draftPanel, banner, mapOverlay;
 
 function now() { return new Date().toLocaleTimeString(); }
 function setState(text, cls = "") { saveState.textContent = text; saveState.className = `savestate ${cls}`; }
@@ -19,35 +20,39 @@ async function sendEvent(kind, t = Date.now()) {
 }
 
 function backup() {
-  localStorage.setItem(BACKUP, JSON.stringify({ rev: S.report.rev, findings: findingsBox.value,
-    impression: impressionBox.value, at: Date.now() }));
+  localStorage.setItem(BACKUP, JSON.stringify({ rev: S.report.rev, sections: editor.values(), at: Date.now() }));
 }
+
+function sectionsOf(report) {
+  return Object.fromEntries(SECTION_NAMES.map(n => [n, report[`${n}_text`] || ""]));
+}
+
+function same(a, b) { return SECTION_NAMES.every(n => (a[n] || "") === (b[n] || "")); }
 
 async function save() {
   if (S.signed || !S.dirty) return;
   if (S.saving) { S.again = true; return S.saving; }
-  const body = { rev: S.report.rev, findings_text: findingsBox.value, impression_text: impressionBox.value };
+  const sent = editor.values();
+  const body = { rev: S.report.rev, ...editor.body() };
   setState("Saving…");
   S.saving = (async () => {
     try {
       const rep = await api("PUT", `/api/reads/${readId}/report`, body);
       S.report = rep;
-      if (findingsBox.value === body.findings_text && impressionBox.value === body.impression_text) {
+      if (same(editor.values(), sent)) {
         S.dirty = false;
         localStorage.removeItem(BACKUP);
       } else backup();
       setState(`Saved · revision ${rep.rev} · ${now()}`, "ok");
     } catch (e) {
       if (e.status === 409 && e.body && e.body.current) {
-        const mine = { findings: body.findings_text, impression: body.impression_text };
-        localStorage.setItem(BACKUP + "-conflict", JSON.stringify(mine));
+        localStorage.setItem(BACKUP + "-conflict", JSON.stringify(sent));
         S.report = { ...S.report, ...e.body.current };
-        findingsBox.value = e.body.current.findings_text;
-        impressionBox.value = e.body.current.impression_text;
+        editor.setValues(sectionsOf(e.body.current));
         S.dirty = false;
         if (e.body.current.status !== "preliminary") { lockSigned(); }
         setState("This report was changed elsewhere: the newer text is shown; your text is kept in this browser.", "error");
-        showRestore(mine);
+        showRestore(sent);
       } else {
         backup();
         setState(`Not saved (${e.message}) — kept in this browser, retrying…`, "error");
@@ -62,12 +67,12 @@ async function save() {
 }
 
 function showRestore(mine) {
-  const b = el("button", { onclick: () => { findingsBox.value = mine.findings; impressionBox.value = mine.impression;
-    S.dirty = true; b.remove(); save(); } }, "Put my text back");
+  const b = el("button", { onclick: () => { editor.setValues(mine); S.dirty = true; b.remove(); save(); } }, "Put my text back");
   saveState.after(b);
 }
 
 function onEdit() {
+  if (S.signed) return;
   S.dirty = true;
   backup();
   clearTimeout(S.timer);
@@ -104,9 +109,10 @@ function lockSigned() {
   document.getElementById("signed-box").hidden = false;
   document.getElementById("signed-box").textContent = `Signed — ${S.report.status} report, read-only` +
     (S.report.signed_at ? ` (${new Date(S.report.signed_at).toLocaleString()})` : "") + ". Amend to change it.";
-  findingsBox.readOnly = impressionBox.readOnly = true;
+  editor.readOnly = true;
   signBtn.disabled = true;
   amendBtn.hidden = false;
+  printLink.hidden = false;
 }
 
 async function sign() {
@@ -116,8 +122,7 @@ async function sign() {
   signBtn.disabled = true;
   setState("Signing…");
   try {
-    const rep = await api("POST", `/api/reads/${readId}/sign`, { rev: S.report.rev, findings_text: findingsBox.value,
-      impression_text: impressionBox.value });
+    const rep = await api("POST", `/api/reads/${readId}/sign`, { rev: S.report.rev, ...editor.body() });
     S.report = rep; S.dirty = false;
     localStorage.removeItem(BACKUP);
     lockSigned();
@@ -138,18 +143,12 @@ async function amend() {
     S.signed = false;
     document.getElementById("signed-box").hidden = true;
     setBadge("in_progress");
-    findingsBox.readOnly = impressionBox.readOnly = false;
-    signBtn.disabled = false; amendBtn.hidden = true;
+    editor.readOnly = false;
+    signBtn.disabled = false; amendBtn.hidden = true; printLink.hidden = true;
     setBanner();
     setState(`Amending (version ${S.report.version})`);
     renderVersions();
   } catch (e) { setState(`Cannot amend: ${e.message}`, "error"); }
-}
-
-async function nextCase() {
-  if (S.dirty) await save();
-  const next = await nextRead();
-  location.href = next ? `/read/${next.read_id}` : "/worklist";
 }
 
 // The next case to read (the worklist's order), and its pixels fetched into the browser
@@ -164,6 +163,12 @@ async function prefetchNext() {
     const next = await nextRead();
     if (next) document.body.dataset.prefetched = String(await prefetchCase(next.case_id));
   } catch (e) { /* prefetch is an optimisation only */ }
+}
+
+async function nextCase() {
+  if (S.dirty) await save();
+  const next = await nextRead();
+  location.href = next ? `/read/${next.read_id}` : "/worklist";
 }
 
 function renderVersions() {
@@ -190,14 +195,16 @@ function draftSection(d) {
   const dr = d.draft;
   panel.append(
     el("p", { class: "muted draftinfo", "data-testid": "draft-model" }, `${dr.banner}. Model ${dr.model_id} ${dr.model_version}. Press `,
-      el("kbd", {}, "d"), " to hide or show."));
+      el("kbd", {}, "d"), " to hide or show; click a finding to put its sentence in FINDINGS or take it out."));
   const crit = new Set(dr.critical_flags.map(f => f.name));
   const assessed = dr.findings.filter(f => f.status !== "not_assessed");
   const notAssessed = dr.findings.filter(f => f.status === "not_assessed").map(f => f.name);
   // Findings the model mapped get a button that shows where it looked (over the image; h).
   const mapped = new Set((dr.maps || []).map(m => m.name));
   const rows = assessed.map(f => el("tr", {},
-    el("td", {}, (crit.has(f.name) ? "⚠ " : "") + f.name),
+    el("td", {}, el("button", { class: "finding-phrase", "data-finding": f.name, "data-status": f.status, "aria-pressed": "false",
+      title: `Put "${(editor.t.phrases[f.name] || {})[f.status] || ""}" in FINDINGS, or take it out`,
+      onclick: () => { editor.togglePhrase(f.name, f.status); editor.refreshPhrases(); } }, (crit.has(f.name) ? "⚠ " : "") + f.name)),
     el("td", { class: `status-${f.status}`, text: f.status === "not_assessed" ? "not assessed" : f.status }),
     el("td", { class: "muted num", text: f.probability == null ? "" : f.probability.toFixed(2) }),
     el("td", {}, mapped.has(f.name) ? el("button", { class: "mapbtn", "data-testid": "map-show", "data-finding": f.name,
@@ -224,10 +231,19 @@ async function openReport() {
   }
 }
 
+// Age, sex, view and priority of the exam (clinical facts of the order, no AI).
+function examLine(c) {
+  const bits = [];
+  if (c.priority && c.priority !== "routine") bits.push(el("span", { class: `prio ${c.priority}`, text: PRIORITY[c.priority] }));
+  const who = [c.patient_age_years != null ? `${Math.floor(c.patient_age_years)} y` : null, c.patient_sex, c.view_position].filter(Boolean);
+  if (who.length) bits.push(el("span", { class: "muted", text: who.join(" · ") }));
+  return bits.length ? el("p", { class: "examline", "data-testid": "exam-line" }, ...bits) : null;
+}
+
 async function main() {
   await initPage();
-  let d;
-  try { d = await api("GET", `/api/reads/${readId}`); }
+  let d, templates;
+  try { [d, templates] = await Promise.all([api("GET", `/api/reads/${readId}`), api("GET", "/api/report-templates")]); }
   catch (e) { showError("error", e); document.body.dataset.denied = String(e.status); return; }
   S.detail = d;
   document.getElementById("crumb").textContent = `${d.case.label} · ${d.read.arm === "scp" ? "Standard practice" : "AI-assisted"}`;
@@ -241,9 +257,12 @@ async function main() {
   } });
   viewer.load().then(prefetchNext).catch(e => showError("error", e));
 
+  editor = new ReportEditor(templates, { onInput: onEdit });
   side.append(el("h3", {}, d.case.label, " ", el("span", { id: "status-badge", class: `badge ${d.read.status}`,
     text: d.read.status.replace("_", " ") })));
-  if (d.case.indication) side.append(el("p", {}, el("b", {}, "Indication: "), d.case.indication));
+  const line = examLine(d.case);
+  if (line) side.append(line);
+  if (templates.warning) side.append(el("p", { class: "error", text: `Templates: ${templates.warning}` }));
   banner = el("div", { class: "banner", "data-testid": "ai-banner", role: "status", hidden: true });
   side.append(banner);
   if (d.read.arm === "ai_assisted") { draftPanel = draftSection(d); side.append(draftPanel); }
@@ -256,37 +275,34 @@ async function main() {
       }
     } });
   }
-  findingsBox = el("textarea", { id: "findings", "aria-label": "Findings", spellcheck: "true" });
-  impressionBox = el("textarea", { id: "impression", "aria-label": "Impression", spellcheck: "true" });
   saveState = el("div", { class: "savestate", "data-testid": "save-state", role: "status" });
   signBtn = el("button", { class: "primary", onclick: sign, "data-testid": "sign" }, "Sign (Ctrl+Enter)");
   amendBtn = el("button", { onclick: amend, hidden: true }, "Amend…");
+  printLink = el("a", { class: "button", href: `/read/${readId}/report`, "data-testid": "print-link", hidden: true,
+    title: "The signed report, ready to print or save as PDF (p)" }, "Print / PDF (p)");
   side.append(el("div", { class: "editor" },
     el("div", { id: "signed-box", class: "signed-box", "data-testid": "signed-box", hidden: true }),
-    el("label", { for: "findings" }, "FINDINGS"), findingsBox,
-    el("label", { for: "impression" }, "IMPRESSION"), impressionBox,
+    ...editor.render(),
     saveState,
-    el("div", { class: "actions" }, signBtn, amendBtn, el("button", { onclick: nextCase }, "Next case (n)"))),
+    el("div", { class: "actions" }, signBtn, amendBtn, printLink, el("button", { onclick: nextCase }, "Next case (n)")),
+    editor.phrasePanel()),
     el("div", { id: "versions", class: "versions" }));
 
   const rep = await openReport();
   S.report = rep;
   setBanner();
-  findingsBox.value = rep.findings_text; impressionBox.value = rep.impression_text;
+  editor.setValues(sectionsOf(rep));
   const saved = JSON.parse(localStorage.getItem(BACKUP) || "null");
-  if (saved && saved.rev === rep.rev && !rep.read_only &&
-      (saved.findings !== rep.findings_text || saved.impression !== rep.impression_text)) {
-    findingsBox.value = saved.findings; impressionBox.value = saved.impression;
+  if (saved && saved.sections && saved.rev === rep.rev && !rep.read_only && !same(saved.sections, sectionsOf(rep))) {
+    editor.setValues(saved.sections);
     S.dirty = true;
     setState("Restored text typed before the page was closed; saving…");
     save();
   } else if (saved && saved.rev !== rep.rev) localStorage.removeItem(BACKUP);
   if (rep.read_only) { lockSigned(); setState(`Signed · ${rep.status}`, "ok"); }
   else setBadge("in_progress");
-  findingsBox.addEventListener("input", onEdit);
-  impressionBox.addEventListener("input", onEdit);
-  findingsBox.addEventListener("blur", save);
-  impressionBox.addEventListener("blur", save);
+  for (const box of Object.values(editor.boxes)) box.addEventListener("blur", save);
+  editor.refreshPhrases();
   renderVersions();
   document.body.dataset.editorReady = "1";
 
@@ -299,6 +315,7 @@ async function main() {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); sign(); return; }
     const plain = !isTyping(e) && !e.ctrlKey && !e.metaKey;
     if ((e.altKey && e.key === "n") || (plain && !e.altKey && e.key === "n")) { e.preventDefault(); nextCase(); }
+    else if (plain && !e.altKey && e.key === "p" && S.signed) { e.preventDefault(); location.href = printLink.href; }
     else if (draftPanel && ((e.altKey && e.key === "d") || (plain && !e.altKey && e.key === "d"))) {
       e.preventDefault(); draftPanel.hidden = !draftPanel.hidden;
       if (draftPanel.hidden && mapOverlay && mapOverlay.on) mapOverlay.set(false);  // no AI on screen

@@ -1,0 +1,124 @@
+"""``cxrpilot tokens``: API tokens of machine clients, from the server's shell."""
+
+from __future__ import annotations
+
+import argparse
+
+from cxrpilot.errors import CxrpilotError
+
+SCOPES = ("ingest", "read:results")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from ._serve import _common
+
+    p = subparsers.add_parser(
+        "tokens",
+        help="API tokens of machine clients: create, list, revoke.",
+        description="API tokens for machine clients (a PACS bridge, a RIS): each acts as a user "
+        "account, only on the routes of its scopes. The token is printed once and stored only "
+        "as its SHA-256.",
+    )
+    sub = p.add_subparsers(dest="tokens_command", metavar="COMMAND")
+    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+    c = sub.add_parser("create", help="create a token (printed once)")
+    c.add_argument("name", help="what the token is for, e.g. 'PACS bridge'")
+    c.add_argument("--user", required=True, help="the account the token acts as")
+    c.add_argument(
+        "--scope", action="append", choices=SCOPES, required=True,
+        help="ingest (import images), read:results (reports, FHIR); repeat for both",
+    )
+    c.add_argument("--expires-days", type=int, default=None, help="expire after N days")
+    _common(c)
+    c.set_defaults(handler=run_create)
+    ls = sub.add_parser("list", help="list tokens (never the tokens themselves)")
+    _common(ls)
+    ls.set_defaults(handler=run_list)
+    r = sub.add_parser("revoke", help="revoke a token by id")
+    r.add_argument("id", type=int)
+    _common(r)
+    r.set_defaults(handler=run_revoke)
+
+
+def _session(args):
+    from cxrpilot.workstation import _db
+
+    from ._serve import _settings
+
+    settings = _settings(args)
+    engine = _db.make_engine(settings.resolved_database_url)
+    _db.upgrade(engine)
+    return engine, _db.make_sessionmaker(engine)()
+
+
+def _row(t) -> dict:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "scopes": list(t.scopes),
+        "user_id": t.user_id,
+        "created_at": t.created_at.isoformat(),
+        "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+        "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+        "use_count": t.use_count,
+    }
+
+
+def _run(args, work):
+    from cxrpilot.workstation._errors import WorkstationError
+
+    engine, db = _session(args)
+    try:
+        return work(db)
+    except WorkstationError as exc:
+        raise CxrpilotError(str(exc)) from None
+    finally:
+        db.close()
+        engine.dispose()
+
+
+def run_create(args: argparse.Namespace) -> int:
+    import json
+
+    from cxrpilot.workstation._services import tokens
+
+    def work(db):
+        row, token = tokens.create_token(
+            db, None, name=args.name, scopes=args.scope, username=args.user,
+            expires_days=args.expires_days,
+        )
+        return {**_row(row), "token": token}
+
+    out = _run(args, work)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"token {out['id']} ({out['name']}, scopes {', '.join(out['scopes'])}) for "
+              f"{args.user}:\n{out['token']}\nShown once: store it now (only its SHA-256 is kept).")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    import json
+
+    from cxrpilot.workstation._services import tokens
+
+    rows = _run(args, lambda db: [_row(t) for t in tokens.list_tokens(db, None)])
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for t in rows:
+        state = "revoked" if t["revoked_at"] else "active"
+        print(f"{t['id']:>4}  {t['prefix']}...  {t['name']}  [{', '.join(t['scopes'])}]  "
+              f"user {t['user_id']}  {state}  last used {t['last_used_at'] or 'never'}")
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    from cxrpilot.workstation._services import tokens
+
+    row = _run(args, lambda db: tokens.revoke_token(db, None, args.id))
+    print(f"token {row.id} ({row.name}) revoked")
+    return 0

@@ -1,0 +1,59 @@
+"""Request and response bodies of the API tokens and outbox routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scope = Literal["ingest", "read:results"]
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=2)]
+    #: The account the token acts as (default: the admin creating it).
+    user_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    expires_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    user_id: int
+    created_by_id: int | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    use_count: int
+
+
+class TokenCreated(TokenOut):
+    #: The token itself: shown this once, stored nowhere (only its SHA-256 is kept).
+    token: str
+
+
+class OutboxOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    report_id: int | None
+    draft_id: int | None
+    document_uid: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    ack: str | None
+    created_at: datetime
+    sent_at: datetime | None

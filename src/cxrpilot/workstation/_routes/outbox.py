@@ -1,0 +1,34 @@
+"""/api/outbox: what the workstation sends out (SR to the PACS, FHIR), for admins."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from .._interop_schemas import OutboxOut
+from .._services import outbound as service
+from ..deps import CurrentActor, Db, State
+
+router = APIRouter(prefix="/api/outbox", tags=["outbox"])
+
+
+@router.get("", response_model=list[OutboxOut])
+def list_items(
+    actor: CurrentActor,
+    db: Db,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list:
+    return service.list_outbox(db, actor, status=status, limit=limit)
+
+
+@router.post("/{item_id}/retry", response_model=OutboxOut)
+def retry(
+    item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], actor: CurrentActor, state: State, db: Db
+):
+    item = service.retry_outbox(db, actor, item_id)
+    sender = state.extra.get("outbox")
+    if sender is not None:
+        sender.notify()
+    return item

@@ -1,0 +1,148 @@
+"""Reports as FHIR: read one DiagnosticReport, or search them (by patient key, accession,
+status), for :mod:`.._routes.fhir`.
+
+Two kinds of resource: ``report-{read id}`` — a clinical read's report at its newest
+signed version (``final``, then ``amended``; ``meta.versionId`` is the version, and
+``_history/{version}`` reads an earlier one) — and ``ai-draft-{draft id}`` — an AI draft
+(``preliminary``; a search lists the newest draft of each case). Reads of a reader study
+are not served unless ``Settings.outbound_study_reads`` (they are research, not the
+patient's record). Who may read: admins and coordinators, by login or by API token
+(``read:results``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .._errors import InvalidInput, NotFound
+from .._models import AiDraft, Case, Exam, Read, Report
+from .._settings import Settings
+from .._storage import BlobStore
+from ._common import Actor
+from .outbound import draft_resource, exam_facts, signed_report_resource
+
+READERS = ("admin", "coordinator")
+STATUSES = ("preliminary", "final", "amended")
+MAX_COUNT = 200
+_ID = re.compile(r"^(report|ai-draft)-([1-9][0-9]{0,9})$")
+
+
+def _study_filter(settings: Settings):
+    return None if settings.outbound_study_reads else Read.study_id.is_(None)
+
+
+def read_resource(
+    db: Session, store: BlobStore, settings: Settings, actor: Actor, resource_id: str,
+    *, version: int | None = None,
+):
+    """One DiagnosticReport by id (and, for a report, optionally a version)."""
+    actor.require(*READERS)
+    match = _ID.match(resource_id)
+    if match is None:
+        raise NotFound(
+            f"DiagnosticReport/{resource_id} does not exist (ids are report-N or ai-draft-N)"
+        )
+    kind, number = match.group(1), int(match.group(2))
+    if kind == "ai-draft":
+        draft = db.get(AiDraft, number)
+        if draft is None or version not in (None, 1):
+            raise NotFound(f"DiagnosticReport/{resource_id} does not exist")
+        case = db.get(Case, draft.case_id)
+        return draft_resource(draft, exam_facts(db, store, case, images=False))
+    read = db.get(Read, number)
+    if read is None or (read.study_id is not None and not settings.outbound_study_reads):
+        raise NotFound(f"DiagnosticReport/{resource_id} does not exist")
+    query = select(Report).where(Report.read_id == read.id, Report.signed_at.is_not(None))
+    if version is not None:
+        query = query.where(Report.version == version)
+    report = db.scalar(query.order_by(Report.version.desc()).limit(1))
+    if report is None:
+        what = f" version {version}" if version is not None else ""
+        raise NotFound(f"DiagnosticReport/{resource_id}{what} does not exist (not signed)")
+    case = db.get(Case, read.case_id)
+    return signed_report_resource(db, read, report, exam_facts(db, store, case, images=False))
+
+
+def _exam_ids(db: Session, patient: str | None, accession: str | None):
+    """Case ids whose exam matches the patient key and accession (None: no filter)."""
+    if not patient and not accession:
+        return None
+    query = select(Case.id).join(Exam, Case.exam_id == Exam.id)
+    if patient:
+        query = query.where(Exam.patient_key == patient)
+    if accession:
+        query = query.where(Exam.accession_number == accession)
+    return select(query.subquery().c.id)
+
+
+def search(
+    db: Session,
+    store: BlobStore,
+    settings: Settings,
+    actor: Actor,
+    *,
+    patient: str | None = None,
+    accession: str | None = None,
+    status: str | None = None,
+    count: int = 50,
+) -> tuple[list[Any], int]:
+    """DiagnosticReports matching every given parameter; returns ``(first page, total)``.
+
+    ``patient`` is the pseudonymous patient key (``Patient/`` prefix allowed), ``status``
+    one or more of preliminary, final, amended (comma-separated)."""
+    actor.require(*READERS)
+    if patient is not None and patient.startswith("Patient/"):
+        patient = patient.split("/", 1)[1]
+    statuses = set(STATUSES)
+    if status:
+        asked = {s.strip() for s in status.split(",") if s.strip()}
+        unknown = sorted(asked - set(STATUSES))
+        if unknown:
+            raise InvalidInput(
+                f"status {', '.join(unknown)} is not one served here; use {', '.join(STATUSES)}"
+            )
+        statuses = asked
+    if not 0 <= count <= MAX_COUNT:
+        raise InvalidInput(f"_count must be 0-{MAX_COUNT}, got {count}")
+    cases = _exam_ids(db, patient, accession)
+    found: list[tuple[str, Any]] = []  # (sort key, builder)
+    if statuses & {"final", "amended"}:
+        newest = (
+            select(Report.read_id, func.max(Report.version).label("version"))
+            .where(Report.signed_at.is_not(None))
+            .group_by(Report.read_id)
+            .subquery()
+        )
+        query = (
+            select(Report, Read)
+            .join(newest, (Report.read_id == newest.c.read_id) & (Report.version == newest.c.version))
+            .join(Read, Read.id == Report.read_id)
+            .where(Report.status.in_(statuses & {"final", "amended"}))
+            .order_by(Report.signed_at.desc(), Report.id.desc())
+        )
+        if (flt := _study_filter(settings)) is not None:
+            query = query.where(flt)
+        if cases is not None:
+            query = query.where(Read.case_id.in_(cases))
+        found += [(r.signed_at, ("report", r, rd)) for r, rd in db.execute(query).all()]
+    if "preliminary" in statuses:
+        newest_draft = select(func.max(AiDraft.id)).group_by(AiDraft.case_id)
+        query = select(AiDraft).where(AiDraft.id.in_(newest_draft))
+        if cases is not None:
+            query = query.where(AiDraft.case_id.in_(cases))
+        found += [(d.created_at, ("draft", d, None)) for d in db.scalars(query)]
+    found.sort(key=lambda pair: pair[0], reverse=True)
+    page = []
+    for _, (kind, obj, read) in found[:count]:
+        if kind == "report":
+            case = db.get(Case, read.case_id)
+            facts = exam_facts(db, store, case, images=False)
+            page.append(signed_report_resource(db, read, obj, facts))
+        else:
+            case = db.get(Case, obj.case_id)
+            page.append(draft_resource(obj, exam_facts(db, store, case, images=False)))
+    return page, len(found)
