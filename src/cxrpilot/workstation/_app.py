@@ -147,15 +147,30 @@ def create_app(
             lazy_producer=lazy,
         )
 
+    # Outbound: documents queued when a report is signed (in its transaction), a sender.
+    from ._outbox import OutboxSender
+    from ._services.outbound import Outbound
+
+    outbound = Outbound(settings, state.store)
+    state.sessions.configure(info={"on_report_signed": outbound})
+    state.extra["outbound"] = outbound
+    if settings.outbox_sender and (outbound.pacs or outbound.fhir):
+        state.extra["outbox"] = OutboxSender(state.sessions, settings)
+        outbound.listeners.append(state.extra["outbox"].notify)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.worker is not None:
             state.worker.start(reclaim=settings.reclaim_jobs_on_start)
+        if state.extra.get("outbox") is not None:
+            state.extra["outbox"].start()
         state.inbound.start()  # the DICOM SCP and the DICOMweb poll, when configured
         try:
             yield
         finally:
             state.inbound.stop()
+            if state.extra.get("outbox") is not None:
+                state.extra["outbox"].stop()
             if state.worker is not None:
                 state.worker.stop()
             engine.dispose()
@@ -220,6 +235,11 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+
+    from ._routes import fhir, outbox, tokens
+
+    for module in (tokens, outbox, fhir):
+        app.include_router(module.router)
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, Any]:

@@ -22,14 +22,14 @@ from .._schemas import (
 from .._services import cases as service
 from .._services.worklist import set_priority
 from .._services import exams
-from ..deps import CurrentActor, Db, State
+from ..deps import CurrentActor, Db, IngestActor, ResultsActor, State
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
 @router.get("", response_model=list[CaseSummary])
 def list_cases(
-    actor: CurrentActor, db: Db, limit: Limit = 200, offset: Offset = 0, q: QueryText(200) = ""
+    actor: ResultsActor, db: Db, limit: Limit = 200, offset: Offset = 0, q: QueryText(200) = ""
 ) -> list:
     return service.list_cases(db, actor, limit=limit, offset=offset, q=q)
 
@@ -42,7 +42,7 @@ def _form_text(max_length: int):
 @router.post("", response_model=ImportResult)
 async def upload(
     request: Request,
-    actor: CurrentActor,
+    actor: IngestActor,
     state: State,
     file: Annotated[UploadFile, File()],
     label: _form_text(128) = "",
@@ -83,7 +83,7 @@ async def upload(
 
 
 @router.post("/import-folder")
-def import_folder(body: FolderImportIn, actor: CurrentActor, state: State, db: Db) -> dict:
+def import_folder(body: FolderImportIn, actor: IngestActor, state: State, db: Db) -> dict:
     results = service.import_folder(
         db,
         state.store,
@@ -103,7 +103,7 @@ def import_folder(body: FolderImportIn, actor: CurrentActor, state: State, db: D
 
 
 @router.get("/{case_id}", response_model=CaseSummary)
-def get_case(case_id: PathId, actor: CurrentActor, db: Db) -> dict:
+def get_case(case_id: PathId, actor: ResultsActor, db: Db) -> dict:
     actor.require("admin", "coordinator")
     case = service.check_case_access(db, actor, case_id)
     status, error = service.draft_status(db, case.id)
