@@ -79,14 +79,16 @@ def _gen(shape, g, scale=0.2):
     return torch.randn(*shape, generator=g) * scale
 
 
-def _scaled_gen(fan_in: bool):
-    """``_gen``, with the std capped at 1/sqrt(fan-in) of matrices and kernels when ``fan_in``."""
-    if not fan_in:
+def _scaled_gen(fan_in: bool, dtype: "torch.dtype | None" = None):
+    """``_gen``, with the std capped at 1/sqrt(fan-in) of matrices and kernels when ``fan_in``,
+    each tensor cast to ``dtype`` as it is made (no full-precision copy of the whole model)."""
+    if not fan_in and dtype is None:
         return _gen
 
     def gen(shape, g, scale=0.2):
-        fan = math.prod(shape[1:]) if len(shape) > 1 else 0
-        return _gen(shape, g, min(scale, fan ** -0.5) if fan else scale)
+        fan = math.prod(shape[1:]) if len(shape) > 1 and fan_in else 0
+        value = _gen(shape, g, min(scale, fan ** -0.5) if fan else scale)
+        return value if dtype is None else value.to(dtype)
 
     return gen
 
@@ -97,7 +99,7 @@ def original_state_dict(vocab: int, seed: int = 0, *, lm: dict = LM, vit: dict =
     from ``lm``/``vit``/``vq``; ``dtype`` casts them, e.g. bfloat16 as released; ``fan_in``
     caps each weight's std at 1/sqrt(fan-in), so that activations stay finite at full depth)."""
     g = torch.Generator().manual_seed(seed)
-    gen = _scaled_gen(fan_in)
+    gen = _scaled_gen(fan_in, dtype)
     sd: dict[str, torch.Tensor] = {}
     LM, VIT, VQ = lm, vit, vq  # noqa: N806 - the module constants' names, for the sizes below
     H, I = LM["hidden_size"], LM["intermediate_size"]
@@ -143,7 +145,7 @@ def original_state_dict(vocab: int, seed: int = 0, *, lm: dict = LM, vit: dict =
     sd["aligner.layers.0.weight"], sd["aligner.layers.0.bias"] = gen((H, D), g), gen((H,), g)
     sd["aligner.layers.2.weight"], sd["aligner.layers.2.bias"] = gen((H, H), g), gen((H,), g)
     # gen_vision_model = VQModel (vq_model.py)
-    sd.update(_vq_state_dict(g, VQ, fan_in))
+    sd.update(_vq_state_dict(g, VQ, fan_in, dtype))
     E, K = VQ["n_embed"], VQ["image_token_size"]
     sd["gen_aligner.layers.0.weight"], sd["gen_aligner.layers.0.bias"] = gen((H, E), g), gen((H,), g)
     sd["gen_aligner.layers.2.weight"], sd["gen_aligner.layers.2.bias"] = gen((H, H), g), gen((H,), g)
@@ -151,14 +153,15 @@ def original_state_dict(vocab: int, seed: int = 0, *, lm: dict = LM, vit: dict =
     sd["gen_head.output_mlp_projector.bias"] = gen((H,), g)
     sd["gen_head.vision_head.weight"], sd["gen_head.vision_head.bias"] = gen((K, H), g), gen((K,), g)
     sd["gen_embed.weight"] = gen((K, E), g)
-    if dtype is not None:
+    if dtype is not None:  # the few made directly (ones + noise, zeros)
         sd = {k: v.to(dtype) for k, v in sd.items()}
     return sd
 
 
-def _vq_state_dict(g, VQ: dict = VQ, fan_in: bool = False) -> dict[str, "torch.Tensor"]:  # noqa: N803
+def _vq_state_dict(g, VQ: dict = VQ, fan_in: bool = False,  # noqa: N803
+                   dtype: "torch.dtype | None" = None) -> dict[str, "torch.Tensor"]:
     """VQModel keys, following the loops of DeepSeek's vq_model.Encoder/Decoder."""
-    gen = _scaled_gen(fan_in)
+    gen = _scaled_gen(fan_in, dtype)
     sd: dict[str, torch.Tensor] = {}
 
     def conv(name, cin, cout, k):

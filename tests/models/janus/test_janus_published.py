@@ -142,18 +142,19 @@ def test_unknown_tower_without_sizes_is_refused(original_checkpoint, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def published_checkpoint(flagged_tokenizer, tmp_path_factory) -> tuple[Path, dict, Path]:
+def published_checkpoint(flagged_tokenizer, tmp_path_factory) -> tuple[Path, Path]:
     """Janus-Pro-1B's config with a 2-layer language model, bfloat16 random weights in
-    DeepSeek's format (pytorch_model.bin), and its import by cxrpilot."""
+    DeepSeek's format (pytorch_model.bin, ~0.9 GB), and its import by cxrpilot."""
     root = tmp_path_factory.mktemp("janus-pro-1b-shape")
     src = root / "Janus-Pro-1B-shallow"
-    sd = write_original_checkpoint(src, flagged_tokenizer, published=True)
-    return src, sd, convert_checkpoint(src, root / "hf")
+    write_original_checkpoint(src, flagged_tokenizer, published=True)  # not kept in memory
+    return src, convert_checkpoint(src, root / "hf")
 
 
 @pytest.mark.slow
 def test_published_config_imports_and_loads(published_checkpoint, radiographs):
-    src, sd, out = published_checkpoint
+    src, out = published_checkpoint
+    sd = torch.load(src / "pytorch_model.bin", map_location="cpu", weights_only=True, mmap=True)
     config = json.loads((src / "config.json").read_text())
     assert config["vision_config"]["params"] == {"image_size": 384, "model_name": "siglip_large_patch16_384",
                                                  "select_feature": "same", "select_layer": -1}
@@ -191,8 +192,9 @@ def test_published_config_imports_and_loads(published_checkpoint, radiographs):
 
     # SigLIP-L block 0 (16 heads, eps 1e-6, fused qkv split) against DeepSeek's block by hand
     pixels = reporter.pixel_values(radiographs[:1])
-    t = "vision_model.vision_tower."
-    f32 = {k: v.float() for k, v in sd.items() if k.startswith((t + "patch_embed.", t + "pos_embed", t + "blocks.0."))}
+    tower = "vision_model.vision_tower."
+    f32 = {k: v.float() for k, v in sd.items()
+           if k.startswith((tower + "patch_embed.", tower + "pos_embed", tower + "blocks.0."))}
     vision = reporter.model.model.vision_model
     with torch.no_grad():
         x = vision.embeddings(pixels)

@@ -143,7 +143,8 @@ SIGLIP_TOWERS: dict[str, dict[str, Any]] = {
     "siglip_so400m_patch14_224": {"width": 1152, "layers": 27, "heads": 16, "patch_size": 14, "mlp_ratio": 3.7362},
 }
 _TOWER_KEYS = ("width", "layers", "heads", "patch_size", "mlp_ratio")
-_LM_SKIP = {"model_type", "architectures", "torch_dtype", "dtype", "transformers_version", "_name_or_path"}
+_LM_SKIP = {"model_type", "architectures", "torch_dtype", "dtype", "transformers_version", "_name_or_path",
+            "_attn_implementation", "attn_implementation"}  # the loader picks the attention kernel
 
 
 def _params(config: dict, section: str, source: Path) -> dict[str, Any]:
