@@ -5,7 +5,8 @@ makes more (e.g. ``scp_aet=``, ``scp_port=`` for the peer Orthanc C-STOREs to). 
 stopped at teardown. Without Orthanc installed the tests skip, or fail when
 ``CXRPILOT_REQUIRE_PACS=1`` or ``CXRPILOT_REQUIRE_SYSTEM=1`` (as ``make test`` sets).
 Other test folders use them by importing them into their conftest:
-``from tests.interop.conftest import orthanc, orthanc_factory  # noqa: F401``.
+``from tests.interop.conftest import orthanc, orthanc_factory, orthanc_install  # noqa: F401``
+(as ``tests/workstation/test_inbound.py`` does).
 """
 
 from __future__ import annotations
