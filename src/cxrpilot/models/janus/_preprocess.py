@@ -1,4 +1,4 @@
-"""Janus image preprocessing with DeepSeek's resize rule, kept through save and reload.
+"""The Janus processor as cxrpilot loads it: DeepSeek's resize rule, kept through save and reload.
 
 DeepSeek's own ``VLMImageProcessor.resize`` (``janus/models/image_processing_vlm.py``) scales
 the longest side to ``image_size`` (384) and computes each side as
@@ -20,7 +20,8 @@ loads the folder (and keeps the key when it re-saves), it just resizes by its ow
 (:func:`cxrpilot.models.janus.load`, hence ``train janus``) — rebuilds this class with the
 saved rule; a folder without the key (converted by transformers' own script, or before the
 key existed) gets ``"deepseek"``, because every Janus-Pro checkpoint's weights were trained
-with DeepSeek's preprocessing.
+with DeepSeek's preprocessing. It also puts back the added-token flags of the folder's
+``tokenizer.json`` that transformers changes on load (:func:`restore_added_tokens`).
 
 This module imports transformers at the top; import it only where it is used.
 """
