@@ -11,6 +11,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ._passwords import MIN_PASSWORD_LENGTH
+
 __all__ = [
     "hash_password",
     "verify_password",
@@ -20,10 +22,10 @@ __all__ = [
     "csrf_token",
     "check_csrf",
     "load_or_create_secret",
+    "safe_next_path",
     "MIN_PASSWORD_LENGTH",
 ]
 
-MIN_PASSWORD_LENGTH = 10
 _DEFAULT = PasswordHasher()
 _dummy_hashes: dict[tuple[int, int], str] = {}
 
@@ -99,3 +101,32 @@ def load_or_create_secret(path: Path) -> bytes:
     with os.fdopen(handle, "w") as fh:
         fh.write(value)
     return value.encode()
+
+
+def safe_next_path(value: str | None, default: str = "/") -> str:
+    """``value`` if it is a path on this site, else ``default`` (the login page's ``?next=``).
+
+    Only a single-slash absolute path is kept: no scheme or host (``https://evil``), no
+    protocol-relative ``//evil``, no backslash (browsers read ``/\\evil`` as ``//evil``,
+    also when written ``%5C``), no control or white-space characters (browsers drop tabs and
+    new lines from URLs, which would join ``/`` and ``/evil``).
+
+    Examples
+    --------
+    >>> safe_next_path("/read/12?x=1#a")
+    '/read/12?x=1#a'
+    >>> safe_next_path("/\\evil.example/x"), safe_next_path("//evil"), safe_next_path("https://evil")
+    ('/', '/', '/')
+    """
+    from urllib.parse import urlsplit
+
+    if not value or len(value) > 2048 or not value.startswith("/"):
+        return default
+    if value[1:2] in ("/", "\\") or "\\" in value or "%5c" in value.lower():
+        return default
+    if any(ord(ch) <= 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     login_max_failures, login_window_s, login_lockout_s : int
         After ``login_max_failures`` failed logins for one user name from one address within
         ``login_window_s``, further logins from there are refused for ``login_lockout_s``.
+    login_user_max_failures, login_ip_max_failures : int
+        The same for one user name from any address (distributed guessing), and for one
+        address whatever the user name (password spraying). Attempts are counted before
+        they are checked, so parallel guesses cannot get past the limits.
     import_roots : list of Path
         Server folders that admins and coordinators may import from (nothing when empty).
     max_upload_mb : int
@@ -137,6 +141,8 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, gt=0)
     login_window_s: int = Field(15 * 60, gt=0)
     login_lockout_s: int = Field(15 * 60, gt=0)
+    login_user_max_failures: int = Field(20, gt=0)
+    login_ip_max_failures: int = Field(50, gt=0)
     import_roots: list[Path] = Field(default_factory=list)
     max_upload_mb: int = Field(64, gt=0)
     import_checks: bool = True

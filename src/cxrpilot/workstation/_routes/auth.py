@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from .._schemas import LoginIn, PasswordChange, SessionOut, UserOut
-from .._security import csrf_token
+from .._security import csrf_token, safe_next_path
 from .._services import auth as service
 from ..deps import CSRF_COOKIE, SESSION_COOKIE, CurrentActor, Db, State, client_ip
 
@@ -49,7 +49,10 @@ def login(body: LoginIn, request: Request, response: Response, state: State, db:
         secure=secure,
         path="/",
     )
-    return SessionOut(user=UserOut.model_validate(user), csrf_token=csrf)
+    from .pages import HOME
+
+    redirect = HOME.get(user.role, "/") if body.next is None else safe_next_path(body.next)
+    return SessionOut(user=UserOut.model_validate(user), csrf_token=csrf, redirect=redirect)
 
 
 @router.post("/logout", status_code=204)
@@ -72,12 +75,18 @@ def me(request: Request, actor: CurrentActor, state: State) -> SessionOut:
 
 
 @router.post("/password", status_code=204)
-def change_password(body: PasswordChange, actor: CurrentActor, state: State, db: Db) -> Response:
+def change_password(
+    body: PasswordChange, request: Request, actor: CurrentActor, state: State, db: Db
+) -> Response:
+    """Change your own password; your other sessions end (this one stays)."""
     service.change_password(
         db,
+        state.settings,
+        state.secret,
         actor,
         old_password=body.old_password,
         new_password=body.new_password,
+        session_token=request.cookies.get(SESSION_COOKIE),
         hasher=state.hasher,
     )
     return Response(status_code=204)

@@ -72,8 +72,15 @@ def _staff_page(request: Request, state: State, db: Db, title: str, *scripts: st
 
 
 @router.get("/")
-def home() -> RedirectResponse:
-    return RedirectResponse("/login", status_code=303)
+def home(request: Request, state: State, db: Db) -> RedirectResponse:
+    """The user's home page when logged in (by role), else the login page."""
+    try:
+        user = auth_service.resolve_session(
+            db, state.settings, state.secret, request.cookies.get(SESSION_COOKIE)
+        )
+    except NotAuthenticated:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(HOME.get(user.role, "/login"), status_code=303)
 
 
 @router.get("/login")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import delete, func, select, update
@@ -11,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .._errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Throttled
-from .._models import ROLES, LoginAttempt, LoginSession, User, utcnow
+from .._models import ROLES, AuditEvent, LoginAttempt, LoginSession, User, utcnow
+from .._passwords import check_password_policy
 from .._security import (
-    MIN_PASSWORD_LENGTH,
     hash_password,
     new_session_token,
     session_key,
@@ -21,16 +23,12 @@ from .._security import (
 )
 from .._settings import Settings
 from ._common import Actor, audit
+from ._locks import lock_rows
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 SESSION_TOUCH_S = 60
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"password too short ({len(password)} characters); use at least {MIN_PASSWORD_LENGTH}"
-        )
 
 
 def create_user(
@@ -52,7 +50,7 @@ def create_user(
         )
     if role not in ROLES:
         raise InvalidInput(f"role {role!r} is not known; expected one of {', '.join(ROLES)}")
-    _check_password(password)
+    check_password_policy(password, username=username, display_name=display_name)
     user = User(
         username=username,
         role=role,
@@ -70,6 +68,25 @@ def create_user(
     return user
 
 
+def _keeps_an_admin(db: Session, user: User, role: str | None, active: bool | None) -> None:
+    """Refuse a change that would leave no active admin. The active admins are locked
+    first, so two admins demoting each other at once cannot both succeed."""
+    stays_admin = (role or user.role) == "admin" and (user.active if active is None else active)
+    if user.role != "admin" or not user.active or stays_admin:
+        return
+    lock_rows(db, User, User.role == "admin", User.active.is_(True))
+    others = db.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+    )
+    if not others:
+        db.rollback()
+        raise Conflict(
+            f"{user.username!r} is the last active admin: make another user an admin first"
+        )
+
+
 def update_user(
     db: Session,
     actor: Actor,
@@ -81,14 +98,26 @@ def update_user(
     display_name: str | None = None,
     hasher: PasswordHasher | None = None,
 ) -> User:
+    """Change a user (admins). Deactivating or resetting the password ends their sessions;
+    the last active admin cannot be demoted or deactivated (by themselves or anyone)."""
     actor.require("admin")
     user = db.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
+    if role is not None and role not in ROLES:
+        raise InvalidInput(f"role {role!r} is not known; expected one of {', '.join(ROLES)}")
+    if password is not None:
+        check_password_policy(
+            password,
+            username=user.username,
+            display_name=user.display_name if display_name is None else display_name,
+        )
+        new_hash = hash_password(password, hasher)  # before any lock: hashing is slow
+    _keeps_an_admin(db, user, role, active)
+    user = db.get(User, user_id, populate_existing=True)
+    assert user is not None
     changed: dict[str, object] = {}
     if role is not None:
-        if role not in ROLES:
-            raise InvalidInput(f"role {role!r} is not known; expected one of {', '.join(ROLES)}")
         user.role = changed["role"] = role
     if active is not None:
         user.active = changed["active"] = active
@@ -99,8 +128,7 @@ def update_user(
     if display_name is not None:
         user.display_name = changed["display_name"] = display_name
     if password is not None:
-        _check_password(password)
-        user.password_hash = hash_password(password, hasher)
+        user.password_hash = new_hash
         changed["password"] = "reset"
         db.execute(update(LoginSession).where(LoginSession.user_id == user.id).values(revoked=True))
     audit(db, actor, "user.update", "user", user.id, **changed)
@@ -142,37 +170,110 @@ def prune_dead_sessions(db: Session, settings: Settings, now: datetime | None = 
     return int(result.rowcount or 0)
 
 
-def _throttle_state(db: Session, settings: Settings, username: str, ip: str, now: datetime) -> int:
-    """Seconds until a login from ``ip`` for ``username`` is allowed again (0: allowed)."""
-    since = now - throttle_horizon(settings)
-    last_success = db.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, LoginAttempt.ip == ip, LoginAttempt.success.is_(True)
-        )
-    )
-    if last_success is not None and last_success > since:
-        since = last_success
-    failures = list(
-        db.scalars(
-            select(LoginAttempt.at)
-            .where(
-                LoginAttempt.username == username,
-                LoginAttempt.ip == ip,
-                LoginAttempt.success.is_(False),
-                LoginAttempt.at > since,
+#: An anonymous audit event of one kind from one address is written at most this often.
+ANONYMOUS_AUDIT_EVERY_S = 60
+
+
+def _scopes(settings: Settings, key: str, ip: str) -> list[tuple[Any, int, bool]]:
+    """The throttle's counters: ``(which attempts, failures allowed, reset by a success)``
+    per user name from one address, per user name from anywhere, per address for any
+    user name (password spraying)."""
+    return [
+        ((LoginAttempt.username == key) & (LoginAttempt.ip == ip), settings.login_max_failures, True),
+        (LoginAttempt.username == key, settings.login_user_max_failures, True),
+        (LoginAttempt.ip == ip, settings.login_ip_max_failures, False),
+    ]
+
+
+def _wait_s(
+    db: Session, settings: Settings, key: str, ip: str, now: datetime, exclude_id: int
+) -> int:
+    """Seconds until an attempt for ``key`` from ``ip`` may be checked (0: now). Counts the
+    failures of every scope (attempts still being checked count as failures), except the
+    attempt ``exclude_id`` itself: locked when the last ``n`` fall within one window."""
+    horizon = now - throttle_horizon(settings)
+    wait = 0
+    for where, n, reset in _scopes(settings, key, ip):
+        since = horizon
+        if reset:
+            last_success = db.scalar(
+                select(func.max(LoginAttempt.at)).where(where, LoginAttempt.success.is_(True))
             )
-            .order_by(LoginAttempt.at)
+            if last_success is not None and last_success > since:
+                since = last_success
+        failures = list(
+            db.scalars(
+                select(LoginAttempt.at)
+                .where(
+                    where,
+                    LoginAttempt.success.is_(False),
+                    LoginAttempt.at >= since,
+                    LoginAttempt.id != exclude_id,
+                )
+                .order_by(LoginAttempt.at.desc())
+                .limit(n)
+            )
         )
+        if len(failures) >= n and (failures[0] - failures[-1]).total_seconds() <= settings.login_window_s:
+            remaining = settings.login_lockout_s - (now - failures[0]).total_seconds()
+            wait = max(wait, int(math.ceil(max(remaining, 0.0))))
+    return wait
+
+
+def _reserve_attempt(db: Session, settings: Settings, key: str, ip: str, now: datetime) -> int:
+    """Record an attempt as a failure before anything is checked, and commit it: attempts
+    made at the same moment then count each other, so a burst of parallel guesses is held
+    to the throttle's limit (at most ``n`` are checked). One short write transaction, with
+    the pruning of stale rows; no password hash is computed while it holds a lock."""
+    prune_login_attempts(db, settings, now)
+    prune_dead_sessions(db, settings, now)
+    attempt = LoginAttempt(username=key, ip=ip, at=now, success=False)
+    db.add(attempt)
+    db.commit()
+    return attempt.id
+
+
+def _throttled(
+    db: Session, settings: Settings, actor: Actor, attempt_id: int, key: str, now: datetime,
+    action: str, what: str,
+) -> Throttled | None:
+    """A :class:`Throttled` error if the reserved attempt may not be checked (the attempt is
+    then removed: a refused attempt checks nothing and does not prolong a lockout)."""
+    wait = _wait_s(db, settings, key, actor.ip or "unknown", now, attempt_id)
+    if not wait:
+        db.commit()  # end the read transaction before the (slow) hash check
+        return None
+    db.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
+    audit_limited(db, actor, action, key, now)
+    db.commit()
+    return Throttled(f"too many failed {what} from this address; try again in {wait} s",
+                     retry_after_s=wait)
+
+
+def audit_limited(db: Session, actor: Actor, action: str, key: str, now: datetime) -> None:
+    """Audit an event of an anonymous (or throttled) client, at most once per
+    :data:`ANONYMOUS_AUDIT_EVERY_S` per action and address, so that a flood of requests
+    cannot grow the append-only log without bound (the login attempts table keeps the
+    count until it is pruned)."""
+    recent = db.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.action == action,
+            AuditEvent.ip == actor.ip,
+            AuditEvent.at > now - timedelta(seconds=ANONYMOUS_AUDIT_EVERY_S),
+        )
+        .limit(1)
     )
-    # Locked when the last ``max_failures`` failures fall within one window.
-    n = settings.login_max_failures
-    if (
-        len(failures) >= n
-        and (failures[-1] - failures[-n]).total_seconds() <= settings.login_window_s
-    ):
-        remaining = settings.login_lockout_s - (now - failures[-1]).total_seconds()
-        return max(0, int(remaining + 0.999))
-    return 0
+    if recent is None:
+        audit(
+            db,
+            actor,
+            action,
+            "user",
+            actor.user.id if actor.user else None,
+            username=key,
+            note=f"at most one {action} event per address per {ANONYMOUS_AUDIT_EVERY_S} s",
+        )
 
 
 def login(
@@ -187,34 +288,39 @@ def login(
 ) -> tuple[User, str]:
     """Check a password; returns the user and a new session token (the cookie value).
 
+    The attempt is recorded (and committed) first, then the throttle is read, then the
+    hash is checked with no transaction open, then the outcome is written: the database
+    write lock (SQLite) is never held while a hash is computed.
+
     Raises
     ------
     Throttled
-        Too many failures for this user name from this address (nothing is checked).
+        Too many failures for this user name from this address, for this user name, or
+        from this address (nothing is checked).
     NotAuthenticated
         Wrong user name or password (the same message for both).
     """
     key = username.strip().lower()[:64]
     now = utcnow()
-    prune_login_attempts(db, settings, now)
-    prune_dead_sessions(db, settings, now)
-    wait = _throttle_state(db, settings, key, ip, now)
-    if wait:
-        audit(db, Actor(None, ip), "login.throttled", "user", None, username=key)
-        db.commit()
-        raise Throttled(
-            f"too many failed logins for {username!r} from this address; try again in {wait} s",
-            retry_after_s=wait,
-        )
+    anonymous = Actor(None, ip)
+    attempt_id = _reserve_attempt(db, settings, key, ip, now)
+    refused = _throttled(db, settings, anonymous, attempt_id, key, now, "login.throttled", "logins")
+    if refused is not None:
+        raise refused
     user = db.scalar(select(User).where(func.lower(User.username) == key))
-    ok = verify_password(user.password_hash if user is not None else None, password, hasher)
-    ok = ok and user is not None and user.active
-    db.add(LoginAttempt(username=key, ip=ip, at=now, success=bool(ok)))
+    stored_hash = user.password_hash if user is not None else None
+    active = user is not None and user.active
+    db.commit()  # no transaction is open while the hash is checked
+    ok = verify_password(stored_hash, password, hasher) and active
     if not ok:
-        audit(db, Actor(None, ip), "login.failed", "user", user.id if user else None, username=key)
+        if user is not None:  # bounded by the per-user and per-address throttles
+            audit(db, anonymous, "login.failed", "user", user.id, username=key)
+        else:
+            audit_limited(db, anonymous, "login.failed", key, now)
         db.commit()
         raise NotAuthenticated("wrong user name or password")
     assert user is not None
+    db.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(success=True))
     token = new_session_token()
     db.add(
         LoginSession(
@@ -264,17 +370,61 @@ def logout(db: Session, secret: bytes, actor: Actor, token: str) -> None:
 
 def change_password(
     db: Session,
+    settings: Settings,
+    secret: bytes,
     actor: Actor,
     *,
     old_password: str,
     new_password: str,
+    session_token: str | None = None,
     hasher: PasswordHasher | None = None,
-) -> None:
+) -> int:
+    """Change the actor's own password; ends every other session of theirs (the one
+    ``session_token`` belongs to stays). Guesses of the current password are throttled
+    and counted like failed logins, and each failure is audited.
+
+    Returns how many other sessions were ended.
+
+    Raises
+    ------
+    Throttled
+        Too many failed logins or changes for this user.
+    NotAuthenticated
+        The current password is wrong.
+    InvalidInput
+        The new password breaks the policy (see :func:`check_password_policy`).
+    """
     user = actor.user
-    if user is None or not verify_password(user.password_hash, old_password, hasher):
+    if user is None:
+        raise NotAuthenticated("not logged in")
+    key, ip, now = user.username.lower(), actor.ip or "unknown", utcnow()
+    check_password_policy(new_password, username=user.username, display_name=user.display_name)
+    attempt_id = _reserve_attempt(db, settings, key, ip, now)
+    refused = _throttled(
+        db, settings, actor, attempt_id, key, now, "user.password_throttled", "password checks"
+    )
+    if refused is not None:
+        raise refused
+    stored_hash = db.scalar(select(User.password_hash).where(User.id == user.id))
+    db.commit()  # no transaction is open while the hash is checked
+    if not verify_password(stored_hash, old_password, hasher):
+        audit(db, actor, "user.password_failed", "user", user.id, reason="wrong current password")
+        db.commit()
         raise NotAuthenticated("the current password is wrong")
-    _check_password(new_password)
-    user = db.merge(user)
-    user.password_hash = hash_password(new_password, hasher)
-    audit(db, actor, "user.password", "user", user.id)
+    new_hash = hash_password(new_password, hasher)
+    db.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(success=True))
+    db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+    keep = session_key(secret, session_token) if session_token else None
+    ended = db.execute(
+        update(LoginSession)
+        .where(
+            LoginSession.user_id == user.id,
+            LoginSession.revoked.is_(False),
+            *([LoginSession.id != keep] if keep else []),
+        )
+        .values(revoked=True)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    audit(db, actor, "user.password", "user", user.id, other_sessions_ended=int(ended or 0))
     db.commit()
+    return int(ended or 0)

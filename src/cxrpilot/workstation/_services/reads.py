@@ -66,6 +66,9 @@ def assign(
 
 
 def _own_read(db: Session, actor: Actor, read_id: int) -> Read:
+    """The read, if ``actor`` is a radiologist it is assigned to and it is open now: a user
+    no longer a radiologist cannot open, edit, sign or amend even their own reads."""
+    actor.require("radiologist")
     read = db.get(Read, read_id)
     if read is None:
         raise NotFound(f"read {read_id} does not exist")
