@@ -1,11 +1,11 @@
-"""pipeline: Radiograph -> Draft with the default expert model, and model-spec errors."""
+"""pipeline: Radiograph -> Draft with the default expert model, expert fusion, model-spec errors."""
 
 from __future__ import annotations
 
 import pytest
 
 from cxrpilot import imaging, pipeline
-from cxrpilot.draft import DRAFT_BANNER
+from cxrpilot.draft import DRAFT_BANNER, Finding
 from cxrpilot.errors import ModelLoadError, UnknownModelError
 from cxrpilot.vocabulary import OBSERVATIONS, Status
 
@@ -41,3 +41,19 @@ def test_default_draft_on_real_chest_radiograph(rg1_uncr):
 def test_bad_model_specs(spec, error, message):
     with pytest.raises(error, match=message):
         pipeline.load_drafter(spec)
+
+
+@pytest.mark.parametrize(
+    ("text_status", "expert", "expected"),
+    [
+        ("present", Finding("Edema", "absent", 0.2), ("present", 0.2)),      # text wins, keeps p
+        ("not_assessed", Finding("Edema", "absent", 0.2), ("absent", 0.2)),  # expert fills the gap
+        ("uncertain", None, ("uncertain", None)),
+        ("not_assessed", "Edema", ("not_assessed", None)),                   # a bare name has no status
+        ("not_assessed", Finding("Edema", "not_assessed"), ("not_assessed", None)),  # neither assesses it
+    ],
+)
+def test_fuse_findings(text_status, expert, expected):
+    fused = pipeline.fuse_findings([Finding("Edema", text_status)], [expert] if expert is not None else None)
+    edema = next(f for f in fused if f.name == "Edema")
+    assert (str(edema.status), edema.probability) == expected

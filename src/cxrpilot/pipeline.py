@@ -1,6 +1,8 @@
 """Radiograph -> Draft: the one way every interface (CLI, API, batch) drafts a report.
 
-A *drafter* pairs a model with the way its output becomes a :class:`~cxrpilot.draft.Draft`:
+Models return model outputs (findings and maps, generated text, timings); this module is
+the one place they become a :class:`~cxrpilot.draft.Draft`. A *drafter* pairs a model with
+the way its output becomes one:
 
 - ``"expert"`` (the default, CPU-only): the embedded expert classifier gives findings with
   calibrated probabilities and the composer writes the text from them.
@@ -18,15 +20,16 @@ Example
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from cxrpilot.draft import Draft
+from cxrpilot.draft import Draft, Finding, complete_findings
 from cxrpilot.errors import InvalidInputError, UnknownModelError
 from cxrpilot.imaging import Radiograph
 from cxrpilot.vocabulary import check_quantize
 
-__all__ = ["Drafter", "ExpertDrafter", "JanusDrafter", "load_drafter", "draft"]
+__all__ = ["Drafter", "ExpertDrafter", "JanusDrafter", "fuse_findings", "load_drafter", "draft"]
 
 MODEL_SPEC_HELP = "'expert', 'expert:NAME_OR_PATH' or 'janus:PATH'"
 
@@ -76,10 +79,16 @@ class ExpertDrafter:
 
 @dataclass
 class JanusDrafter:
-    """Janus-Pro writes the text; optionally fused with the expert classifier."""
+    """Janus-Pro writes the text; optionally fused with the expert classifier.
+
+    The report labeler's reading of the generated text gives the findings. With an expert
+    model, its present findings go into the prompt and its findings are fused with the
+    text's (:func:`fuse_findings`), so the expert's assessment is never lost.
+    """
 
     reporter: Any  # cxrpilot.models.janus.JanusReporter
     expert: Any | None = None  # cxrpilot.models.expert.ExpertModel
+    max_new_tokens: int = 512
 
     @property
     def model_id(self) -> str:
@@ -91,10 +100,69 @@ class JanusDrafter:
         return self.reporter.version
 
     def draft(self, radiograph: Radiograph, *, indication: str | None = None) -> Draft:
+        t0 = time.perf_counter()
         expert_findings = self.expert.assess(radiograph) if self.expert is not None else None
-        return self.reporter.draft(
-            radiograph, indication=indication, expert_findings=expert_findings
+        t1 = time.perf_counter()
+        out = self.reporter.generate(
+            [radiograph],
+            indications=[indication],
+            expert_findings=[expert_findings],
+            max_new_tokens=self.max_new_tokens,
+            batch_size=1,
+        )[0]
+        timings = {"model": out.timings["preprocess"] + out.timings["generate"], "parse": out.timings["parse"]}
+        if self.expert is not None:
+            timings["expert"] = t1 - t0
+        return Draft(
+            source=out.source,
+            findings=fuse_findings(out.findings, expert_findings),
+            findings_text=out.findings_text,
+            impression_text=out.impression_text,
+            # the text's author: the expert's part is in the findings' probabilities
+            model_id=self.reporter.model_id,
+            model_version=self.reporter.version,
+            timings=timings,
         )
+
+
+def fuse_findings(
+    text_findings: Sequence[Finding], expert_findings: Sequence[Finding | str] | None
+) -> tuple[Finding, ...]:
+    """The findings read from a generated report, completed by the expert classifier's.
+
+    A finding the text states keeps the text's status and carries the expert's probability;
+    one the text does not mention takes the expert's finding as it is (status and
+    probability); one neither assesses stays not assessed. Bare names (no status) and
+    findings the expert does not assess add nothing.
+
+    Parameters
+    ----------
+    text_findings : sequence of Finding
+        Read from the text (no probabilities); missing observations count as not assessed.
+    expert_findings : sequence of (Finding or str), or None
+        The expert classifier's findings.
+
+    Returns
+    -------
+    tuple of Finding
+        All 14 observations in vocabulary order.
+
+    >>> fused = fuse_findings([Finding("Edema", "present")], [Finding("Edema", "absent", 0.2),
+    ...                                                        Finding("Cardiomegaly", "absent", 0.1)])
+    >>> [(f.name, str(f.status), f.probability) for f in fused if f.assessed]
+    [('Cardiomegaly', 'absent', 0.1), ('Edema', 'present', 0.2)]
+    """
+    by_expert = {f.name: f for f in (expert_findings or ()) if isinstance(f, Finding) and f.assessed}
+    fused: list[Finding] = []
+    for f in complete_findings(list(text_findings)):
+        e = by_expert.get(f.name)
+        if e is None:
+            fused.append(f)
+        elif f.assessed:
+            fused.append(replace(f, probability=e.probability))
+        else:
+            fused.append(e)
+    return tuple(fused)
 
 
 def load_drafter(spec: str | None = None, *, expert: str | None = None, quantize: str | None = None) -> Drafter:

@@ -15,7 +15,7 @@ from cxrpilot.draft import Draft, Finding
 from cxrpilot.errors import ModelLoadError
 from cxrpilot.models.janus import REPORT_QUESTION, build_question, load
 from cxrpilot.models.janus._prompt import CHAT_FORMATS, format_answer, get_chat_format
-from cxrpilot.models.janus._reporter import fuse_findings
+from cxrpilot.pipeline import JanusDrafter
 from cxrpilot.vocabulary import OBSERVATIONS, Status
 
 from .janus_tiny import torch
@@ -139,32 +139,36 @@ def test_expert_findings_reach_the_prompt_tokens(reporter, radiographs):
     assert fused.prompt_tokens > plain.prompt_tokens
 
 
+class FixedExpert:
+    """An expert model that states the same findings for every image."""
+
+    model_id = "expert-fixed"
+
+    def __init__(self, findings):
+        self.findings = tuple(findings)
+
+    def assess(self, radiograph):
+        return self.findings
+
+
 def test_draft_is_a_draft_with_all_findings(reporter, radiographs):
-    expert = [Finding("Cardiomegaly", "present", 0.88), Finding("Pneumothorax", "absent", 0.02)]
-    draft = reporter.draft(radiographs[0], indication="Chest pain", expert_findings=expert, max_new_tokens=8)
+    expert = FixedExpert([Finding("Cardiomegaly", "present", 0.88), Finding("Pneumothorax", "absent", 0.02)])
+    drafter = JanusDrafter(reporter, expert=expert, max_new_tokens=8)
+    draft = drafter.draft(radiographs[0], indication="Chest pain")
     assert isinstance(draft, Draft) and draft.status == "draft"
     assert draft.model_id == "janus:janus-tiny" and draft.model_version.startswith("sha256:")
+    assert drafter.model_id == "janus:janus-tiny+expert-fixed"
+    assert {"model", "parse", "expert"} <= set(draft.timings)
+    # the draft's text is what the model wrote for the same prompt
+    out = reporter.generate([radiographs[0]], indications=["Chest pain"], expert_findings=[expert.findings],
+                            max_new_tokens=8)[0]
+    assert (draft.findings_text, draft.impression_text) == (out.findings_text, out.impression_text)
     assert [f.name for f in draft.findings] == list(OBSERVATIONS)
     assert draft.findings_text or draft.impression_text
     # what the text leaves unsaid is filled from the expert, never a silent "absent"
     assert draft.finding("Cardiomegaly").probability == pytest.approx(0.88)
     assert draft.finding("Pneumothorax").probability == pytest.approx(0.02)
     json.dumps(draft.to_dict())
-
-
-@pytest.mark.parametrize(
-    ("text_status", "expert", "expected"),
-    [
-        ("present", Finding("Edema", "absent", 0.2), ("present", 0.2)),      # text wins, keeps p
-        ("not_assessed", Finding("Edema", "absent", 0.2), ("absent", 0.2)),  # expert fills the gap
-        ("uncertain", None, ("uncertain", None)),
-        ("not_assessed", "Edema", ("not_assessed", None)),                   # a bare name has no status
-    ],
-)
-def test_fuse_findings(text_status, expert, expected):
-    fused = fuse_findings([Finding("Edema", text_status)], [expert] if expert is not None else None)
-    edema = next(f for f in fused if f.name == "Edema")
-    assert (str(edema.status), edema.probability) == expected
 
 
 def test_findings_are_read_from_the_text():

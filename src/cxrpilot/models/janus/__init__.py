@@ -1,8 +1,10 @@
 """Janus-Pro (DeepSeek) as a chest X-ray report writer, through transformers.
 
 - :func:`load` a local HF-format checkpoint -> :class:`JanusReporter`, whose
-  :meth:`~JanusReporter.generate` writes reports for a batch of radiographs and
-  :meth:`~JanusReporter.draft` returns a :class:`~cxrpilot.draft.Draft`.
+  :meth:`~JanusReporter.generate` writes reports for a batch of radiographs
+  (:class:`JanusOutput`: text, findings read from it, timings); a
+  :class:`~cxrpilot.draft.Draft` is composed from them by :mod:`cxrpilot.pipeline`
+  (``pipeline.load_drafter("janus:PATH")``).
 - :func:`convert_checkpoint` turns an original DeepSeek-format checkpoint (Janus-Pro-1B,
   Janus-Pro-CXR) into HF format (``cxrpilot models import-janus``).
 - :func:`finetune` fine-tunes on :class:`~cxrpilot.data.Study` records, LoRA or full

@@ -1,5 +1,8 @@
 """Janus-Pro as a report writer: load local HF-format weights, build prompts, generate.
 
+It returns model outputs (:class:`JanusOutput`: text, sections, findings read from the text,
+token counts, timings); :mod:`cxrpilot.pipeline` composes them into a draft.
+
 A thin, stateless adapter over ``transformers.JanusForConditionalGeneration`` and
 ``JanusProcessor``: sizes (image size, image-token count, vocabulary) come from the saved
 config and processor; torch and transformers are imported inside the functions.
@@ -10,11 +13,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cxrpilot.draft import Draft, Finding, complete_findings
+from cxrpilot.draft import Finding
 from cxrpilot.errors import InvalidInputError, ModelLoadError
 from cxrpilot.models.composer import clean_report_text
 from cxrpilot.models.janus._parse import read_report
@@ -401,58 +404,6 @@ class JanusReporter:
             pad_token_id=config.pad_token_id,
         )
 
-    def draft(
-        self,
-        radiograph: Radiograph,
-        *,
-        indication: str | None = None,
-        expert_findings: Iterable[Finding | str] | None = None,
-        max_new_tokens: int = 512,
-    ) -> Draft:
-        """A :class:`~cxrpilot.draft.Draft` for one radiograph.
-
-        Findings come from the generated text. With expert findings (fusion), a finding the
-        text states keeps the text's status and carries the expert's probability; one the
-        text does not mention takes the expert's finding as it is (status and probability),
-        so the expert's assessment is never lost.
-        """
-        expert = list(expert_findings) if expert_findings is not None else None
-        out = self.generate(
-            [radiograph],
-            indications=[indication],
-            expert_findings=[expert],
-            max_new_tokens=max_new_tokens,
-            batch_size=1,
-        )[0]
-        findings = fuse_findings(out.findings, expert)
-        return Draft(
-            source=out.source,
-            findings=findings,
-            findings_text=out.findings_text,
-            impression_text=out.impression_text,
-            model_id=self.model_id,
-            model_version=self.version,
-            timings={"model": out.timings["preprocess"] + out.timings["generate"],
-                     "parse": out.timings["parse"]},
-        )
-
-
-def fuse_findings(
-    text_findings: Sequence[Finding], expert: Sequence[Finding | str] | None
-) -> tuple[Finding, ...]:
-    """Text findings completed by the expert's (see :meth:`JanusReporter.draft`)."""
-    by_expert = {f.name: f for f in (expert or ()) if isinstance(f, Finding) and f.assessed}
-    fused: list[Finding] = []
-    for f in complete_findings(list(text_findings)):
-        e = by_expert.get(f.name)
-        if e is None:
-            fused.append(f)
-        elif f.assessed:
-            fused.append(replace(f, probability=e.probability))
-        else:
-            fused.append(e)
-    return tuple(fused)
-
 
 def load(
     path: str | Path,
@@ -506,7 +457,10 @@ def load(
     --------
     >>> from cxrpilot import imaging                                   # doctest: +SKIP
     >>> reporter = load("models/janus-pro-cxr-final")                  # doctest: +SKIP
-    >>> print(reporter.draft(imaging.load("chest.dcm")).text)          # doctest: +SKIP
+    >>> print(reporter.generate([imaging.load("chest.dcm")])[0].text)  # doctest: +SKIP
+
+    A :class:`~cxrpilot.draft.Draft` (findings fused with an expert model's, the draft
+    banner) is composed by :class:`cxrpilot.pipeline.JanusDrafter`.
     """
     from cxrpilot.models.janus._speed import QUANTIZATIONS
     from cxrpilot.vocabulary import check_quantize
