@@ -281,7 +281,8 @@ def test_fhir_report_is_put_to_the_fhir_server(world_factory, fhir_receiver, sma
     wait_all_sent(world, 1)
     read_id = signed["read_id"]
     v2 = reader.ok("post", f"/api/reads/{read_id}/amend", 201, json={"reason": "typo"})
-    reader.ok("post", f"/api/reads/{read_id}/sign", json={"rev": v2["rev"]})
+    reader.ok("post", f"/api/reads/{read_id}/sign",
+              json={"rev": v2["rev"], "confirm_unedited": True})
     items = wait_all_sent(world, 2)
     assert sorted(i["ack"] for i in items) == ["FHIR HTTP 200", "FHIR HTTP 201"]
     assert [p for p, _, _ in received] == [f"/fhir/DiagnosticReport/report-{read_id}"] * 2
