@@ -30,7 +30,10 @@ def _dicom(path, spacing: tuple[float, float] | None, uid_suffix: str) -> bytes:
     ds = pydicom.dcmread(path)
     if spacing is not None:
         ds.PixelSpacing = list(spacing)
-    ds.SOPInstanceUID = ds.SOPInstanceUID + "." + uid_suffix
+    # another exam (a case is an exam: its StudyInstanceUID) and another instance
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        setattr(ds, keyword, f"{getattr(ds, keyword)}.{uid_suffix}")
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     buf = io.BytesIO()
     ds.save_as(buf)
     return buf.getvalue()

@@ -17,6 +17,16 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 
 
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/cxrpilot``, else ``~/.local/share/cxrpilot``: the per-user data
+    folder, so that running the workstation from a source checkout does not create its data
+    (images, database, secrets) inside the checkout. Only the path; nothing is created."""
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME")
+    return (Path(base) if base else Path.home() / ".local" / "share") / "cxrpilot"
+
+
 class Settings(BaseSettings):
     """Workstation settings, read from ``CXRPILOT_*`` environment variables.
 
@@ -26,6 +36,8 @@ class Settings(BaseSettings):
         Placeholder secrets are refused outside ``"development"``.
     data_dir : Path
         Where the image store lives (``images/``) and, by default, the SQLite database.
+        Default: ``$XDG_DATA_HOME/cxrpilot`` (``~/.local/share/cxrpilot``), outside any
+        source checkout (:func:`default_data_dir`).
     database_url : str or None
         SQLAlchemy URL. ``None``: ``sqlite:///{data_dir}/cxrpilot.sqlite``. PostgreSQL:
         ``postgresql+psycopg://user:pass@host/db``.
@@ -132,7 +144,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CXRPILOT_", extra="forbid")
 
     environment: Literal["production", "development"] = "production"
-    data_dir: Path = Path("cxrpilot-data")
+    data_dir: Path = Field(default_factory=lambda: default_data_dir())
     database_url: str | None = None
     secret_key: SecretStr | None = None
     secure_cookies: Literal["auto", "always", "never"] = "auto"

@@ -16,7 +16,7 @@ from .._models import Image
 from .._schemas import PathId
 from .._services import cases as case_service
 from .._services.header import dicom_header
-from .._services.viewer import RESOLUTIONS, ViewerImage, viewer_image
+from .._services.viewer import RESOLUTIONS, ViewerImage, thumbnail_png, viewer_image
 from ..deps import CurrentActor, Db, State
 
 router = APIRouter(prefix="/api/cases", tags=["viewer"])
@@ -86,6 +86,17 @@ def pixels_raw(case_id: PathId, request: Request, actor: CurrentActor, state: St
         "application/octet-stream",
         **{"X-Image-Width": str(width), "X-Image-Height": str(height)},
     )
+
+
+@router.get("/{case_id}/thumbnail")
+def thumbnail(case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
+    """A small 8-bit PNG of the display image (at most 160 px), for lists."""
+    case = case_service.check_case_access(db, actor, case_id)
+    img = db.get(Image, case.image_id)
+    if img is None:
+        raise RuntimeError(f"case {case_id} has no image row {case.image_id}")
+    etag = f'"{img.display_sha256}-thumb"'
+    return _cached(request, etag, thumbnail_png(state.store, img.display_path), "image/png")
 
 
 @router.get("/{case_id}/header")

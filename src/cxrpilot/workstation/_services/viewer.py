@@ -267,3 +267,23 @@ def viewer_image(store: BlobStore, image: Image) -> ViewerImage:
     """The viewer's pixels of a stored image (the last few, and their PNGs, are cached)."""
     bits = (image.meta or {}).get("bits_stored")
     return _load(store.root.resolve(), image.display_path, image.dicom_path, bits)
+
+
+THUMB_SIDE = 160
+
+
+@lru_cache(maxsize=256)
+def _thumbnail(root: Path, display_path: str) -> bytes:
+    from PIL import Image as PILImage
+
+    px = decode_png16(BlobStore(root).read(display_path))
+    im = PILImage.fromarray(np.round(px * 255).astype(np.uint8))
+    im.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def thumbnail_png(store: BlobStore, display_path: str) -> bytes:
+    """An 8-bit PNG of a display image, at most :data:`THUMB_SIDE` pixels on a side."""
+    return _thumbnail(store.root.resolve(), display_path)

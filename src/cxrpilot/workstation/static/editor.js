@@ -51,7 +51,8 @@ class ReportEditor {
     else if (!document.execCommand("insertText", false, text)) {
       box.value = text; box.dispatchEvent(new Event("input"));
     }
-    if (back && back !== box && back.focus) back.focus();
+    if (back && back !== box && back !== document.body && back.focus) back.focus();
+    else if (back !== box) box.blur();
   }
 
   // Insert text at the cursor of a section (or at its end), with a separating space.
@@ -112,13 +113,15 @@ class ReportEditor {
 
   onKey(e) {
     if (this.readOnly || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === "F2") { e.preventDefault(); this.applyTemplate(this.t.normal); }
+    if (e.key === "w" && !isTyping(e)) {  // write: into FINDINGS, at its end (Tab: the next section)
+      e.preventDefault(); const b = this.boxes.findings; b.focus(); b.setSelectionRange(b.value.length, b.value.length);
+    } else if (e.key === "F2") { e.preventDefault(); this.applyTemplate(this.t.normal); }
     else if (this.t.macros.some(m => m.key === e.key)) { e.preventDefault(); this.insertMacro(e.key); }
   }
 
   // The section fields with their headings, and the template / macro menus.
   render() {
-    const keys = el("span", { class: "hint" }, el("kbd", {}, "F2"), " normal · ",
+    const keys = el("span", { class: "hint" }, el("kbd", {}, "w"), " write · ", el("kbd", {}, "F2"), " normal · ",
       el("kbd", {}, "F3"), "–", el("kbd", {}, "F9"), " macros · ", el("kbd", {}, "Ctrl+Z"), " undo");
     const parts = [el("div", { class: "editor-tools" }, this.templateSelect, this.macroSelect, keys)];
     for (const name of SECTION_NAMES) parts.push(el("label", { for: name }, name.toUpperCase()), this.boxes[name]);

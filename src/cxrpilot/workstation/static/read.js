@@ -110,19 +110,22 @@ function lockSigned() {
   document.getElementById("signed-box").textContent = `Signed — ${S.report.status} report, read-only` +
     (S.report.signed_at ? ` (${new Date(S.report.signed_at).toLocaleString()})` : "") + ". Amend to change it.";
   editor.readOnly = true;
+  // out of the (now read-only) text, so that the page's keys (n, p) work at once
+  if (document.activeElement && document.activeElement.tagName === "TEXTAREA") document.activeElement.blur();
   signBtn.disabled = true;
   amendBtn.hidden = false;
   printLink.hidden = false;
 }
 
-async function sign() {
+async function sign(confirmUnedited = false) {
   if (S.signed) return;
   clearTimeout(S.timer);
   if (S.saving) await S.saving;
   signBtn.disabled = true;
   setState("Signing…");
   try {
-    const rep = await api("POST", `/api/reads/${readId}/sign`, { rev: S.report.rev, ...editor.body() });
+    const rep = await api("POST", `/api/reads/${readId}/sign`, { rev: S.report.rev, ...editor.body(),
+      ...(confirmUnedited ? { confirm_unedited: true } : {}) });
     S.report = rep; S.dirty = false;
     localStorage.removeItem(BACKUP);
     lockSigned();
@@ -131,6 +134,8 @@ async function sign() {
     renderVersions();
   } catch (e) {
     signBtn.disabled = false;
+    // The server asks the reader to confirm signing the AI draft unedited.
+    if (e.status === 409 && e.body && e.body.code === "unedited_draft" && !confirmUnedited && confirm(e.message)) return sign(true);
     setState(`Not signed: ${e.message}`, "error");
   }
 }
@@ -276,7 +281,7 @@ async function main() {
     } });
   }
   saveState = el("div", { class: "savestate", "data-testid": "save-state", role: "status" });
-  signBtn = el("button", { class: "primary", onclick: sign, "data-testid": "sign" }, "Sign (Ctrl+Enter)");
+  signBtn = el("button", { class: "primary", onclick: () => sign(), "data-testid": "sign" }, "Sign (Ctrl+Enter)");
   amendBtn = el("button", { onclick: amend, hidden: true }, "Amend…");
   printLink = el("a", { class: "button", href: `/read/${readId}/report`, "data-testid": "print-link", hidden: true,
     title: "The signed report, ready to print or save as PDF (p)" }, "Print / PDF (p)");

@@ -1,0 +1,175 @@
+"""Viewer transfer: bytes on the wire and time to first / full view of a 2k x 2k 16-bit CR.
+
+Usage: python benchmarks/bench_viewer_transfer.py [--repeats 3] [--out benchmarks/results/viewer_transfer.md]
+
+pydicom-data's RG1_UNCR.dcm (1955 x 1841, 15 bits stored) is imported into a real app on
+uvicorn and opened on the read page in Debian's chromium (Playwright), the network throttled
+by CDP ``Network.emulateNetworkConditions`` at 20, 100 and 1,000 Mbit/s (2 ms latency),
+each time in a fresh browser context (empty cache):
+
+* before: the uncompressed little-endian uint16 pixels (``/pixels``, the read page with
+  ``?transfer=raw``), one request;
+* after: the lossless 16-bit PNGs decoded in the browser (``png16.js``), a low-resolution
+  first view (``?resolution=low``) while the full image arrives.
+
+"first view" / "full view": milliseconds from the viewer's start (``performance.now()`` when
+it asks for the case) until that image is drawn on the canvas (the canvas's
+``data-first-ms`` / ``data-full-ms``), so they include the request for the viewer's
+metadata, transfer, decoding and the first window/level pass. The server's PNGs are
+encoded before the timed loads (the cold encode is timed separately). Median of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine  # noqa: E402
+
+RATES = (20, 100, 1000)
+PASSWORD = "correct horse battery"
+
+
+def _server(tmp: Path):
+    import uvicorn
+
+    from cxrpilot.imaging import load
+    from cxrpilot.workstation import Settings, create_app
+    from cxrpilot.workstation._services import auth
+
+    settings = Settings(data_dir=tmp, secret_key="b" * 40, worker_threads=1, environment="development",
+                        password_time_cost=1, password_memory_kib=1024)
+    app = create_app(settings, loader=functools.partial(load, check=False))
+    st = app.state.ws
+    with st.sessions() as db:
+        for name, role in (("admin", "admin"), ("rad", "radiologist")):
+            auth.create_user(db, None, username=name, password=PASSWORD, role=role, hasher=st.hasher)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=18767, log_level="warning", access_log=False))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, "http://127.0.0.1:18767"
+
+
+def _client(url: str, user: str) -> httpx.Client:
+    c = httpx.Client(base_url=url, timeout=120)
+    r = c.post("/api/auth/login", json={"username": user, "password": PASSWORD})
+    r.raise_for_status()
+    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    return c
+
+
+def _load(browser, state, url: str, read_id: int, mode: str, mbit: float) -> dict:
+    ctx = browser.new_context(storage_state=state, viewport={"width": 1600, "height": 1000})
+    page = ctx.new_page()
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    rate = mbit * 1_000_000 / 8
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 2, "downloadThroughput": rate, "uploadThroughput": rate})
+    urls, wire = {}, {}
+    cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
+    cdp.on("Network.loadingFinished", lambda e: wire.__setitem__(e["requestId"], e["encodedDataLength"]))
+    page.goto(f"{url}/read/{read_id}" + ("?transfer=raw" if mode == "raw" else ""))
+    page.wait_for_selector("[data-testid=viewer-canvas][data-resolution=full]", timeout=120_000)
+    canvas = page.locator("[data-testid=viewer-canvas]")
+    out = {"first": int(canvas.get_attribute("data-first-ms")), "full": int(canvas.get_attribute("data-full-ms"))}
+    page.wait_for_timeout(200)
+    out["bytes"] = sum(n for rid, n in wire.items() if "/pixels" in urls.get(rid, ""))
+    ctx.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "viewer_transfer.md")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+    from pydicom.data import get_testdata_file
+
+    from cxrpilot.workstation._services.viewer import _from_dicom
+
+    dcm = Path(get_testdata_file("RG1_UNCR.dcm")).read_bytes()
+    t = time.perf_counter()
+    view = _from_dicom(dcm)
+    t_decode = time.perf_counter() - t
+    t = time.perf_counter()
+    low = view.png("low")
+    t_low = time.perf_counter() - t
+    t = time.perf_counter()
+    full = view.png("full")
+    t_full = time.perf_counter() - t
+    raw_bytes = view.pixels.size * 2
+    h, w = view.pixels.shape
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-viewer-"))
+    server, url = _server(tmp)
+    try:
+        admin = _client(url, "admin")
+        case = admin.post("/api/cases", files={"file": ("RG1_UNCR.dcm", dcm, "application/dicom")}).json()["case"]["id"]
+        rad_id = next(u["id"] for u in admin.get("/api/users").json() if u["username"] == "rad")
+        read_id = admin.post("/api/reads", json={"case_id": case, "reader_id": rad_id, "arm": "scp"}).json()["id"]
+        rad = _client(url, "rad")
+        info = rad.get(f"/api/cases/{case}/viewer").json()
+        for u in (*info["png_urls"].values(), info["pixels_url"]):  # the server's encodes, done once
+            rad.get(u).raise_for_status()
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                        args=["--no-sandbox", "--disable-gpu"])
+            ctx = browser.new_context()
+            page = ctx.new_page()
+            page.goto(f"{url}/login")
+            page.fill("#username", "rad")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/worklist")
+            state = ctx.storage_state()
+            ctx.close()
+            _load(browser, state, url, read_id, "png", 1000)  # warm the browser process
+            rows = []
+            for mbit in RATES:
+                for mode in ("raw", "png"):
+                    runs = [_load(browser, state, url, read_id, mode, mbit) for _ in range(args.repeats)]
+                    rows.append((mbit, mode, runs[0]["bytes"], statistics.median(r["first"] for r in runs),
+                                 statistics.median(r["full"] for r in runs)))
+                    print(f"{mbit:5d} Mbit/s {mode:4s}: {runs[0]['bytes'] / 1e6:5.2f} MB, first view "
+                          f"{rows[-1][3]:6.0f} ms, full view {rows[-1][4]:6.0f} ms", flush=True)
+            browser.close()
+    finally:
+        server.should_exit = True
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    head = (f"{machine()}; load {os.getloadavg()[0]:.1f}; RG1_UNCR.dcm {w}x{h}, 15 bits stored; "
+            f"median of {args.repeats} loads, fresh browser cache each")
+    lines = [
+        "# Viewer transfer (benchmarks/bench_viewer_transfer.py)", "", head, "",
+        f"Server, once per image (cached after): DICOM decode {1000 * t_decode:.0f} ms; PNG encode low "
+        f"{1000 * t_low:.0f} ms ({len(low) / 1e3:.0f} kB), full {1000 * t_full:.0f} ms "
+        f"({len(full) / 1e6:.2f} MB vs {raw_bytes / 1e6:.2f} MB raw, {100 * len(full) / raw_bytes:.0f} %).", "",
+        "| link | transfer | bytes on the wire | first view | full view |",
+        "|---|---|---|---|---|",
+    ]
+    for mbit, mode, nbytes, first, fullms in rows:
+        what = "raw uint16 (before)" if mode == "raw" else "16-bit PNG, low-res first (after)"
+        lines.append(f"| {mbit:,} Mbit/s | {what} | {nbytes / 1e6:.2f} MB | {first:.0f} ms | {fullms:.0f} ms |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
