@@ -62,6 +62,10 @@ def test_ingest_token_uploads_without_session_or_csrf(world):
         (["read:results"], "post", "/api/cases", 403),  # needs ingest
         (["read:results"], "get", "/fhir/DiagnosticReport", 200),
         (["read:results"], "get", "/api/cases", 200),
+        (["read:results"], "get", "/api/exams/1", 404),  # a token route: no such exam
+        (["ingest"], "get", "/api/exams/1", 403),  # needs read:results
+        (["read:results"], "post", "/api/pacs/pull", 403),  # needs ingest
+        (["ingest"], "post", "/api/pacs/pull", 422),  # accepted; no PACS configured
         (["ingest", "read:results"], "get", "/api/audit", 403),  # not a token route at all
         (["ingest", "read:results"], "get", "/api/tokens", 403),  # tokens cannot make tokens
         (["ingest", "read:results"], "post", "/api/tokens", 403),
@@ -73,6 +77,8 @@ def test_scope_enforcement(world, scopes, method, path, status):
     kwargs = {"headers": _bearer(token)}
     if method == "post" and path == "/api/cases":
         kwargs["files"] = {"file": ("x.png", png_bytes(2), "application/octet-stream")}
+    elif method == "post" and path == "/api/pacs/pull":
+        kwargs["json"] = {}
     elif method == "post":
         kwargs["json"] = {"name": "x", "scopes": ["ingest"]}
     r = getattr(machine, method)(path, **kwargs)

@@ -10,19 +10,19 @@ from .._models import Image
 from .._schemas import ExamOut, PathId
 from .._services import exams as service
 from .._services.cases import check_case_access
-from ..deps import CurrentActor, Db, State
+from ..deps import CurrentActor, Db, ResultsActor, State
 
 router = APIRouter(tags=["exams"])
 
 
 @router.get("/api/exams/{exam_id}", response_model=ExamOut)
-def get_exam(exam_id: PathId, actor: CurrentActor, db: Db) -> dict:
+def get_exam(exam_id: PathId, actor: ResultsActor, db: Db) -> dict:
     """The exam, to staff and to whoever may see its case or a later exam of the patient."""
     return service.exam_detail(db, service.check_exam_access(db, actor, exam_id))
 
 
 @router.get("/api/cases/{case_id}/exam", response_model=ExamOut)
-def exam_of_case(case_id: PathId, actor: CurrentActor, db: Db) -> dict:
+def exam_of_case(case_id: PathId, actor: ResultsActor, db: Db) -> dict:
     """The exam of a case, to whoever may see the case (404 when it has none)."""
     case = check_case_access(db, actor, case_id)
     exam = service.exam_of_case(db, case)

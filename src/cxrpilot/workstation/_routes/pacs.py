@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from .._errors import InvalidInput, WorkstationError
 from .._schemas import _In
 from .._services._common import audit
-from ..deps import CurrentActor, State
+from ..deps import IngestActor, State
 
 router = APIRouter(prefix="/api/pacs", tags=["pacs"])
 
@@ -27,10 +27,11 @@ class PullIn(_In):
 
 
 @router.post("/pull")
-async def pull(body: PullIn, actor: CurrentActor, state: State) -> dict:
+async def pull(body: PullIn, actor: IngestActor, state: State) -> dict:
     """QIDO-RS search of ``CXRPILOT_PACS_URL`` for CR/DX studies since ``since``, WADO-RS
     retrieve of the instances not stored yet; they become cases and are drafted. Admins
-    only; the URL is the configured one (a request cannot point the server elsewhere)."""
+    only (by session, or an `ingest` API token of an admin); the URL is the configured one
+    (a request cannot point the server elsewhere)."""
     actor.require("admin")
     if not state.settings.pacs_url:
         raise InvalidInput("no PACS configured: set CXRPILOT_PACS_URL to its DICOMweb root")
