@@ -101,7 +101,6 @@ def main() -> None:
     from cxrpilot import imaging
     from cxrpilot.errors import CxrpilotError
     from cxrpilot.models import expert
-    from cxrpilot.models.expert._model import preprocess
 
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -116,7 +115,7 @@ def main() -> None:
 
     # model latency, batch 1 (preprocessed input; model only)
     sample = [imaging.load(f, check=False) for f in files[: args.n_latency]]
-    inputs = preprocess(sample, model.card)
+    inputs = model.preprocess(sample)
     for i in range(20):
         model.predict_logits(inputs[i : i + 1])
     lat = np.array([_timed(lambda i=i: model.predict_logits(inputs[i : i + 1]))

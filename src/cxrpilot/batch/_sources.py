@@ -49,10 +49,10 @@ def list_items(source: str | os.PathLike[str], *, since: str | None = None,
         return _dicomweb_items(str(source), since=since, headers=headers)
     path = Path(source)
     if path.is_dir():
-        from cxrpilot.cli._report import collect_inputs
+        from cxrpilot.data import RADIOGRAPH_SUFFIXES, find_files
 
         items = [{"source": str(p), "study_id": None, "image_id": None}
-                 for p in collect_inputs([str(path)])]
+                 for p in find_files([path], RADIOGRAPH_SUFFIXES)]
     elif path.is_file() and path.name.lower().endswith(MANIFEST_SUFFIXES):
         from cxrpilot.data import read_manifest
 

@@ -8,29 +8,29 @@ dependencies lazily so that ``cxrpilot --help`` is instant. User errors
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from cxrpilot import __version__
+from cxrpilot.cli import (
+    _batch,
+    _data,
+    _eval,
+    _label,
+    _models,
+    _pacs,
+    _report,
+    _serve,
+    _tokens,
+    _train,
+)
 from cxrpilot.errors import CxrpilotError
 
 __all__ = ["main", "build_parser"]
 
 # Sub-command modules, in the order they appear in --help.
-_COMMAND_MODULES = (
-    "report",
-    "batch",
-    "label",
-    "data",
-    "train",
-    "models",
-    "eval",
-    "serve",
-    "pacs",
-    "tokens",
-)
+_COMMAND_MODULES = (_report, _batch, _label, _data, _train, _models, _eval, _serve, _pacs, _tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,13 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cxrpilot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"cxrpilot.cli._{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"cxrpilot.cli._{name}":
-                continue  # sub-command not built yet
-            raise
+    for module in _COMMAND_MODULES:
         module.register(sub)
     return parser
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from cxrpilot.data._detect import FORMATS
+from cxrpilot.data import FORMATS
 
 _FORMAT_CHOICES = ("auto", *FORMATS)
 
@@ -87,8 +87,7 @@ def _format_text(summary: dict) -> str:
 def run_inspect(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from cxrpilot.data import describe, find_duplicates, read_dataset
-    from cxrpilot.data._detect import detect_format
+    from cxrpilot.data import describe, detect_format, find_duplicates, read_dataset
     from cxrpilot.errors import CxrpilotError
 
     studies = []

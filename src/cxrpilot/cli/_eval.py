@@ -156,7 +156,7 @@ def _write_html(path: str, text: str) -> None:
 
 
 def _dump(obj: Any) -> None:
-    from cxrpilot.evaluation._result import to_jsonable
+    from cxrpilot.evaluation import to_jsonable
 
     print(json.dumps(to_jsonable(obj), indent=2, allow_nan=False))
 
@@ -173,7 +173,7 @@ def run_reports(args: argparse.Namespace) -> int:
     metrics = report_metrics(preds, refs, metrics=args.metrics, bertscore_model=args.bertscore_model)
     ce = None if args.no_clinical else clinical_efficacy(preds, refs)
     if args.html:
-        from cxrpilot.evaluation._html import render_reports_html
+        from cxrpilot.evaluation import render_reports_html
 
         _write_html(args.html, render_reports_html(metrics, ce, source=f"{args.pred} vs {args.ref}"))
     if args.json:
@@ -306,7 +306,7 @@ def run_findings(args: argparse.Namespace) -> int:
             row["delong_vs_compare"] = delong_test(y_arr, s_arr, np.asarray(s2))
         results.append(row)
     if args.html:
-        from cxrpilot.evaluation._html import render_findings_html
+        from cxrpilot.evaluation import render_findings_html
 
         _write_html(args.html, render_findings_html(results, curves, source=f"{args.scores} vs {args.labels}"))
     if args.json:
@@ -326,19 +326,18 @@ def run_findings(args: argparse.Namespace) -> int:
 
 def run_study(args: argparse.Namespace) -> int:
     from cxrpilot.evaluation import analyze_study, load_study
-    from cxrpilot.evaluation._study import summary_lines
 
     data = load_study(args.export, time=args.time)
     analysis = analyze_study(data, k=args.k, n_evaluators=args.n_evaluators, time=args.time,
                              n_bootstrap=args.n_bootstrap, seed=args.seed, mixed_model=not args.no_mixed_model)
     if args.html:
-        from cxrpilot.evaluation._html import render_study_html
+        from cxrpilot.evaluation import render_study_html
 
         _write_html(args.html, render_study_html(analysis, data))
     if args.json:
         _dump(analysis)
         return 0
-    print("\n".join(summary_lines(analysis)))
+    print("\n".join(analysis.summary_lines()))
     for note in analysis.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.html:

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+from collections.abc import Sequence
+from types import ModuleType
 
 
 def register_group(
-    subparsers: argparse._SubParsersAction, group: str, help_text: str, names: tuple[str, ...]
+    subparsers: argparse._SubParsersAction, group: str, help_text: str, modules: Sequence[ModuleType]
 ) -> None:
-    """Add ``cxrpilot GROUP NAME ...`` for each module ``cxrpilot.cli._GROUP_NAME`` that exists.
+    """Add ``cxrpilot GROUP NAME ...``: one sub-command per module of ``modules``.
 
-    Each such module exposes ``register(subparsers)`` like a top-level command module.
+    Each module exposes ``register(subparsers)`` like a top-level command module.
     """
     parser = subparsers.add_parser(group, help=help_text, description=help_text)
     sub = parser.add_subparsers(dest=f"{group}_command", metavar="COMMAND")
     parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
-    for name in names:
-        module_name = f"cxrpilot.cli._{group}_{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # not built yet
-            raise
+    for module in modules:
         module.register(sub)

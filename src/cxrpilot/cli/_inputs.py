@@ -1,26 +1,6 @@
-"""Input discovery shared by the sub-commands that take files or folders."""
+"""What the sub-commands that read text files share: the ``--encoding`` check and remedy."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-from pathlib import Path
-
-
-def collect_files(paths: Iterable[str], suffixes: set[str]) -> list[Path]:
-    """Files named directly (kept even if missing, so the loader reports them), plus the
-    non-hidden files under folders whose suffix is in ``suffixes`` (lower case, sorted)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(
-                f for f in sorted(path.rglob("*"))
-                if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in suffixes
-            )
-        else:
-            found.append(path)
-    return found
-
 
 #: The remedy the CLI gives for an undecodable input (its commands that read text have
 #: ``--encoding``); passed to :func:`cxrpilot.data.read_text` / :func:`cxrpilot.data.read_csv`.

@@ -18,7 +18,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from cxrpilot.cli._inputs import ENCODING_FIX, check_encoding, collect_files
+from cxrpilot.cli._inputs import ENCODING_FIX, check_encoding
+from cxrpilot.data import find_files
 from cxrpilot.errors import CxrpilotError, InvalidDatasetError
 
 TEXT_SUFFIXES = {".txt", ".xml"}
@@ -121,11 +122,6 @@ def iter_reports(path: Path, *, text_column: str | None, encoding: str) -> Itera
     yield str(path), _read(path, encoding)
 
 
-def collect_inputs(paths: list[str]) -> list[Path]:
-    """Files named directly, plus .txt/.xml files found under folders (sorted)."""
-    return collect_files(paths, TEXT_SUFFIXES)
-
-
 def _cell(value: int | None) -> str:
     return "" if value is None else str(value)
 
@@ -135,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from cxrpilot.vocabulary import LABEL_STATUS, OBSERVATIONS
 
     check_encoding(args.encoding)
-    inputs = collect_inputs(args.paths)
+    inputs = find_files(args.paths, TEXT_SUFFIXES)
     if not inputs:
         raise CxrpilotError(f"no report files (.txt, .xml) found in {', '.join(args.paths)}")
     labeler = get_labeler(args.labeler)

@@ -15,12 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxrpilot.models.expert._card import CARD_FILE, read_card
-    from cxrpilot.models.expert._model import DEFAULT_MODEL, WEIGHTS_DIR, available_models
+    from cxrpilot.models.expert import DEFAULT_MODEL, available_models, read_model_card
 
     rows = []
     for name in available_models():
-        card = read_card(WEIGHTS_DIR / name / CARD_FILE)
+        card = read_model_card(name)
         rows.append({
             "name": name, "kind": "expert", "default": name == DEFAULT_MODEL,
             "model_id": card.model_id, "version": card.version, "image_size": card.image_size,

@@ -7,14 +7,10 @@ import json
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-from cxrpilot.cli._inputs import collect_files
+from cxrpilot.data import RADIOGRAPH_SUFFIXES, find_files
 from cxrpilot.errors import CxrpilotError
 from cxrpilot.vocabulary import QUANTIZATIONS
-
-IMAGE_SUFFIXES = {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ""}
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -39,11 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true",
                    help="skip the checks that the image is a frontal chest radiograph")
     p.set_defaults(handler=run)
-
-
-def collect_inputs(paths: list[str]) -> list[Path]:
-    """Files named directly, plus image-like files found under folders (sorted)."""
-    return collect_files(paths, IMAGE_SUFFIXES)
 
 
 def format_draft(draft) -> str:
@@ -80,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from cxrpilot import imaging
     from cxrpilot.pipeline import load_drafter
 
-    inputs = collect_inputs(args.paths)
+    inputs = find_files(args.paths, RADIOGRAPH_SUFFIXES)
     if not inputs:
         raise CxrpilotError(f"no image files found in {', '.join(args.paths)}")
     drafter = load_drafter(args.model, expert=args.expert, quantize=args.quantize)

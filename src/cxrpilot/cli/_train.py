@@ -1,7 +1,8 @@
 """``cxrpilot train expert|janus``."""
 
+from cxrpilot.cli import _train_expert, _train_janus
 from cxrpilot.cli._groups import register_group
 
 
 def register(subparsers) -> None:
-    register_group(subparsers, "train", "Train or fine-tune a model.", ("expert", "janus"))
+    register_group(subparsers, "train", "Train or fine-tune a model.", (_train_expert, _train_janus))

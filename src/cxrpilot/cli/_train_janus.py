@@ -74,7 +74,7 @@ def read_manifest(path: str | Path) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxrpilot.models.janus._finetune import FinetuneConfig, finetune
+    from cxrpilot.models.janus import FinetuneConfig, finetune
 
     train = read_manifest(args.train)
     if args.val:

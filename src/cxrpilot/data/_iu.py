@@ -25,14 +25,6 @@ def iu_metadata_key(image_id: str) -> str:
     return f"{match.group(1)}_{match.group(2)}" if match else image_id
 
 
-def _read_iu_xml(path: Path):
-    try:
-        from cxrpilot.reports import read_iu_xml
-    except ImportError:  # exported by cxrpilot.reports once integrated
-        from cxrpilot.reports._iu import read_iu_xml
-    return read_iu_xml(path)
-
-
 def read_iu_xray(
     root: str | Path,
     *,
@@ -71,6 +63,8 @@ def read_iu_xray(
         No XML files, a broken XML file (file, line and column named) or a header table
         without ``imageid`` / ``View Position`` (file named).
     """
+    from cxrpilot.reports import read_iu_xml  # the report labeler's rules load on first use
+
     root = Path(root)
     folder = root / "reports" if (root / "reports").is_dir() else root
     if not folder.is_dir():
@@ -92,7 +86,7 @@ def read_iu_xray(
     studies = []
     for file in files:
         try:
-            report = _read_iu_xml(file)
+            report = read_iu_xml(file)
         except InvalidReportError as exc:
             raise InvalidDatasetError(str(exc)) from exc
         study_images = []

@@ -38,7 +38,7 @@ from ._reading import (
     summarise,
 )
 from ._report_metrics import REPORT_METRICS, ptb_tokenize, report_metric_scores, report_metrics
-from ._result import DeLongResult, Estimate, ReliabilityDiagram, RocCurve, ThresholdMetrics
+from ._result import DeLongResult, Estimate, ReliabilityDiagram, RocCurve, ThresholdMetrics, to_jsonable
 from ._simulate import SimulationSpec, simulate_reader_study, write_study_export
 from ._study import StudyAnalysis, analyze_study
 from ._study_data import (
@@ -58,6 +58,7 @@ __all__ = [
     "ThresholdMetrics",
     "ReliabilityDiagram",
     "RocCurve",
+    "to_jsonable",
     "UndefinedMetricWarning",
     "roc_auc_ci",
     "roc_auc_by_finding",

@@ -41,6 +41,11 @@ class StudyAnalysis:
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
 
+    def summary_lines(self) -> list[str]:
+        """A short human-readable summary, a line per statistic (``cxrpilot eval study``
+        prints it)."""
+        return _summary_lines(self)
+
 
 def _paired_units(ev: Any, value: str) -> tuple[Any, float]:
     """Mean ``value`` per (case, evaluator) and arm, the rows rated in both arms, and the
@@ -239,7 +244,7 @@ def _fmt(value: float, digits: int = 1) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def summary_lines(analysis: StudyAnalysis) -> list[str]:
+def _summary_lines(analysis: StudyAnalysis) -> list[str]:
     """A short human-readable summary (the CLI prints it)."""
     rt = analysis.reading_time
     lines = [f"study export: {analysis.source}",

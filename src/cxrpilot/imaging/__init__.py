@@ -8,7 +8,9 @@
 ``load`` recognises the format from the content, applies the DICOM modality and VOI LUTs in
 float, inverts MONOCHROME1, de-identifies the header, and refuses with a one-line
 :class:`~cxrpilot.errors.CxrpilotError` what is not a frontal chest radiograph it can read.
-``fit_square`` is the aspect-preserving resize that models use in their preprocessing.
+``fit_square`` is the aspect-preserving resize that models use in their preprocessing;
+``classify_view`` reads a view value or description ("PA", "LATERAL", "decubitus") as
+frontal / lateral / oblique.
 
 Untrusted files (a server's uploads) are decoded in a contained worker process with
 ``load_isolated`` or a shared ``IsolatedLoader`` (time and memory budget, bounded
@@ -18,6 +20,7 @@ The import is light (numpy and Pillow); pydicom and the view model load on first
 
 from cxrpilot.imaging._checks import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE
 from cxrpilot.imaging._deid import check_deidentified, deidentified_file, deidentify_header
+from cxrpilot.imaging._dicom import classify_view
 from cxrpilot.imaging._geometry import fit_square, square_region
 from cxrpilot.imaging._identity import StudyIdentity, patient_key, study_identity
 from cxrpilot.imaging._isolate import ExamImage, IsolatedLoader, load_isolated
@@ -40,6 +43,7 @@ __all__ = [
     "deidentified_file",
     "check_deidentified",
     "lateral_probability",
+    "classify_view",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MIN_SIDE",
 ]

@@ -44,10 +44,6 @@ def test_user_errors_exit_2_with_one_line(argv, message, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_train_janus_command(tiny_janus_dir, radiographs, tmp_path, capsys):
-    from cxrpilot import imaging
-
-    if not hasattr(imaging, "load"):
-        pytest.skip("cxrpilot.imaging.load not built yet")
     manifest = tmp_path / "reports.jsonl"
     rows = [{"path": r.source, "findings": "Clear lungs.", "impression": "Normal.",
              "split": "validate" if i == 3 else "train"} for i, r in enumerate(radiographs)]

@@ -26,7 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cxrpilot.models.expert._card import ModelCard, Thresholds
-from cxrpilot.models.expert._model import DEFAULT_MODEL, ExpertModel, available_models, load
+from cxrpilot.models.expert._model import (
+    DEFAULT_MODEL,
+    ExpertModel,
+    available_models,
+    load,
+    read_model_card,
+)
 
 
 __all__ = [
@@ -36,6 +42,7 @@ __all__ = [
     "Thresholds",
     "available_models",
     "load",
+    "read_model_card",
     "train_expert",
 ]
 

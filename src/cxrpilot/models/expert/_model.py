@@ -125,8 +125,14 @@ class ExpertModel:
         """Whether the weights give class activation maps (see :meth:`assess_with_maps`)."""
         return self._has_maps
 
+    def preprocess(self, radiographs: Sequence[Radiograph]) -> np.ndarray:
+        """The network inputs of ``radiographs``, shape (N, 1, S, S), float32: resized and
+        normalised as the card says (what :meth:`predict_logits` takes)."""
+        return preprocess(radiographs, self.card)
+
     def predict_logits(self, inputs: np.ndarray) -> np.ndarray:
-        """Raw network outputs for preprocessed inputs of shape (N, 1, S, S)."""
+        """Raw network outputs for preprocessed inputs of shape (N, 1, S, S) (see
+        :meth:`preprocess`)."""
         return self._run(inputs, maps=False)[0]
 
     def _run(self, inputs: np.ndarray, *, maps: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -255,6 +261,20 @@ def _resolve(name_or_path: str | os.PathLike[str] | None) -> Path:
         raise ModelLoadError(f"expert model path {raw!r} is not a model folder; expected a folder "
                              f"with {CARD_FILE} and {WEIGHTS_FILE}")
     return path
+
+
+def read_model_card(name_or_path: str | os.PathLike[str] | None = None) -> ModelCard:
+    """The card of an expert model, found as :func:`load` finds it, without reading the weights.
+
+    Raises
+    ------
+    UnknownModelError, ModelLoadError
+        As :func:`load`, for the name or folder and the card.
+
+    >>> read_model_card().model_id == DEFAULT_MODEL
+    True
+    """
+    return read_card(_resolve(name_or_path) / CARD_FILE)
 
 
 def load(name_or_path: str | os.PathLike[str] | None = None) -> ExpertModel:
