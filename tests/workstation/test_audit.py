@@ -16,7 +16,11 @@ def test_actions_are_audited_with_who_what_when_object(world):
         "post", "/api/reads", 201, json={"case_id": case_id, "reader_id": uid, "arm": "scp"}
     )
     rep = rc.ok("post", f"/api/reads/{read['id']}/open")
-    rc.ok("post", f"/api/reads/{read['id']}/sign", json={"rev": rep["rev"]})
+    rc.ok(
+        "post",
+        f"/api/reads/{read['id']}/sign",
+        json={"rev": rep["rev"], "findings_text": "Clear lungs.", "impression_text": "Normal."},
+    )
     events = world.admin.ok("get", "/api/audit")
     by_action = {e["action"]: e for e in events}
     assert {

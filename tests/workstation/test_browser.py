@@ -181,7 +181,11 @@ def test_evaluator_completes_blinded_forms(browser, site, shots):
             # AI-assisted reads are signed as drafted (left unedited): the evaluator must see
             # report language only, no machine facts of the draft
             edit = {} if item["arm"] == "ai_assisted" else {"impression_text": f"Signed {i}."}
-            rc.ok("post", f"/api/reads/{item['read_id']}/sign", json={"rev": rep["rev"], **edit})
+            rc.ok(
+                "post",
+                f"/api/reads/{item['read_id']}/sign",
+                json={"rev": rep["rev"], "confirm_unedited": True, **edit},
+            )
     admin.ok("post", f"/api/studies/{sid}/evaluation", json={"seed": 4})
 
     page = browser(viewport={"width": 1600, "height": 900})

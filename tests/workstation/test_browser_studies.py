@@ -160,7 +160,11 @@ def test_coordinator_sets_up_and_runs_a_study_in_the_browser(browser, site, shot
     for rc in clients.values():
         for item in rc.ok("get", "/api/worklist"):
             rep = rc.ok("post", f"/api/reads/{item['read_id']}/open")
-            rc.ok("post", f"/api/reads/{item['read_id']}/sign", json={"rev": rep["rev"]})
+            rc.ok(
+                "post",
+                f"/api/reads/{item['read_id']}/sign",
+                json={"rev": rep["rev"], "impression_text": "Normal.", "confirm_unedited": True},
+            )
     page.reload()
     page.wait_for_selector("text=6 of 6 reads signed")
     page.screenshot(path=str(shots / "9-study-dashboard.png"), full_page=True)

@@ -241,7 +241,7 @@ def test_reading_time_is_computed_from_client_events(world):
     back = send("visibility")
     time.sleep(0.5)
     before_sign = time.time()
-    rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"]})
+    rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"], "confirm_unedited": True})
     after_sign = time.time()
     read = rc.ok("get", f"/api/reads/{read_id}")["read"]
     assert before_sign - shown - 0.05 <= read["wall_seconds"] <= after_sign - shown + 0.05
@@ -295,7 +295,7 @@ def test_stored_word_edit_distance_is_what_the_analysis_recomputes(world, findin
     if findings is not None:  # real IU X-ray report sentences (reports 1 and 100)
         rep = rc.ok("put", f"/api/reads/{read_id}/report",
                     json={"rev": rep["rev"], "findings_text": findings, "impression_text": impression})
-    rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"]})
+    rc.ok("post", f"/api/reads/{read_id}/sign", json={"rev": rep["rev"], "confirm_unedited": True})
     detail = rc.ok("get", f"/api/reads/{read_id}")
     signed = detail["reports"][0]
     final = f"FINDINGS: {signed['findings_text']}\n\nIMPRESSION: {signed['impression_text']}"

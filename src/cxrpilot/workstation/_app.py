@@ -197,6 +197,8 @@ def create_app(
         headers = {}
         if isinstance(exc, Conflict) and exc.current:
             body["current"] = exc.current
+        if isinstance(exc, Conflict) and exc.code:
+            body["code"] = exc.code
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(exc.retry_after_s)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)

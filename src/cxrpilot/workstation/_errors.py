@@ -38,9 +38,13 @@ class Conflict(WorkstationError):
 
     status_code = 409
 
-    def __init__(self, message: str, *, current: dict | None = None) -> None:
+    def __init__(
+        self, message: str, *, current: dict | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.current = current or {}
+        #: A machine-readable reason a client can act on (e.g. ``"unedited_draft"``).
+        self.code = code
 
 
 class InvalidInput(WorkstationError):

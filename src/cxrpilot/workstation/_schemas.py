@@ -268,6 +268,8 @@ class ReportOut(_Out):
     signed_at: datetime | None
     signed_by: str | None = None  # the signer's display name (or username), once signed
     read_only: bool = False
+    #: True when the signer confirmed signing the AI draft unedited.
+    unedited_confirmed: bool | None = None
 
 
 class FindingMapOut(BaseModel):
@@ -398,6 +400,10 @@ class EvaluationStartIn(SeedIn):
 
 class StudyProgress(BaseModel):
     study: StudyOut
+    #: Every seed drawn for the study, in order (``purpose``: randomise or evaluation).
+    seeds: list[dict[str, Any]] = []
+    #: Departures from the protocol (e.g. an amendment after evaluation started).
+    protocol_deviations: list[dict[str, Any]] = []
     reads_by_arm: dict[str, dict[str, int]]
     reads_by_reader: dict[str, dict[str, int]]
     reads_by_reader_arm: dict[str, dict[str, dict[str, int]]]

@@ -90,6 +90,7 @@ def sign(read_id: PathId, body: SignIn, actor: CurrentActor, state: State, db: D
             rev=body.rev,
             findings_text=body.findings_text,
             impression_text=body.impression_text,
+            confirm_unedited=body.confirm_unedited,
             sections=body.sections(),
             heartbeat_timeout_s=state.settings.heartbeat_timeout_s,
         )

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Response
 from .._schemas import (
     CaseIds,
     EligibilityIn,
+    EvaluationStartIn,
     MembersIn,
     PathId,
     SeedIn,
@@ -89,20 +90,58 @@ def randomise(study_id: PathId, body: SeedIn, actor: CurrentActor, db: Db) -> di
 
 
 @router.post("/{study_id}/evaluation")
-def start_evaluation(study_id: PathId, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
-    n = eval_service.start_evaluation(db, actor, study_id, seed=body.seed)
+def start_evaluation(
+    study_id: PathId, body: EvaluationStartIn, actor: CurrentActor, db: Db
+) -> dict:
+    n = eval_service.start_evaluation(
+        db, actor, study_id, seed=body.seed, allow_unsigned=body.allow_unsigned
+    )
     return {"tasks": n, "seed": db.get(service.Study, study_id).evaluation_seed}
 
 
 @router.get("/{study_id}/export")
 def export_both(study_id: PathId, actor: CurrentActor, db: Db) -> Response:
-    """Both tables as one JSON file ``{"reads": [...], "evaluations": [...]}``, the form that
-    ``cxrpilot eval study FILE.json`` reads."""
+    """Both tables as one JSON file ``{"reads": [...], "evaluations": [...],
+    "protocol_deviations": [...]}``, which ``cxrpilot eval study study-N.json`` reads."""
     rows = eval_service.export_rows(db, actor, study_id)
     return Response(
         json.dumps(rows, ensure_ascii=False, default=str),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="study-{study_id}.json"'},
+    )
+
+
+def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@router.get("/{study_id}/export.zip")
+def export_zip(study_id: PathId, actor: CurrentActor, db: Db) -> Response:
+    """A zip of one folder ``study-N/`` with ``reads.csv``, ``evaluations.csv`` (what
+    ``cxrpilot eval study study-N`` reads once unzipped) and ``protocol_deviations.json``."""
+    import zipfile
+
+    rows = eval_service.export_rows(db, actor, study_id)
+    buf = io.BytesIO()
+    folder = f"study-{study_id}"
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{folder}/reads.csv", _csv(rows["reads"], eval_service.READ_COLUMNS))
+        zf.writestr(
+            f"{folder}/evaluations.csv",
+            _csv(rows["evaluations"], eval_service.EVALUATION_COLUMNS),
+        )
+        zf.writestr(
+            f"{folder}/protocol_deviations.json",
+            json.dumps(rows["protocol_deviations"], ensure_ascii=False, default=str, indent=1),
+        )
+    return Response(
+        buf.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{folder}.zip"'},
     )
 
 
@@ -118,12 +157,9 @@ def export(
     if format == "json":
         return rows
     columns = eval_service.READ_COLUMNS if table == "reads" else eval_service.EVALUATION_COLUMNS
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
     return Response(
-        buf.getvalue(),
+        _csv(rows, columns),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="study-{study_id}-{table}.csv"'},
+        # The names ``cxrpilot eval study FOLDER`` reads: save both in one folder.
+        headers={"Content-Disposition": f'attachment; filename="{table}.csv"'},
     )

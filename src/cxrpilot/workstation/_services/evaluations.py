@@ -6,13 +6,22 @@ import secrets
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
 from .._models import Case, Read, Report, User, utcnow
-from .._study_models import RADPEER, EvaluationRating, EvaluationTask, Study, StudyMember
+from .._study_models import (
+    RADPEER,
+    EvaluationRating,
+    EvaluationTask,
+    ProtocolDeviation,
+    Study,
+    StudyMember,
+)
 from ._common import Actor, audit, get_or_404
+from ._locks import lock_get
+from .studies import deviations, record_seed
 
 STAFF = ("admin", "coordinator")
 PREFERENCES = ("left", "right", "none")
@@ -58,18 +67,60 @@ def _signed_reports(db: Session, study_id: int) -> list[tuple[Report, Read]]:
     return [(rep, read) for rep, read in rows]
 
 
-def start_evaluation(db: Session, actor: Actor, study_id: int, *, seed: int | None = None) -> int:
-    """Create blinded tasks for the study's evaluators; records the seed. Per case: when
-    both arms have signed reports, each evaluator gets one pair (one report of each arm drawn
-    at random) in random left/right order; otherwise each report is rated alone."""
+def _exported_reports(db: Session, study_id: int) -> list[tuple[Report, Read]]:
+    """Per read, the version its evaluation rates: the one frozen when evaluation started,
+    else (not frozen: signed after, or no evaluation yet) the latest signed version."""
+    frozen = {
+        read.id: (rep, read)
+        for rep, read in db.execute(
+            select(Report, Read)
+            .join(Read, Report.read_id == Read.id)
+            .where(Read.study_id == study_id, Report.frozen_at.is_not(None))
+        ).all()
+    }
+    out = [frozen.get(read.id, (rep, read)) for rep, read in _signed_reports(db, study_id)]
+    return out
+
+
+def start_evaluation(
+    db: Session,
+    actor: Actor,
+    study_id: int,
+    *,
+    seed: int | None = None,
+    allow_unsigned: bool = False,
+) -> int:
+    """Create blinded tasks for the study's evaluators, once; freeze the rated versions.
+
+    Per case: when both arms have signed reports, each evaluator gets one pair (one report
+    of each arm drawn at random) in random left/right order; otherwise each report is
+    rated alone. The study is locked while this runs, so two starts at once make one set
+    of tasks under one seed. Every read's latest signed version is frozen (``frozen_at``):
+    an amendment after this is a protocol deviation and the export keeps the frozen text.
+    The seed is kept in ``study_seeds``.
+
+    Raises
+    ------
+    Conflict
+        Evaluation already started; the study is not in its reading phase; no evaluator
+        or no signed report; reads not signed (unless ``allow_unsigned``, which records a
+        protocol deviation naming them).
+    """
     actor.require(*STAFF)
-    study = get_or_404(db, Study, study_id, "study")
-    if study.status not in ("reading", "evaluation"):
+    get_or_404(db, Study, study_id, "study")
+    study = lock_get(db, Study, study_id)
+    assert study is not None
+    if study.status == "evaluation" or db.scalar(
+        select(EvaluationTask.id).where(EvaluationTask.study_id == study.id).limit(1)
+    ):
+        raise Conflict(
+            f"study {study.name!r} already started its evaluation (seed {study.evaluation_seed}); "
+            "it starts once"
+        )
+    if study.status != "reading":
         raise Conflict(
             f"study {study.name!r} is in its {study.status} phase; randomise and read it first"
         )
-    if db.scalar(select(EvaluationTask.id).where(EvaluationTask.study_id == study.id).limit(1)):
-        raise Conflict(f"study {study.name!r} already has evaluation tasks")
     evaluators = sorted(
         db.scalars(
             select(StudyMember.user_id).where(
@@ -79,10 +130,28 @@ def start_evaluation(db: Session, actor: Actor, study_id: int, *, seed: int | No
     )
     if not evaluators:
         raise Conflict(f"study {study.name!r} has no evaluators; add some first")
+    unsigned = list(
+        db.scalars(
+            select(Read.id)
+            .where(Read.study_id == study.id, Read.status != "signed")
+            .order_by(Read.id)
+        )
+    )
+    total = db.scalar(select(func.count()).select_from(Read).where(Read.study_id == study.id))
+    if unsigned and not allow_unsigned:
+        raise Conflict(
+            f"{len(unsigned)} of {total} reads of study {study.name!r} are not signed; wait for "
+            "them, or start anyway with allow_unsigned (recorded as a protocol deviation; the "
+            "unsigned reads are left out of the evaluation)"
+        )
+    signed = _signed_reports(db, study.id)
+    if not signed:
+        raise Conflict(f"study {study.name!r} has no signed report to evaluate")
     seed = int(seed) if seed is not None else secrets.randbits(48)
+    record_seed(db, actor, study, "evaluation", seed)
     rng = np.random.default_rng(seed)
     by_case: dict[int, dict[str, list[Report]]] = {}
-    for rep, read in _signed_reports(db, study.id):
+    for rep, read in signed:
         by_case.setdefault(read.case_id, {}).setdefault(read.arm, []).append(rep)
     n = 0
     for ev in evaluators:
@@ -110,8 +179,33 @@ def start_evaluation(db: Session, actor: Actor, study_id: int, *, seed: int | No
                 )
             )
             n += 1
+    now = utcnow()
+    db.execute(
+        update(Report)
+        .where(Report.id.in_([rep.id for rep, _ in signed]))
+        .values(frozen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if unsigned:
+        db.add(
+            ProtocolDeviation(
+                study_id=study.id,
+                kind="evaluation_started_unsigned",
+                detail={"unsigned_reads": unsigned, "reads": total},
+                actor_id=actor.user.id if actor.user else None,
+            )
+        )
     study.status, study.evaluation_seed = "evaluation", seed
-    audit(db, actor, "study.start_evaluation", "study", study.id, seed=seed, tasks=n)
+    audit(
+        db,
+        actor,
+        "study.start_evaluation",
+        "study",
+        study.id,
+        seed=seed,
+        tasks=n,
+        unsigned_reads=len(unsigned),
+    )
     db.commit()
     return n
 
@@ -233,10 +327,13 @@ def submit_task(
 
 
 def export_rows(db: Session, actor: Actor, study_id: int) -> dict[str, list[dict[str, Any]]]:
-    """The study in the tidy schema: one row per signed read and one per rated report.
+    """The study in the tidy schema: one row per signed read and one per rated report,
+    and the study's protocol deviations.
 
-    ``final_text`` is the latest signed version; ``preference`` is 1 for the preferred report
-    of a pair, 0 for the other, 0.5 for no preference, empty for a single report.
+    ``final_text`` is the version the evaluators rated (frozen when evaluation started;
+    for a read signed later, or before any evaluation, its latest signed version);
+    ``preference`` is 1 for the preferred report of a pair, 0 for the other, 0.5 for no
+    preference, empty for a single report.
     """
     actor.require(*STAFF)
     study = get_or_404(db, Study, study_id, "study")
@@ -249,7 +346,7 @@ def export_rows(db: Session, actor: Actor, study_id: int) -> dict[str, list[dict
     }
     reads = []
     arm_of_report: dict[int, str] = {}
-    for rep, read in _signed_reports(db, study.id):
+    for rep, read in _exported_reports(db, study.id):
         arm_of_report[rep.id] = read.arm
         reads.append(
             {
@@ -302,4 +399,8 @@ def export_rows(db: Session, actor: Actor, study_id: int) -> dict[str, list[dict
         db, actor, "study.export", "study", study.id, reads=len(reads), evaluations=len(evaluations)
     )
     db.commit()
-    return {"reads": reads, "evaluations": evaluations}
+    return {
+        "reads": reads,
+        "evaluations": evaluations,
+        "protocol_deviations": deviations(db, study.id),
+    }

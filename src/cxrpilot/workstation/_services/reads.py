@@ -28,7 +28,7 @@ from .._models import (
 )
 from .._reading import EVENT_KINDS, ClientEvent, compute_reading_time, edit_distance
 from .._schemas import MAX_CLIENT_MS
-from .._study_models import Study
+from .._study_models import ProtocolDeviation, Study
 from ._common import Actor, audit, get_or_404
 from .cases import draft_status, latest_draft
 
@@ -59,7 +59,11 @@ def assign(
         raise Conflict(f"case {case_id} is already assigned to {reader.username!r}")
     read = Read(case_id=case_id, reader_id=reader_id, arm=arm)
     db.add(read)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError:  # assigned at the same moment by another request
+        db.rollback()
+        raise Conflict(f"case {case_id} is already assigned to {reader.username!r}") from None
     audit(db, actor, "read.assign", "read", read.id, case_id=case_id, reader_id=reader_id, arm=arm)
     db.commit()
     return read
@@ -351,6 +355,18 @@ def _events(db: Session, read_id: int) -> list[ClientEvent]:
     ]
 
 
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _frozen_study(db: Session, read: Read) -> Study | None:
+    """The read's study if its evaluation has started (its reads are frozen), else None."""
+    if read.study_id is None:
+        return None
+    study = db.get(Study, read.study_id)
+    return study if study is not None and study.status in ("evaluation", "closed") else None
+
+
 def sign(
     db: Session,
     actor: Actor,
@@ -359,23 +375,48 @@ def sign(
     rev: int,
     findings_text: str | None = None,
     impression_text: str | None = None,
+    confirm_unedited: bool = False,
     sections: dict[str, str] | None = None,
     heartbeat_timeout_s: float = 30.0,
 ) -> Report:
     """Sign the current version (with its final text, if given): it becomes ``final`` (or
     ``amended`` for a later version) and read-only. The first signature also stores the
-    read's times and the edit distance between draft and signed text."""
+    read's times and the edit distance between draft and signed text.
+
+    Raises
+    ------
+    InvalidInput
+        Both FINDINGS and IMPRESSION are empty.
+    Conflict
+        Stale ``rev`` or already signed; or the text is the AI draft unedited (apart from
+        white space) and ``confirm_unedited`` is not set (``code="unedited_draft"``): the
+        reader is asked to confirm, and the answer is kept (``unedited_confirmed``).
+    """
     read = _own_read(db, actor, read_id)
     report = current_report(db, read.id)
     if report is None:
         raise Conflict(f"read {read_id} has no report yet: open it first")
+    if report.signed_at is not None:
+        raise _conflict(db, report.id, "signed")
+    findings = report.findings_text if findings_text is None else findings_text
+    impression = report.impression_text if impression_text is None else impression_text
+    _check_text(findings, impression)
+    if not findings.strip() and not impression.strip():
+        raise InvalidInput(
+            "an empty report cannot be signed: write the FINDINGS or the IMPRESSION first"
+        )
+    unedited = report.origin == "ai_draft" and _normalised(
+        report_text(findings, impression)
+    ) == _normalised(report.draft_text)
+    if unedited and not confirm_unedited:
+        raise Conflict(
+            "this report is the AI draft, unedited: confirm that you reviewed the image and "
+            "sign the draft as it is (confirm_unedited), or edit it first",
+            code="unedited_draft",
+        )
     values: dict[str, Any] = {}
     if findings_text is not None or impression_text is not None:
-        values["findings_text"] = report.findings_text if findings_text is None else findings_text
-        values["impression_text"] = (
-            report.impression_text if impression_text is None else impression_text
-        )
-        _check_text(values["findings_text"], values["impression_text"])
+        values["findings_text"], values["impression_text"] = findings, impression
     values.update(_section_values(sections))
     now = utcnow()
     status = "final" if report.version == 1 else "amended"
@@ -385,11 +426,12 @@ def sign(
         .values(
             status=status,
             signed_at=now,
-            signed_by_id=actor.user.id,
+            signed_by_id=actor.user.id,  # type: ignore[union-attr]
             rev=Report.rev + 1,
             updated_at=now,
+            unedited_confirmed=True if unedited else None,
             **values,
-        )  # type: ignore[union-attr]
+        )
     )
     if result.rowcount != 1:
         raise _conflict(
@@ -420,6 +462,18 @@ def sign(
                 edit_distance_words=edit_distance(report.draft_text, final, unit="word"),
             )
         )
+    study = _frozen_study(db, read)
+    if study is not None:
+        db.add(
+            ProtocolDeviation(
+                study_id=study.id,
+                kind="signed_after_freeze",
+                read_id=read.id,
+                report_id=report.id,
+                detail={"version": report.version, "study_status": study.status},
+                actor_id=actor.user.id,  # type: ignore[union-attr]
+            )
+        )
     audit(
         db,
         actor,
@@ -429,6 +483,7 @@ def sign(
         read_id=read.id,
         version=report.version,
         status=status,
+        unedited_confirmed=bool(unedited),
     )
     # The outbound documents (DICOM SR, FHIR) commit with the signature, or neither does.
     on_signed = db.info.get("on_report_signed")
@@ -464,6 +519,22 @@ def amend(db: Session, actor: Actor, read_id: int, *, reason: str) -> Report:
     except IntegrityError:
         db.rollback()
         raise Conflict("an amendment of this report was just started elsewhere; reload") from None
+    study = _frozen_study(db, read)
+    if study is not None:  # allowed (the patient's report must be right), and recorded
+        db.add(
+            ProtocolDeviation(
+                study_id=study.id,
+                kind="amended_after_freeze",
+                read_id=read.id,
+                report_id=new.id,
+                detail={
+                    "amends": report.id,
+                    "rated_version_kept": report.frozen_at is not None,
+                    "reason": reason.strip(),
+                },
+                actor_id=actor.user.id,  # type: ignore[union-attr]
+            )
+        )
     audit(
         db,
         actor,
@@ -473,6 +544,7 @@ def amend(db: Session, actor: Actor, read_id: int, *, reason: str) -> Report:
         read_id=read.id,
         amends=report.id,
         reason=reason.strip(),
+        protocol_deviation=study is not None,
     )
     db.commit()
     return new
@@ -491,11 +563,14 @@ def record_events(db: Session, actor: Actor, read_id: int, events: Iterable[dict
     for i, e in enumerate(events):  # all checked before any is stored
         if e["kind"] not in EVENT_KINDS:
             raise InvalidInput(
-                f"event {i}: event kind {e['kind']!r} is not known; expected one of {', '.join(EVENT_KINDS)}"
+                f"event {i}: event kind {e['kind']!r} is not known; "
+                f"expected one of {', '.join(EVENT_KINDS)}"
             )
-        if not isinstance(e["t"], int) or isinstance(e["t"], bool) or not 0 < e["t"] <= MAX_CLIENT_MS:
+        t = e["t"]
+        if not isinstance(t, int) or isinstance(t, bool) or not 0 < t <= MAX_CLIENT_MS:
             raise InvalidInput(
-                f"event {i}: t={e['t']!r} is not a client time (ms since the Unix epoch, 1 to {MAX_CLIENT_MS})"
+                f"event {i}: t={t!r} is not a client time "
+                f"(ms since the Unix epoch, 1 to {MAX_CLIENT_MS})"
             )
     if read.status == "signed":
         return 0

@@ -13,17 +13,20 @@ from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .._errors import Conflict, InvalidInput
+from .._errors import Conflict, InvalidInput, NotFound
 from .._models import ARMS, Case, Read, User, utcnow
 from .._study_models import (
     DESIGNS,
     MEMBER_ROLES,
     EvaluationTask,
+    ProtocolDeviation,
     Study,
     StudyCase,
     StudyMember,
+    StudySeed,
 )
 from ._common import Actor, audit, get_or_404
+from ._locks import lock_get
 
 STAFF = ("admin", "coordinator")
 CRITERION_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -90,9 +93,31 @@ def create_study(
     return study
 
 
+def _locked_study(db: Session, study_id: int) -> Study:
+    """The study, locked for the rest of the transaction (404 when it does not exist): the
+    checks that follow see every change committed before, none can slip in after."""
+    get_or_404(db, Study, study_id, "study")
+    study = lock_get(db, Study, study_id)
+    if study is None:  # deleted in between
+        raise NotFound(f"study {study_id} does not exist")
+    return study
+
+
+def record_seed(db: Session, actor: Actor, study: Study, purpose: str, seed: int) -> None:
+    """Keep a drawn seed for good (in the caller's transaction)."""
+    db.add(
+        StudySeed(
+            study_id=study.id,
+            purpose=purpose,
+            seed=seed,
+            drawn_by_id=actor.user.id if actor.user else None,
+        )
+    )
+
+
 def _setup_study(db: Session, actor: Actor, study_id: int) -> Study:
     actor.require(*STAFF)
-    study = get_or_404(db, Study, study_id, "study")
+    study = _locked_study(db, study_id)
     if study.status != "setup":
         raise Conflict(
             f"study {study.name!r} is in its {study.status} phase; cases and readers are fixed after randomisation"
@@ -123,12 +148,8 @@ def add_cases(db: Session, actor: Actor, study_id: int, case_ids: list[int]) -> 
 
 
 def add_members(db: Session, actor: Actor, study_id: int, user_ids: list[int], role: str) -> int:
-    study = (
-        _setup_study(db, actor, study_id)
-        if role == "reader"
-        else get_or_404(db, Study, study_id, "study")
-    )
     actor.require(*STAFF)
+    study = _setup_study(db, actor, study_id) if role == "reader" else _locked_study(db, study_id)
     if role not in MEMBER_ROLES:
         raise InvalidInput(
             f"member role {role!r} is not known; expected one of {', '.join(MEMBER_ROLES)}"
@@ -275,6 +296,7 @@ def randomise(db: Session, actor: Actor, study_id: int, *, seed: int | None = No
     if study.design == "per_reader" and len(readers) < 2:
         raise Conflict("a per-reader design needs at least two readers (one per arm)")
     seed = int(seed) if seed is not None else secrets.randbits(48)
+    record_seed(db, actor, study, "randomise", seed)
     now = utcnow()
     washout = now + timedelta(days=study.washout_days)
     plan = assignment_plan(study.design, cases, readers, seed)
@@ -341,6 +363,13 @@ def progress(db: Session, actor: Actor, study_id: int) -> dict[str, Any]:
     )
     return {
         "study": study,
+        "seeds": [
+            {"purpose": x.purpose, "seed": x.seed, "drawn_at": x.drawn_at}
+            for x in db.scalars(
+                select(StudySeed).where(StudySeed.study_id == study.id).order_by(StudySeed.id)
+            )
+        ],
+        "protocol_deviations": deviations(db, study.id),
         "reads_by_arm": by_arm,
         "reads_by_reader": by_reader,
         "reads_by_reader_arm": by_reader_arm,
@@ -355,6 +384,24 @@ def progress(db: Session, actor: Actor, study_id: int) -> dict[str, Any]:
             )
         },
     }
+
+
+def deviations(db: Session, study_id: int) -> list[dict[str, Any]]:
+    """The study's protocol deviations, oldest first."""
+    return [
+        {
+            "kind": d.kind,
+            "read_id": d.read_id,
+            "report_id": d.report_id,
+            "at": d.at,
+            "detail": d.detail,
+        }
+        for d in db.scalars(
+            select(ProtocolDeviation)
+            .where(ProtocolDeviation.study_id == study_id)
+            .order_by(ProtocolDeviation.id)
+        )
+    ]
 
 
 def list_studies(db: Session, actor: Actor) -> list[dict[str, Any]]:
