@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -12,16 +13,18 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from cxrpilot import imaging
-from cxrpilot.imaging._view import VIEW_WEIGHTS, load_view_model
+from cxrpilot.imaging import load_view_model
+from cxrpilot.imaging._view import VIEW_MODEL
 
 
 def test_weights_are_tiny_and_the_card_matches_them():
-    weights = resources.files("cxrpilot.imaging") / "weights" / VIEW_WEIGHTS
-    data = weights.read_bytes()
+    folder = resources.files("cxrpilot") / "weights" / VIEW_MODEL  # the one weights home
+    data = (folder / "model.npz").read_bytes()
     assert len(data) < 10_000
-    card = (resources.files("cxrpilot.imaging") / "weights" / "VIEW_MODEL.md").read_text()
-    assert hashlib.sha256(data).hexdigest() in card
+    card = json.loads((folder / "card.json").read_text())
+    assert card["sha256"] == hashlib.sha256(data).hexdigest() in (folder / "model_card.md").read_text()
     model = load_view_model()
+    assert model.card == card and model.card["kind"] == "view"
     assert model.coef.shape == (148,) and 0.5 <= model.threshold < 1.0
     assert model.card["cv"]["roc_auc_mean"] >= 0.95
     assert "not for clinical use" in model.card["intended_use"]
@@ -71,9 +74,9 @@ def test_import_is_light():
     assert out.stdout.strip() == "[]"
 
 
-def test_training_script_help():
+def test_training_command_help():
     out = subprocess.run(
-        [sys.executable, "-m", "cxrpilot.imaging._train_view", "--help"],
+        [sys.executable, "-m", "cxrpilot.cli", "train", "view", "--help"],
         capture_output=True,
         text=True,
         check=True,

@@ -10,7 +10,9 @@ float, inverts MONOCHROME1, de-identifies the header, and refuses with a one-lin
 :class:`~cxrpilot.errors.CxrpilotError` what is not a frontal chest radiograph it can read.
 ``fit_square`` is the aspect-preserving resize that models use in their preprocessing;
 ``classify_view`` reads a view value or description ("PA", "LATERAL", "decubitus") as
-frontal / lateral / oblique.
+frontal / lateral / oblique. ``lateral_probability`` is the view model's answer for an image
+whose header states no view (``load_view_model``, ``ViewModel`` and ``view_features`` are
+what ``cxrpilot train view`` trains and writes it with).
 
 Untrusted files (a server's uploads) are decoded in a contained worker process with
 ``load_isolated`` or a shared ``IsolatedLoader`` (time and memory budget, bounded
@@ -26,7 +28,7 @@ from cxrpilot.imaging._identity import StudyIdentity, patient_key, study_identit
 from cxrpilot.imaging._isolate import ExamImage, IsolatedLoader, load_isolated
 from cxrpilot.imaging._load import load
 from cxrpilot.imaging._radiograph import Radiograph
-from cxrpilot.imaging._view import lateral_probability
+from cxrpilot.imaging._view import ViewModel, lateral_probability, load_view_model, view_features
 
 __all__ = [
     "Radiograph",
@@ -43,6 +45,9 @@ __all__ = [
     "deidentified_file",
     "check_deidentified",
     "lateral_probability",
+    "ViewModel",
+    "load_view_model",
+    "view_features",
     "classify_view",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MIN_SIDE",

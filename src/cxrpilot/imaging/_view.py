@@ -3,18 +3,22 @@
 A logistic regression on a histogram of oriented gradients (HOG: 4 x 4 cells x 9
 orientations of a 64 x 64 aspect-preserving thumbnail) plus four shape features
 (left-right asymmetry, fraction of rows and columns the image fills, their ratio). It was
-trained by :mod:`cxrpilot.imaging._train_view` on the lateral views of ``covid-chestxray``
-against frontal views of several sources; its weights (a few KB) and card live in
-``cxrpilot/imaging/weights/``. The model is loaded on first use and cached.
+trained by ``cxrpilot train view`` (:func:`cxrpilot.models.view.train_view`) on the lateral
+views of ``covid-chestxray`` against frontal views of several sources; its folder in the
+one weights home, ``cxrpilot/weights/view-hog-logreg-covidcxr/``, holds the weights
+(``model.npz``, a few KB), ``card.json`` (with their sha256) and ``model_card.md``, as an
+expert model's folder does. The model is loaded on first use and cached.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -22,9 +26,14 @@ from PIL import Image
 from cxrpilot.errors import ModelLoadError, NonFrontalViewError
 from cxrpilot.imaging._geometry import fit_square
 
-__all__ = ["VIEW_WEIGHTS", "ViewModel", "view_features", "lateral_probability", "check_frontal"]
+__all__ = ["VIEW_MODEL", "ViewModel", "view_features", "load_view_model", "lateral_probability",
+           "check_frontal"]
 
-VIEW_WEIGHTS = "view-hog-logreg-covidcxr.npz"
+#: The shipped view model's folder under ``cxrpilot/weights``.
+VIEW_MODEL = "view-hog-logreg-covidcxr"
+#: The files of a view model's folder.
+CARD_FILE, WEIGHTS_FILE, CARD_MARKDOWN = "card.json", "model.npz", "model_card.md"
+_RETRAIN = "`cxrpilot train view --data ../shared/data`"
 BASE = 64  # side of the aspect-preserving thumbnail the features are computed on
 CELLS = 4  # HOG cells per side
 BINS = 9  # unsigned orientation bins
@@ -89,25 +98,58 @@ class ViewModel:
         logit = float(x @ self.coef + self.intercept)
         return float(1.0 / (1.0 + np.exp(-np.clip(logit, -60.0, 60.0))))
 
+    def save(self, folder: str | Path) -> dict:
+        """Write ``model.npz`` and ``card.json`` (the card with the weights' file name and
+        sha256) into ``folder`` (created); returns that card. :func:`load_view_model` reads
+        them back."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = folder / WEIGHTS_FILE
+        np.savez_compressed(weights, coef=self.coef.astype(np.float32),
+                            intercept=np.float64(self.intercept), threshold=np.float64(self.threshold))
+        card = {**self.card, "weights_file": WEIGHTS_FILE,
+                "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+        (folder / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        return card
 
-@functools.lru_cache(maxsize=1)
-def load_view_model() -> ViewModel:
-    """The shipped view model (cached after the first call)."""
-    ref = resources.files("cxrpilot.imaging") / "weights" / VIEW_WEIGHTS
+
+def load_view_model(folder: str | Path | None = None) -> ViewModel:
+    """A view model from its folder (``card.json``, ``model.npz``); None: the shipped one
+    (read once, then cached).
+
+    Raises
+    ------
+    ModelLoadError
+        A file is missing or damaged, or the weights' sha256 is not the card's.
+    """
+    if folder is None:
+        return _shipped_view_model()
+    folder = Path(folder)
+    damaged = f"the view model in {str(folder)!r} is missing or damaged"
+    fix = f"reinstall cxrpilot or retrain it with {_RETRAIN}"
     try:
-        with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as npz:
-            return ViewModel(
+        card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+        weights = folder / card.get("weights_file", WEIGHTS_FILE)
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+        with np.load(weights, allow_pickle=False) as npz:
+            model = ViewModel(
                 coef=np.asarray(npz["coef"], dtype=np.float64),
                 intercept=float(npz["intercept"]),
                 threshold=float(npz["threshold"]),
-                card=json.loads(str(npz["card"])),
+                card=card,
             )
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelLoadError(
-            f"the view model {VIEW_WEIGHTS} is missing or damaged in the cxrpilot package "
-            f"({exc}); reinstall cxrpilot or retrain it with "
-            "`python -m cxrpilot.imaging._train_view --data ../shared/data`"
-        ) from None
+    except (OSError, KeyError, ValueError, AttributeError) as exc:
+        raise ModelLoadError(f"{damaged} ({exc}); {fix}") from None
+    if digest != card.get("sha256"):
+        raise ModelLoadError(f"{damaged}: {weights.name} has sha256 {digest[:16]}..., but "
+                             f"{CARD_FILE} states {str(card.get('sha256'))[:16]}...; {fix}")
+    return model
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_view_model() -> ViewModel:
+    with resources.as_file(resources.files("cxrpilot") / "weights" / VIEW_MODEL) as folder:
+        return load_view_model(folder)
 
 
 def lateral_probability(image: object) -> float:

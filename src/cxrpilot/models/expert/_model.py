@@ -7,6 +7,7 @@ CPU starts in a fraction of a second.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,14 +34,23 @@ _BATCH = 64
 
 
 def available_models() -> list[str]:
-    """Names of the shipped expert models (folders of ``cxrpilot/weights`` with a card).
+    """Names of the shipped expert models (folders of ``cxrpilot/weights`` with an expert
+    card; the weights home also holds the view model of :mod:`cxrpilot.imaging`).
 
     >>> DEFAULT_MODEL in available_models()
     True
     """
     if not WEIGHTS_DIR.is_dir():
         return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / CARD_FILE).is_file())
+    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if _is_expert_folder(p))
+
+
+def _is_expert_folder(folder: Path) -> bool:
+    try:
+        card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(card, dict) and card.get("kind", "expert") == "expert"
 
 
 def sha256_file(path: Path) -> str:
