@@ -92,6 +92,20 @@ def _load(browser, state, url: str, read_id: int, mode: str, mbit: float) -> dic
     return out
 
 
+def _decode_ms(browser, state, url: str, read_id: int, png_url: str) -> float:
+    """The browser's time to decode the full PNG alone (png16.js; bytes already fetched)."""
+    ctx = browser.new_context(storage_state=state)
+    page = ctx.new_page()
+    page.goto(f"{url}/read/{read_id}")
+    page.wait_for_selector("[data-testid=viewer-canvas][data-resolution=full]", timeout=120_000)
+    times = page.evaluate(
+        "async (u) => { const b = await (await fetch(u)).arrayBuffer(); const out = [];"
+        " for (let i = 0; i < 5; i++) { const t = performance.now(); await decodePng16(b.slice(0));"
+        " out.push(performance.now() - t); } return out; }", png_url)
+    ctx.close()
+    return statistics.median(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -139,6 +153,7 @@ def main() -> None:
             state = ctx.storage_state()
             ctx.close()
             _load(browser, state, url, read_id, "png", 1000)  # warm the browser process
+            decode_ms = _decode_ms(browser, state, url, read_id, info["png_urls"]["full"])
             rows = []
             for mbit in RATES:
                 for mode in ("raw", "png"):
@@ -158,7 +173,8 @@ def main() -> None:
         "# Viewer transfer (benchmarks/bench_viewer_transfer.py)", "", head, "",
         f"Server, once per image (cached after): DICOM decode {1000 * t_decode:.0f} ms; PNG encode low "
         f"{1000 * t_low:.0f} ms ({len(low) / 1e3:.0f} kB), full {1000 * t_full:.0f} ms "
-        f"({len(full) / 1e6:.2f} MB vs {raw_bytes / 1e6:.2f} MB raw, {100 * len(full) / raw_bytes:.0f} %).", "",
+        f"({len(full) / 1e6:.2f} MB vs {raw_bytes / 1e6:.2f} MB raw, {100 * len(full) / raw_bytes:.0f} %). "
+        f"Browser, decoding the full PNG alone (png16.js): {decode_ms:.0f} ms.", "",
         "| link | transfer | bytes on the wire | first view | full view |",
         "|---|---|---|---|---|",
     ]

@@ -82,6 +82,21 @@ def test_viewer_tools(browser, site, shots, rg1_uncr):
     page.goto(f"{server.url}/read/{reads[0]}")
     page.wait_for_selector(f"{CANVAS}[data-resolution=full]", timeout=30000)
 
+    # The browser's decode of both PNGs (streamed and from memory) is exactly the raw values.
+    same = page.evaluate(
+        """async () => {
+          const read = location.pathname.split('/').pop();
+          const info = await (await fetch(`/api/reads/${read}`)).json();
+          const v = await (await fetch(`/api/cases/${info.case.id}/viewer`)).json();
+          const raw = new Uint16Array(await (await fetch(v.pixels_url)).arrayBuffer());
+          const streamed = await decodePngStream(await fetch(v.png_urls.full));
+          const held = await decodePng16(await (await fetch(v.png_urls.full)).arrayBuffer());
+          const low = await decodePngStream(await fetch(v.png_urls.low));
+          const eq = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+          return [eq(streamed.data, raw), eq(held.data, raw), low.width === v.low_width && low.height === v.low_height];
+        }""")
+    assert same == [True, True, True]
+
     # Presets in the image's own units; a drag turns the menu to "Custom".
     options = page.locator("[data-testid=preset] option").all_inner_texts()
     assert [o.split(". ", 1)[-1] for o in options[:5]] == [

@@ -66,14 +66,18 @@ def pixels_png(
 ) -> Response:
     """The transfer values as a lossless 16-bit greyscale PNG (``full`` or ``low``)."""
     if resolution not in RESOLUTIONS:
-        raise InvalidInput(f"resolution {resolution!r} is not known; expected one of {', '.join(RESOLUTIONS)}")
+        raise InvalidInput(
+            f"resolution {resolution!r} is not known; expected one of {', '.join(RESOLUTIONS)}"
+        )
     img, view = _view(case_id, actor, state, db)
     etag = f'"{img.dicom_sha256 or img.display_sha256}-{resolution}"'
     return _cached(request, etag, view.png(resolution), "image/png")
 
 
 @router.get("/{case_id}/pixels")
-def pixels_raw(case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
+def pixels_raw(
+    case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db
+) -> Response:
     """The transfer values uncompressed: little-endian uint16, row-major (the format before
     the PNG transfer; kept for clients that want it and for the transfer benchmark)."""
     img, view = _view(case_id, actor, state, db)
@@ -89,7 +93,9 @@ def pixels_raw(case_id: PathId, request: Request, actor: CurrentActor, state: St
 
 
 @router.get("/{case_id}/thumbnail")
-def thumbnail(case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
+def thumbnail(
+    case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db
+) -> Response:
     """A small 8-bit PNG of the display image (at most 160 px), for lists."""
     case = case_service.check_case_access(db, actor, case_id)
     img = db.get(Image, case.image_id)

@@ -58,10 +58,11 @@ def dicom_header(store: BlobStore, image: Image) -> dict[str, Any]:
     """``{"available", "note", "elements": [{tag, keyword, name, vr, value, depth}]}``
     from the stored de-identified DICOM (file meta first)."""
     if not image.dicom_path:
+        why = (image.meta or {}).get("dicom") or "unknown reason"
         note = (
             "not a DICOM image: no header"
             if image.format != "dicom"
-            else f"no de-identified DICOM header was kept ({(image.meta or {}).get('dicom') or 'unknown reason'})"
+            else f"no de-identified DICOM header was kept ({why})"
         )
         return {"available": False, "note": note, "elements": []}
     import pydicom

@@ -55,7 +55,9 @@ class TemplateSet(_Strict):
     def check(self) -> TemplateSet:
         keys = [t.key for t in self.templates]
         if self.normal not in keys:
-            raise ValueError(f"normal template {self.normal!r} is not one of the templates ({', '.join(keys)})")
+            raise ValueError(
+                f"normal template {self.normal!r} is not one of the templates ({', '.join(keys)})"
+            )
         if len(set(keys)) != len(keys):
             raise ValueError("template keys must be unique")
         macro_keys = [m.key for m in self.macros]

@@ -44,8 +44,8 @@ from .._models import Image
 from .._storage import BlobStore
 from .cases import decode_png16
 
-#: Longer side of the low-resolution first view, in pixels.
-LOW_SIDE = 512
+#: Longer side of the low-resolution first view, in pixels (RG1_UNCR: 391 x 368, 0.2 MB).
+LOW_SIDE = 400
 #: zlib level of the transfer PNGs: 1 (on RG1_UNCR.dcm level 6 is 4 % smaller but takes
 #: three times as long to encode, which a first view waits for).
 PNG_LEVEL = 1
@@ -71,7 +71,9 @@ class ViewerImage:
     spacing_note: str
     _png: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
     _locks: dict[str, Any] = field(
-        default_factory=lambda: {r: threading.Lock() for r in RESOLUTIONS}, repr=False, compare=False
+        default_factory=lambda: {r: threading.Lock() for r in RESOLUTIONS},
+        repr=False,
+        compare=False,
     )
 
     def png(self, resolution: str = "full") -> bytes:
@@ -222,10 +224,12 @@ def _from_dicom(data: bytes) -> ViewerImage:
         or str(ds.get("PresentationLUTShape", "")) == "INVERSE"
     )
     bits = int(ds.get("BitsStored") or 16)
-    slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
     full = sorted((intercept, intercept + slope * (2**bits - 1)))
     if int(ds.get("PixelRepresentation", 0) or 0) == 1:  # signed
-        full = sorted((intercept - slope * 2 ** (bits - 1), intercept + slope * (2 ** (bits - 1) - 1)))
+        half = 2 ** (bits - 1)
+        full = sorted((intercept - slope * half, intercept + slope * (half - 1)))
     units = (
         f"stored values ({bits} bits)"
         if (slope, intercept) == (1.0, 0.0)
@@ -235,7 +239,8 @@ def _from_dicom(data: bytes) -> ViewerImage:
     centers, widths = _as_list(ds.get("WindowCenter")), _as_list(ds.get("WindowWidth"))
     explanations = _texts(ds.get("WindowCenterWidthExplanation"))
     for i, (c, w) in enumerate(zip(centers, widths, strict=False)):
-        name = explanations[i] if i < len(explanations) and explanations[i] else f"Header window {i + 1}"
+        name = explanations[i] if i < len(explanations) and explanations[i] else ""
+        name = name or f"Header window {i + 1}"
         presets.append({"name": name, "center": round(c, 2), "width": round(max(w, 1.0), 2)})
     presets += _presets(t, offset, scale, mono1, (full[0], full[1]))
     spacing, note = _spacing(ds)
@@ -251,7 +256,8 @@ def _from_display(data: bytes, bits_stored: int | None) -> ViewerImage:
     presets = _presets(t, 0.0, 1.0, False, (0.0, float(top)))
     note = "PNG/JPEG image: no pixel spacing, lengths in pixels only"
     return ViewerImage(
-        t, "display", 0.0, 1.0, False, bits, f"grey values ({bits} bits)", tuple(presets), None, note
+        t, "display", 0.0, 1.0, False, bits, f"grey values ({bits} bits)", tuple(presets), None,
+        note,
     )
 
 
@@ -263,10 +269,25 @@ def _load(root: Path, display_path: str, dicom_path: str | None, bits: int | Non
     return _from_display(store.read(display_path), bits)
 
 
+_LOADING: dict[tuple, threading.Lock] = {}
+_LOADING_GUARD = threading.Lock()
+
+
 def viewer_image(store: BlobStore, image: Image) -> ViewerImage:
-    """The viewer's pixels of a stored image (the last few, and their PNGs, are cached)."""
+    """The viewer's pixels of a stored image (the last few, and their PNGs, are cached).
+    Concurrent requests for one image (the viewer asks for metadata and both PNGs at once)
+    decode it once."""
     bits = (image.meta or {}).get("bits_stored")
-    return _load(store.root.resolve(), image.display_path, image.dicom_path, bits)
+    key = (store.root.resolve(), image.display_path, image.dicom_path, bits)
+    with _LOADING_GUARD:
+        lock = _LOADING.setdefault(key, threading.Lock())
+    with lock:
+        try:
+            return _load(*key)
+        finally:
+            with _LOADING_GUARD:
+                if len(_LOADING) > 64:
+                    _LOADING.clear()
 
 
 THUMB_SIDE = 160

@@ -49,18 +49,26 @@ def case_with_facts(db: Session, case: Case) -> dict[str, Any]:
     """A case's fields (as :class:`CaseOut`) with its clinical facts."""
     from .._schemas import CaseOut
 
-    return {**CaseOut.model_validate(case).model_dump(), **case_facts(db, [case.id]).get(case.id, {})}
+    facts = case_facts(db, [case.id]).get(case.id, {})
+    return {**CaseOut.model_validate(case).model_dump(), **facts}
 
 
-def reader_worklist(db: Session, actor: Actor, *, status: str | None = None) -> list[dict[str, Any]]:
+def reader_worklist(
+    db: Session, actor: Actor, *, status: str | None = None
+) -> list[dict[str, Any]]:
     """The actor's open reads (:func:`reads.worklist`) with each exam's facts, its
     indication and when it was assigned."""
     items = reads_worklist(db, actor, status=status)
     case_ids = sorted({i["case_id"] for i in items})
     facts = case_facts(db, case_ids)
-    indications = dict(db.execute(select(Case.id, Case.indication).where(Case.id.in_(case_ids))).all()) if case_ids else {}
     read_ids = [i["read_id"] for i in items]
-    assigned = dict(db.execute(select(Read.id, Read.created_at).where(Read.id.in_(read_ids))).all()) if read_ids else {}
+    indications: dict[int, str] = {}
+    assigned: dict[int, Any] = {}
+    if items:
+        cases = select(Case.id, Case.indication).where(Case.id.in_(case_ids))
+        indications = {k: v for k, v in db.execute(cases).all()}
+        reads = select(Read.id, Read.created_at).where(Read.id.in_(read_ids))
+        assigned = {k: v for k, v in db.execute(reads).all()}
     for item in items:
         item.update(facts.get(item["case_id"], {}))
         item["indication"] = indications.get(item["case_id"], "")
@@ -77,7 +85,9 @@ def set_priority(db: Session, actor: Actor, case_id: int, priority: str) -> Case
 
     actor.require("admin", "coordinator")
     if priority not in PRIORITIES:
-        raise InvalidInput(f"priority {priority!r} is not known; expected one of {', '.join(PRIORITIES)}")
+        raise InvalidInput(
+            f"priority {priority!r} is not known; expected one of {', '.join(PRIORITIES)}"
+        )
     case = get_or_404(db, Case, case_id)
     if case.priority != priority:
         old, case.priority = case.priority, priority

@@ -1,62 +1,139 @@
 // Decode a greyscale PNG (8- or 16-bit, not interlaced) to its values, in the browser.
 // The browser's own decoders give 8 bits per channel, which cannot be windowed; this reads
 // the chunks, inflates the zlib stream with the browser's DecompressionStream, and undoes
-// the PNG filters (None, Sub, Up, Average, Paeth). Returns {width, height, bitDepth, data}
-// with data a Uint16Array (16-bit, big-endian in the file) or Uint8Array (8-bit).
+// the PNG filters (None, Sub, Up, Average, Paeth) row by row. It decodes while the bytes
+// arrive (decodePngStream(response)), so on a slow link the image is ready soon after its
+// last byte. Returns {width, height, bitDepth, data}: data a Uint16Array (16-bit, big-endian
+// in the file) or Uint8Array (8-bit).
 "use strict";
 
 class PngError extends Error {}
 
-async function inflate(chunks) {
-  const stream = new Blob(chunks).stream().pipeThrough(new DecompressionStream("deflate"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
+
+// Undo one row's filter in place: cur = the row, prev = the row above (zeros for the first).
+function unfilterRow(f, src, cur, prev, bpp, y) {
+  const n = cur.length;
+  switch (f) {
+    case 0: cur.set(src); break;
+    case 1:  // the first bpp bytes have no left neighbour; the rest run without that test
+      for (let i = 0; i < bpp; i++) cur[i] = src[i];
+      for (let i = bpp; i < n; i++) cur[i] = src[i] + cur[i - bpp];
+      break;
+    case 2: for (let i = 0; i < n; i++) cur[i] = src[i] + prev[i]; break;
+    case 3:
+      for (let i = 0; i < bpp; i++) cur[i] = src[i] + (prev[i] >> 1);
+      for (let i = bpp; i < n; i++) cur[i] = src[i] + ((cur[i - bpp] + prev[i]) >> 1);
+      break;
+    case 4:
+      for (let i = 0; i < bpp; i++) cur[i] = src[i] + prev[i];
+      for (let i = bpp; i < n; i++) {
+        const a = cur[i - bpp], b = prev[i], c = prev[i - bpp];
+        const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
+        cur[i] = src[i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+      }
+      break;
+    default: throw new PngError(`PNG filter type ${f} on row ${y}`);
+  }
 }
 
-async function decodePng16(buffer) {
-  const bytes = new Uint8Array(buffer), view = new DataView(buffer);
-  const SIG = [137, 80, 78, 71, 13, 10, 26, 10];
-  if (bytes.length < 33 || SIG.some((b, i) => bytes[i] !== b)) throw new PngError("not a PNG file");
-  let pos = 8, width = 0, height = 0, bitDepth = 0, colour = -1, interlace = 0;
-  const idat = [];
-  while (pos + 8 <= bytes.length) {
-    const len = view.getUint32(pos), type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
-    const body = bytes.subarray(pos + 8, pos + 8 + len);
-    if (type === "IHDR") {
-      width = view.getUint32(pos + 8); height = view.getUint32(pos + 12);
-      bitDepth = bytes[pos + 16]; colour = bytes[pos + 17]; interlace = bytes[pos + 20];
-    } else if (type === "IDAT") idat.push(body);
-    else if (type === "IEND") break;
-    pos += 12 + len;
-  }
-  if (colour !== 0 || (bitDepth !== 16 && bitDepth !== 8) || interlace !== 0) {
-    throw new PngError(`PNG colour type ${colour}, ${bitDepth} bits, interlace ${interlace}: expected 8/16-bit greyscale, not interlaced`);
-  }
-  const raw = await inflate(idat);
-  const bpp = bitDepth / 8, stride = width * bpp;
-  if (raw.length < height * (stride + 1)) throw new PngError(`truncated PNG: ${raw.length} bytes of image data for ${width}×${height}`);
-  const out = new Uint8Array(height * stride);
-  let prev = new Uint8Array(stride);
-  for (let y = 0; y < height; y++) {
-    const f = raw[y * (stride + 1)], src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-    const cur = out.subarray(y * stride, (y + 1) * stride);
-    switch (f) {
-      case 0: cur.set(src); break;
-      case 1: for (let i = 0; i < stride; i++) cur[i] = src[i] + (i >= bpp ? cur[i - bpp] : 0); break;
-      case 2: for (let i = 0; i < stride; i++) cur[i] = src[i] + prev[i]; break;
-      case 3: for (let i = 0; i < stride; i++) cur[i] = src[i] + (((i >= bpp ? cur[i - bpp] : 0) + prev[i]) >> 1); break;
-      case 4:
-        for (let i = 0; i < stride; i++) {
-          const a = i >= bpp ? cur[i - bpp] : 0, b = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
-          const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-          cur[i] = src[i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+// Decode a fetch Response (or anything with a readable .body) as it streams in.
+async function decodePngStream(response) {
+  const input = response.body.getReader();
+  const inflater = new DecompressionStream("deflate");
+  const sink = inflater.writable.getWriter();
+  let header, headerReady;
+  const gotHeader = new Promise((resolve, reject) => { headerReady = { resolve, reject }; });
+
+  // Input: signature, then chunks (length, type, body, CRC); IDAT bodies go to the inflater
+  // as they arrive, IHDR is read, the rest skipped.
+  const feed = (async () => {
+    let pending = new Uint8Array(0), state = "sig", need = 8, type = "", ihdr = [], ended = false;
+    const take = (n) => { const out = pending.subarray(0, n); pending = pending.subarray(n); return out; };
+    try {
+      while (!ended) {
+        const { value, done } = await input.read();
+        if (done) break;
+        pending = pending.length ? concatBytes(pending, value) : value;
+        while (pending.length && !ended) {
+          if (state === "body") {
+            const part = take(Math.min(need, pending.length));
+            need -= part.length;
+            if (type === "IDAT") await sink.write(part.slice());
+            else if (type === "IHDR") ihdr.push(part.slice());
+            if (need === 0) {
+              if (type === "IHDR") { header = parseIhdr(concatBytes(...ihdr)); headerReady.resolve(); }
+              state = "crc"; need = 4;
+            }
+            continue;
+          }
+          if (pending.length < need) break;
+          const bytes = take(need);
+          if (state === "sig") {
+            if (PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) throw new PngError("not a PNG file");
+            state = "head"; need = 8;
+          } else if (state === "head") {
+            const len = new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(0);
+            type = String.fromCharCode(...bytes.subarray(4, 8));
+            if (type === "IEND") { ended = true; break; }
+            if (!header && type !== "IHDR") throw new PngError("PNG without IHDR first");
+            state = len ? "body" : "crc"; need = len || 4;
+          } else if (state === "crc") { state = "head"; need = 8; }
         }
-        break;
-      default: throw new PngError(`PNG filter type ${f} on row ${y}`);
+      }
+      if (!header) throw new PngError("truncated PNG: no IHDR");
+      await sink.close();
+    } catch (e) { headerReady.reject(e); try { await sink.abort(e); } catch (_) { /* already failed */ } throw e; }
+  })();
+
+  // Output: the inflated rows, unfiltered as they come.
+  const drain = (async () => {
+    await gotHeader;
+    const { width, height, bitDepth } = header, bpp = bitDepth / 8, stride = width * bpp;
+    const out = new Uint8Array(height * stride), rowIn = new Uint8Array(stride + 1);
+    const zeros = new Uint8Array(stride);
+    let y = 0, fill = 0;
+    const reader = inflater.readable.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      let p = 0;
+      while (p < value.length && y < height) {
+        const n = Math.min(stride + 1 - fill, value.length - p);
+        rowIn.set(value.subarray(p, p + n), fill);
+        fill += n; p += n;
+        if (fill === stride + 1) {
+          unfilterRow(rowIn[0], rowIn.subarray(1), out.subarray(y * stride, (y + 1) * stride),
+            y ? out.subarray((y - 1) * stride, y * stride) : zeros, bpp, y);
+          y++; fill = 0;
+        }
+      }
     }
-    prev = cur;
-  }
-  if (bitDepth === 8) return { width, height, bitDepth, data: out };
-  const data = new Uint16Array(width * height);
-  for (let i = 0, j = 0; i < data.length; i++, j += 2) data[i] = (out[j] << 8) | out[j + 1];
-  return { width, height, bitDepth, data };
+    if (y < height) throw new PngError(`truncated PNG: ${y} of ${height} rows`);
+    if (bitDepth === 8) return { width, height, bitDepth, data: out };
+    const data = new Uint16Array(width * height);
+    for (let i = 0, j = 0; i < data.length; i++, j += 2) data[i] = (out[j] << 8) | out[j + 1];
+    return { width, height, bitDepth, data };
+  })();
+  const [, image] = await Promise.all([feed, drain]);
+  return image;
 }
+
+function parseIhdr(b) {
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  const h = { width: v.getUint32(0), height: v.getUint32(4), bitDepth: b[8], colour: b[9], interlace: b[12] };
+  if (h.colour !== 0 || (h.bitDepth !== 16 && h.bitDepth !== 8) || h.interlace !== 0) {
+    throw new PngError(`PNG colour type ${h.colour}, ${h.bitDepth} bits, interlace ${h.interlace}: expected 8/16-bit greyscale, not interlaced`);
+  }
+  return h;
+}
+
+function concatBytes(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+// Decode PNG bytes already in memory.
+function decodePng16(buffer) { return decodePngStream(new Response(buffer)); }

@@ -69,6 +69,10 @@ class Viewer {
 
   async load() {
     const t0 = performance.now();
+    const raw = new URLSearchParams(location.search).get("transfer") === "raw";
+    // The PNGs are asked for at once, beside the metadata (their URLs are known).
+    const png = (res) => fetch(`/api/cases/${this.caseId}/pixels.png?resolution=${res}`, { credentials: "same-origin" });
+    const early = raw ? null : { low: png("low"), full: png("full") };
     const info = await api("GET", `/api/cases/${this.caseId}/viewer`);
     this.info = info;
     this.w = info.width; this.h = info.height;
@@ -80,7 +84,7 @@ class Viewer {
     this.applyPreset(0);
     this.fit();
     const mark = (name) => { this.canvas.dataset[name] = String(Math.round(performance.now() - t0)); };
-    if (new URLSearchParams(location.search).get("transfer") === "raw") {
+    if (raw) {
       const r = await fetch(info.pixels_url, { credentials: "same-origin" });
       if (!r.ok) throw new Error(`image: HTTP ${r.status}`);
       this.setPixels(new Uint16Array(await r.arrayBuffer()), this.w, this.h, "full");
@@ -88,9 +92,9 @@ class Viewer {
       return;
     }
     const get = async (res) => {
-      const r = await fetch(info.png_urls[res], { credentials: "same-origin" });
+      const r = await early[res];
       if (!r.ok) throw new Error(`image (${res}): HTTP ${r.status}`);
-      return decodePng16(await r.arrayBuffer());
+      return decodePngStream(r);  // decoded while it downloads
     };
     const full = get("full");
     try {

@@ -43,7 +43,8 @@ def _signed_trigger(condition: str) -> None:
         )
         return
     op.execute(
-        "CREATE OR REPLACE FUNCTION reports_signed_read_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "CREATE OR REPLACE FUNCTION reports_signed_read_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ "
         f"BEGIN IF {condition.replace('<>', 'IS DISTINCT FROM')} THEN "
         f"RAISE EXCEPTION '{_MESSAGE}'; END IF; RETURN NEW; END $$"
     )
