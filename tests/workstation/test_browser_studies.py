@@ -180,7 +180,7 @@ def test_coordinator_sets_up_and_runs_a_study_in_the_browser(browser, site, shot
         page.click("[data-testid=export-reads-csv]")
     rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
     assert len(rows) == 6 and list(rows[0])[:4] == ["study", "case", "reader", "arm"]
-    assert dl.value.suggested_filename == f"study-{sid}-reads.csv"
+    assert dl.value.suggested_filename == "reads.csv"  # the name `cxrpilot eval study DIR` reads
     with page.expect_download() as dl:
         page.click("[data-testid=export-evaluations-json]")
     assert open(dl.value.path(), encoding="utf-8").read().strip() == "[]"  # none rated yet
