@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.vocabulary import CRITICAL_FINDINGS, OBSERVATIONS, Status, check_observation
 
 __all__ = [
@@ -51,10 +52,10 @@ class Finding:
         if self.probability is not None:
             p = float(self.probability)
             if not (0.0 <= p <= 1.0) or math.isnan(p):
-                raise ValueError(f"probability of {self.name!r} must be in [0, 1], got {p!r}")
+                raise InvalidInputError(f"probability of {self.name!r} must be in [0, 1], got {p!r}")
             object.__setattr__(self, "probability", p)
         if self.status is Status.NOT_ASSESSED and self.probability is not None:
-            raise ValueError(f"{self.name!r} is not assessed but has a probability")
+            raise InvalidInputError(f"{self.name!r} is not assessed but has a probability")
 
     @property
     def assessed(self) -> bool:
@@ -68,11 +69,12 @@ def not_assessed(name: str) -> Finding:
 
 def complete_findings(findings: "list[Finding] | tuple[Finding, ...]") -> tuple[Finding, ...]:
     """All 14 observations in vocabulary order; those missing from ``findings`` are
-    marked not assessed. Raises ``ValueError`` on a duplicate name."""
+    marked not assessed. Raises :class:`~cxrpilot.errors.InvalidInputError` on a duplicate
+    name."""
     by_name: dict[str, Finding] = {}
     for f in findings:
         if f.name in by_name:
-            raise ValueError(f"finding {f.name!r} given twice")
+            raise InvalidInputError(f"finding {f.name!r} given twice")
         by_name[f.name] = f
     return tuple(by_name.get(name) or not_assessed(name) for name in OBSERVATIONS)
 
@@ -126,9 +128,9 @@ class FindingMap:
         check_observation(self.name)
         rows = tuple(tuple(round(float(v), 3) for v in row) for row in self.grid)
         if not rows or not rows[0] or len({len(r) for r in rows}) != 1:
-            raise ValueError(f"map of {self.name!r} must be a non-empty rectangular grid")
+            raise InvalidInputError(f"map of {self.name!r} must be a non-empty rectangular grid")
         if any(not 0.0 <= v <= 1.0 for r in rows for v in r):
-            raise ValueError(f"map of {self.name!r} must have values in [0, 1]")
+            raise InvalidInputError(f"map of {self.name!r} must have values in [0, 1]")
         object.__setattr__(self, "grid", rows)
 
 

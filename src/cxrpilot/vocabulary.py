@@ -112,8 +112,8 @@ def check_quantize(quantize: str | None) -> str | None:
 
 
 def check_observation(name: str) -> str:
-    """Return ``name`` if it is one of the 14 observations, else raise ``ValueError``
+    """Return ``name`` if it is one of the 14 observations, else raise ``InvalidInputError``
     listing the valid names."""
     if name not in OBSERVATIONS:
-        raise ValueError(f"unknown observation {name!r}; expected one of {', '.join(OBSERVATIONS)}")
+        raise InvalidInputError(f"unknown observation {name!r}; expected one of {', '.join(OBSERVATIONS)}")
     return name

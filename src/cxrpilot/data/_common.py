@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.vocabulary import OBSERVATIONS
 
 __all__ = ["normalise_view", "check_labels", "POSITIVE_PNEUMONIA", "NORMAL", "OPACITY_ONLY"]
@@ -42,11 +43,11 @@ def check_labels(labels: Mapping[str, int | None]) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for name, value in labels.items():
         if name not in OBSERVATIONS:
-            raise ValueError(
+            raise InvalidInputError(
                 f"unknown observation {name!r}; expected one of {', '.join(OBSERVATIONS)}"
             )
         if value not in (1, 0, -1, None):
-            raise ValueError(f"label {name!r} has value {value!r}; expected 1, 0, -1 or None")
+            raise InvalidInputError(f"label {name!r} has value {value!r}; expected 1, 0, -1 or None")
         out[name] = value
     return out
 

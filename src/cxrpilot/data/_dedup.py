@@ -31,7 +31,7 @@ import numpy as np
 
 from cxrpilot.data._study import Study
 from cxrpilot.data._union_find import UnionFind
-from cxrpilot.errors import InvalidDatasetError, require
+from cxrpilot.errors import InvalidDatasetError, InvalidInputError, require
 
 __all__ = [
     "DuplicateGroup",
@@ -309,9 +309,9 @@ def find_duplicates(
     >>> sum(g.cross_source for g in groups)  # doctest: +SKIP
     """
     if not 0 <= max_distance < 64:
-        raise ValueError(f"max_distance={max_distance}; expected 0 to 63 bits")
+        raise InvalidInputError(f"max_distance={max_distance}; expected 0 to 63 bits")
     if not -1.0 <= min_correlation <= 1.0:
-        raise ValueError(f"min_correlation={min_correlation}; expected -1 to 1")
+        raise InvalidInputError(f"min_correlation={min_correlation}; expected -1 to 1")
     seen: set[tuple[str, str]] = set()
     for study in studies:
         key = study_key(study)

@@ -11,6 +11,7 @@ import numpy as np
 from cxrpilot.data._dedup import DuplicateGroup, study_key
 from cxrpilot.data._study import Study
 from cxrpilot.data._union_find import UnionFind
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.vocabulary import OBSERVATIONS
 
 __all__ = ["assign_splits", "SPLIT_NAMES", "main_label"]
@@ -79,7 +80,7 @@ def assign_splits(
 
     Raises
     ------
-    ValueError
+    InvalidInputError
         Bad ``fractions``.
 
     Examples
@@ -95,7 +96,7 @@ def assign_splits(
         or any(f < 0 or f != f for f in fractions)
         or abs(sum(fractions) - 1) > 1e-6
     ):
-        raise ValueError(
+        raise InvalidInputError(
             f"fractions={fractions}; expected {len(SPLIT_NAMES)} non-negative shares of "
             f"{'/'.join(SPLIT_NAMES)} summing to 1, e.g. (0.8, 0.1, 0.1)"
         )

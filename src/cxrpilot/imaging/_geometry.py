@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from cxrpilot.errors import InvalidInputError
+
 __all__ = ["fit_square", "square_region"]
 
 
@@ -47,7 +49,7 @@ def fit_square(pixels: np.ndarray, size: int, *, fill: float = 0.0) -> np.ndarra
 
     Raises
     ------
-    ValueError
+    InvalidInputError
         ``pixels`` is not a non-empty 2-D array, or ``size`` < 1.
 
     Examples
@@ -61,11 +63,11 @@ def fit_square(pixels: np.ndarray, size: int, *, fill: float = 0.0) -> np.ndarra
     """
     array = np.asarray(pixels)
     if array.ndim != 2 or array.size == 0:
-        raise ValueError(
+        raise InvalidInputError(
             f"fit_square expects a non-empty 2-D (H, W) array, got shape {array.shape}"
         )
     if int(size) < 1:
-        raise ValueError(f"fit_square size must be >= 1, got {size}")
+        raise InvalidInputError(f"fit_square size must be >= 1, got {size}")
     size = int(size)
     height, width = array.shape
     top, left, new_h, new_w = square_region((height, width), size)

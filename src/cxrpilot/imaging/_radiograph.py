@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from cxrpilot.errors import InvalidInputError
+
 __all__ = ["Radiograph"]
 
 
@@ -66,7 +68,7 @@ class Radiograph:
     def __post_init__(self) -> None:
         px = np.asarray(self.pixels)
         if px.ndim != 2 or px.dtype != np.float32:
-            raise ValueError(f"Radiograph.pixels must be a float32 HxW array, got {px.dtype} {px.shape}")
+            raise InvalidInputError(f"Radiograph.pixels must be a float32 HxW array, got {px.dtype} {px.shape}")
         px = px.view()
         px.flags.writeable = False
         object.__setattr__(self, "pixels", px)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cxrpilot.errors import ModelLoadError, NonFrontalViewError
+from cxrpilot.errors import InvalidInputError, ModelLoadError, NonFrontalViewError
 from cxrpilot.imaging._geometry import fit_square
 
 __all__ = ["VIEW_MODEL", "ViewModel", "view_features", "load_view_model", "lateral_probability",
@@ -177,7 +177,7 @@ def lateral_probability(image: object) -> float:
     pixels = getattr(image, "pixels", image)
     array = np.asarray(pixels, dtype=np.float32)
     if array.ndim != 2:
-        raise ValueError(f"lateral_probability expects an (H, W) image, got shape {array.shape}")
+        raise InvalidInputError(f"lateral_probability expects an (H, W) image, got shape {array.shape}")
     return load_view_model().probability(array)
 
 

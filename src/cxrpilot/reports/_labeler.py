@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from cxrpilot.draft import Finding
-from cxrpilot.errors import ModelLoadError, UnknownModelError
+from cxrpilot.errors import InvalidInputError, ModelLoadError, UnknownModelError
 from cxrpilot.reports._rules import CLAUSE_BREAKS, KEYS, MENTIONS, OR_CONNECTORS, OTHER_FINDINGS, TRIGGERS
 from cxrpilot.reports._sections import normalise, split_sections
 from cxrpilot.vocabulary import LABEL_STATUS, OBSERVATIONS
@@ -424,7 +424,7 @@ def findings_from_labels(labels: Mapping[str, int | None]) -> tuple[Finding, ...
 
     Raises
     ------
-    ValueError
+    InvalidInputError
         For a key that is not one of the 14 observations, or a value other than
         1, 0, -1 or None.
 
@@ -436,7 +436,7 @@ def findings_from_labels(labels: Mapping[str, int | None]) -> tuple[Finding, ...
     """
     unknown = [k for k in labels if k not in OBSERVATIONS]
     if unknown:
-        raise ValueError(f"unknown observation(s) {unknown}; expected keys among {', '.join(OBSERVATIONS)}")
+        raise InvalidInputError(f"unknown observation(s) {unknown}; expected keys among {', '.join(OBSERVATIONS)}")
     findings = []
     for name in OBSERVATIONS:
         value = labels.get(name)
@@ -449,6 +449,6 @@ def findings_from_labels(labels: Mapping[str, int | None]) -> tuple[Finding, ...
             except (TypeError, ValueError):
                 pass
         if isinstance(value, bool) or value not in LABEL_STATUS:
-            raise ValueError(f"label of {name!r} is {value!r}; expected 1, 0, -1 or None")
+            raise InvalidInputError(f"label of {name!r} is {value!r}; expected 1, 0, -1 or None")
         findings.append(Finding(name, LABEL_STATUS[value]))
     return tuple(findings)

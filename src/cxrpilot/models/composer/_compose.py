@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from cxrpilot.draft import Finding, complete_findings
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.models.composer._bank import BANK, NORMAL_IMPRESSION
 from cxrpilot.models.composer._phrases import (
     ABSENT_NOUN,
@@ -44,7 +45,7 @@ def likelihood_phrase(probability: float | None, status: Status) -> str:
 
     Raises
     ------
-    ValueError
+    InvalidInputError
         For a status other than present or uncertain.
 
     >>> likelihood_phrase(0.95, "present"), likelihood_phrase(0.3, "uncertain")
@@ -54,7 +55,7 @@ def likelihood_phrase(probability: float | None, status: Status) -> str:
     if status is Status.UNCERTAIN:
         return "possible" if probability is None or probability >= 0.5 else "cannot be excluded"
     if status is not Status.PRESENT:
-        raise ValueError(f"likelihood wording is for present or uncertain findings, not {status}")
+        raise InvalidInputError(f"likelihood wording is for present or uncertain findings, not {status}")
     if probability is None or probability >= 0.9:
         return "consistent with"
     return "likely"
@@ -297,7 +298,7 @@ def compose(findings: Iterable[Finding], *, indication: str | None = None,
 
     Raises
     ------
-    ValueError
+    InvalidInputError
         For an unknown ``method`` or a finding given twice.
 
     Examples
@@ -312,7 +313,7 @@ def compose(findings: Iterable[Finding], *, indication: str | None = None,
     Airspace opacity, consistent with pneumonia.
     """
     if method not in METHODS:
-        raise ValueError(f"unknown composer method {method!r}; expected one of {', '.join(METHODS)}")
+        raise InvalidInputError(f"unknown composer method {method!r}; expected one of {', '.join(METHODS)}")
     all_findings = complete_findings(list(findings))
     assessed = [f for f in all_findings if f.assessed and f.name != _NO_FINDING]
     findings_text = _findings_text(assessed, method) if assessed else ""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cxrpilot.errors import InvalidInputError
+
 __all__ = ["sigmoid", "fit_temperature", "choose_thresholds"]
 
 
@@ -53,7 +55,7 @@ def fit_temperature(y_true: np.ndarray, logits: np.ndarray) -> float:
     y = np.asarray(y_true, dtype=np.float64)
     z = np.asarray(logits, dtype=np.float64)
     if y.shape != z.shape or y.ndim != 1:
-        raise ValueError(f"y_true and logits must be 1-D of one length, got {y.shape} and {z.shape}")
+        raise InvalidInputError(f"y_true and logits must be 1-D of one length, got {y.shape} and {z.shape}")
     if len(np.unique(y)) < 2:
         return 1.0
     res = minimize_scalar(lambda log_t: _nll(y, z, float(np.exp(log_t))),
@@ -79,7 +81,7 @@ def choose_thresholds(
     y = np.asarray(y_true).astype(bool)
     p = np.asarray(y_prob, dtype=np.float64)
     if y.shape != p.shape or y.ndim != 1 or y.all() or not y.any():
-        raise ValueError("choose_thresholds needs 1-D y_true/y_prob of one length with both classes")
+        raise InvalidInputError("choose_thresholds needs 1-D y_true/y_prob of one length with both classes")
     pos = np.sort(p[y])
     neg = np.sort(p[~y])
     # sensitivity(t) = P(p_pos >= t): keep at least ceil(sens * n_pos) positives at or above t

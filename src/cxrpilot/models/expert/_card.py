@@ -13,7 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cxrpilot.errors import ModelLoadError
+from cxrpilot.errors import InvalidInputError, ModelLoadError
 from cxrpilot.vocabulary import OBSERVATIONS
 
 __all__ = ["ModelCard", "Thresholds", "read_card", "write_card", "CARD_FILE", "WEIGHTS_FILE"]
@@ -39,7 +39,7 @@ class Thresholds:
     def __post_init__(self) -> None:
         lo, hi = float(self.low), float(self.high)
         if not (0.0 <= lo <= hi <= 1.0) or math.isnan(lo) or math.isnan(hi):
-            raise ValueError(f"thresholds must satisfy 0 <= low <= high <= 1, got low={lo}, high={hi}")
+            raise InvalidInputError(f"thresholds must satisfy 0 <= low <= high <= 1, got low={lo}, high={hi}")
         object.__setattr__(self, "low", lo)
         object.__setattr__(self, "high", hi)
 
@@ -102,32 +102,32 @@ class ModelCard:
     def __post_init__(self) -> None:
         labels = tuple(self.labels)
         if not labels:
-            raise ValueError("a model card needs at least one label")
+            raise InvalidInputError("a model card needs at least one label")
         unknown = [name for name in labels if name not in OBSERVATIONS]
         if unknown:
-            raise ValueError(f"unknown labels {unknown}; expected names from {', '.join(OBSERVATIONS)}")
+            raise InvalidInputError(f"unknown labels {unknown}; expected names from {', '.join(OBSERVATIONS)}")
         if len(set(labels)) != len(labels):
-            raise ValueError(f"duplicate labels in {labels}")
+            raise InvalidInputError(f"duplicate labels in {labels}")
         temps = tuple(float(t) for t in self.temperatures)
         if len(temps) != len(labels) or any(not t > 0 for t in temps):
-            raise ValueError(f"need one positive temperature per label ({len(labels)}), got {temps}")
+            raise InvalidInputError(f"need one positive temperature per label ({len(labels)}), got {temps}")
         thresholds = {
             name: t if isinstance(t, Thresholds) else Thresholds(**t)
             for name, t in dict(self.thresholds).items()
         }
         if set(thresholds) != set(labels):
-            raise ValueError(f"thresholds must cover exactly the labels {labels}, got {sorted(thresholds)}")
+            raise InvalidInputError(f"thresholds must cover exactly the labels {labels}, got {sorted(thresholds)}")
         if int(self.image_size) < 8:
-            raise ValueError(f"image_size must be >= 8, got {self.image_size}")
+            raise InvalidInputError(f"image_size must be >= 8, got {self.image_size}")
         if not float(self.std) > 0:
-            raise ValueError(f"std must be > 0, got {self.std}")
+            raise InvalidInputError(f"std must be > 0, got {self.std}")
         assessed = labels if self.assessed is None else tuple(self.assessed)
         outside = [name for name in assessed if name not in labels]
         if outside:
-            raise ValueError(f"assessed findings {outside} are not among the outputs {labels}")
+            raise InvalidInputError(f"assessed findings {outside} are not among the outputs {labels}")
         object.__setattr__(self, "assessed", assessed)
         if len(self.sha256) != 64:
-            raise ValueError(f"sha256 must be 64 hex digits, got {self.sha256!r}")
+            raise InvalidInputError(f"sha256 must be 64 hex digits, got {self.sha256!r}")
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "temperatures", temps)
         object.__setattr__(self, "thresholds", thresholds)
@@ -149,22 +149,22 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
-        """Build a card from the content of ``card.json``; raises ``ValueError`` on bad content."""
+        """Build a card from the content of ``card.json``; raises ``InvalidInputError`` on bad content."""
         data = dict(data)
         schema = data.pop("schema", CARD_SCHEMA)
         if schema not in READABLE_SCHEMAS:
-            raise ValueError(f"card schema {schema!r} is not supported (expected one of "
+            raise InvalidInputError(f"card schema {schema!r} is not supported (expected one of "
                              f"{', '.join(map(str, READABLE_SCHEMAS))})")
         known = set(cls.__dataclass_fields__)
         extra = sorted(set(data) - known)
         if extra:
-            raise ValueError(f"unexpected card fields {extra}")
+            raise InvalidInputError(f"unexpected card fields {extra}")
         missing = sorted(
             name for name, f in cls.__dataclass_fields__.items()
             if name not in data and f.default is MISSING and f.default_factory is MISSING
         )
         if missing:
-            raise ValueError(f"missing card fields {missing}")
+            raise InvalidInputError(f"missing card fields {missing}")
         return cls(**data)
 
 
@@ -183,7 +183,7 @@ def read_card(path: Path) -> ModelCard:
     try:
         data = json.loads(text)
         if not isinstance(data, dict):
-            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+            raise InvalidInputError(f"expected a JSON object, got {type(data).__name__}")
         return ModelCard.from_dict(data)
     except (ValueError, TypeError) as exc:
         raise ModelLoadError(f"model card {str(path)!r} is not a valid expert model card: {exc}") from None

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.maps import resample_grid
 
 __all__ = ["image_grid", "peak", "hit_rate", "MAP_GRID"]
@@ -69,7 +70,7 @@ def hit_rate(points: Sequence[tuple[float, float]],
     0.5
     """
     if len(points) != len(boxes):
-        raise ValueError(f"got {len(points)} points for {len(boxes)} box lists")
+        raise InvalidInputError(f"got {len(points)} points for {len(boxes)} box lists")
     if not points:
         return float("nan")
     hits = [any(x <= px <= x + w and y <= py <= y + h for x, y, w, h in bx)

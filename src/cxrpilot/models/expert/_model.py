@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cxrpilot.draft import Finding, FindingMap, apply_no_finding_rule
-from cxrpilot.errors import ModelLoadError, UnknownModelError
+from cxrpilot.errors import InvalidInputError, ModelLoadError, UnknownModelError
 from cxrpilot.models.expert._calibration import sigmoid
 from cxrpilot.models.expert._card import CARD_FILE, WEIGHTS_FILE, ModelCard, read_card
 from cxrpilot.vocabulary import Status
@@ -226,12 +226,12 @@ class ExpertModel:
 
         Raises
         ------
-        ValueError
+        InvalidInputError
             A name is not an output, or the weights give no maps.
         """
         unknown = [n for n in names if n not in self.labels]
         if unknown or not self._has_maps:
-            raise ValueError(f"cannot map {unknown or list(names)} with {self.model_id}: "
+            raise InvalidInputError(f"cannot map {unknown or list(names)} with {self.model_id}: "
                              + ("not among its outputs" if unknown else "its weights give no maps"))
         _, cams = self._run(preprocess([radiograph], self.card), maps=True)
         return self._maps_from(cams[0], radiograph, list(names))

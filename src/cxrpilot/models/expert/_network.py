@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from transformers import ResNetConfig, ResNetForImageClassification
 
+from cxrpilot.errors import InvalidInputError
+
 __all__ = ["ARCHITECTURES", "build_network", "export_onnx", "LogitsAndMaps"]
 
 #: Named ResNet configurations (greyscale input, basic blocks), smallest first.
@@ -24,7 +26,7 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
 def build_network(arch: str, num_labels: int) -> ResNetForImageClassification:
     """A randomly initialised ``transformers`` ResNet for 1-channel input."""
     if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+        raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
     config = ResNetConfig(
         num_channels=1, layer_type="basic", hidden_act="relu", num_labels=num_labels,
         downsample_in_first_stage=False, **ARCHITECTURES[arch],

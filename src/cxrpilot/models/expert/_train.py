@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from cxrpilot import __version__
-from cxrpilot.errors import InvalidDatasetError
+from cxrpilot.errors import InvalidDatasetError, InvalidInputError
 from cxrpilot.machine import describe_machine
 from cxrpilot.models.expert._cache import cached_images
 from cxrpilot.models.expert._calibration import choose_thresholds, fit_temperature, sigmoid
@@ -220,11 +220,11 @@ def train_expert(
     from cxrpilot.models.expert._network import ARCHITECTURES
 
     if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+        raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
     if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+        raise InvalidInputError(f"epochs must be >= 1, got {epochs}")
     if image_size < 16:
-        raise ValueError(f"image_size must be >= 16, got {image_size}")
+        raise InvalidInputError(f"image_size must be >= 16, got {image_size}")
     sources = tuple(sources or SOURCES)
     unknown = sorted(set(sources) - set(SOURCES))
     if unknown:

@@ -91,7 +91,8 @@ def split_tensor(tensor, key):
         num_splits = 2
         new_keys = ["k_proj", "v_proj"]
     else:
-        raise ValueError(f"Unrecognized tensor type in key: {key}")
+        raise ModelLoadError(f"checkpoint tensor {key!r} is neither a fused qkv nor a kv projection; "
+                             "expected a Janus-Pro (DeepSeek-format) checkpoint")
 
     split_size = tensor.shape[0] // num_splits
     tensors = torch.split(tensor, split_size, dim=0)

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cxrpilot.errors import InvalidDatasetError, ModelLoadError
+from cxrpilot.errors import InvalidDatasetError, InvalidInputError, ModelLoadError
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "TrainExample", "examples_from_studies", "finetune"]
 
@@ -103,16 +103,16 @@ class FinetuneConfig:
 
     def __post_init__(self) -> None:
         if self.method not in ("lora", "full"):
-            raise ValueError(f"method must be 'lora' or 'full', got {self.method!r}")
+            raise InvalidInputError(f"method must be 'lora' or 'full', got {self.method!r}")
         if self.precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
+            raise InvalidInputError(f"precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         for name in ("lora_rank", "batch_size", "grad_accum", "epochs", "keep_checkpoints", "max_answer_tokens"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+                raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if not 0.0 <= self.lora_dropout < 1.0:
-            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
+            raise InvalidInputError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
         if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+            raise InvalidInputError(f"learning_rate must be > 0, got {self.learning_rate!r}")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from cxrpilot.errors import InvalidInputError
+
 __all__ = ["BITS", "DecodeStream", "OrtDecoder", "build_decoder_graph", "cache_folder", "default_cache_root"]
 
 #: Weight widths the decoder graph can be built with (None: fp32, for checking the graph).
@@ -166,14 +168,14 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
     from onnx import TensorProto, helper
 
     if bits is not None and bits not in BITS:
-        raise ValueError(f"bits must be one of {BITS} or None, got {bits!r}")
+        raise InvalidInputError(f"bits must be one of {BITS} or None, got {bits!r}")
     shape = _shape_of(language_model)
     g = _GraphBuilder(bits)
 
     rotary = language_model.rotary_emb
     rope_type = getattr(rotary, "rope_type", "default")
     if rope_type not in ("default", "linear"):  # fixed tables cannot follow length-dependent RoPE
-        raise ValueError(f"the ONNX Runtime decoder supports default or linear RoPE, not {rope_type!r}")
+        raise InvalidInputError(f"the ONNX Runtime decoder supports default or linear RoPE, not {rope_type!r}")
     inv_freq = _numpy(rotary.inv_freq)
     scaling = float(getattr(rotary, "attention_scaling", 1.0))
     angles = np.outer(np.arange(max_length, dtype=np.float32), inv_freq)
@@ -375,7 +377,7 @@ class OrtDecoder:
             Cache positions to allocate per row (prompt + new tokens).
         """
         if capacity > self.max_length:
-            raise ValueError(f"{capacity} positions (prompt + new tokens) exceed the decoder's "
+            raise InvalidInputError(f"{capacity} positions (prompt + new tokens) exceed the decoder's "
                              f"max_length {self.max_length}")
         return DecodeStream(self, past_key_values, lengths, capacity)
 
@@ -455,7 +457,7 @@ class DecodeStream:
         """Feed one token per row (embeddings (batch, 1, hidden)); the next-token logits
         (batch, vocab)."""
         if int(self.lengths.max()) >= self.capacity:
-            raise ValueError(f"the key/value cache is full ({self.capacity} positions)")
+            raise RuntimeError(f"the key/value cache is full ({self.capacity} positions)")  # a bug, not input
         self.binding.bind_cpu_input("inputs_embeds", np.ascontiguousarray(embeds, dtype=np.float32))
         self.binding.bind_cpu_input("seqlens_k", self.lengths)  # total length (with this token) - 1
         self.binding.bind_cpu_input("total_sequence_length",

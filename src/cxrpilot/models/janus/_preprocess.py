@@ -36,7 +36,7 @@ from transformers.image_transforms import resize as np_resize
 from transformers.image_utils import ChannelDimension, SizeDict
 from transformers.models.janus.image_processing_pil_janus import JanusImageProcessorPil
 
-from cxrpilot.errors import ModelLoadError
+from cxrpilot.errors import InvalidInputError, ModelLoadError
 
 __all__ = ["RESIZE_RULES", "DEFAULT_RESIZE_RULE", "resized_size", "DeepseekJanusImageProcessor",
            "image_processor_like", "load_processor", "restore_added_tokens"]
@@ -48,9 +48,9 @@ DEFAULT_RESIZE_RULE = "deepseek"
 
 
 def check_resize_rule(rule: Any) -> str:
-    """``rule`` if it is one of :data:`RESIZE_RULES`, else ValueError naming the valid ones."""
+    """``rule`` if it is one of :data:`RESIZE_RULES`, else InvalidInputError naming the valid ones."""
     if rule not in RESIZE_RULES:
-        raise ValueError(f"unknown resize_rule {rule!r}; expected one of {', '.join(map(repr, RESIZE_RULES))}")
+        raise InvalidInputError(f"unknown resize_rule {rule!r}; expected one of {', '.join(map(repr, RESIZE_RULES))}")
     return rule
 
 
@@ -82,7 +82,7 @@ def resized_size(
     """
     check_resize_rule(rule)
     if height <= 0 or width <= 0:
-        raise ValueError(f"image size must be positive, got height={height}, width={width}")
+        raise InvalidInputError(f"image size must be positive, got height={height}, width={width}")
     longest = max(height, width)
     if rule == "deepseek":
         return (max(int(height / longest * image_size), min_size), max(int(width / longest * image_size), min_size))
@@ -109,7 +109,7 @@ class DeepseekJanusImageProcessor(JanusImageProcessorPil):
                **kwargs: Any) -> np.ndarray:
         """Resize a channels-first image so its longest side is ``size`` by :attr:`resize_rule`."""
         if size.height is None or size.width is None or size.height != size.width:
-            raise ValueError(f"output height and width must be equal, got height={size.height}, width={size.width}")
+            raise InvalidInputError(f"output height and width must be equal, got height={size.height}, width={size.width}")
         height, width = image.shape[-2:]
         new_size = resized_size(height, width, image_size=size.height, min_size=min_size, rule=self.resize_rule)
         return np_resize(image, size=new_size, resample=resample or self.resample,

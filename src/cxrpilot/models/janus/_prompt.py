@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cxrpilot.draft import Finding
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.vocabulary import Status, check_observation
 
 __all__ = [
@@ -92,11 +93,11 @@ CHAT_FORMATS: dict[str, ChatFormat] = {
 
 
 def get_chat_format(name: str) -> ChatFormat:
-    """The :class:`ChatFormat` called ``name``; ``ValueError`` listing the valid names."""
+    """The :class:`ChatFormat` called ``name``; ``InvalidInputError`` listing the valid names."""
     try:
         return CHAT_FORMATS[name]
     except KeyError:
-        raise ValueError(
+        raise InvalidInputError(
             f"unknown chat format {name!r}; expected one of {', '.join(CHAT_FORMATS)}"
         ) from None
 
@@ -105,7 +106,7 @@ def present_findings(findings: Iterable[Finding | str] | None) -> list[str]:
     """Names of the present findings, in the order given, without ``"No Finding"``.
 
     Plain strings are taken as names of present findings; :class:`~cxrpilot.draft.Finding`
-    objects count when their status is present. Unknown names raise ``ValueError``.
+    objects count when their status is present. Unknown names raise ``InvalidInputError``.
     """
     names: list[str] = []
     for item in findings or ():
@@ -162,7 +163,7 @@ def build_question(
 def format_answer(findings: str | None, impression: str | None) -> str:
     """The target text of a report: ``"FINDINGS: ...\\n\\nIMPRESSION: ..."``.
 
-    Either section may be missing; raises ``ValueError`` when both are empty.
+    Either section may be missing; raises ``InvalidInputError`` when both are empty.
     """
     parts = []
     if findings and findings.strip():
@@ -170,5 +171,5 @@ def format_answer(findings: str | None, impression: str | None) -> str:
     if impression and impression.strip():
         parts.append(f"IMPRESSION: {' '.join(impression.split())}")
     if not parts:
-        raise ValueError("a report needs FINDINGS or IMPRESSION text; both are empty")
+        raise InvalidInputError("a report needs FINDINGS or IMPRESSION text; both are empty")
     return "\n\n".join(parts)

@@ -153,7 +153,7 @@ def resolve_dtype(dtype: Any, device: Any) -> Any:
     if isinstance(dtype, str):
         value = getattr(torch, dtype.removeprefix("torch."), None)
         if not isinstance(value, torch.dtype):
-            raise ValueError(f"unknown dtype {dtype!r}; expected e.g. 'float32' or 'bfloat16'")
+            raise InvalidInputError(f"unknown dtype {dtype!r}; expected e.g. 'float32' or 'bfloat16'")
         return value
     return dtype
 
@@ -326,9 +326,9 @@ class JanusReporter:
         n = len(radiographs)
         for name, seq in (("indications", indications), ("expert_findings", expert_findings)):
             if seq is not None and len(seq) != n:
-                raise ValueError(f"{name} has {len(seq)} entries for {n} radiographs; give one per radiograph")
+                raise InvalidInputError(f"{name} has {len(seq)} entries for {n} radiographs; give one per radiograph")
         if max_new_tokens < 1 or batch_size < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"max_new_tokens and batch_size must be >= 1, got {max_new_tokens} and {batch_size}"
             )
         tok = self.processor.tokenizer
