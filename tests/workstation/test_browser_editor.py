@@ -54,7 +54,7 @@ def test_templates_macros_phrases_sign_and_print(browser, site, shots):
     page.goto(f"{server.url}/read/{read}")
     page.wait_for_selector("body[data-editor-ready]")
     assert _value(page, "indication") == "Cough and fever."
-    assert page.inner_text("[data-testid=exam-line]").startswith("Urgent")
+    assert page.inner_text("[data-testid=priority]") == "Urgent"
 
     # F2: the normal template; Ctrl+Z in FINDINGS undoes it there.
     page.keyboard.press("F2")

@@ -19,10 +19,12 @@ PIXEL = (
     "([x, y]) => Array.from(document.querySelector('[data-testid=viewer-canvas]')"
     ".getContext('2d').getImageData(x, y, 1, 1).data)"
 )
-#: The canvas's size and the image's size (the viewer fits the image, centred, on load).
+#: The canvas's size, device pixel ratio, and where the viewer put the image (its zoom and
+#: the image's top-left corner on the canvas, published on the canvas element).
 GEOMETRY = (
     "() => { const c = document.querySelector('[data-testid=viewer-canvas]');"
-    " return [c.clientWidth, c.clientHeight, c.width / c.clientWidth]; }"
+    " return [c.clientWidth, c.clientHeight, c.width / c.clientWidth, +c.dataset.zoom,"
+    " +c.dataset.originX, +c.dataset.originY]; }"
 )
 FAR = (0.05, 0.95)  # (row, column) fractions where neither test map has any weight
 
@@ -58,9 +60,8 @@ class Probe:
 
     def __init__(self, page, width: int, height: int) -> None:
         self.page, self.w, self.h = page, width, height
-        cw, ch, self.dpr = page.evaluate(GEOMETRY)
-        self.zoom = min(cw / width, ch / height)
-        self.pan = ((cw - width * self.zoom) / 2, (ch - height * self.zoom) / 2)
+        cw, ch, self.dpr, self.zoom, ox, oy = page.evaluate(GEOMETRY)
+        self.pan = (ox, oy)
         self.centre = (cw / 2, ch / 2)
 
     def zoomed(self, factor: float) -> None:

@@ -103,7 +103,7 @@ def test_viewer_tools(browser, site, shots, rg1_uncr):
         "Header window 1", "Lung", "Mediastinum", "Bone", "Full range"]
     page.keyboard.press("2")
     assert _data(page, "preset") == "Lung"
-    assert "stored values (15 bits)" in page.inner_text("[data-testid=wl-readout]")
+    assert "stored values, 15 bits" in page.inner_text("[data-testid=wl-readout]")
     x, y = _canvas_point(page, 0.5, 0.5)
     page.mouse.move(x, y)
     page.mouse.down()

@@ -35,13 +35,13 @@ def test_png_case_gives_its_grey_values(world):
     data = png_bytes(600)
     case_id = world.upload(data)["case"]["id"]
     info, px = _pixels(world.admin, case_id)
-    assert info["source"] == "display" and info["units"] == "grey values (8 bits)"
+    assert info["source"] == "display" and info["units"] == "grey values, 8 bits"
     assert (info["offset"], info["scale"], info["monochrome1"]) == (0.0, 1.0, False)
     original = np.asarray(Image.open(io.BytesIO(data)))
     assert np.array_equal(px, original)  # the 8-bit values themselves
     names = [p["name"] for p in info["presets"]]
-    assert names == ["Lung", "Mediastinum", "Bone", "Full range"]
-    assert info["presets"][-1] == {"name": "Full range", "center": 127.5, "width": 255.0}
+    assert names == ["Full range", "Lung", "Mediastinum", "Bone"]  # as stored, first
+    assert info["presets"][0] == {"name": "Full range", "center": 127.5, "width": 255.0}
     assert info["spacing"] is None and "lengths in pixels" in info["spacing_note"]
     header = world.admin.ok("get", info["header_url"])
     assert header == {"available": False, "note": "not a DICOM image: no header", "elements": []}
@@ -61,7 +61,7 @@ def test_dicom_case_gives_its_own_units_losslessly(world, rg1_uncr):
     assert info["scale"] == 1.0 and info["offset"] == float(stored.min())
     assert np.array_equal(px.astype(np.int64) + int(info["offset"]), stored.astype(np.int64))
     assert info["monochrome1"] is True and info["bits_stored"] == 15
-    assert info["units"] == "stored values (15 bits)"
+    assert info["units"] == "stored values, 15 bits"
     presets = {p["name"]: p for p in info["presets"]}
     # the header's own window, in its own units, untouched
     assert presets["Header window 1"] == {"name": "Header window 1", "center": 15000.0, "width": 30000.0}

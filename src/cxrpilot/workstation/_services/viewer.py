@@ -16,14 +16,16 @@ INVERSE Presentation LUT Shape); the viewer inverts its grey scale for these.
 
 Window presets, all in the image's own units (centre, width):
 
-* the header's windows (Window Center / Width, named by their explanation);
+* the header's windows (Window Center / Width, named by their explanation); a DICOM
+  without one gets **Auto (1-99 %)** first (the 1st to 99th percentile);
 * **Lung**, **Mediastinum**, **Bone**: from the image's histogram in display sense
   (``d``: 0 darkest ... 1 brightest as the image is meant to be seen): lung spreads the
   darker part (the 2nd to 65th percentile of ``d``) over the grey scale, mediastinum the
   denser part (35th to 99th), bone the densest (70th to 99.8th). Radiographs have no
   calibrated units (CT's Hounsfield units), so these come from each image's own range;
 * **Full range**: ``0 .. 2**BitsStored - 1`` through the rescale (for PNG / JPEG their bit
-  depth), which shows every value the detector can store.
+  depth, and first: their stored grey values are their intended display), which shows
+  every value the detector can store.
 
 Two resolutions are served: ``full`` and ``low`` (block means, at most :data:`LOW_SIDE`
 pixels on the longer side) for a quick first view while the full image arrives.
@@ -140,9 +142,14 @@ def low_resolution(pixels: np.ndarray) -> np.ndarray:
     return np.round(blocks.mean(axis=(1, 3))).astype(np.uint16)
 
 
-def _presets(t: np.ndarray, offset: float, scale: float, mono1: bool, full: tuple[float, float]):
+def _presets(
+    t: np.ndarray, offset: float, scale: float, mono1: bool, full: tuple[float, float], *, auto: bool
+):
     sample = t[:: max(1, t.shape[0] // 512), :: max(1, t.shape[1] // 512)].astype(np.float64)
     out = []
+    if auto:  # a general first view where the header has no window of its own
+        lo, hi = (offset + scale * float(v) for v in np.percentile(sample, (1, 99)))
+        out.append(_window("Auto (1-99 %)", lo, hi))
     for name, lo_q, hi_q in ANATOMIC_PRESETS:
         # display-sense percentiles: for MONOCHROME1 the darkest display is the highest value
         qs = (100 - hi_q, 100 - lo_q) if mono1 else (lo_q, hi_q)
@@ -231,9 +238,9 @@ def _from_dicom(data: bytes) -> ViewerImage:
         half = 2 ** (bits - 1)
         full = sorted((intercept - slope * half, intercept + slope * (half - 1)))
     units = (
-        f"stored values ({bits} bits)"
+        f"stored values, {bits} bits"
         if (slope, intercept) == (1.0, 0.0)
-        else f"rescaled values (slope {slope:g}, intercept {intercept:g}; {bits} bits stored)"
+        else f"rescaled values: slope {slope:g}, intercept {intercept:g}, {bits} bits stored"
     )
     presets = []
     centers, widths = _as_list(ds.get("WindowCenter")), _as_list(ds.get("WindowWidth"))
@@ -242,7 +249,7 @@ def _from_dicom(data: bytes) -> ViewerImage:
         name = explanations[i] if i < len(explanations) and explanations[i] else ""
         name = name or f"Header window {i + 1}"
         presets.append({"name": name, "center": round(c, 2), "width": round(max(w, 1.0), 2)})
-    presets += _presets(t, offset, scale, mono1, (full[0], full[1]))
+    presets += _presets(t, offset, scale, mono1, (full[0], full[1]), auto=not presets)
     spacing, note = _spacing(ds)
     t.flags.writeable = False
     return ViewerImage(t, "dicom", offset, scale, mono1, bits, units, tuple(presets), spacing, note)
@@ -253,10 +260,12 @@ def _from_display(data: bytes, bits_stored: int | None) -> ViewerImage:
     top = 2**bits - 1
     t = np.round(decode_png16(data).astype(np.float64) * top).astype(np.uint16)
     t.flags.writeable = False
-    presets = _presets(t, 0.0, 1.0, False, (0.0, float(top)))
+    # the stored grey values are the intended display of a PNG/JPEG: full range first
+    lung, mediastinum, bone, full = _presets(t, 0.0, 1.0, False, (0.0, float(top)), auto=False)
+    presets = [full, lung, mediastinum, bone]
     note = "PNG/JPEG image: no pixel spacing, lengths in pixels only"
     return ViewerImage(
-        t, "display", 0.0, 1.0, False, bits, f"grey values ({bits} bits)", tuple(presets), None,
+        t, "display", 0.0, 1.0, False, bits, f"grey values, {bits} bits", tuple(presets), None,
         note,
     )
 

@@ -6,7 +6,7 @@
 "use strict";
 
 const SECTION_NAMES = ["indication", "technique", "comparison", "findings", "impression"];
-const SECTION_ROWS = { indication: 2, technique: 2, comparison: 2, findings: 7, impression: 4 };
+const SECTION_ROWS = { indication: 1, technique: 1, comparison: 1, findings: 7, impression: 4 };
 
 class ReportEditor {
   constructor(templates, { onInput } = {}) {

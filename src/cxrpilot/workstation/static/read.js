@@ -199,8 +199,8 @@ function draftSection(d) {
   // stay here, beside the editor; the report text holds report language only.
   const dr = d.draft;
   panel.append(
-    el("p", { class: "muted draftinfo", "data-testid": "draft-model" }, `${dr.banner}. Model ${dr.model_id} ${dr.model_version}. Press `,
-      el("kbd", {}, "d"), " to hide or show; click a finding to put its sentence in FINDINGS or take it out."));
+    el("p", { class: "muted draftinfo", "data-testid": "draft-model" }, `${dr.banner}. Model ${dr.model_id} ${dr.model_version}. `,
+      el("kbd", {}, "d"), " hides or shows; a click on a finding puts its sentence in FINDINGS (✓) or takes it out."));
   const crit = new Set(dr.critical_flags.map(f => f.name));
   const assessed = dr.findings.filter(f => f.status !== "not_assessed");
   const notAssessed = dr.findings.filter(f => f.status === "not_assessed").map(f => f.name);
@@ -236,10 +236,9 @@ async function openReport() {
   }
 }
 
-// Age, sex, view and priority of the exam (clinical facts of the order, no AI).
+// Age, sex and view of the exam (clinical facts of the order and image, no AI).
 function examLine(c) {
   const bits = [];
-  if (c.priority && c.priority !== "routine") bits.push(el("span", { class: `prio ${c.priority}`, text: PRIORITY[c.priority] }));
   const who = [c.patient_age_years != null ? `${Math.floor(c.patient_age_years)} y` : null, c.patient_sex, c.view_position].filter(Boolean);
   if (who.length) bits.push(el("span", { class: "muted", text: who.join(" · ") }));
   return bits.length ? el("p", { class: "examline", "data-testid": "exam-line" }, ...bits) : null;
@@ -263,8 +262,10 @@ async function main() {
   viewer.load().then(prefetchNext).catch(e => showError("error", e));
 
   editor = new ReportEditor(templates, { onInput: onEdit });
-  side.append(el("h3", {}, d.case.label, " ", el("span", { id: "status-badge", class: `badge ${d.read.status}`,
-    text: d.read.status.replace("_", " ") })));
+  const prio = d.case.priority && d.case.priority !== "routine"
+    ? el("span", { class: `prio ${d.case.priority}`, "data-testid": "priority", text: PRIORITY[d.case.priority] }) : null;
+  side.append(el("h3", { class: "casehead" }, d.case.label, " ", el("span", { id: "status-badge", class: `badge ${d.read.status}`,
+    text: d.read.status.replace("_", " ") }), prio ? " " : null, prio));
   const line = examLine(d.case);
   if (line) side.append(line);
   if (templates.warning) side.append(el("p", { class: "error", text: `Templates: ${templates.warning}` }));
@@ -291,7 +292,8 @@ async function main() {
     saveState,
     el("div", { class: "actions" }, signBtn, amendBtn, printLink, el("button", { onclick: nextCase }, "Next case (n)")),
     editor.phrasePanel()),
-    el("div", { id: "versions", class: "versions" }));
+    el("div", { id: "versions", class: "versions" }),
+    el("p", { class: "muted disclaimer", text: "Research and demonstration software — not for clinical use." }));
 
   const rep = await openReport();
   S.report = rep;

@@ -198,7 +198,7 @@ class Viewer {
     this.drawImageTo(ctx, this.matrix(), dpr);
     this.renderLoupe();
     const oneToOne = Math.abs(this.zoom * dpr - 1) < 1e-6;
-    this.readout.textContent = `W ${fmt(this.width)}  L ${fmt(this.center)} (${this.info.units})` +
+    this.readout.textContent = `W ${fmt(this.width)}  L ${fmt(this.center)} · ${this.info.units} ·` +
       `  zoom ${oneToOne ? "1:1" : this.zoom.toFixed(2)}` + (this.invert ? "  inverted" : "") +
       (this.rot ? `  rotated ${this.rot * 90}°` : "") + (this.flipH ? "  flipped ⇋" : "") + (this.flipV ? "  flipped ⇵" : "") +
       `  (${this.info.source}, ${this.w}×${this.h}${this.resolution === "low" ? ", low resolution — loading full…" : ""})`;
@@ -232,8 +232,10 @@ class Viewer {
 
   // The view's state on the canvas element (read by tests and scripts), at once.
   publish() {
+    const o = this.toCanvas(0, 0);  // where the image's first pixel corner is (CSS px)
     Object.assign(this.canvas.dataset, { window: Math.round(this.width), level: Math.round(this.center),
-      zoom: this.zoom.toFixed(4), rotation: String(this.rot * 90), flip: (this.flipH ? "h" : "") + (this.flipV ? "v" : "") });
+      zoom: this.zoom.toFixed(4), originX: o.x.toFixed(2), originY: o.y.toFixed(2),
+      rotation: String(this.rot * 90), flip: (this.flipH ? "h" : "") + (this.flipV ? "v" : "") });
   }
 
   schedule() {
@@ -242,12 +244,15 @@ class Viewer {
     this.raf = requestAnimationFrame(() => { this.raf = 0; this.render(); });
   }
 
+  // Fit the image below the toolbar and above the readout, so that neither covers it.
   fit() {
     if (!this.info) return;
     const cw = this.canvas.clientWidth, ch = this.canvas.clientHeight;
+    const top = this.toolbar.offsetTop + this.toolbar.offsetHeight + 4, bottom = 30;  // the readout's line
+    const avail = Math.max(ch - top - bottom, ch / 2);
     const [ew, eh] = this.rot % 2 ? [this.h, this.w] : [this.w, this.h];
-    this.zoom = Math.min(cw / ew, ch / eh);
-    this.panX = cw / 2; this.panY = ch / 2;
+    this.zoom = Math.min(cw / ew, avail / eh);
+    this.panX = cw / 2; this.panY = avail === ch / 2 ? ch / 2 : top + avail / 2;
     this.schedule();
   }
 

@@ -1,0 +1,52 @@
+"""Screenshots of the read page at 1280x800 and 1920x1080 (both arms), for review.
+
+Saved to $CXRPILOT_SCREENSHOTS (or the test's temporary folder). The test also checks what
+a small screen must still show without scrolling the page: the image, the toolbar, the
+report's FINDINGS and IMPRESSION and the Sign button inside the side panel's scroll.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import PASSWORD, browser_login, sample_images, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+SIZES = ((1280, 800), (1920, 1080))
+
+
+def test_read_page_screenshots(browser, site, shots):
+    server, admin = site
+    cases = [
+        admin.ok("post", "/api/cases", files={"file": (f"{i}.png", data, "image/png")},
+                 data={"indication": "Cough and fever for three days.", "priority": "urgent"})["case"]["id"]
+        for i, data in enumerate(sample_images(2))
+    ]
+    for c in cases:
+        wait_for(lambda c=c: admin.ok("get", f"/api/cases/{c}")["draft_status"] == "ready", timeout=30)
+    rad = admin.ok("post", "/api/users", 201,
+                   json={"username": "rad0", "password": PASSWORD, "role": "radiologist"})["id"]
+    reads = {arm: admin.ok("post", "/api/reads", 201, json={"case_id": c, "reader_id": rad, "arm": arm})["id"]
+             for arm, c in zip(("ai_assisted", "scp"), cases, strict=True)}
+    for w, h in SIZES:
+        page = browser(strict_csp=True, viewport={"width": w, "height": h})
+        browser_login(page, server.url, "rad0")
+        page.wait_for_url("**/worklist")
+        page.wait_for_selector("body[data-worklist-ready]")
+        page.screenshot(path=str(shots / f"worklist-{w}x{h}.png"))
+        for arm, read in reads.items():
+            page.goto(f"{server.url}/read/{read}")
+            page.wait_for_selector("[data-testid=viewer-canvas][data-resolution=full]", timeout=30000)
+            page.wait_for_selector("body[data-editor-ready]")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(shots / f"read-{arm}-{w}x{h}.png"))
+            # the page itself does not scroll; the side panel does
+            assert page.evaluate("() => document.documentElement.scrollHeight <= innerHeight + 1")
+            toolbar = page.locator(".viewer .toolbar").bounding_box()
+            canvas = page.locator("[data-testid=viewer-canvas]").bounding_box()
+            assert toolbar["y"] + toolbar["height"] < canvas["y"] + canvas["height"] * 0.25
+            sign = page.locator("[data-testid=sign]")
+            sign.scroll_into_view_if_needed()
+            assert sign.is_visible()
+        page.context.close()
