@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import sys
 import tempfile
 import threading
@@ -159,17 +158,17 @@ def main() -> None:
     model_id = next(d for d in drafts.values() if not isinstance(d, Exception)).model_id
     refused = sum(isinstance(d, Exception) for d in drafts.values())
     lines = [
-        f"machine: {machine()}; load average {load_avg:.2f} at start (a model trains in the "
-        "background on this machine; all runs at nice 10); no GPU lent to this session",
-        f"model: {model_id} ({args.model or 'shipped default'}); {n} shared JPEGs "
+        (f"machine: {machine()}; load average {load_avg:.2f} at start (a model trains in the "
+        "background on this machine; all runs at nice 10); no GPU lent to this session"),
+        (f"model: {model_id} ({args.model or 'shipped default'}); {n} shared JPEGs "
         f"(NIH ChestX-ray14 first, then covid-radiography), {refused} refused by the checks "
         f"(recorded as failed rows), {n - unique} byte-identical duplicates (one RESULTS row "
-        f"per content: {unique} rows); batch size {args.batch_size}",
+        f"per content: {unique} rows); batch size {args.batch_size}"),
         "",
         "| run | wall s | images/s | images/s excl. start-up | peak RSS per worker (MiB) |",
         "|---|---:|---:|---:|---:|",
-        f"| one process (`report` loop) | {total:.1f} | {n / total:.1f} | "
-        f"{n / stages['wall']:.1f} (model load {stages['model_load']:.1f} s) | - |",
+        (f"| one process (`report` loop) | {total:.1f} | {n / total:.1f} | "
+        f"{n / stages['wall']:.1f} (model load {stages['model_load']:.1f} s) | - |"),
     ]
     where = [
         "",
@@ -177,9 +176,9 @@ def main() -> None:
         "",
         "| run | read+hash | decode+checks (`imaging.load`) | model+compose | write Parquet (driver) |",
         "|---|---:|---:|---:|---:|",
-        f"| one process | {stages['read']:.1f} ({stages['read'] / n * 1e3:.1f} ms) | "
+        (f"| one process | {stages['read']:.1f} ({stages['read'] / n * 1e3:.1f} ms) | "
         f"{stages['load']:.1f} ({stages['load'] / n * 1e3:.1f} ms) | "
-        f"{stages['draft']:.1f} ({stages['draft'] / n * 1e3:.1f} ms) | - |",
+        f"{stages['draft']:.1f} ({stages['draft'] / n * 1e3:.1f} ms) | - |"),
     ]
     for workers in (1, 2):
         summary, startup, rows, peak = batch(files, args.model, workers, args.batch_size)
@@ -201,9 +200,9 @@ def main() -> None:
         if mismatched:
             sys.exit(lines_note)
     lines += where
-    lines += ["", f"Results of `batch` equal the one-process drafts on all {n} images "
+    lines += ["", (f"Results of `batch` equal the one-process drafts on all {n} images "
               "(findings, statuses, probabilities to the bit, FINDINGS and IMPRESSION text; "
-              "the same error text for the refused ones)."]
+              "the same error text for the refused ones).")]
     text = "\n".join(lines)
     print(text)
     if args.no_write:

@@ -77,7 +77,7 @@ class WholeReportRetrieval:
         # per distinct label vector: its most frequent text (then the shortest), and how common
         self.entries = []
         for vec, c in groups.items():
-            text, n = sorted(c.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0]
+            text, _n = min(c.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
             self.entries.append((vec, text, sum(c.values())))
         self.exact = {vec: text for vec, text, _ in self.entries}
 
@@ -136,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
 
     from cxrpilot.evaluation import report_metrics
     from cxrpilot.models.composer import compose
@@ -194,9 +194,9 @@ def main() -> None:
     lines = [
         "## Composer from perfect findings (IU held-out half)",
         "",
-        f"Machine: {machine()}; `python benchmarks/bench_composer.py` on {len(held)} held-out IU reports "
+        (f"Machine: {machine()}; `python benchmarks/bench_composer.py` on {len(held)} held-out IU reports "
         f"(input: each report's own labels from the labeler; phrase bank and method (c)'s corpus: the "
-        f"{len(dev)} dev-half reports).",
+        f"{len(dev)} dev-half reports)."),
         "",
         "| method | BLEU-4 | METEOR | ROUGE-L | CIDEr-D | CE-F1 (14, unc. neg.) | CE-F1 (14, unc. pos.) | CE-F1 (13, no No Finding) | status agreement | texts naming an unmentioned finding | drafts/s (1 core) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

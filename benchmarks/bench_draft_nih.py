@@ -29,7 +29,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
 STATUS_VALUE = {"present": 1, "absent": 0, "uncertain": -1, "not_assessed": None}
 
@@ -84,8 +84,8 @@ def main() -> None:
              f"{' (' + ', '.join(assessed) + ')' if assessed else ''}; its drafts state nothing "
              "else." + ("" if assessed else " CE is undefined for the shipped drafts (they state "
                         "no finding); only the comparison row below can be scored."), "",
-             "| CE against NIH labels | findings | micro P | micro R | micro F1 (unc. neg.) | "
-             "micro F1 (unc. pos.) | macro F1 |", "|---|---|---|---|---|---|---|"]
+             ("| CE against NIH labels | findings | micro P | micro R | micro F1 (unc. neg.) | "
+             "micro F1 (unc. pos.) | macro F1 |"), "|---|---|---|---|---|---|---|"]
     per_obs = {}
     for key, names in (("shipped", assessed), ("all outputs", outputs)):
         if not names:

@@ -42,7 +42,7 @@ def masked(inputs: np.ndarray, fill: float, band: float, *, keep_border: bool) -
     """Black out the outer ``band`` (fraction of the side), or everything but it."""
     out = inputs.copy()
     s = inputs.shape[-1]
-    k = int(round(band * s))
+    k = round(band * s)
     inner = np.zeros((s, s), bool)
     inner[k : s - k, k : s - k] = True
     if keep_border:
@@ -80,9 +80,9 @@ def main() -> None:
     card = model.card
     seed, size = card.training["seed"], card.image_size
     lines = ["## Expert model quality (`benchmarks/bench_expert_quality.py`)", "",
-             f"Model: {card.model_id} {card.version} (seed {seed}, {size} px); assessed: "
+             (f"Model: {card.model_id} {card.version} (seed {seed}, {size} px); assessed: "
              f"{', '.join(card.assessed)}. AUC with 95 % bootstrap CI "
-             "(cxrpilot.evaluation.roc_auc_ci, 2000 resamples).", ""]
+             "(cxrpilot.evaluation.roc_auc_ci, 2000 resamples)."), ""]
 
     table = build_table(data, SOURCES, seed=seed, limit_per_class=None, holdout_source=None,
                         progress=False)

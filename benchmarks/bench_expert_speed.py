@@ -163,35 +163,35 @@ def main() -> None:
     lines = [
         "## Expert model speed (`benchmarks/bench_expert_speed.py`)",
         "",
-        f"Machine: {machine()}; onnxruntime threads: default; load average at start "
-        f"{load_start:.1f}, at end {os.getloadavg()[0]:.1f} (the CPU is shared).",
-        f"Model: {model.model_id} {model.version}, input {model.card.image_size}x{model.card.image_size}, "
+        (f"Machine: {machine()}; onnxruntime threads: default; load average at start "
+        f"{load_start:.1f}, at end {os.getloadavg()[0]:.1f} (the CPU is shared)."),
+        (f"Model: {model.model_id} {model.version}, input {model.card.image_size}x{model.card.image_size}, "
         f"ONNX {size / 1e6:.1f} MB; import cxrpilot.imaging + expert {t_import * 1000:.0f} ms, "
-        f"load {t_load * 1000:.0f} ms.",
+        f"load {t_load * 1000:.0f} ms."),
         "",
         "| measure | value | target |",
         "|---|---|---|",
         f"| model latency, batch 1, p50 | {p50:.2f} ms | <= 50 ms |",
         f"| model latency, batch 1, p95 | {np.percentile(lat, 95):.2f} ms | <= 50 ms |",
-        f"| with maps (`assess_with_maps`, {n_maps:.1f} maps/image), p50 | "
-        f"{np.percentile(lat_maps, 50):.2f} ms | <= 50 ms |",
+        (f"| with maps (`assess_with_maps`, {n_maps:.1f} maps/image), p50 | "
+        f"{np.percentile(lat_maps, 50):.2f} ms | <= 50 ms |"),
         f"| with maps, p95 | {np.percentile(lat_maps, 95):.2f} ms | <= 50 ms |",
-        f"| maps of all {len(every)} finding outputs (`locate`), p50 / p95 | "
-        f"{np.percentile(lat_all, 50):.2f} / {np.percentile(lat_all, 95):.2f} ms | <= 50 ms |",
+        (f"| maps of all {len(every)} finding outputs (`locate`), p50 / p95 | "
+        f"{np.percentile(lat_all, 50):.2f} / {np.percentile(lat_all, 95):.2f} ms | <= 50 ms |"),
         f"| model throughput, batch 32 | {32 / t_b32:.0f} images/s | |",
         f"| JPEG decode (`imaging.load`, 224 px, check={check}) | {t_decode * 1000:.2f} ms/image | |",
-        f"| end to end (decode, check={check}, + preprocess + model, batches of 32, "
+        (f"| end to end (decode, check={check}, + preprocess + model, batches of 32, "
         f"{len(e2e_files)} JPEGs) | "
-        f"{ips:.0f} images/s | >= 100 images/s |",
+        f"{ips:.0f} images/s | >= 100 images/s |"),
         f"| model FLOPs per image (Conv+Gemm from the ONNX graph, 2 x MAC) | {flops / 1e6:.0f} MFLOP | |",
         f"| achieved, batch 1 (p50) | {achieved_b1 / 1e9:.1f} GFLOP/s ({100 * achieved_b1 / peak:.0f} % of peak) | |",
         f"| achieved, batch 32 | {achieved_b32 / 1e9:.1f} GFLOP/s ({100 * achieved_b32 / peak:.0f} % of peak) | |",
         f"| matmul peak, float32 2048^2, numpy BLAS | {peak_np / 1e9:.1f} GFLOP/s | |",
         f"| matmul peak, float32 2048^2, ONNX Runtime | {peak_ort / 1e9:.1f} GFLOP/s | |",
         "",
-        f"Latency targets: {'met' if p95 <= 50 else 'MISSED'} (worst p95 {p95:.2f} ms); throughput target: "
+        (f"Latency targets: {'met' if p95 <= 50 else 'MISSED'} (worst p95 {p95:.2f} ms); throughput target: "
         f"{'met' if ips >= 100 else 'MISSED'} ({ips:.0f} images/s). The CPU was shared with other "
-        "work while this ran; figures are single runs.",
+        "work while this ran; figures are single runs."),
         f"Images refused by `imaging.load` checks in the end-to-end run: {len(rejected)} of "
         f"{len(e2e_files)}" + (f" (e.g. {', '.join(rejected[:3])})" if rejected else "") + ".",
         "",

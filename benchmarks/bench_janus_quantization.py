@@ -82,7 +82,7 @@ def build_model(args: argparse.Namespace, vocab: int) -> Any:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(args.seed)
-    intermediate = int(round(args.hidden * 2.75 / 32)) * 32
+    intermediate = round(args.hidden * 2.75 / 32) * 32
     config = LlamaConfig(vocab_size=vocab, hidden_size=args.hidden, intermediate_size=intermediate,
                          num_hidden_layers=args.layers, num_attention_heads=args.hidden // 64,
                          num_key_value_heads=args.hidden // 64, max_position_embeddings=args.max_len + 64,
@@ -243,16 +243,16 @@ def main(argv: list[str] | None = None) -> None:
         "## Quantised decoding on a trained report language model (`benchmarks/bench_janus_quantization.py`)",
         "",
         f"Machine: {machine()}; torch {torch.__version__}; whole run {(time.perf_counter() - started) / 60:.1f} min.",
-        f"Model: LlamaForCausalLM, {params / 1e6:.1f} M parameters (hidden {args.hidden}, {args.layers} layers, "
+        (f"Model: LlamaForCausalLM, {params / 1e6:.1f} M parameters (hidden {args.hidden}, {args.layers} layers, "
         f"heads of 64, vocabulary {tok.get_vocab_size()} byte-level BPE), trained {args.steps} steps x {args.batch} "
         f"reports on the {len(train_ids)} IU reports of the dev half ({train_s / 60:.1f} min; loss "
         f"{np.mean(losses[:20]):.2f} -> {np.mean(losses[-50:]):.2f}); evaluated on {len(held_ids)} held-out "
         f"reports ({sum(len(i) - 1 for i in held_ids)} tokens). fp32 graph vs the torch model: max abs logit "
-        f"difference {graph_error:.1e}.",
+        f"difference {graph_error:.1e}."),
         "",
-        "| decoder | held-out perplexity | vs fp32 | next-token logits rel. error | next token = fp32 | "
+        ("| decoder | held-out perplexity | vs fp32 | next-token logits rel. error | next token = fp32 | "
         f"greedy text = fp32 ({args.new_tokens} tokens) | tokens before first difference | "
-        "14 findings = fp32's |",
+        "14 findings = fp32's |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base = results["fp32"]["ppl"]
@@ -262,8 +262,8 @@ def main(argv: list[str] | None = None) -> None:
                      f"{r['ref_len']:.1f} | {100 * r['same_labels']:.1f} % |")
     lines += ["", "First held-out prompt, greedy:", ""]
     lines += [f"- {name}: {r['example']!r}" for name, r in results.items()]
-    lines += ["", "A small model trained for minutes is not Janus-Pro: this sizes the change on a real report "
-              "distribution; it is not Janus-Pro-CXR's own figure (check that on real weights, `docs/janus.md`).", ""]
+    lines += ["", ("A small model trained for minutes is not Janus-Pro: this sizes the change on a real report "
+              "distribution; it is not Janus-Pro-CXR's own figure (check that on real weights, `docs/janus.md`)."), ""]
     text = "\n".join(lines)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

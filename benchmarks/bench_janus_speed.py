@@ -468,18 +468,18 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
         + (f" ({torch.cuda.get_device_name()})" if cuda else "")
         + f"; torch {torch.__version__}, {any_r.get('threads', '?')} threads; load average at start "
         f"{load[0]:.1f}, at end {os.getloadavg()[0]:.1f}; whole run {(time.perf_counter() - started) / 60:.1f} min.",
-        f"Model: {any_r.get('params', 0) / 1e9:.2f} B parameters (language model + text head "
+        (f"Model: {any_r.get('params', 0) / 1e9:.2f} B parameters (language model + text head "
         f"{any_r.get('lm_matmul_params', 0) / 1e9:.2f} B in matrices, vision tower + aligner "
         f"{any_r.get('vision_matmul_params', 0) / 1e9:.2f} B); prompt {any_r.get('prompt_tokens', '?')} tokens "
         f"({any_r.get('text_tokens', '?')} text + 576 image) for the real radiograph {any_r.get('radiograph', '?')}; "
-        f"exactly {args.tokens} new tokens, greedy; batch-1 figures are medians of {args.repeats} runs.",
-        f"Measured bounds of this device: matmul fp32 {bounds.get('matmul_float32_flops', 0) / 1e9:.0f} GFLOP/s, "
+        f"exactly {args.tokens} new tokens, greedy; batch-1 figures are medians of {args.repeats} runs."),
+        (f"Measured bounds of this device: matmul fp32 {bounds.get('matmul_float32_flops', 0) / 1e9:.0f} GFLOP/s, "
         f"bf16 {bounds.get('matmul_bfloat16_flops', 0) / 1e9:.0f} GFLOP/s, memory read "
-        f"{bounds.get('read_bytes_s', 0) / 1e9:.1f} GB/s.",
+        f"{bounds.get('read_bytes_s', 0) / 1e9:.1f} GB/s."),
         "",
-        f"| config | time to first token (s) | of which vision encoder (s) | decode (tokens/s) | "
+        (f"| config | time to first token (s) | of which vision encoder (s) | decode (tokens/s) | "
         f"{args.tokens}-token report (s) | vs {BASELINE} | peak RSS (GiB) | decode GB/s (weights) | "
-        "greedy tokens = fp32 | first-step logits rel. error | build / quantize / warm-up (s) | load avg |",
+        "greedy tokens = fp32 | first-step logits rel. error | build / quantize / warm-up (s) | load avg |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
     ]
     for name in args.configs:
@@ -517,17 +517,17 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
         tp = max(ok[best_tp]["throughput"].items(), key=lambda kv: kv[1]["reports_s"])
         lines += [
             "",
-            f"Fastest report: **{best}**, {r['latency_s']:.1f} s for {args.tokens} tokens "
+            (f"Fastest report: **{best}**, {r['latency_s']:.1f} s for {args.tokens} tokens "
             f"(target <= {TARGET_S:.0f} s on the 2-core CPU: {'met' if r['latency_s'] <= TARGET_S else 'MISSED'}"
             f"{'' if args.scale == 'full' else ', but this is the reduced model'}). "
             f"Best throughput: {best_tp} at batch {tp[0]}, {tp[1]['reports_s']:.3f} reports/s "
-            f"({tp[1]['tokens_s']:.0f} tokens/s).",
-            f"Distance from the bounds ({best}, batch 1): one report is ~{flops_report / 1e12:.2f} TFLOP "
+            f"({tp[1]['tokens_s']:.0f} tokens/s)."),
+            (f"Distance from the bounds ({best}, batch 1): one report is ~{flops_report / 1e12:.2f} TFLOP "
             f"(2 x matrix parameters x tokens); at the measured matmul peak that is {flops_report / peak:.2f} s "
             f"(compute bound) against {r['latency_s']:.1f} s measured; decoding reads "
             f"{r['weight_bytes_per_token'] / 1e9:.2f} GB of weights per token, "
             f"{r['weight_bytes_per_token'] / bounds['read_bytes_s'] * 1e3:.0f} ms at the measured bandwidth "
-            f"(memory bound) against {1e3 / r['decode_tok_s']:.0f} ms measured.",
+            f"(memory bound) against {1e3 / r['decode_tok_s']:.0f} ms measured."),
         ] if peak else []
         if cuda:
             lines.append(f"Reports/s on {args.device}: batch 1 {ok[best]['throughput']['1']['reports_s']:.3f} "
@@ -538,7 +538,7 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
                      f"(a one-off cost per process and batch size) against {compile_r['latency_s']:.1f} s afterwards.")
     lines += [
         "",
-        "Greedy-token agreement compares each configuration's batch-1 tokens with fp32 on the same input: "
+        ("Greedy-token agreement compares each configuration's batch-1 tokens with fp32 on the same input: "
         "with random weights the logits are nearly flat, so this shows whether a variant changes the argmax "
         "path, not whether reports stay good. Load avg: the machine's 1-minute load average when the "
         "configuration started and ended; above the core count the timings are inflated by other work "
@@ -546,7 +546,7 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
         "(model build, inputs and generation included; the -ort configurations keep the bf16 model for the "
         "prefill beside the quantised decoder graph, as `janus.load(..., quantize=...)` does). For the -ort "
         "configurations the first token comes from the bf16 prefill, so their first-step logits error is "
-        "bf16's; their decoding differs from it from the second token on.",
+        "bf16's; their decoding differs from it from the second token on."),
         "",
     ]
     return "\n".join(lines)

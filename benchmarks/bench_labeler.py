@@ -123,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
 
     from cxrpilot.reports import MESH_VALIDATED, iu_half, label_reports, mesh_labels, read_iu_xml
 
@@ -172,17 +172,17 @@ def main() -> None:
     lines = [
         "## Report labeler vs human MeSH codes (IU Open-i)",
         "",
-        f"Machine: {machine()}; `python benchmarks/bench_labeler.py --half {args.half}` on {len(reports)} IU reports "
+        (f"Machine: {machine()}; `python benchmarks/bench_labeler.py --half {args.half}` on {len(reports)} IU reports "
         f"({len(evaluated)} evaluated: dev {n_half['dev']}, held-out {n_half['heldout']}; left out: {n_uncoded} coded "
-        f"'No Indexing', {n_empty} with empty FINDINGS and IMPRESSION).",
+        f"'No Indexing', {n_empty} with empty FINDINGS and IMPRESSION)."),
         "",
-        "Halves: `cxrpilot.reports.iu_half(report_id)` (sha256 of the id; one report per patient, so "
+        ("Halves: `cxrpilot.reports.iu_half(report_id)` (sha256 of the id; one report per patient, so "
         "patient-disjoint). **Caveat:** the rules and the curated mapping written before the split existed "
         "had been tuned on errors of *all* reports; the held-out half is held out only for the changes "
-        "made since (which were written from dev-half errors alone).",
+        "made since (which were written from dev-half errors alone)."),
         "",
-        f"Speed (one core, FINDINGS + IMPRESSION, section split included): **{speed:,.0f} reports/s** "
-        f"(rules; best of {args.repeat}); keyword baseline {keyword_speed:,.0f} reports/s. Target >= 1,000.",
+        (f"Speed (one core, FINDINGS + IMPRESSION, section split included): **{speed:,.0f} reports/s** "
+        f"(rules; best of {args.repeat}); keyword baseline {keyword_speed:,.0f} reports/s. Target >= 1,000."),
         "",
         f"### Macro-F1 over the {len(obs)} observations (95% bootstrap interval, {args.bootstrap} replicates)",
         "",
@@ -228,9 +228,9 @@ def main() -> None:
         lines += [
             "### Disagreements on the dev half by what the labeler said (curated mapping)",
             "",
-            "FP -1 / FN -1: a hedged mention (uncertain) that the coders did not / did code; these are "
+            ("FP -1 / FN -1: a hedged mention (uncertain) that the coders did not / did code; these are "
             "errors under one policy each. FP 1: a definite mention the coders did not code. FN 0: "
-            "the labeler read a negation; FN none: the labeler found no mention.",
+            "the labeler read a negation; FN none: the labeler found no mention."),
             "",
             "| observation | FP said 1 | FP said -1 | FN said -1 | FN said 0 | FN not mentioned |",
             "|---|---:|---:|---:|---:|---:|",

@@ -96,13 +96,13 @@ def main() -> None:
         "# Report metrics speed",
         "",
         f"Machine: {machine()}",
-        f"Data: {args.pairs} pairs of real IU X-ray reports (FINDINGS + IMPRESSION, report i vs a "
-        f"random other report j, seed {args.seed}); mean {words:.0f} words per report.",
+        (f"Data: {args.pairs} pairs of real IU X-ray reports (FINDINGS + IMPRESSION, report i vs a "
+        f"random other report j, seed {args.seed}); mean {words:.0f} words per report."),
         "",
         "| run | wall time (s) | CPU time incl. java (s) | load average (1 min) before / after |",
         "|---|---:|---:|---|",
-        f"| `cxrpilot.evaluation.report_metrics` (all 7 metrics) | {ours_s:.1f} | {ours_cpu:.1f} | "
-        f"{load0:.1f} / {load1:.1f} |",
+        (f"| `cxrpilot.evaluation.report_metrics` (all 7 metrics) | {ours_s:.1f} | {ours_cpu:.1f} | "
+        f"{load0:.1f} / {load1:.1f} |"),
     ]
     if not args.no_reference:
         load0 = os.getloadavg()[0]
@@ -114,9 +114,9 @@ def main() -> None:
         lines.append(f"| pycocoevalcap as COCOEvalCap runs it (sequential) | {ref_s:.1f} | {ref_cpu:.1f} | "
                      f"{load0:.1f} / {load1:.1f} |")
         lines += ["", f"Largest absolute difference between the two sets of scores: {diff:.3g}"]
-    lines += ["", f"Target: < 60 s for 10,000 pairs. Result: {'met' if ours_s < 60 else 'MISSED'} "
+    lines += ["", (f"Target: < 60 s for 10,000 pairs. Result: {'met' if ours_s < 60 else 'MISSED'} "
               f"({ours_s:.1f} s wall). The machine has {os.cpu_count()} cores shared with other work; "
-              "a load average above the core count means this run got only part of them.", "", "Scores (these pairs are unrelated reports, so they are low):", ""]
+              "a load average above the core count means this run got only part of them."), "", "Scores (these pairs are unrelated reports, so they are low):", ""]
     lines += [f"- {k}: {v:.4f}" for k, v in ours.items()]
     text = "\n".join(lines) + "\n"
     print(text)

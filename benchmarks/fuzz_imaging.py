@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _machine import machine  # noqa: E402
+from _machine import machine
 
-from cxrpilot import imaging  # noqa: E402
-from cxrpilot.errors import DecoderCrashError, DecodeLimitError  # noqa: E402
-from tests.imaging.fuzzing import cases, child_case, seed_files  # noqa: E402
+from cxrpilot import imaging
+from cxrpilot.errors import DecodeLimitError, DecoderCrashError
+from tests.imaging.fuzzing import cases, child_case, seed_files
 
 
 def run_case(loader: imaging.IsolatedLoader, name: str, data: bytes) -> tuple[str, str, int]:
@@ -95,16 +95,16 @@ def main() -> None:
     lines = [
         "# Imaging fuzz run (`benchmarks/fuzz_imaging.py`)",
         "",
-        f"Machine: {machine()}. Seed {args.seed}, {len(seeds)} seed files, {args.workers} "
+        (f"Machine: {machine()}. Seed {args.seed}, {len(seeds)} seed files, {args.workers} "
         f"decode workers (IsolatedLoader, 30 s / 2048 MB budgets, checks on), "
-        f"{elapsed:.0f} s wall ({tried / elapsed:.1f} cases/s).",
+        f"{elapsed:.0f} s wall ({tried / elapsed:.1f} cases/s)."),
         "",
-        "| tried | loaded | refused (4xx) | unexpected (5xx) | crashes | hangs | "
-        "worker peak RSS | parent peak RSS |",
+        ("| tried | loaded | refused (4xx) | unexpected (5xx) | crashes | hangs | "
+        "worker peak RSS | parent peak RSS |"),
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {tried} | {kinds['loaded']} | {kinds['refused']} | {kinds['unexpected']} | "
+        (f"| {tried} | {kinds['loaded']} | {kinds['refused']} | {kinds['unexpected']} | "
         f"{kinds['crash']} | {kinds['hang']} | {peak_child_kib / 1024:.0f} MB | "
-        f"{parent_kib / 1024:.0f} MB |",
+        f"{parent_kib / 1024:.0f} MB |"),
         "",
         "Refusals by error class:",
         "",

@@ -28,6 +28,7 @@ Usage: ``python scripts/build_phrase_bank.py [--data ../shared/data] [--min-coun
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 from collections import Counter, defaultdict
@@ -101,7 +102,7 @@ def sentence_key(sentence: str) -> tuple[tuple[str, int], ...] | None:
 
 def _grams(sentence: str) -> Counter:
     words = re.findall(r"[a-z]+", sentence.lower())
-    return Counter(words) + Counter(zip(words, words[1:]))
+    return Counter(words) + Counter(itertools.pairwise(words))
 
 
 def medoid(sentences: Counter) -> tuple[str, int]:
@@ -117,7 +118,7 @@ def medoid(sentences: Counter) -> tuple[str, int]:
     def score(s: str) -> float:
         return sum(n * similarity(s, other) for other, n in sentences.items())
 
-    best = sorted(sentences, key=lambda s: (-score(s), -sentences[s], len(s), s))[0]
+    best = min(sentences, key=lambda s: (-score(s), -sentences[s], len(s), s))
     return best, sentences[best]
 
 
@@ -163,13 +164,13 @@ def main() -> None:
     for (section, key), c in by_key.items():
         if args.pick == "frequent":
             # most frequent, then shortest, then alphabetical: deterministic
-            sentence, n = sorted(c.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0]
+            sentence, n = min(c.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
         else:
             sentence, n = medoid(c)
         best[section, key] = (n, sentence)
 
     normal = [(n, s) for (section, s), n in counts.items() if section == "impression" and _NORMAL.match(s)]
-    normal_sentence = sorted(normal, key=lambda kv: (-kv[0], len(kv[1]), kv[1]))[0] if normal else (0, "")
+    normal_sentence = min(normal, key=lambda kv: (-kv[0], len(kv[1]), kv[1])) if normal else (0, "")
     lines = [
         '"""The composer\'s phrase bank: report sentences keyed by what the labeler reads in them.',
         "",

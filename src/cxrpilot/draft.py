@@ -67,7 +67,7 @@ def not_assessed(name: str) -> Finding:
     return Finding(name, Status.NOT_ASSESSED)
 
 
-def complete_findings(findings: "list[Finding] | tuple[Finding, ...]") -> tuple[Finding, ...]:
+def complete_findings(findings: list[Finding] | tuple[Finding, ...]) -> tuple[Finding, ...]:
     """All 14 observations in vocabulary order; those missing from ``findings`` are
     marked not assessed. Raises :class:`~cxrpilot.errors.InvalidInputError` on a duplicate
     name."""
@@ -79,7 +79,7 @@ def complete_findings(findings: "list[Finding] | tuple[Finding, ...]") -> tuple[
     return tuple(by_name.get(name) or not_assessed(name) for name in OBSERVATIONS)
 
 
-def apply_no_finding_rule(findings: "list[Finding] | tuple[Finding, ...]") -> tuple[Finding, ...]:
+def apply_no_finding_rule(findings: list[Finding] | tuple[Finding, ...]) -> tuple[Finding, ...]:
     """All 14 findings with **No Finding** set by the rule of DESIGN.md.
 
     No Finding is *present* only when every critical finding

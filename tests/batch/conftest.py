@@ -9,6 +9,9 @@ import pytest
 
 from cxrpilot.models.expert._model import DEFAULT_MODEL, WEIGHTS_DIR
 
+# the real Orthanc of the interop tests, for the DICOMweb source
+from tests.interop.conftest import orthanc, orthanc_factory, orthanc_install  # noqa: F401
+
 #: A trained model folder to use while the shipped default is being replaced.
 FALLBACK_MODEL = Path("/tmp/cxrpilot-recipes/nih-only")
 

@@ -13,7 +13,6 @@ from cxrpilot.batch._sources import list_items
 from cxrpilot.errors import InvalidDatasetError
 from cxrpilot.interop.dicomweb import DicomWebError
 from cxrpilot.pipeline import load_drafter
-from tests.interop.conftest import orthanc, orthanc_factory, orthanc_install  # noqa: F401
 
 pytestmark = [pytest.mark.slow]
 

@@ -9,9 +9,9 @@ import pytest
 
 pa = pytest.importorskip("pyarrow")
 
-from cxrpilot.batch import result_schema  # noqa: E402
-from cxrpilot.batch._results import write_part  # noqa: E402
-from cxrpilot.cli import main  # noqa: E402
+from cxrpilot.batch import result_schema
+from cxrpilot.batch._results import write_part
+from cxrpilot.cli import main
 
 
 def _row(source, p_effusion, status="ok", image_id=None):

@@ -8,10 +8,10 @@ import pytest
 
 pa = pytest.importorskip("pyarrow")
 
-from cxrpilot.batch import read_results, result_schema  # noqa: E402
-from cxrpilot.batch._results import DoneIndex, write_part  # noqa: E402
-from cxrpilot.batch._sources import list_items  # noqa: E402
-from cxrpilot.errors import InvalidDatasetError  # noqa: E402
+from cxrpilot.batch import read_results, result_schema
+from cxrpilot.batch._results import DoneIndex, write_part
+from cxrpilot.batch._sources import list_items
+from cxrpilot.errors import InvalidDatasetError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cxrpilot import imaging
-from cxrpilot.batch import read_results, run_batch
 from cxrpilot.batch import _run as batch_run
+from cxrpilot.batch import read_results, run_batch
 from cxrpilot.pipeline import load_drafter
 from tests.batch.conftest import copy_images
 
@@ -82,7 +82,7 @@ def test_rerun_after_an_interrupted_run_does_only_what_is_missing(tmp_path, ray_
     assert (second.skipped, second.drafted, second.failed, second.missing) == (8, 8, 0, 0)
 
     # 3. lose one part file (a disk mishap): only its 4 images are drafted again
-    victim = sorted(out.glob("part-*.parquet"))[0]
+    victim = min(out.glob("part-*.parquet"))
     lost = {r["source"] for r in read_results(victim).to_pylist()}
     victim.unlink()
     third = run_batch(src, out, model=model_spec, batch_size=4, concurrency=2, progress=False)

@@ -79,5 +79,5 @@ def test_report_writes_heatmaps_and_json_maps(tmp_path: Path, shared_data: Path)
         import pytest
 
         pytest.xfail("no finding present or uncertain on these images: nothing to map")
-    with Image.open(tmp_path / "maps" / sorted(written)[0]) as png:
+    with Image.open(tmp_path / "maps" / min(written)) as png:
         assert png.mode == "RGB" and png.size == (512, 512)

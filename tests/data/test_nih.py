@@ -92,7 +92,7 @@ def test_shared_selection_layout_with_boxes(shared_data):
     assert s.meta["subsets"] == "radiologist-boxes" and s.meta["age"] == 54
     boxed = [s for s in studies if "boxes" in s.meta]
     assert sum(len(s.meta["boxes"]) for s in boxed) == 841
-    finding, x, y, w, h = boxed[0].meta["boxes"][0]
+    finding, _x, _y, w, h = boxed[0].meta["boxes"][0]
     assert finding in {"Atelectasis", "Cardiomegaly", "Effusion", "Infiltrate", "Mass", "Nodule",
                        "Pneumonia", "Pneumothorax"} and w > 0 and h > 0
 

@@ -161,7 +161,7 @@ def test_delong_hand_computed_example():
     assert r.auc_a == pytest.approx(8 / 9) and r.auc_b == pytest.approx(7 / 9)
     assert r.z == pytest.approx(1 / math.sqrt(8), abs=1e-12)
     assert r.p == pytest.approx(2 * stats.norm.sf(1 / math.sqrt(8)), abs=1e-12)
-    auc_a, auc_b, z, p = r  # unpacks as a 4-tuple
+    _auc_a, _auc_b, _z, _p = r  # unpacks as a 4-tuple
     se = (8 / 9 - roc_auc_ci(y, a, method="delong").ci_low) / stats.norm.ppf(0.975)
     assert se == pytest.approx(math.sqrt(2) / 9, abs=1e-12)
 
@@ -326,7 +326,7 @@ def test_roc_curve_points_delegate_to_sklearn():
     rng = np.random.default_rng(4)
     y, s = binormal(rng, 30, 30, 1.0)
     c = roc_curve_points(y, s)
-    fpr, tpr, thr = roc_curve(y, s)
+    fpr, tpr, _thr = roc_curve(y, s)
     np.testing.assert_array_equal(c.fpr, fpr)
     np.testing.assert_array_equal(c.tpr, tpr)
     assert c.auc == pytest.approx(roc_auc_score(y, s))

@@ -48,7 +48,7 @@ def test_word_edit_distance_examples(a, b, expected):
 
 def test_word_edit_distance_equals_textbook_dp():
     rng = np.random.default_rng(0)
-    words = "a b c d e f".split()
+    words = ["a", "b", "c", "d", "e", "f"]
     for _ in range(200):
         x = list(rng.choice(words, rng.integers(0, 12)))
         y = list(rng.choice(words, rng.integers(0, 12)))

@@ -146,7 +146,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     transformers = pytest.importorskip("transformers")
     torch = pytest.importorskip("torch")
     path = tmp_path_factory.mktemp("tiny-bert")
-    words = "heart size is normal no effusion lungs are clear the pneumothorax small".split()
+    words = ["heart", "size", "is", "normal", "no", "effusion", "lungs", "are", "clear", "the", "pneumothorax", "small"]
     (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
     tok = transformers.BertTokenizer(str(path / "vocab.txt"))
     tok.save_pretrained(str(path))
@@ -189,7 +189,7 @@ def test_fast_lcs_equals_pycocoevalcap_my_lcs(shared_data):
     from cxrpilot.evaluation._report_metrics import _rouge, lcs_length
 
     rng = np.random.default_rng(0)
-    words = "a b c d e".split()
+    words = ["a", "b", "c", "d", "e"]
     for _ in range(300):
         x = list(rng.choice(words, rng.integers(0, 15)))
         y = list(rng.choice(words, rng.integers(0, 15)))

@@ -19,12 +19,11 @@ import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 from pydicom.uid import (
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
@@ -406,7 +405,7 @@ def cases(
 def outcome(run: Callable[[], object]) -> tuple[str, str]:
     """Run one case: ``("loaded", "")``, ``("refused", error class)``, or a failure:
     ``("crash", signal)``, ``("hang", limit)``, ``("unexpected", exception type)``."""
-    from cxrpilot.errors import CxrpilotError, DecoderCrashError, DecodeLimitError
+    from cxrpilot.errors import CxrpilotError, DecodeLimitError, DecoderCrashError
 
     try:
         run()

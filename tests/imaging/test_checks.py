@@ -315,7 +315,7 @@ def test_bad_input(inputs, build, error, pattern):
     ],
 )
 def test_check_false_skips_only_the_clinical_checks(inputs, case, loads):
-    source = dict((c[0], c[1]) for c in BAD_INPUTS)[case](inputs)
+    source = {c[0]: c[1] for c in BAD_INPUTS}[case](inputs)
     if loads:
         assert imaging.load(source, check=False).pixels.size > 0
     else:

@@ -25,8 +25,8 @@ SIIM_EDITS = [
     (
         {"BitsAllocated": 64},
         InvalidImageError,
-        r"\(0028,0100\) 'Bits Allocated' 64 with transfer syntax JPEG Baseline \(Process 1\); "
-        r"expected 8",
+        (r"\(0028,0100\) 'Bits Allocated' 64 with transfer syntax JPEG Baseline \(Process 1\); "
+        r"expected 8"),
     ),
     ({"BitsAllocated": 32}, InvalidImageError, r"'Bits Allocated' 32 .*JPEG Baseline.*expected 8"),
     ({"BitsAllocated": 16}, InvalidImageError, r"'Bits Allocated' 16 .*expected 8"),
@@ -46,8 +46,8 @@ SIIM_EDITS = [
     (
         {"PhotometricInterpretation": "RGB"},
         InvalidImageError,
-        r"\(0028,0004\) 'Photometric Interpretation' 'RGB' .*expected MONOCHROME1, MONOCHROME2 "
-        r"or PALETTE COLOR for Samples per Pixel 1",
+        (r"\(0028,0004\) 'Photometric Interpretation' 'RGB' .*expected MONOCHROME1, MONOCHROME2 "
+        r"or PALETTE COLOR for Samples per Pixel 1"),
     ),
     ({"Rows": 512}, InvalidImageError, r"Rows x Columns 512x1024 but its JPEG Baseline .* 1024x1024"),
     ({"BitsAllocated": None}, InvalidImageError, r"has no \(0028,0100\) 'Bits Allocated'"),
@@ -65,8 +65,8 @@ def test_pixel_module_is_checked_against_the_transfer_syntax(siim, changes, erro
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"BitsAllocated": 24}, r"'Bits Allocated' 24 with transfer syntax Explicit VR Little "
-                                r"Endian; expected 8 or 16 or 32"),
+        ({"BitsAllocated": 24}, (r"'Bits Allocated' 24 with transfer syntax Explicit VR Little "
+                                r"Endian; expected 8 or 16 or 32")),
         ({"BitsStored": 17}, r"'Bits Stored' 17 .*expected 1 to 16"),
         ({"SamplesPerPixel": 2}, r"'Samples Per Pixel' 2 .*expected 1 \(grey\) or 3"),
     ],
@@ -134,8 +134,8 @@ PARSER_CASES = [
         "nested 300 deep",
         _deep,
         InvalidImageError,
-        r"nests sequences more than 12 deep|corrupt DICOM: <bytes>: the header cannot be parsed "
-        r"\(RecursionError",
+        (r"nests sequences more than 12 deep|corrupt DICOM: <bytes>: the header cannot be parsed "
+        r"\(RecursionError"),
     ),
     (
         "MPEG2 syntax",

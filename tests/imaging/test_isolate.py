@@ -13,9 +13,9 @@ from pydicom.data import get_testdata_file
 
 from cxrpilot import imaging
 from cxrpilot.errors import (
+    DecodeLimitError,
     DecoderBusyError,
     DecoderCrashError,
-    DecodeLimitError,
     InvalidImageError,
     InvalidInputError,
 )
@@ -62,12 +62,12 @@ def test_a_codec_abort_is_contained(siim, loader):
     "fn, args, limits, error, message",
     [
         (os.abort, (), {}, DecoderCrashError, r"^the decoder crashed \(SIGABRT\) on x;"),
-        (time.sleep, (30,), {"timeout_s": 1}, DecodeLimitError, r"x took longer than the decode "
-                                                                r"budget of 1 s"),
-        (bytearray, (8 * 2**30,), {"memory_mb": 256}, DecodeLimitError, r"x needs more than the "
-                                                                        r"memory budget of 256 MB"),
-        (int, ("not a number",), {}, DecoderCrashError, r"^cannot read x: the decoder failed "
-                                                        r"\(ValueError\)"),
+        (time.sleep, (30,), {"timeout_s": 1}, DecodeLimitError, (r"x took longer than the decode "
+                                                                r"budget of 1 s")),
+        (bytearray, (8 * 2**30,), {"memory_mb": 256}, DecodeLimitError, (r"x needs more than the "
+                                                                        r"memory budget of 256 MB")),
+        (int, ("not a number",), {}, DecoderCrashError, (r"^cannot read x: the decoder failed "
+                                                        r"\(ValueError\)")),
         (os._exit, (3,), {}, DecoderCrashError, r"decoder stopped \(exit status 3\) on x"),
     ],
     ids=["abort", "timeout", "memory", "unexpected-exception", "exit"],

@@ -18,7 +18,13 @@ from cxrpilot.models.composer import (
     likelihood_phrase,
 )
 from cxrpilot.models.composer._bank import BANK, NORMAL_IMPRESSION
-from cxrpilot.models.composer._phrases import ABSENT_NOUN, ABSENT_SENTENCE, NOUN, PRESENT, PRESENT_ITEM
+from cxrpilot.models.composer._phrases import (
+    ABSENT_NOUN,
+    ABSENT_SENTENCE,
+    NOUN,
+    PRESENT,
+    PRESENT_ITEM,
+)
 from cxrpilot.reports import label_report, label_text
 from cxrpilot.vocabulary import CRITICAL_FINDINGS, OBSERVATIONS, Status
 
@@ -33,7 +39,7 @@ GLOBAL_NORMAL = re.compile(r"(?i)no acute (?:cardio\w*|intrathoracic|disease|pro
                            r"\bnormal (?:study|exam|chest)|no abnormalit|(?:study|exam|chest) is (?:normal|unremarkable)")
 
 
-def F(name, status, p=None):  # noqa: N802 - reads like the dataclass it builds
+def F(name, status, p=None):
     if p is None and status != "not_assessed":
         p = {"present": 0.95, "uncertain": 0.6, "absent": 0.02}[status]
     return Finding(name, status, p)
@@ -284,8 +290,8 @@ def test_drafts_of_every_nih_sample_image(shared_data):
          "FINDINGS: No pneumothorax.\nIMPRESSION: No acute disease."),
         ("findings:   Lung opacity is present (model probability 0.96).   No effusion.",
          "FINDINGS: Lung opacity is present. No effusion."),
-        ("FINDINGS: No abnormality among the assessed findings (model probability 0.95). Not assessed by "
-         "this model: cardiomegaly, pneumothorax.\n\n\n\nIMPRESSION: Clear lungs.",
+        (("FINDINGS: No abnormality among the assessed findings (model probability 0.95). Not assessed by "
+         "this model: cardiomegaly, pneumothorax.\n\n\n\nIMPRESSION: Clear lungs."),
          "FINDINGS:\n\nIMPRESSION: Clear lungs."),
         ("IMPRESSION: 1. Cardiomegaly. 2. Expert analysis: edema present. 3. No pneumothorax.",
          "IMPRESSION: 1. Cardiomegaly. 3. No pneumothorax."),

@@ -90,8 +90,8 @@ DEV_HALF_SENTENCES = [
      "Pneumonia", -1),
     ("Correlate clinically as to XXXX or symptoms of infection.", "Pneumonia", None),
     ("The be difficult to completely exclude a superimposed pneumonia.", "Pneumonia", -1),
-    ("In the appropriate clinical setting, this is compatible with infection/pneumonia and followup radiography is "
-     "recommended following treatment to document resolution.", "Pneumonia", -1),
+    (("In the appropriate clinical setting, this is compatible with infection/pneumonia and followup radiography is "
+     "recommended following treatment to document resolution."), "Pneumonia", -1),
     # looked for, not found
     ("Evaluation for pneumothorax is limited due to exclusion of the superior-most pulmonary apices.", "Pneumothorax", None),
     ("Evaluation for pleural fluid limited but no large pleural effusion seen.", "Pleural Effusion", 0),
@@ -99,10 +99,10 @@ DEV_HALF_SENTENCES = [
     ("There is widening adjacent to the right paratracheal stripe, most XXXX represents the SVC with rotated position.",
      "Enlarged Cardiomediastinum", 1),
     # "leads show normal size ... of the cardiac silhouette": "normal" is about the heart, not the leads
-    ("Frontal and lateral views of the chest with overlying external cardiac monitor leads show normal size and "
-     "configuration of the cardiac silhouette.", "Support Devices", 1),
-    ("Frontal and lateral views of the chest with overlying external cardiac monitor leads show normal size and "
-     "configuration of the cardiac silhouette.", "Cardiomegaly", 0),
+    (("Frontal and lateral views of the chest with overlying external cardiac monitor leads show normal size and "
+     "configuration of the cardiac silhouette."), "Support Devices", 1),
+    (("Frontal and lateral views of the chest with overlying external cardiac monitor leads show normal size and "
+     "configuration of the cardiac silhouette."), "Cardiomegaly", 0),
     ("Prosthetic right shoulder.", "Support Devices", 1),
     ("Left humeral head bone anchors.", "Support Devices", 1),
     ("There is a dextroscoliosis of the thoracic spine.", "No Finding", 0),
@@ -301,8 +301,8 @@ def test_chexbert_folder_without_checkpoint_or_tokenizer(tmp_path: Path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("No abnormality among the assessed findings (model probability 0.95). Not assessed by this model: "
-         "enlarged cardiomediastinal silhouette, cardiomegaly, pneumothorax.", {}),
+        (("No abnormality among the assessed findings (model probability 0.95). Not assessed by this model: "
+         "enlarged cardiomediastinal silhouette, cardiomegaly, pneumothorax."), {}),
         ("Not evaluated: pneumothorax, pleural effusion.", {}),
         ("The following were not evaluated: fracture, pneumothorax. Mild cardiomegaly.", {"Cardiomegaly": 1}),
         ("Pneumothorax was not assessed. No pleural effusion.", {"Pleural Effusion": 0}),

@@ -76,8 +76,8 @@ def _format_text(summary: dict) -> str:
     if dup is not None:
         lines += [
             "",
-            f"duplicates: {dup['groups']} groups holding {dup['studies_in_groups']} studies "
-            f"({dup['cross_source_groups']} groups across sources); de-duplication drops {dup['dropped']}",
+            (f"duplicates: {dup['groups']} groups holding {dup['studies_in_groups']} studies "
+            f"({dup['cross_source_groups']} groups across sources); de-duplication drops {dup['dropped']}"),
         ]
         for pair, n in dup["by_sources"].items():
             lines.append(f"  {pair}: {n} groups")

@@ -1,4 +1,4 @@
-"""What the sub-commands that read text files share: the ``--encoding`` check and remedy."""
+"""What sub-commands share: the ``--encoding`` check and remedy, the ``--data`` folder option."""
 
 from __future__ import annotations
 
@@ -20,3 +20,20 @@ def check_encoding(encoding: str) -> str:
             f"unknown encoding {encoding!r} given with --encoding; expected e.g. utf-8, latin-1, cp1252"
         ) from None
     return encoding
+
+
+def add_data_option(parser) -> None:
+    """``--data DIR``: the shared data folder, by default ``$CXRPILOT_DATA``."""
+    import os
+
+    parser.add_argument("--data", default=os.environ.get("CXRPILOT_DATA"), metavar="DIR",
+                        help="the shared data folder (default: $CXRPILOT_DATA)")
+
+
+def data_folder(args) -> str:
+    """The ``--data`` value, or a one-line error naming the option and the variable."""
+    from cxrpilot.errors import InvalidInputError
+
+    if not args.data:
+        raise InvalidInputError("no data folder given: pass --data DIR or set CXRPILOT_DATA")
+    return args.data

@@ -12,6 +12,7 @@ from cxrpilot.data import RADIOGRAPH_SUFFIXES, find_files
 from cxrpilot.errors import CxrpilotError
 from cxrpilot.vocabulary import QUANTIZATIONS
 
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+
+from cxrpilot.cli._inputs import add_data_option, data_folder
 
 
 def _at_least(minimum: int):
@@ -30,8 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "boxes), export to ONNX with class activation maps, and write model.onnx, card.json and "
         "model_card.md into --out. The defaults rebuild the shipped model. Needs the 'train' extra.",
     )
-    p.add_argument("--data", default=os.environ.get("CXRPILOT_DATA"), metavar="DIR",
-                   help="the shared data folder (default: $CXRPILOT_DATA)")
+    add_data_option(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the model into")
     p.add_argument("--seed", type=int, default=0, help="seed of split, initialisation and augmentation")
     p.add_argument("--epochs", type=_at_least(1), default=8)
@@ -60,13 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxrpilot.errors import CxrpilotError
     from cxrpilot.models.expert import train_expert
 
-    if not args.data:
-        raise CxrpilotError("no data folder given: pass --data DIR or set CXRPILOT_DATA")
     card = train_expert(
-        args.data, args.out, seed=args.seed, epochs=args.epochs, image_size=args.image_size,
+        data_folder(args), args.out, seed=args.seed, epochs=args.epochs, image_size=args.image_size,
         arch=args.arch, sources=args.sources, holdout_source=args.holdout_source,
         limit_per_class=args.limit_per_class, cache_dir=args.cache_dir, progress=not args.json,
         samples_per_epoch=args.samples_per_epoch, threads=args.threads,

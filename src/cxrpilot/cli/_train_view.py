@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+
+from cxrpilot.cli._inputs import add_data_option, data_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "features, cross-validated by patient. Writes model.npz, card.json and model_card.md "
         "into --out. The defaults rebuild the shipped model.",
     )
-    p.add_argument("--data", default=os.environ.get("CXRPILOT_DATA"), metavar="DIR",
-                   help="the shared data folder (default: $CXRPILOT_DATA)")
+    add_data_option(p)
     p.add_argument("--out", metavar="DIR", help="folder to write the model into (required unless --dry-run)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--C", type=float, default=1.0, dest="c", help="inverse regularisation (default 1)")
@@ -35,11 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxrpilot.errors import CxrpilotError, InvalidInputError
+    from cxrpilot.errors import InvalidInputError
     from cxrpilot.models.view import train_view
 
-    if not args.data:
-        raise CxrpilotError("no data folder given: pass --data DIR or set CXRPILOT_DATA")
+    data_folder(args)
     if not args.out and not args.dry_run:
         raise InvalidInputError("no --out folder given; expected --out DIR (or --dry-run)")
     for name in ("frontals_per_source", "held_out_per_source", "repeats"):

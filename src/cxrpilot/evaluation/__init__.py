@@ -38,7 +38,14 @@ from ._reading import (
     summarise,
 )
 from ._report_metrics import REPORT_METRICS, ptb_tokenize, report_metric_scores, report_metrics
-from ._result import DeLongResult, Estimate, ReliabilityDiagram, RocCurve, ThresholdMetrics, to_jsonable
+from ._result import (
+    DeLongResult,
+    Estimate,
+    ReliabilityDiagram,
+    RocCurve,
+    ThresholdMetrics,
+    to_jsonable,
+)
 from ._simulate import SimulationSpec, simulate_reader_study, write_study_export
 from ._study import StudyAnalysis, analyze_study
 from ._study_data import (

@@ -11,7 +11,7 @@ import html
 import io
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -93,7 +93,7 @@ def _img(fig: Any, alt: str) -> str:
 
 
 def _document(title: str, body: str, subtitle: str = "") -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_esc(title)}</title>"
             f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{_CSS}</style></head><body>"
             f"<h1>{_esc(title)}</h1><p class=meta>{_esc(subtitle)} Generated {stamp} by cxrpilot "
@@ -297,8 +297,8 @@ def render_study_html(analysis: Any, data: StudyData | None = None, *, title: st
         parts.append("<h2>How readers changed the AI drafts</h2>")
         rows = [["AI-assisted reads with a draft", ed["n"]],
                 ["signed without any word changed", f"{100 * ed['unchanged']:.1f} %"],
-                ["word edit distance, mean ± SD (median)", f"{_num(ed['edit_distance']['mean'], 1)} ± "
-                 f"{_num(ed['edit_distance']['sd'], 1)} ({_num(ed['edit_distance']['median'], 1)})"],
+                ["word edit distance, mean ± SD (median)", (f"{_num(ed['edit_distance']['mean'], 1)} ± "
+                 f"{_num(ed['edit_distance']['sd'], 1)} ({_num(ed['edit_distance']['median'], 1)})")],
                 ["normalised edit distance (per word of the longer text), mean", _num(ed["normalised_edit_distance"]["mean"], 3)]]
         f = ed.get("findings")
         if f:

@@ -223,7 +223,7 @@ def reading_time_mixed_model(
     if df["case"].duplicated().any():
         effects.append("case")
     label = f"Wald {confidence:.0%}"
-    n = int(len(df))
+    n = len(df)
     nan = Estimate(_NAN, _NAN, _NAN, n, label)
     formula = f"{'log(seconds)' if log else 'seconds'} ~ arm[{treatment} vs {control}]"
     if df["treat"].nunique() < 2 or n < 4:
@@ -299,7 +299,7 @@ def draft_edits(
     }
     if labeler is None:
         try:
-            from cxrpilot.reports import label_reports as labeler  # noqa: N813
+            from cxrpilot.reports import label_reports as labeler
         except ImportError:
             out["findings"] = None
             return out

@@ -225,7 +225,7 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
     for token in a:
         u = row & masks.get(token, 0)
         row = ((row + u) | (row - u)) & full
-    return len(b) - bin(row).count("1")
+    return len(b) - (row).bit_count()
 
 
 def _rouge(gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple[float, list[float]]:

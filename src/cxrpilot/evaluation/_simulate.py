@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._study_data import EVALUATION_COLUMNS, READ_COLUMNS, RADPEER_SCORES
+from ._study_data import EVALUATION_COLUMNS, RADPEER_SCORES, READ_COLUMNS
 from ._validation import check_positive_int
 
 __all__ = ["SimulationSpec", "simulate_reader_study", "write_study_export"]
@@ -103,7 +103,7 @@ def simulate_reader_study(
     readers = [f"reader{r + 1:02d}" for r in range(spec.n_readers)]
     evaluators = [f"evaluator{e + 1}" for e in range(spec.n_evaluators)]
     evaluator_bias = rng.normal(0, 0.3, spec.n_evaluators)
-    t0 = datetime(2025, 3, 3, 8, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
     reads: list[dict[str, Any]] = []
     evaluations: list[dict[str, Any]] = []
     for c in range(spec.n_cases):

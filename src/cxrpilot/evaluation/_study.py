@@ -85,7 +85,7 @@ def _agreement(ev: Any, column: str, numeric: bool, *, n_bootstrap: int, confide
     if ratings.size == 0 or panel < 2:
         return {"n_reports": 0, "n_evaluators": panel}
     out: dict[str, Any] = {
-        "n_reports": int(len(rows)), "n_evaluators": panel,
+        "n_reports": len(rows), "n_evaluators": panel,
         "fleiss_kappa": fleiss_kappa_ci(np.vstack(ratings), n_bootstrap=n_bootstrap,
                                         confidence=confidence, seed=seed),
     }
@@ -186,7 +186,7 @@ def analyze_study(
             radpeer = {"test": block["test"], "design": block["design"], "per_arm": {}}
             for arm in ARMS:
                 scores = ev.loc[ev["arm"] == arm, "radpeer"]
-                n = int(len(scores))
+                n = len(scores)
                 radpeer["per_arm"][arm] = {
                     "n": n,
                     "counts": {s: int((scores == s).sum()) for s in RADPEER_SCORES},
@@ -230,7 +230,7 @@ def analyze_study(
         "reads": {arm: int((reads["arm"] == arm).sum()) for arm in ARMS},
         "readers": int(reads["reader"].nunique()),
         "cases": int(reads["case"].nunique()),
-        "evaluations": int(len(ev)),
+        "evaluations": len(ev),
         "evaluators": int(ev["evaluator"].nunique()) if len(ev) else 0,
         "studies": sorted(str(s) for s in reads["study"].dropna().unique()),
     }
@@ -248,8 +248,8 @@ def _summary_lines(analysis: StudyAnalysis) -> list[str]:
     """A short human-readable summary (the CLI prints it)."""
     rt = analysis.reading_time
     lines = [f"study export: {analysis.source}",
-             f"reads: {analysis.counts['reads']}, readers {analysis.counts['readers']}, cases "
-             f"{analysis.counts['cases']}, evaluations {analysis.counts['evaluations']}"]
+             (f"reads: {analysis.counts['reads']}, readers {analysis.counts['readers']}, cases "
+             f"{analysis.counts['cases']}, evaluations {analysis.counts['evaluations']}")]
     if rt:
         a, c = rt["per_arm"][TREATMENT], rt["per_arm"][CONTROL]
         rc = rt["relative_change"]

@@ -70,8 +70,8 @@ class StudyData:
         Where the data came from.
     """
 
-    reads: "pd.DataFrame"
-    evaluations: "pd.DataFrame"
+    reads: pd.DataFrame
+    evaluations: pd.DataFrame
     source: str
 
 
@@ -79,7 +79,7 @@ def _fail(source: str, message: str) -> InvalidDatasetError:
     return InvalidDatasetError(f"{source}: {message}")
 
 
-def _check_columns(df: "pd.DataFrame", required: tuple[str, ...], source: str) -> None:
+def _check_columns(df: pd.DataFrame, required: tuple[str, ...], source: str) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise _fail(source, f"missing column(s) {missing}; expected columns {', '.join(required)} "
@@ -91,7 +91,7 @@ def _row_error(source: str, row: int, column: str, value: Any, expected: str) ->
     return _fail(source, f"row {row + 2}, column {column!r}: {value!r}; expected {expected}")
 
 
-def _clean_reads(reads: "pd.DataFrame", source: str, time: str) -> "pd.DataFrame":
+def _clean_reads(reads: pd.DataFrame, source: str, time: str) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
@@ -128,7 +128,7 @@ def _clean_reads(reads: "pd.DataFrame", source: str, time: str) -> "pd.DataFrame
     return reads
 
 
-def _clean_evaluations(ev: "pd.DataFrame", source: str) -> "pd.DataFrame":
+def _clean_evaluations(ev: pd.DataFrame, source: str) -> pd.DataFrame:
     import pandas as pd
 
     _check_columns(ev, EVALUATION_COLUMNS, source)
@@ -147,8 +147,7 @@ def _clean_evaluations(ev: "pd.DataFrame", source: str) -> "pd.DataFrame":
             raise _row_error(source, i, "likert", lk, "an integer 1-5")
         likert.append(int(lk_num))
         rp_s = str(rp).strip().lower()
-        if rp_s.endswith(".0"):
-            rp_s = rp_s[:-2]
+        rp_s = rp_s.removesuffix(".0")
         if rp_s not in RADPEER_SCORES:
             raise _row_error(source, i, "radpeer", rp, f"one of {', '.join(RADPEER_SCORES)}")
         radpeer.append(rp_s)
@@ -169,8 +168,8 @@ def _clean_evaluations(ev: "pd.DataFrame", source: str) -> "pd.DataFrame":
 
 
 def study_from_records(
-    reads: list[dict[str, Any]] | "pd.DataFrame",
-    evaluations: list[dict[str, Any]] | "pd.DataFrame" | None = None,
+    reads: list[dict[str, Any]] | pd.DataFrame,
+    evaluations: list[dict[str, Any]] | pd.DataFrame | None = None,
     *,
     time: str = "wall",
     source: str = "<records>",

@@ -28,7 +28,7 @@ def warn_undefined(message: str) -> None:
 def _as_1d(value: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # noqa: BLE001 - anything numpy cannot convert
+    except Exception as exc:
         raise InvalidInputError(f"{name} could not be converted to an array: {exc}") from exc
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()

@@ -48,53 +48,18 @@ _METHOD_CODES = (
 
 # Top-level attributes that carry no identity. UIDs (VR UI) are kept in addition to these.
 _KEEP = frozenset(
-    """
-    SpecificCharacterSet ImageType Modality ConversionType PresentationIntentType
-    Manufacturer ManufacturerModelName SoftwareVersions
-    BodyPartExamined ViewPosition ViewCodeSequence AnatomicRegionSequence
-    PatientOrientation Laterality ImageLaterality PatientPosition
-    SeriesNumber InstanceNumber AcquisitionNumber
-    PatientAge PatientSex PatientSize PatientWeight PatientSpeciesDescription
-    PatientSpeciesCodeSequence
-    KVP ExposureTime XRayTubeCurrent Exposure ExposureInuAs ExposureIndex TargetExposureIndex
-    DeviationIndex RelativeXRayExposure Sensitivity DistanceSourceToDetector
-    DistanceSourceToPatient EstimatedRadiographicMagnificationFactor Grid FilterType
-    FocalSpots AnodeTargetMaterial BodyPartThickness ImageAndFluoroscopyAreaDoseProduct
-    EntranceDoseInmGy FieldOfViewShape FieldOfViewDimensions FieldOfViewOrigin
-    FieldOfViewRotation FieldOfViewHorizontalFlip DetectorType DetectorConfiguration
-    PositionerType PositionerPrimaryAngle PositionerSecondaryAngle
-    ImagerPixelSpacing PixelSpacing PixelSpacingCalibrationType
-    SamplesPerPixel PhotometricInterpretation Rows Columns NumberOfFrames PlanarConfiguration
-    BitsAllocated BitsStored HighBit PixelRepresentation PixelAspectRatio
-    SmallestImagePixelValue LargestImagePixelValue PixelPaddingValue PixelPaddingRangeLimit
-    PixelIntensityRelationship PixelIntensityRelationshipSign
-    WindowCenter WindowWidth VOILUTFunction VOILUTSequence ModalityLUTSequence
-    RescaleIntercept RescaleSlope RescaleType PresentationLUTShape
-    RedPaletteColorLookupTableDescriptor GreenPaletteColorLookupTableDescriptor
-    BluePaletteColorLookupTableDescriptor RedPaletteColorLookupTableData
-    GreenPaletteColorLookupTableData BluePaletteColorLookupTableData
-    LossyImageCompression LossyImageCompressionRatio LossyImageCompressionMethod
-    BurnedInAnnotation RecognizableVisualFeatures QualityControlImage
-    PatientIdentityRemoved DeidentificationMethod DeidentificationMethodCodeSequence
-    """.split()
+    ["SpecificCharacterSet", "ImageType", "Modality", "ConversionType", "PresentationIntentType", "Manufacturer", "ManufacturerModelName", "SoftwareVersions", "BodyPartExamined", "ViewPosition", "ViewCodeSequence", "AnatomicRegionSequence", "PatientOrientation", "Laterality", "ImageLaterality", "PatientPosition", "SeriesNumber", "InstanceNumber", "AcquisitionNumber", "PatientAge", "PatientSex", "PatientSize", "PatientWeight", "PatientSpeciesDescription", "PatientSpeciesCodeSequence", "KVP", "ExposureTime", "XRayTubeCurrent", "Exposure", "ExposureInuAs", "ExposureIndex", "TargetExposureIndex", "DeviationIndex", "RelativeXRayExposure", "Sensitivity", "DistanceSourceToDetector", "DistanceSourceToPatient", "EstimatedRadiographicMagnificationFactor", "Grid", "FilterType", "FocalSpots", "AnodeTargetMaterial", "BodyPartThickness", "ImageAndFluoroscopyAreaDoseProduct", "EntranceDoseInmGy", "FieldOfViewShape", "FieldOfViewDimensions", "FieldOfViewOrigin", "FieldOfViewRotation", "FieldOfViewHorizontalFlip", "DetectorType", "DetectorConfiguration", "PositionerType", "PositionerPrimaryAngle", "PositionerSecondaryAngle", "ImagerPixelSpacing", "PixelSpacing", "PixelSpacingCalibrationType", "SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "NumberOfFrames", "PlanarConfiguration", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "PixelAspectRatio", "SmallestImagePixelValue", "LargestImagePixelValue", "PixelPaddingValue", "PixelPaddingRangeLimit", "PixelIntensityRelationship", "PixelIntensityRelationshipSign", "WindowCenter", "WindowWidth", "VOILUTFunction", "VOILUTSequence", "ModalityLUTSequence", "RescaleIntercept", "RescaleSlope", "RescaleType", "PresentationLUTShape", "RedPaletteColorLookupTableDescriptor", "GreenPaletteColorLookupTableDescriptor", "BluePaletteColorLookupTableDescriptor", "RedPaletteColorLookupTableData", "GreenPaletteColorLookupTableData", "BluePaletteColorLookupTableData", "LossyImageCompression", "LossyImageCompressionRatio", "LossyImageCompressionMethod", "BurnedInAnnotation", "RecognizableVisualFeatures", "QualityControlImage", "PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence"]
 )
 
 # Attributes kept inside the items of kept sequences (codes and lookup tables).
 _KEEP_IN_ITEMS = frozenset(
-    """
-    CodeValue CodingSchemeDesignator CodingSchemeVersion CodeMeaning LongCodeValue
-    URNCodeValue ViewModifierCodeSequence AnatomicRegionModifierSequence
-    LUTDescriptor LUTData ModalityLUTType
-    """.split()
+    ["CodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning", "LongCodeValue", "URNCodeValue", "ViewModifierCodeSequence", "AnatomicRegionModifierSequence", "LUTDescriptor", "LUTData", "ModalityLUTType"]
 )
 
 # The source's implementation class UID and version name are not copied (the version name
 # is free text); pydicom writes its own when the file is saved.
 _META_KEEP = frozenset(
-    """
-    FileMetaInformationVersion MediaStorageSOPClassUID MediaStorageSOPInstanceUID
-    TransferSyntaxUID
-    """.split()
+    ["FileMetaInformationVersion", "MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID"]
 )
 _META_WRITTEN = _META_KEEP | {"FileMetaInformationGroupLength", "ImplementationClassUID",
                               "ImplementationVersionName"}

@@ -38,9 +38,9 @@ from typing import Any
 
 from cxrpilot.errors import (
     CxrpilotError,
+    DecodeLimitError,
     DecoderBusyError,
     DecoderCrashError,
-    DecodeLimitError,
 )
 from cxrpilot.imaging._radiograph import Radiograph
 

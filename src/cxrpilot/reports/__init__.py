@@ -17,7 +17,13 @@ from cxrpilot.reports._labeler import (
     label_text,
 )
 from cxrpilot.reports._mesh import MESH_VALIDATED, mesh_labels
-from cxrpilot.reports._sections import PLACEHOLDER, Sections, normalise, split_sections, split_sentences
+from cxrpilot.reports._sections import (
+    PLACEHOLDER,
+    Sections,
+    normalise,
+    split_sections,
+    split_sentences,
+)
 
 __all__ = [
     "Sections",

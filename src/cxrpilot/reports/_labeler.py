@@ -32,7 +32,14 @@ from typing import Protocol, runtime_checkable
 
 from cxrpilot.draft import Finding
 from cxrpilot.errors import InvalidInputError, ModelLoadError, UnknownModelError
-from cxrpilot.reports._rules import CLAUSE_BREAKS, KEYS, MENTIONS, OR_CONNECTORS, OTHER_FINDINGS, TRIGGERS
+from cxrpilot.reports._rules import (
+    CLAUSE_BREAKS,
+    KEYS,
+    MENTIONS,
+    OR_CONNECTORS,
+    OTHER_FINDINGS,
+    TRIGGERS,
+)
 from cxrpilot.reports._sections import normalise, split_sections
 from cxrpilot.vocabulary import LABEL_STATUS, OBSERVATIONS
 

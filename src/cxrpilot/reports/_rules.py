@@ -108,7 +108,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (r"\b(?:peri)?bronch\w*\s+(?:wall\s+)?(?:thickening|cuffing)\b", 1),
     ],
     "Lung Lesion": [
-        (r"(?<!non)(?<!non-)\bcalcified\s+(?:{w}\s+)?(?:nodul\w*|granulom\w*|lesions?)".format(w=_W), None),
+        (rf"(?<!non)(?<!non-)\bcalcified\s+(?:{_W}\s+)?(?:nodul\w*|granulom\w*|lesions?)", None),
         (r"\b(?:fibro)?nodular\s+pleural\b|\bmassive\b|\b(?:soft[\s-]+tissue|breast|chest[\s-]+wall|mediastinal|thyroid|axillary|neck|paraspinal|abdominal)\s+mass\w*|\bmass\s+effect\b", None),
         (r"\b(?:fibro)?nodul(?:e|es|i|ar|arity)\b", 1),
         (r"\b(?:round(?:ed)?|circular)\s+(?:opacit\w*|densit\w*|lesions?)", 1),
@@ -167,11 +167,11 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (r"\b(?:scapular?|scapulae|rib|clavicular|nasal|lung)\s+tips?\b|\btips?\s+of\s+(?:the\s+)?(?:\w+\s+)?(?:scapula\w*|ribs?|clavicle|lungs?)\b", None),
         (r"\bpace\s*makers?\b|\bpacers?\b|\bpacing\s+(?:wires?|leads?|devices?|generators?)\b|\ba?icds?\b|\bdefibrillators?\b|\bloop\s+recorders?\b", 1),
         (r"\bcatheters?\b|\bpiccs?\b|\bport\s*-?\s*a\s*-?\s*caths?\b|\bportacaths?\b|\bmediports?\b|\b(?:power|chest|infusion|venous|subclavian)\s*-?\s*ports?\b", 1),
-        (r"\b(?:central\s+venous|central|venous|subclavian|jugular|ij|dialysis|hemodialysis|swan\s*-?\s*ganz|pulmonary\s+artery|arterial|tunnel(?:l)?ed|femoral|midline)\s+(?:{w}\s+){{0,1}}?(?:lines?|catheters?)\b".format(w=_W), 1),
+        (rf"\b(?:central\s+venous|central|venous|subclavian|jugular|ij|dialysis|hemodialysis|swan\s*-?\s*ganz|pulmonary\s+artery|arterial|tunnel(?:l)?ed|femoral|midline)\s+(?:{_W}\s+){{0,1}}?(?:lines?|catheters?)\b", 1),
         (r"\btubes?\b|\btracheostomy\b|\bdrains?\b|\bstents?\b|\bshunts?\b|\bcannula\w*|\bfilters?\b|\bcoils?\b", 1),
         (r"\b(?:prosthetic|mechanical|bioprosthetic|artificial|replaced|porcine|metallic)\s+(?:\w+\s+)?valves?\b|\bvalve\s+(?:replacement|prosthes[ie]s)\b|\b(?:avr|mvr|tavr|tavi)\b|\bannuloplasty\b|\boccluder\b", 1),
-        (r"\bhardware\b|\b(?:fixation|orthopedic|surgical)\s+(?:plates?|screws?|rods?)\b|\bplates?\s+and\s+screws?\b|\barthroplast\w*|\b(?:shoulder|joint|humeral)\s+(?:prosthes[ie]s|replacement)\b"
-         r"|\bprosthetic\s+(?:\w+\s+)?(?:shoulder|hip|knee|joint|humer\w*)\b|\b(?:bone|suture)\s+anchors?\b|\bimplantable\s+cardiac\b", 1),
+        ((r"\bhardware\b|\b(?:fixation|orthopedic|surgical)\s+(?:plates?|screws?|rods?)\b|\bplates?\s+and\s+screws?\b|\barthroplast\w*|\b(?:shoulder|joint|humeral)\s+(?:prosthes[ie]s|replacement)\b"
+         r"|\bprosthetic\s+(?:\w+\s+)?(?:shoulder|hip|knee|joint|humer\w*)\b|\b(?:bone|suture)\s+anchors?\b|\bimplantable\s+cardiac\b"), 1),
         (r"\btips?\b|\bgenerators?\b|\bstimulators?\b|\bport\s*-\s*a\s*-\s*___|\bivc\s+(?:filter|___)", 1),
         (r"\bdevices?\b|\bapparatus\b|\belectrodes?\b|\b(?:ekg|ecg|telemetry|monitor\w*|cardiac\s+monitor|external)\s+(?:\w+\s+)?(?:leads|wires|electrodes|pads|snaps)\b|\bleads\b", 1),
         (r"\b(?:intra-?aortic\s+)?balloon\s+pump\b|\biabp\b|\blvad\b|\bventricular\s+assist\b|\becmo\b|\bimpella\b|\bgastric\s+band\b|\blap\s*-?\s*band\b", 1),
@@ -296,4 +296,4 @@ CLAUSE_BREAKS = (
 )
 
 # "X or Y", "X versus Y", "X and/or Y", "X/Y": both are uncertain (CheXpert's "or" rule)
-OR_CONNECTORS = r"^[\s,]*(?:(?:or|and\s*/\s*or|versus|vs\.?|/)\s*)(?:(?:less\s+likely|more\s+likely|possibly|perhaps|even|early|developing|superimposed|underlying|an?|the)\s+)*(?:{w}\s+){{0,3}}?$".format(w=_W)
+OR_CONNECTORS = rf"^[\s,]*(?:(?:or|and\s*/\s*or|versus|vs\.?|/)\s*)(?:(?:less\s+likely|more\s+likely|possibly|perhaps|even|early|developing|superimposed|underlying|an?|the)\s+)*(?:{_W}\s+){{0,3}}?$"

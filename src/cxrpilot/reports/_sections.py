@@ -60,7 +60,7 @@ _OTHER_HEADINGS = (
 
 
 
-def _alternation(words: "list[str] | tuple[str, ...]", *, upper: bool = False) -> str:
+def _alternation(words: list[str] | tuple[str, ...], *, upper: bool = False) -> str:
     words = sorted(words, key=len, reverse=True)
     return "|".join(re.escape(w.upper() if upper else w).replace(r"\ ", r"[ \t]+") for w in words)
 
@@ -215,8 +215,7 @@ def normalise(text: str) -> str:
 
 
 _ABBREVIATIONS = frozenset(
-    "dr mr mrs ms st vs e.g i.e eg ie approx etc fig figs no nos cf al ca incl resp pt pts "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    ["dr", "mr", "mrs", "ms", "st", "vs", "e.g", "i.e", "eg", "ie", "approx", "etc", "fig", "figs", "no", "nos", "cf", "al", "ca", "incl", "resp", "pt", "pts", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
 )
 # a sentence end: . ! ? (possibly repeated) followed by whitespace or the end of the text
 _BOUNDARY = re.compile(r"[.!?]+(?=\s|$)|\n\s*\n")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from .janus_tiny import iu_report_texts, radiograph_from_file, train_tokenizer, write_original_checkpoint
+
+from .janus_tiny import (
+    iu_report_texts,
+    radiograph_from_file,
+    train_tokenizer,
+    write_original_checkpoint,
+)
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def _gen(shape, g, scale=0.2):
     return torch.randn(*shape, generator=g) * scale
 
 
-def _scaled_gen(fan_in: bool, dtype: "torch.dtype | None" = None):
+def _scaled_gen(fan_in: bool, dtype: torch.dtype | None = None):
     """``_gen``, with the std capped at 1/sqrt(fan-in) of matrices and kernels when ``fan_in``,
     each tensor cast to ``dtype`` as it is made (no full-precision copy of the whole model)."""
     if not fan_in and dtype is None:
@@ -94,14 +94,14 @@ def _scaled_gen(fan_in: bool, dtype: "torch.dtype | None" = None):
 
 
 def original_state_dict(vocab: int, seed: int = 0, *, lm: dict = LM, vit: dict = VIT, vq: dict = VQ,
-                        dtype: "torch.dtype | None" = None, fan_in: bool = False) -> dict[str, "torch.Tensor"]:
+                        dtype: torch.dtype | None = None, fan_in: bool = False) -> dict[str, torch.Tensor]:
     """Weights of DeepSeek's ``MultiModalityCausalLM`` with the release's key names (sizes
     from ``lm``/``vit``/``vq``; ``dtype`` casts them, e.g. bfloat16 as released; ``fan_in``
     caps each weight's std at 1/sqrt(fan-in), so that activations stay finite at full depth)."""
     g = torch.Generator().manual_seed(seed)
     gen = _scaled_gen(fan_in, dtype)
     sd: dict[str, torch.Tensor] = {}
-    LM, VIT, VQ = lm, vit, vq  # noqa: N806 - the module constants' names, for the sizes below
+    LM, VIT, VQ = lm, vit, vq
     H, I = LM["hidden_size"], LM["intermediate_size"]
     # language_model = LlamaForCausalLM
     sd["language_model.model.embed_tokens.weight"] = gen((vocab, H), g, 1.0)
@@ -158,8 +158,8 @@ def original_state_dict(vocab: int, seed: int = 0, *, lm: dict = LM, vit: dict =
     return sd
 
 
-def _vq_state_dict(g, VQ: dict = VQ, fan_in: bool = False,  # noqa: N803
-                   dtype: "torch.dtype | None" = None) -> dict[str, "torch.Tensor"]:
+def _vq_state_dict(g, VQ: dict = VQ, fan_in: bool = False,
+                   dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     """VQModel keys, following the loops of DeepSeek's vq_model.Encoder/Decoder."""
     gen = _scaled_gen(fan_in, dtype)
     sd: dict[str, torch.Tensor] = {}
@@ -286,7 +286,7 @@ def set_added_token_flags(tokenizer_json: Path, flags: dict[str, dict] = ADDED_T
 
 
 def write_original_checkpoint(folder: Path, tokenizer_json: Path, *, seed: int = 0,
-                              safetensors: bool = False, published: bool = False) -> dict[str, "torch.Tensor"]:
+                              safetensors: bool = False, published: bool = False) -> dict[str, torch.Tensor]:
     """Write an original-format checkpoint folder; returns its state dict. ``published``:
     :func:`published_config` with bfloat16 weights of those sizes (as released), else tiny."""
     from tokenizers import Tokenizer

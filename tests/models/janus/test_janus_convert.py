@@ -16,8 +16,8 @@ from cxrpilot.models.janus._convert import convert_state_dict
 from .janus_tiny import LM, VIT, torch, write_original_checkpoint
 
 
-def reference_image_embeddings(sd: dict, pixel_values: "torch.Tensor", *, vit: dict = VIT,
-                               layers: int | None = None) -> "torch.Tensor":
+def reference_image_embeddings(sd: dict, pixel_values: torch.Tensor, *, vit: dict = VIT,
+                               layers: int | None = None) -> torch.Tensor:
     """Original Janus vision path written out by hand from DeepSeek's modules (timm ViT with
     fused qkv + MlpProjector), on the original tensors — independent of transformers' Janus.
     ``layers``: stop after that many blocks and return their output (no norm, no aligner)."""

@@ -33,8 +33,8 @@ def studies(radiographs):
 
 
 def _config(**overrides) -> FinetuneConfig:
-    base = dict(method="lora", lora_rank=64, lora_alpha=64, lora_dropout=0.0, learning_rate=3e-3,
-                epochs=1000, max_steps=36, batch_size=4, save_every=18, keep_checkpoints=5, seed=0)
+    base = {"method": "lora", "lora_rank": 64, "lora_alpha": 64, "lora_dropout": 0.0, "learning_rate": 3e-3,
+                "epochs": 1000, "max_steps": 36, "batch_size": 4, "save_every": 18, "keep_checkpoints": 5, "seed": 0}
     return FinetuneConfig(**{**base, **overrides})
 
 

@@ -12,8 +12,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from cxrpilot.models.janus import load
-from cxrpilot.models.janus import _ort_decode
+from cxrpilot.models.janus import _ort_decode, load
 from cxrpilot.models.janus._ort_decode import OrtDecoder, _quantize, build_decoder_graph
 
 from .janus_tiny import torch

@@ -16,17 +16,17 @@ from cxrpilot.models.janus import load
 from .janus_tiny import radiograph_from_file, torch  # noqa: F401 - skips without torch
 
 PIL = pytest.importorskip("PIL")
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from cxrpilot.models.janus._preprocess import (  # noqa: E402
+from cxrpilot.models.janus._preprocess import (
     DeepseekJanusImageProcessor,
     load_processor,
     resized_size,
 )
-from cxrpilot.models.janus._reporter import preprocess_images, to_pil  # noqa: E402
+from cxrpilot.models.janus._reporter import preprocess_images, to_pil
 
 
-def original_preprocess(image: "Image.Image", *, image_size: int, image_mean=(0.5, 0.5, 0.5),
+def original_preprocess(image: Image.Image, *, image_size: int, image_mean=(0.5, 0.5, 0.5),
                         image_std=(0.5, 0.5, 0.5), min_size: int = 14) -> tuple[np.ndarray, tuple[int, int]]:
     """DeepSeek's ``VLMImageProcessor`` (janus/models/image_processing_vlm.py) re-implemented:
     ``resize`` (the long side to ``image_size``, each side ``max(int(side / longest *

@@ -109,9 +109,9 @@ def test_added_tokens_and_prompts_survive_import_and_load(flagged_tokenizer, tmp
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"width": 32, "layers": 2}, r"names the tower 'siglip_large_patch16_384' but also gives width=32 \(the tower "
+        ({"width": 32, "layers": 2}, (r"names the tower 'siglip_large_patch16_384' but also gives width=32 \(the tower "
                                      r"has 1024\), layers=2 \(the tower has 24\); DeepSeek's code builds "
-                                     r"'siglip_large_patch16_384' with its own sizes and ignores these keys"),
+                                     r"'siglip_large_patch16_384' with its own sizes and ignores these keys")),
         ({"heads": 8}, r"heads=8 \(the tower has 16\)"),
     ],
 )

@@ -216,10 +216,10 @@ def _broken_model_dir(kind, good, tmp_path):
     [
         ("missing", r"Janus model folder '.*nowhere' does not exist; expected a folder with config.json"),
         ("file", r"Janus model path '.*model.bin' is a file; expected a folder"),
-        ("no-config", r"no config.json in '.*bad'; expected an HF-format Janus checkpoint \(for the original "
-                      r"DeepSeek format run `cxrpilot models import-janus SRC DST` first\)"),
-        ("original-format", r"original DeepSeek-format checkpoint \(model_type 'multi_modality'\); run "
-                            r"`cxrpilot models import-janus SRC DST` first"),
+        ("no-config", (r"no config.json in '.*bad'; expected an HF-format Janus checkpoint \(for the original "
+                      r"DeepSeek format run `cxrpilot models import-janus SRC DST` first\)")),
+        ("original-format", (r"original DeepSeek-format checkpoint \(model_type 'multi_modality'\); run "
+                            r"`cxrpilot models import-janus SRC DST` first")),
         ("wrong-model", r"has model_type 'llama'; expected 'janus'"),
         ("bad-json", r"cannot read '.*config.json'"),
         ("no-weights", r"no model weights in '.*bad'; expected one of model.safetensors"),

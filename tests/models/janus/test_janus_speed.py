@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cxrpilot.models.janus import load
-from cxrpilot.models.janus import _speed
+from cxrpilot.models.janus import _speed, load
 from cxrpilot.models.janus._reporter import resolve_dtype
 
 from .janus_tiny import torch
@@ -17,7 +16,7 @@ from .janus_tiny import torch
 
 def cpuinfo_flags() -> set[str]:
     text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    match = re.search(r"^flags\s*:(.*)$", text, flags=re.M)
+    match = re.search(r"^flags\s*:(.*)$", text, flags=re.MULTILINE)
     return set(match.group(1).split()) if match else set()
 
 

@@ -9,7 +9,7 @@ from cxrpilot.models.janus import load
 from .janus_tiny import VQ, torch
 
 
-def original_codes(latents: "torch.Tensor", codebook: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+def original_codes(latents: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """DeepSeek's ``VectorQuantizer.forward`` with ``l2_norm=True`` (janus/models/vq_model.py),
     re-implemented: normalise latents (b, c, h, w) over c and the codebook rows, take the
     argmin of ``|z|^2 + |e|^2 - 2 z.e``; returns (codes, quantised (b, c, h, w))."""
@@ -22,7 +22,7 @@ def original_codes(latents: "torch.Tensor", codebook: "torch.Tensor") -> tuple["
     return codes, e[codes].view(z.shape).permute(0, 3, 1, 2)
 
 
-def raw_codes(latents: "torch.Tensor", codebook: "torch.Tensor") -> "torch.Tensor":
+def raw_codes(latents: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """transformers' JanusVQVAEVectorQuantizer rule: nearest code on the raw vectors."""
     flat = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])
     return torch.cdist(flat, codebook).argmin(1)

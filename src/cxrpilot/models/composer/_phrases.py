@@ -91,8 +91,8 @@ EXPLAINS: dict[str, tuple[str, ...]] = {
 INDICATIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), names)
     for pattern, names in (
-        (r"\b(?:lines?|tubes?|catheters?|piccs?|ports?|placement|position\w*|pacemakers?|pacers?|ett|"
-         r"intubat\w*|ng|og|drains?|cvc|central\s+venous)\b", ("Support Devices", "Pneumothorax")),
+        ((r"\b(?:lines?|tubes?|catheters?|piccs?|ports?|placement|position\w*|pacemakers?|pacers?|ett|"
+         r"intubat\w*|ng|og|drains?|cvc|central\s+venous)\b"), ("Support Devices", "Pneumothorax")),
         (r"\b(?:fevers?|febrile|cough\w*|pneumonia|infect\w*|sputum|sepsis|septic|aspiration|leukocytosis)\b",
          ("Pneumonia", "Consolidation", "Lung Opacity")),
         (r"\b(?:short(?:ness)?\s+of\s+breath|sob|dyspn\w*|hypox\w*|desat\w*)\b",

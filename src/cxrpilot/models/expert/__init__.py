@@ -34,7 +34,6 @@ from cxrpilot.models.expert._model import (
     read_model_card,
 )
 
-
 __all__ = [
     "DEFAULT_MODEL",
     "ExpertModel",

@@ -228,10 +228,10 @@ def render_markdown(card: ModelCard) -> str:
     arch = card.architecture
     lines += [
         "## Model",
-        f"- Architecture: {arch.get('library', '')} `{arch.get('class', '')}` "
-        f"({arch.get('name', '')}, {arch.get('parameters', 0):,} parameters), trained from scratch.",
-        f"- Input: greyscale, aspect-preserving fit into {card.image_size}x{card.image_size} "
-        f"(black padding), normalised (x - {card.mean:.4f}) / {card.std:.4f} on [0, 1] grey levels.",
+        (f"- Architecture: {arch.get('library', '')} `{arch.get('class', '')}` "
+        f"({arch.get('name', '')}, {arch.get('parameters', 0):,} parameters), trained from scratch."),
+        (f"- Input: greyscale, aspect-preserving fit into {card.image_size}x{card.image_size} "
+        f"(black padding), normalised (x - {card.mean:.4f}) / {card.std:.4f} on [0, 1] grey levels."),
         f"- Weights: `{card.weights_file}` (ONNX, run with ONNX Runtime), sha256 `{card.sha256}`.",
         "",
         "## Training data",
@@ -265,9 +265,9 @@ def render_markdown(card: ModelCard) -> str:
                      + " | ".join(_fmt_auc(per.get(lab)) for per in test.values()) + " |")
     hits = mt.get("maps", {})
     if hits:
-        lines += ["", "Where it looked: share of NIH test images whose map peak lies inside the "
+        lines += ["", ("Where it looked: share of NIH test images whose map peak lies inside the "
                   "radiologist's box for that finding (pointing game, 95 % Wilson CI), beside the "
-                  "image centre as a baseline:", "",
+                  "image centre as a baseline:"), "",
                   "| finding | n | map hit rate | centre hit rate |", "|---|---|---|---|"]
         for lab, h in hits.items():
             lines.append(f"| {lab} | {h['n']} | {h['map_hit_rate']:.2f} [{h['map_ci_low']:.2f}, "
@@ -275,8 +275,8 @@ def render_markdown(card: ModelCard) -> str:
                          f"[{h['centre_ci_low']:.2f}, {h['centre_ci_high']:.2f}] |")
     cross = mt.get("cross_source", {})
     if cross:
-        lines += ["", "Cross-source (a model of the same recipe trained WITHOUT the source, tested on "
-                  "all of it; see benchmarks/bench_expert_quality.py):", "",
+        lines += ["", ("Cross-source (a model of the same recipe trained WITHOUT the source, tested on "
+                  "all of it; see benchmarks/bench_expert_quality.py):"), "",
                   "| held-out source | " + " | ".join(card.labels) + " |",
                   "|---|" + "---|" * len(card.labels)]
         for name, per in cross.items():
@@ -287,8 +287,8 @@ def render_markdown(card: ModelCard) -> str:
         lines += ["", "Shortcut checks:", "", *[f"- {item}" for item in checks]]
     cal = mt.get("calibration", {})
     if cal:
-        lines += ["", "Calibration (expected calibration error, 10 bins), before -> after temperature "
-                  "scaling:", "", "| finding | validation | test |", "|---|---|---|"]
+        lines += ["", ("Calibration (expected calibration error, 10 bins), before -> after temperature "
+                  "scaling:"), "", "| finding | validation | test |", "|---|---|---|"]
         for lab in card.labels:
             c = cal.get(lab, {})
             lines.append(f"| {lab} | {c.get('ece_val_before', float('nan')):.3f} -> "

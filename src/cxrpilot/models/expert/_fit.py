@@ -33,7 +33,7 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     up to 20 % over the borders (where text markers and other source cues sit).
     """
     b = x.shape[0]
-    u = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
+    u = lambda *shape: torch.rand(*shape, generator=g)
     angle = (u(b) * 2 - 1) * math.radians(8)
     scale = 1 + (u(b) * 2 - 1) * 0.2
     squeeze = torch.where(u(b) < 0.4, 1 - u(b) * 0.25, torch.ones(b))

@@ -49,19 +49,19 @@ THRESHOLD_RULE = (
 )
 
 LIMITATIONS = (
-    "Not for clinical use: trained on small public research collections. The multi-finding "
+    ("Not for clinical use: trained on small public research collections. The multi-finding "
     "labels come from ~1,000 NIH ChestX-ray14 training images whose labels were mined from "
     "reports by NLP (noisy), selected for a pneumonia study or for radiologist boxes, so "
-    "prevalences are nothing like a clinical worklist.",
-    "A finding is assessed only where its held-out AUC reached the bar (see the table); the "
+    "prevalences are nothing like a clinical worklist."),
+    ("A finding is assessed only where its held-out AUC reached the bar (see the table); the "
     "network's other outputs are not shown. Support devices, fractures and the mediastinum are "
-    "not assessed (no training labels), so this model never asserts 'No Finding'.",
-    "The pneumonia/COVID collections (covid-radiography, pediatric-pneumonia, covid-chestxray) "
+    "not assessed (no training labels), so this model never asserts 'No Finding'."),
+    ("The pneumonia/COVID collections (covid-radiography, pediatric-pneumonia, covid-chestxray) "
     "label only No Finding, Lung Opacity and Pneumonia; their other labels are masked, not "
     "negative. Sources differ in hospitals, ages and preparation, and the source is visible in "
-    "the pixels: expect worse performance on other hospitals' images.",
-    "Maps are class activation maps of a 7x7 feature grid: coarse, and they show where the "
-    "network's evidence is, not a segmentation.",
+    "the pixels: expect worse performance on other hospitals' images."),
+    ("Maps are class activation maps of a 7x7 feature grid: coarse, and they show where the "
+    "network's evidence is, not a segmentation."),
     "Input is a frontal (PA/AP) view; lateral views were excluded from training.",
 )
 
@@ -83,7 +83,7 @@ def auc_summary(y_true: np.ndarray, y_score: np.ndarray, *, seed: int = 0,
         return None
     est = roc_auc_ci(y, s, n_bootstrap=n_bootstrap, confidence=0.95, seed=seed)
     return {"auc": round(float(est.estimate), 4), "ci_low": round(float(est.ci_low), 4),
-            "ci_high": round(float(est.ci_high), 4), "n": int(len(y)),
+            "ci_high": round(float(est.ci_high), 4), "n": len(y),
             "n_positive": int(y.sum()), "method": str(est.method)}
 
 
@@ -363,7 +363,7 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
             "limit_per_class": limit_per_class, "threads": threads,
             "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
             "total_seconds": round(time.perf_counter() - t_start, 1),
-            "samples_per_epoch": samples_per_epoch or int(len(train_idx)),
+            "samples_per_epoch": samples_per_epoch or len(train_idx),
             "loss": "binary cross-entropy per label (unknown labels masked)",
             "sampling": "training images drawn with replacement, with weights balancing the "
                         "classes within each source (cap 5), so that the source cannot stand in "

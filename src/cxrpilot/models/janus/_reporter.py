@@ -321,7 +321,6 @@ class JanusReporter:
         list of JanusOutput
             In input order.
         """
-        import torch
 
         n = len(radiographs)
         for name, seq in (("indications", indications), ("expert_findings", expert_findings)):

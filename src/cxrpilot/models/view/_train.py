@@ -220,7 +220,7 @@ def train_view(
                                     ("pediatric-pneumonia (train)", "pediatric-pneumonia", "train")):
             x = _features(_folder_images(data, source, split=split), desc=name, progress=progress,
                           mirror=False)[0]
-            scan[name] = {"n": int(len(x)), "called_lateral": int((final.predict_proba(x)[:, 1] >= threshold).sum())}
+            scan[name] = {"n": len(x), "called_lateral": int((final.predict_proba(x)[:, 1] >= threshold).sum())}
 
     card: dict[str, Any] = {
         "schema": 1,
@@ -235,7 +235,7 @@ def train_view(
             "covid-chestxray lateral (L)": int(y_all.sum()),
             "covid-chestxray frontal (PA/AP/AP Supine)": int((cc & ~y_all).sum()),
             **{f"{name} frontal": int((s_all == name).sum()) for name in external},
-            "patients (covid-chestxray groups)": int(len(set(cc_groups))),
+            "patients (covid-chestxray groups)": len(set(cc_groups)),
             "augmentation": "every image also mirrored left-right",
         },
         "cv": {
@@ -248,7 +248,7 @@ def train_view(
         },
         "false_lateral_rate_held_out": {k: round(v, 4) for k, v in held_fpr.items()},
         "false_lateral_rate_leave_source_out": {k: round(v, 4) for k, v in loso.items()},
-        "held_out_counts": {k: int(len(v)) for k, v in held.items()},
+        "held_out_counts": {k: len(v) for k, v in held.items()},
         "whole_frontal_folders_partly_training": scan,
         "seed": seed,
         "train_seconds": round(time.time() - started, 1),
@@ -269,23 +269,23 @@ def render_view_card(card: dict[str, Any]) -> str:
     lines = [
         f"# View model card: `{card['model_id']}`",
         "",
-        f"**Task.** {card['task']}. Used by `cxrpilot.imaging.load(check=True)` to refuse "
-        "lateral views of PNG/JPEG files and of DICOM files whose header states no view.",
+        (f"**Task.** {card['task']}. Used by `cxrpilot.imaging.load(check=True)` to refuse "
+        "lateral views of PNG/JPEG files and of DICOM files whose header states no view."),
         "",
-        f"**Model.** {card['model']}. Input: {card['input']}. Decision threshold "
+        (f"**Model.** {card['model']}. Input: {card['input']}. Decision threshold "
         f"p(lateral) >= {card['threshold']:.3f}. Weights: `{card['weights_file']}` "
         f"(standardisation folded into the coefficients; sha256 `{card['sha256']}`). Training: "
-        f"`cxrpilot train view --data ../shared/data` (seed {card['seed']}).",
+        f"`cxrpilot train view --data ../shared/data` (seed {card['seed']})."),
         "",
         "**Training data.**",
         "",
         *[f"- {k}: {v}" for k, v in card["training_data"].items()],
         "",
-        f"**Cross-validation** ({cv['scheme']}; out-of-fold scores): ROC AUC "
+        (f"**Cross-validation** ({cv['scheme']}; out-of-fold scores): ROC AUC "
         f"{cv['roc_auc_mean']:.4f} (lowest repeat {cv['roc_auc_min']:.4f}); within "
         f"covid-chestxray alone {cv['roc_auc_covid_chestxray_only_mean']:.4f}. At the "
         f"threshold: sensitivity for laterals {cv['sensitivity_at_threshold']:.3f}, "
-        f"specificity on frontals {cv['specificity_at_threshold']:.4f}.",
+        f"specificity on frontals {cv['specificity_at_threshold']:.4f}."),
         "",
         "**False-lateral rate on held-out frontal images** (images never trained on):",
         "",
@@ -306,11 +306,11 @@ def render_view_card(card: dict[str, Any]) -> str:
             "",
         ]
     lines += [
-        f"**Limits.** Only {card['training_data']['covid-chestxray lateral (L)']} lateral images, "
+        (f"**Limits.** Only {card['training_data']['covid-chestxray lateral (L)']} lateral images, "
         "from one collection (many cut from papers); "
         "the model has seen no lateral from a DICOM archive. It is a safety net for files "
         "without a header; the header's View Position, when present, always decides. "
-        f"Licences of the data: {card['licences']}.",
+        f"Licences of the data: {card['licences']}."),
         "",
         f"**Intended use.** {card['intended_use']}.",
         "",
