@@ -13,9 +13,11 @@ from .helpers import png_bytes
 PAGES = {
     "/login": ["login.js"],
     "/worklist": ["worklist.js"],
-    "/read/1": ["viewer.js", "maps.js", "read.js"],
+    "/read/1": ["png16.js", "viewer.js", "maps.js", "editor.js", "read.js"],
+    "/read/1/report": ["report.js"],
+    "/account": ["account.js"],
     "/evaluations": ["evaluations.js"],
-    "/evaluation/1": ["viewer.js", "evaluation.js"],
+    "/evaluation/1": ["png16.js", "viewer.js", "evaluation.js"],
     "/admin": ["admin.js"],
     "/studies": ["studies.js"],
     "/studies/1": ["study.js"],
