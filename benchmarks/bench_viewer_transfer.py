@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
 RATES = (20, 100, 1000)
 PASSWORD = "correct horse battery"
@@ -171,10 +171,10 @@ def main() -> None:
             f"median of {args.repeats} loads, fresh browser cache each")
     lines = [
         "# Viewer transfer (benchmarks/bench_viewer_transfer.py)", "", head, "",
-        f"Server, once per image (cached after): DICOM decode {1000 * t_decode:.0f} ms; PNG encode low "
+        (f"Server, once per image (cached after): DICOM decode {1000 * t_decode:.0f} ms; PNG encode low "
         f"{1000 * t_low:.0f} ms ({len(low) / 1e3:.0f} kB), full {1000 * t_full:.0f} ms "
         f"({len(full) / 1e6:.2f} MB vs {raw_bytes / 1e6:.2f} MB raw, {100 * len(full) / raw_bytes:.0f} %). "
-        f"Browser, decoding the full PNG alone (png16.js): {decode_ms:.0f} ms.", "",
+        f"Browser, decoding the full PNG alone (png16.js): {decode_ms:.0f} ms."), "",
         "| link | transfer | bytes on the wire | first view | full view |",
         "|---|---|---|---|---|",
     ]

@@ -8,22 +8,33 @@ from sqlalchemy.exc import DatabaseError
 
 from cxrpilot.workstation import _db
 
-from .test_migrations import empty_url  # noqa: F401  (fixture)
-
 ROWS = (
-    "INSERT INTO images (id, source_sha256, display_sha256, display_path, format, width, height,"
-    " meta, created_at) VALUES (1, 'a', 'b', 'p', 'png', 2, 2, '{}', CURRENT_TIMESTAMP)",
-    "INSERT INTO cases (id, image_id, label, indication, reference_text, source, created_at)"
-    " VALUES (1, 1, 'C1', '', '', 'upload', CURRENT_TIMESTAMP)",
-    "INSERT INTO users (id, username, display_name, role, password_hash, active, created_at)"
-    " VALUES (1, 'r', '', 'radiologist', 'x', true, CURRENT_TIMESTAMP)",
-    "INSERT INTO reads (id, case_id, reader_id, arm, period, status, created_at)"
-    " VALUES (1, 1, 1, 'scp', 1, 'signed', CURRENT_TIMESTAMP)",
-    "INSERT INTO reports (id, read_id, version, status, origin, draft_text, findings_text,"
+    ("INSERT INTO images (id, source_sha256, display_sha256, display_path, format, width, height,"
+    " meta, created_at) VALUES (1, 'a', 'b', 'p', 'png', 2, 2, '{}', CURRENT_TIMESTAMP)"),
+    ("INSERT INTO cases (id, image_id, label, indication, reference_text, source, created_at)"
+    " VALUES (1, 1, 'C1', '', '', 'upload', CURRENT_TIMESTAMP)"),
+    ("INSERT INTO users (id, username, display_name, role, password_hash, active, created_at)"
+    " VALUES (1, 'r', '', 'radiologist', 'x', true, CURRENT_TIMESTAMP)"),
+    ("INSERT INTO reads (id, case_id, reader_id, arm, period, status, created_at)"
+    " VALUES (1, 1, 1, 'scp', 1, 'signed', CURRENT_TIMESTAMP)"),
+    ("INSERT INTO reports (id, read_id, version, status, origin, draft_text, findings_text,"
     " impression_text, rev, amendment_reason, created_at, updated_at, signed_at) VALUES"
     " (1, 1, 1, 'final', 'template', '', 'f', 'i', 1, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP,"
-    " CURRENT_TIMESTAMP)",
+    " CURRENT_TIMESTAMP)"),
 )
+
+
+@pytest.fixture
+def empty_url(request, tmp_path):
+    """An empty database (as in test_migrations): an SQLite file or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'm.sqlite'}"
+    from .conftest import _drop_postgres_db, _fresh_postgres_db
+
+    server = request.getfixturevalue("postgres_server")
+    url, name = _fresh_postgres_db(server)
+    request.addfinalizer(lambda: _drop_postgres_db(server, name))
+    return url
 
 
 @pytest.mark.parametrize("empty_url", ["sqlite", "postgres"], indirect=True)
