@@ -179,7 +179,11 @@ def _scopes(settings: Settings, key: str, ip: str) -> list[tuple[Any, int, bool]
     per user name from one address, per user name from anywhere, per address for any
     user name (password spraying)."""
     return [
-        ((LoginAttempt.username == key) & (LoginAttempt.ip == ip), settings.login_max_failures, True),
+        (
+            (LoginAttempt.username == key) & (LoginAttempt.ip == ip),
+            settings.login_max_failures,
+            True,
+        ),
         (LoginAttempt.username == key, settings.login_user_max_failures, True),
         (LoginAttempt.ip == ip, settings.login_ip_max_failures, False),
     ]
@@ -214,7 +218,8 @@ def _wait_s(
                 .limit(n)
             )
         )
-        if len(failures) >= n and (failures[0] - failures[-1]).total_seconds() <= settings.login_window_s:
+        spread = (failures[0] - failures[-1]).total_seconds() if failures else 0.0
+        if len(failures) >= n and spread <= settings.login_window_s:
             remaining = settings.login_lockout_s - (now - failures[0]).total_seconds()
             wait = max(wait, int(math.ceil(max(remaining, 0.0))))
     return wait
@@ -246,8 +251,10 @@ def _throttled(
     db.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
     audit_limited(db, actor, action, key, now)
     db.commit()
-    return Throttled(f"too many failed {what} from this address; try again in {wait} s",
-                     retry_after_s=wait)
+    return Throttled(
+        f"too many failed {what} for this account or from this address; try again in {wait} s",
+        retry_after_s=wait,
+    )
 
 
 def audit_limited(db: Session, actor: Actor, action: str, key: str, now: datetime) -> None:
