@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
 PASSWORD = "bench reader pass phrase"
 
@@ -42,7 +42,7 @@ def load(url: str, read_id: int, seconds: float, flood: int) -> dict[str, list[f
         stop = threading.Event()
         tried = [0]
 
-        def guess(i: int) -> None:
+        def guess(i: int, stop: threading.Event = stop, tried: list[int] = tried) -> None:
             c = httpx.Client(base_url=url, timeout=120)
             k = 0
             while not stop.is_set():

@@ -77,7 +77,7 @@ qwerty12345 password12345 iloveyou123 123456789a 12345678910 1234554321 09876543
 correcthorsebatterystaple iloveyouforever mypassword mypassword1 secretpassword supersecret
 topsecret notmypassword nopassword newpassword oldpassword temppassword temp1234 test1234
 testtest qwertyqwerty 123qweasd 123qweasdzxc qweasdzxc qweasd zxcasdqwe 1234qwerasdf
-""".split()
+""".split()  # noqa: SIM905 - a word list reads best as text
 
 #: Words of this workstation's own context, tried early against a reading station.
 CONTEXT = """
@@ -88,7 +88,7 @@ evaluator coordinator study research janus deepseek report reports radiographer
 technician surgeon emergency icu mri ctscan ultrasound
 spring summer autumn fall winter january february march april may june july august
 september october november december monday friday
-""".split()
+""".split()  # noqa: SIM905 - a word list reads best as text
 
 #: Endings people add to reach a length or satisfy a rule.
 SHORT_SUFFIXES = (

@@ -198,7 +198,7 @@ def test_home_sends_a_logged_in_user_to_their_page(world):
 def test_login_page_next_never_leaves_the_site(site, browser):
     from .helpers import browser_login
 
-    server, admin = site
+    server, _ = site
     page = browser()
     page.goto(f"{server.url}/login?next=/%5Cevil.example/x")
     page.fill("#username", "admin")
@@ -277,7 +277,7 @@ def test_no_write_lock_is_held_while_a_password_is_checked(site):
     released: list[bool] = []
 
     class SlowHasher(PasswordHasher):
-        def verify(self, hash, password):  # noqa: A002 - argon2's signature
+        def verify(self, hash, password):
             checking.set()
             # held until the autosave is through; False if it could not get through
             released.append(saved.wait(20))

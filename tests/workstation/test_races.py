@@ -97,7 +97,7 @@ def test_parallel_assignments_make_one_read(live):
 def test_parallel_identical_uploads_make_one_case(live):
     from cxrpilot.workstation._models import Case, Image
 
-    server, admin = live(worker_threads=0)
+    server, _ = live(worker_threads=0)
     clients = [server.client() for _ in range(N)]
     for c in clients:
         c.login("admin")

@@ -23,7 +23,7 @@ def ev(
 ) -> ClientEvent:
     """An event at ``s`` seconds after T0 on a client whose clock is off by ``skew_s``,
     received ``delay_s`` later."""
-    client_ms = int(round((T0.timestamp() + s + skew_s) * 1000))
+    client_ms = round((T0.timestamp() + s + skew_s) * 1000)
     return ClientEvent(kind, client_ms, T0 + timedelta(seconds=s + delay_s), visible, focused)
 
 
@@ -133,7 +133,7 @@ def at(kind: str, claimed_s: float, received_s: float, **kw) -> ClientEvent:
     ``received_s``."""
     return ClientEvent(
         kind,
-        int(round((T0.timestamp() + claimed_s) * 1000)),
+        round((T0.timestamp() + claimed_s) * 1000),
         T0 + timedelta(seconds=received_s),
         kw.get("visible", True),
         kw.get("focused", True),

@@ -51,14 +51,14 @@ def check_text(value: str) -> str:
     return value
 
 
-def Text(max_length: int, *, min_length: int = 0) -> Any:  # noqa: N802 - a type factory
+def Text(max_length: int, *, min_length: int = 0) -> Any:
     """A ``str`` of ``min_length``..``max_length`` characters that :func:`check_text` accepts."""
     return Annotated[
         str, Field(min_length=min_length, max_length=max_length), AfterValidator(check_text)
     ]
 
 
-def QueryText(max_length: int) -> Any:  # noqa: N802 - a type factory
+def QueryText(max_length: int) -> Any:
     """A query-string parameter: at most ``max_length`` characters, no NUL."""
     return Annotated[str, Query(max_length=max_length), AfterValidator(check_text)]
 

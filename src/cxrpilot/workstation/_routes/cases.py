@@ -20,8 +20,8 @@ from .._schemas import (
     check_text,
 )
 from .._services import cases as service
-from .._services.worklist import set_priority
 from .._services import exams
+from .._services.worklist import set_priority
 from ..deps import CurrentActor, Db, IngestActor, ResultsActor, State
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])

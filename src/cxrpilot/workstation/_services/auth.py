@@ -221,7 +221,7 @@ def _wait_s(
         spread = (failures[0] - failures[-1]).total_seconds() if failures else 0.0
         if len(failures) >= n and spread <= settings.login_window_s:
             remaining = settings.login_lockout_s - (now - failures[0]).total_seconds()
-            wait = max(wait, int(math.ceil(max(remaining, 0.0))))
+            wait = max(wait, math.ceil(max(remaining, 0.0)))
     return wait
 
 
