@@ -33,6 +33,7 @@ from cxrpilot.models.expert._model import (
     load,
     read_model_card,
 )
+from cxrpilot.models.expert._train import choose_assessed
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -40,6 +41,7 @@ __all__ = [
     "ModelCard",
     "Thresholds",
     "available_models",
+    "choose_assessed",
     "load",
     "read_model_card",
     "train_expert",
