@@ -25,6 +25,7 @@ demo: install
 # CXRPILOT_REQUIRE_SYSTEM=1 makes a test fail, not skip, when one of them cannot be used.
 test: install
 	bash scripts/system-packages.sh
+	$(VENV)/bin/ruff check .
 	CXRPILOT_REQUIRE_SYSTEM=$${CXRPILOT_REQUIRE_SYSTEM-1} $(PY) -m pytest
 
 clean:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
 SIIM = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
 

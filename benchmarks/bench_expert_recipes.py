@@ -36,7 +36,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
 TARGETS = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Atelectasis", "Edema",
            "Consolidation", "Lung Opacity", "Pneumonia", "Lung Lesion")
@@ -98,9 +98,9 @@ def main() -> None:
     keeper = max(candidates, key=lambda n: mean_auc(cards[n], "validation"))
     lines = ["# Expert model recipes (benchmarks/bench_expert_recipes.py)", "",
              f"Machine: {machine()}", "",
-             f"{args.arch}, seed 0, one split for all. Keeper chosen on NIH validation mean AUC "
-             f"among the models of at least 224 px: **{keeper}**. Training times are wall "
-             "seconds on this machine, which other jobs shared.", "",
+             (f"{args.arch}, seed 0, one split for all. Keeper chosen on NIH validation mean "
+              f"AUC among the models of at least 224 px: **{keeper}**. Training times are wall "
+              "seconds on this machine, which other jobs shared."), "",
              "| recipe | px | samples drawn | train s | NIH val mean AUC | NIH test mean AUC | assessed |",
              "|---|---|---|---|---|---|---|"]
     for name, card in cards.items():

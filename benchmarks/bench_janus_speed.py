@@ -425,7 +425,8 @@ def machine_bounds(device: str) -> dict[str, float]:
     for dtype in dtypes:
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
-        out[f"matmul_{str(dtype).removeprefix('torch.')}_flops"] = 2 * n**3 / best(lambda: a @ b)
+        out[f"matmul_{str(dtype).removeprefix('torch.')}_flops"] = 2 * n**3 / best(
+            lambda a=a, b=b: a @ b)
     big = torch.randn((1 << 30 if device == "cuda" else 1 << 27), device=device)  # 4 GiB / 512 MiB
     out["read_bytes_s"] = big.numel() * 4 / best(lambda: big.sum())
     return out
@@ -433,7 +434,7 @@ def machine_bounds(device: str) -> dict[str, float]:
 
 # -- the parent: run the configurations, write the table ---------------------------------------------------
 def fmt(x: float | None, digits: int = 2) -> str:
-    return "—" if x is None or x != x else f"{x:.{digits}f}"
+    return "—" if x is None or x != x else f"{x:.{digits}f}"  # noqa: PLR0124
 
 
 def compare(base: dict | None, other: dict | None) -> tuple[str, str]:
@@ -619,7 +620,8 @@ def main(argv: list[str] | None = None) -> None:
                    "--tokens", str(args.tokens), "--batches", ",".join(map(str, args.batches)),
                    "--repeats", str(args.repeats), "--device", args.device, "--data", str(data),
                    "--tokenizer-dir", str(tmp_dir / "tokenizer"), "--result", str(result_file)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO / "benchmarks"))
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO / "benchmarks"),
+                                  check=False)
             if proc.returncode != 0 or not result_file.is_file():
                 tail = (proc.stderr or proc.stdout).strip().splitlines()
                 errors[name] = (tail[-1] if tail else f"exit status {proc.returncode}")[:200].replace("|", "/")

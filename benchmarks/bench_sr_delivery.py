@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
 DX = "highdicom_dx_image.dcm"
 

@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
 #: Meets the workstation's password policy (12+ characters, not a common password).
 PASSWORD = "bench reader pass phrase"

@@ -166,7 +166,7 @@ class Orthanc:
             return self
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(self.configuration(), indent=2))
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [self.binary, str(self.config_path)],
             stdout=self._log,

@@ -197,9 +197,9 @@ def test_exam_access_follows_the_case(ws, siim):
 def test_racing_stores_make_one_exam_one_case_one_image_each(world_factory, siim):
     """Eight threads store the same instance, its duplicate bytes, and the exam's lateral
     at once (through the service, as the SCP's association threads do)."""
-    from cxrpilot.workstation._services.cases import import_bytes
-    from cxrpilot.workstation._services._common import Actor
     from cxrpilot.workstation._models import User
+    from cxrpilot.workstation._services._common import Actor
+    from cxrpilot.workstation._services.cases import import_bytes
 
     w = world_factory(loader=None, decode_concurrency=4)
     one = study(siim)

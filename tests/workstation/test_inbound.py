@@ -67,7 +67,7 @@ def scu_store(port: int, files: list[bytes | str], ae_title="CXRPILOT") -> list:
     paths = []
     for f in files:
         if isinstance(f, bytes):
-            tmp = tempfile.NamedTemporaryFile(suffix=".dcm", delete=False)  # noqa: SIM115
+            tmp = tempfile.NamedTemporaryFile(suffix=".dcm", delete=False)
             tmp.write(f)
             tmp.close()
             f = tmp.name

@@ -103,8 +103,10 @@ def test_models_match_the_migrations(empty_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from cxrpilot.workstation import _study_models  # noqa: F401
-    from cxrpilot.workstation import _interop_models  # noqa: F401
+    from cxrpilot.workstation import (
+        _interop_models,  # noqa: F401
+        _study_models,  # noqa: F401
+    )
 
     engine = _db.make_engine(empty_url)
     try:

@@ -250,7 +250,7 @@ def test_retry_of_a_failed_item(world_factory, orthanc, small_dx):
 class _FhirReceiver(BaseHTTPRequestHandler):
     received: list = []
 
-    def do_PUT(self):  # noqa: N802 - http.server's naming
+    def do_PUT(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((self.path, self.headers.get("Content-Type"), body))
         created = sum(p == self.path for p, _, _ in type(self).received) == 1

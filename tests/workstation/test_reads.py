@@ -168,12 +168,11 @@ def test_sign_makes_the_report_final_and_read_only(world):
     read = rc.ok("get", f"/api/reads/{read_id}")["read"]
     assert read["status"] == "signed" and read["edit_distance_words"] > 0
     # The database itself refuses a change to signed text.
-    with pytest.raises(Exception, match="read-only"):
-        with world.state.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE reports SET findings_text = 'tampered' WHERE id = :id"),
-                {"id": signed["id"]},
-            )
+    with pytest.raises(Exception, match="read-only"), world.state.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE reports SET findings_text = 'tampered' WHERE id = :id"),
+            {"id": signed["id"]},
+        )
 
 
 def test_amendment_is_a_new_version_beside_the_old(world):

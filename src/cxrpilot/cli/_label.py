@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             errors.append((str(path), str(exc)))
     labels = labeler(texts) if texts else []
 
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     try:
         if fmt == "csv":
             writer = csv.writer(out)

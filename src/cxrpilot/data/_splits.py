@@ -93,7 +93,7 @@ def assign_splits(
     fractions = tuple(float(f) for f in fractions)
     if (
         len(fractions) != len(SPLIT_NAMES)
-        or any(f < 0 or f != f for f in fractions)
+        or any(f < 0 or f != f for f in fractions)  # noqa: PLR0124
         or abs(sum(fractions) - 1) > 1e-6
     ):
         raise InvalidInputError(

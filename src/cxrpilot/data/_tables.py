@@ -193,7 +193,7 @@ def parse_label(value: Any, *, path: Path | str, row: int, line: int, column: st
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)):
-        if value != value:  # NaN
+        if value != value:  # NaN  # noqa: PLR0124
             return None
         if value in (1, 0, -1):
             return int(value)
@@ -221,4 +221,4 @@ def parse_float(value: str | None) -> float | None:
         number = float(str(value).strip())
     except ValueError:
         return None
-    return number if number == number else None
+    return number if number == number else None  # noqa: PLR0124

@@ -236,10 +236,10 @@ def _rouge(gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple[float,
 
     beta2 = Rouge().beta ** 2
     scores = []
-    for i in gts:
+    for i, references in gts.items():
         token_c = res[i][0].split(" ")
         prec, rec = [], []
-        for reference in gts[i]:
+        for reference in references:
             token_r = reference.split(" ")
             lcs = lcs_length(token_r, token_c)
             prec.append(lcs / float(len(token_c)))

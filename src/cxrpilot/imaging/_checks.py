@@ -108,7 +108,7 @@ _CHEST = re.compile(r"CHEST|THORA|TORAX|TORACE|LUNG|PULM|BRUST|POITRINE|PECHO|TO
 def _field(ds: Any, keyword: str) -> str:
     try:
         value = ds.get(keyword)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return ""
     return "" if value is None else str(value).upper()
 
@@ -152,7 +152,7 @@ def _non_human(ds: Any) -> tuple[str, str] | None:
                     and not _HUMAN.search(meaning)
                 ):
                     return meaning.lower(), "Patient Species Code Sequence"
-        except Exception:
+        except Exception:  # noqa: BLE001, S112
             continue
     if _field(ds, "PatientBreedDescription") or ds.get("BreedRegistrationSequence"):
         return "breed", "Patient Breed Description"

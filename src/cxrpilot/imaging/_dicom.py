@@ -290,7 +290,7 @@ def _short(exc: BaseException, limit: int = 160) -> str:
 def _text(ds: Any, keyword: str) -> str | None:
     try:
         value = ds.get(keyword)
-    except Exception:  # a malformed value of an element we only read for information
+    except Exception:  # a malformed value of an element we only read for information  # noqa: BLE001
         return None
     if value is None:
         return None
@@ -370,7 +370,7 @@ def _code_view(ds: Any) -> str | None:
     try:
         items = ds.get("ViewCodeSequence") or []
         meaning = str(items[0].get("CodeMeaning", "")).lower() if len(items) else ""
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
     if "decubitus" in meaning:
         return "DECUBITUS"
@@ -483,7 +483,7 @@ def _voi_range(ds: Any) -> tuple[float, float] | None:
                 values = apply_voi_lut(np.array([-1e15, 1e15]), ds, prefer_lut=False)
         else:
             return None
-    except Exception:  # a malformed LUT or window: fall back to min-max
+    except Exception:  # a malformed LUT or window: fall back to min-max  # noqa: BLE001
         return None
     lo, hi = float(np.min(values)), float(np.max(values))
     return (lo, hi) if np.isfinite(lo) and np.isfinite(hi) and hi > lo else None
@@ -514,7 +514,7 @@ def decode_pixels(ds: Any, facts: DicomFacts, source: str) -> np.ndarray:
     if photometric == "PALETTE COLOR":
         try:
             rgb = np.asarray(apply_color_lut(stored, ds), dtype=np.float64)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             raise InvalidImageError(f"corrupt palette in DICOM {source}: {_short(exc)}") from None
         top = float(2 ** int(ds.RedPaletteColorLookupTableDescriptor[2]) - 1)
         grey = (rgb @ _LUMA) / (top if top > 0 else max(float(rgb.max()), 1.0))

@@ -33,7 +33,7 @@ _EXPORTS = {
     "parse_report": ".fhir",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(_EXPORTS)  # the lazy exports, in reading order
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Self
 
 from cxrpilot.errors import CxrpilotError, InvalidInputError
 
@@ -234,7 +234,7 @@ class DicomWebClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> DicomWebClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -25,7 +25,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from cxrpilot.errors import (
     CxrpilotError,
@@ -246,7 +246,7 @@ class StoreSCP:
 
     # -- life cycle ------------------------------------------------------------------------
     def _application_entity(self) -> Any:
-        from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts
+        from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 
         ae = AE(ae_title=self.ae_title)
         ae.maximum_associations = self.max_associations
@@ -311,7 +311,7 @@ class StoreSCP:
     def running(self) -> bool:
         return self._server is not None
 
-    def __enter__(self) -> StoreSCP:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -715,7 +715,7 @@ def read_sr(data: bytes | object) -> SrSummary:
             if texts:
                 sections[_concept(item)[1]] = texts
     for item in _walk(ds.ContentSequence):
-        code, meaning = _concept(item)
+        code, _meaning = _concept(item)
         vt = item.get("ValueType")
         if vt == "TEXT" and code == "121071":
             findings.append(str(item.TextValue))

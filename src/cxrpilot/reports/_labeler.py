@@ -343,7 +343,7 @@ class ChexbertLabeler:
         folder = Path(self.path).parent
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many kinds for a bad file
+        except Exception as exc:  # torch raises many kinds for a bad file  # noqa: BLE001
             raise ModelLoadError(f"{self.path!r} is not a readable torch checkpoint ({exc})") from None
         state = state.get("model_state_dict", state)
         state = {k.removeprefix("module."): v for k, v in state.items()}

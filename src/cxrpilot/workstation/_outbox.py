@@ -153,7 +153,7 @@ class OutboxSender:
             except DeliveryError as exc:
                 self._failed(db, item, str(exc), retry=exc.retry)
                 return True
-            except Exception as exc:  # noqa: BLE001 - recorded on the item, retried
+            except Exception as exc:  # recorded on the item, retried
                 log.exception("outbox item %s: unexpected error", item.id)
                 self._failed(db, item, f"{type(exc).__name__}: {exc}", retry=True)
                 return True
@@ -199,7 +199,7 @@ class OutboxSender:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the thread
+            except Exception:  # a database hiccup must not kill the thread
                 log.exception("outbox sender error")
                 busy = False
             if not busy:

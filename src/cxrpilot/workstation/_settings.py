@@ -251,7 +251,7 @@ class Settings(BaseSettings):
         """The database URL, defaulting to the SQLite file in :attr:`data_dir`."""
         if self.database_url:
             url = self.database_url
-            if url.startswith("postgresql://") or url.startswith("postgres://"):
+            if url.startswith(("postgresql://", "postgres://")):
                 url = "postgresql+psycopg://" + url.split("://", 1)[1]
             return url
         return f"sqlite:///{(self.data_dir / 'cxrpilot.sqlite').resolve()}"

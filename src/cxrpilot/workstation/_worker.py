@@ -197,7 +197,7 @@ class DraftWorker:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the thread
+            except Exception:  # a database hiccup must not kill the thread
                 log.exception("draft worker error")
                 busy = False
             if not busy:

@@ -331,7 +331,7 @@ def load(name_or_path: str | os.PathLike[str] | None = None) -> ExpertModel:
     options.log_severity_level = 3
     try:
         session = ort.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own untyped errors on bad files
+    except Exception as exc:  # onnxruntime raises its own untyped errors on bad files  # noqa: BLE001
         raise ModelLoadError(f"weights {str(weights)!r} are not a valid ONNX model: "
                              f"{str(exc).splitlines()[0][:200]}") from None
     _check_io(session, card, weights)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from cxrpilot.workstation import _study_models  # noqa: F401  (registers the study tables)
-from cxrpilot.workstation import _interop_models  # noqa: F401  (tokens, outbox)
+from cxrpilot.workstation import (
+    _interop_models,  # noqa: F401  (tokens, outbox)
+    _study_models,  # noqa: F401  (registers the study tables)
+)
 from cxrpilot.workstation._models import Base
 
 target_metadata = Base.metadata
