@@ -21,7 +21,8 @@ $(STAMP):
 demo: install
 	$(VENV)/bin/cxrpilot report "$$($(PY) -c "from pydicom.data import get_testdata_file; print(get_testdata_file('RG1_UNCR.dcm'))")"
 
-# scripts/system-packages.sh installs PostgreSQL, Chromium, Java, Orthanc and DCMTK when missing;
+# scripts/system-packages.sh apt-get installs postgresql, chromium, default-jre-headless, orthanc,
+# orthanc-dicomweb and dcmtk when missing;
 # CXRPILOT_REQUIRE_SYSTEM=1 makes a test fail, not skip, when one of them cannot be used.
 test: install
 	bash scripts/system-packages.sh
