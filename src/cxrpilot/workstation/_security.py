@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -29,6 +30,12 @@ __all__ = [
 _DEFAULT = PasswordHasher()
 _dummy_hashes: dict[tuple[int, int], str] = {}
 
+#: Password hashes computed at once by this process. Each argon2id hash takes tens of ms of
+#: CPU and 64 MiB: without a cap a login flood takes every core from the readers' autosaves
+#: (issue 15); with it the flood waits in line and one core stays free for everything else.
+HASH_CONCURRENCY = max(1, (os.cpu_count() or 2) // 2)
+_hash_slots = threading.BoundedSemaphore(HASH_CONCURRENCY)
+
 
 def password_hasher(time_cost: int = 3, memory_kib: int = 65536) -> PasswordHasher:
     """An argon2id hasher with the given cost (verification reads the cost from each hash)."""
@@ -36,25 +43,28 @@ def password_hasher(time_cost: int = 3, memory_kib: int = 65536) -> PasswordHash
 
 
 def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
-    """The argon2id hash of ``password``."""
-    return (hasher or _DEFAULT).hash(password)
+    """The argon2id hash of ``password`` (at most :data:`HASH_CONCURRENCY` at once)."""
+    with _hash_slots:
+        return (hasher or _DEFAULT).hash(password)
 
 
 def verify_password(
     password_hash: str | None, password: str, hasher: PasswordHasher | None = None
 ) -> bool:
     """Whether ``password`` matches ``password_hash``. When there is no hash (no such user) a
-    dummy hash of the same cost is verified, so that timing does not reveal user names."""
+    dummy hash of the same cost is verified, so that timing does not reveal user names. At
+    most :data:`HASH_CONCURRENCY` verifications run at once (the others wait)."""
     hasher = hasher or _DEFAULT
     if password_hash is None:
         key = (hasher.time_cost, hasher.memory_cost)
         if key not in _dummy_hashes:
-            _dummy_hashes[key] = hasher.hash("not a password of anybody")
+            _dummy_hashes[key] = hash_password("not a password of anybody", hasher)
         password_hash, exists = _dummy_hashes[key], False
     else:
         exists = True
     try:
-        return hasher.verify(password_hash, password) and exists
+        with _hash_slots:
+            return hasher.verify(password_hash, password) and exists
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
