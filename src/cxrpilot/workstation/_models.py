@@ -110,7 +110,10 @@ class LoginSession(Base):
 
 class LoginAttempt(Base):
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_key", "username", "ip", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_key", "username", "ip", "at"),
+        Index("ix_login_attempts_ip_at", "ip", "at"),  # the per-address throttle (0007)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
