@@ -235,3 +235,93 @@ def test_racing_stores_make_one_exam_one_case_one_image_each(world_factory, siim
     case = w.wait_draft(results[0][0])
     assert case["draft_status"] == "ready"
     assert sorted(i["view"] for i in case["exam"]["images"]) == ["frontal", "lateral"]
+
+
+# -- the read page's view of an exam: images, priors and the prior reports a reader sees --
+def _sign(client, read_id, findings, impression):
+    rep = client.ok("post", f"/api/reads/{read_id}/open")
+    body = {"rev": rep["rev"], "findings_text": findings, "impression_text": impression}
+    return client.ok("post", f"/api/reads/{read_id}/sign", json=body)
+
+
+def _assign(w, case_id, reader_id, arm):
+    body = {"case_id": case_id, "reader_id": reader_id, "arm": arm}
+    return w.admin.ok("post", "/api/reads", 201, json=body)["id"]
+
+
+@sqlite_only
+def test_read_exam_shows_the_lateral_and_only_the_readers_own_allowed_prior_reports(
+    world, shared_data
+):
+    """Three real exams of one patient (frontal + lateral each): a reader who signed the
+    day-4 exam in scp and the day-7 exam in ai_assisted reads day 10 in scp (sees only the
+    day-4 report; day 7's is hidden as AI content) and in ai_assisted (sees both); another
+    reader sees neither; no AI draft of a prior is ever in the answer."""
+    from .exam_dicom import PATIENT, exam_files
+
+    case = {}
+    for day in (4, 7, 10):
+        frontal, lateral = exam_files(shared_data, day)
+        case[day] = world.upload(frontal, name=f"d{day}f.dcm")["case"]["id"]
+        assert world.upload(lateral, name=f"d{day}l.dcm")["case"]["id"] == case[day]
+        world.wait_draft(case[day])
+    me_id, me = world.user("radiologist")
+    other_id, other = world.user("radiologist")
+    _sign(me, _assign(world, case[4], me_id, "scp"), "Clear lungs day 4.", "No acute disease.")
+    _sign(me, _assign(world, case[7], me_id, "ai_assisted"), "Opacity day 7.", "Pneumonia.")
+    _sign(other, _assign(world, case[4], other_id, "scp"), "Other reader.", "Other impression.")
+    ai_id, ai = world.user("radiologist")  # signs day 4 in scp, day 7 with the AI draft
+    _sign(ai, _assign(world, case[4], ai_id, "scp"), "Day 4 clear.", "Normal day 4.")
+    _sign(ai, _assign(world, case[7], ai_id, "ai_assisted"), "Day 7 opacity.", "Infection day 7.")
+    scp_read = _assign(world, case[10], me_id, "scp")
+    ai_read = _assign(world, case[10], ai_id, "ai_assisted")
+    other_read = _assign(world, case[10], other_id, "scp")
+
+    got = me.ok("get", f"/api/reads/{scp_read}/exam")
+    assert got["exam"]["accession_number"] == "ACC-D10" and got["exam"]["study_date"] == "2020-01-26"
+    assert [(i["view"], i["role"]) for i in got["exam"]["images"]] == [
+        ("frontal", "drafted"), ("lateral", "shown")]
+    d7, d4 = got["priors"]
+    assert (d7["accession_number"], d4["accession_number"]) == ("ACC-D07", "ACC-D04")
+    assert d7["views"] == d4["views"] == ["frontal", "lateral"]
+    assert d4["status"] == "signed" and d4["report"]["impression_text"] == "No acute disease."
+    assert d4["report"]["findings_text"] == "Clear lungs day 4." and d4["report"]["signed_at"]
+    assert d7["report"] is None and "AI draft" in d7["report_note"] and d7["status"] == "signed"
+    dump = str(got)
+    for ai_text in ("Opacity day 7.", "Pneumonia.", "Other reader.", "Cardiomegaly"):
+        assert ai_text not in dump, ai_text  # no AI-assisted report, no other reader, no draft
+
+    got = ai.ok("get", f"/api/reads/{ai_read}/exam")  # an ai_assisted read: both of theirs
+    assert [p["report"]["impression_text"] for p in got["priors"]] == [
+        "Infection day 7.", "Normal day 4."]
+
+    got = other.ok("get", f"/api/reads/{other_read}/exam")
+    d7, d4 = got["priors"]
+    assert d4["report"]["impression_text"] == "Other impression."
+    assert d7["report"] is None and d7["status"] == "not read" and "no signed report" in d7["report_note"]
+    assert me.get(f"/api/reads/{other_read}/exam").status_code == 403  # not my read
+
+    # The prior's images open in the viewer for the reader of the later exam, nobody else.
+    image = d7["images"][1]
+    info = other.ok("get", image["viewer_url"])
+    assert (info["width"], info["height"]) == (395, 512)
+    assert info["png_urls"]["low"].startswith(image["pixels_base"])
+    png = other.get(info["png_urls"]["full"])
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    header = other.ok("get", info["header_url"])
+    keywords = {e["keyword"]: e["value"] for e in header["elements"]}
+    assert keywords["ViewPosition"] == "LL" and PATIENT not in str(header)
+    _, stranger = world.user("radiologist")
+    for url in (image["viewer_url"], info["png_urls"]["full"], info["header_url"]):
+        assert stranger.get(url).status_code == 403, url
+    bad = other.get(f"{image['pixels_base']}/pixels.png?resolution=huge")
+    assert bad.status_code == 422 and "expected one of full, low" in bad.json()["detail"]
+    assert other.get(f"/api/exams/{d7['id']}/images/999999/viewer").status_code == 404
+
+
+@sqlite_only
+def test_read_exam_of_an_image_without_a_study_is_empty(world, shared_data):
+    case_id = world.upload((shared_data / "samples/nih/00000001_000.png").read_bytes())["case"]["id"]
+    reader_id, reader = world.user("radiologist")
+    read_id = _assign(world, case_id, reader_id, "scp")
+    assert reader.ok("get", f"/api/reads/{read_id}/exam") == {"exam": None, "priors": []}

@@ -196,6 +196,57 @@ class ExamOut(BaseModel):
     priors: list[PriorOut]
 
 
+class ReadExamImageOut(ExamImageOut):
+    #: The image's viewer data (``{pixels_base}/pixels.png``, ``/header``).
+    viewer_url: str
+    pixels_base: str
+
+
+class PriorReportOut(BaseModel):
+    """A prior exam's signed report, as the reader may see it beside the current exam."""
+
+    status: str
+    version: int
+    indication_text: str
+    comparison_text: str
+    findings_text: str
+    impression_text: str
+    signed_at: datetime | None
+    signed_by: str | None
+
+
+class ReadPriorOut(BaseModel):
+    id: int
+    accession_number: str | None
+    study_date: str | None
+    modality: str | None
+    case_id: int | None
+    images: list[ReadExamImageOut]
+    views: list[str]
+    #: ``signed``, ``in_progress``, ``new`` (this reader's read of it) or ``not read``.
+    status: str
+    report: PriorReportOut | None
+    #: Why no report is shown ("" when one is).
+    report_note: str
+
+
+class ReadExamSelf(BaseModel):
+    id: int
+    accession_number: str | None
+    study_date: str | None
+    modality: str | None
+    case_id: int
+    images: list[ReadExamImageOut]
+
+
+class ReadExamOut(BaseModel):
+    """``GET /api/reads/{id}/exam``: the read's exam (None for an image without a DICOM
+    study) and the patient's earlier exams, newest first."""
+
+    exam: ReadExamSelf | None
+    priors: list[ReadPriorOut]
+
+
 class ImportResult(BaseModel):
     case: CaseOut
     created: bool

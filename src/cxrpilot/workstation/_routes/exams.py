@@ -1,16 +1,24 @@
-"""/api/exams: an exam (a DICOM study) with its images and the patient's priors."""
+"""/api/exams: an exam (a DICOM study) with its images and the patient's priors; each
+image's viewer data (``/viewer``, ``/pixels.png``, ``/header``, as for a case); and
+/api/reads/{id}/exam, what the read page shows of a read's exam and its priors."""
 
 from __future__ import annotations
+
+import threading
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from .._errors import NotFound
+from .._errors import InvalidInput, NotFound
 from .._models import Image
-from .._schemas import ExamOut, PathId
+from .._schemas import ExamOut, PathId, ReadExamOut
+from .._services import exam_reading
 from .._services import exams as service
 from .._services.cases import check_case_access
+from .._services.header import dicom_header
+from .._services.viewer import RESOLUTIONS, viewer_image
 from ..deps import CurrentActor, Db, ResultsActor, State
+from .viewer import _cached
 
 router = APIRouter(tags=["exams"])
 
@@ -46,3 +54,66 @@ def exam_image(
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(state.store.read(image.display_path), media_type="image/png", headers=headers)
+
+
+def _exam_image(db, actor, exam_id: int, image_id: int) -> Image:
+    exam = service.check_exam_access(db, actor, exam_id)
+    image = db.scalar(select(Image).where(Image.id == image_id, Image.exam_id == exam.id))
+    if image is None:
+        raise NotFound(f"exam {exam_id} has no image {image_id}")
+    return image
+
+
+@router.get("/api/exams/{exam_id}/images/{image_id}/viewer")
+def exam_image_viewer(
+    exam_id: PathId, image_id: PathId, actor: CurrentActor, state: State, db: Db
+) -> dict:
+    """What the viewer needs of one image of the exam (as ``/api/cases/{id}/viewer``)."""
+    image = _exam_image(db, actor, exam_id, image_id)
+    view = viewer_image(state.store, image)
+    threading.Thread(target=view.warm, name=f"viewer-png-exam-{image_id}", daemon=True).start()
+    base = f"/api/exams/{exam_id}/images/{image_id}"
+    return {
+        **view.info(),
+        "photometric": (image.meta or {}).get("photometric"),
+        "png_urls": {r: f"{base}/pixels.png?resolution={r}" for r in RESOLUTIONS},
+        "header_url": f"{base}/header",
+        "image_url": base,
+    }
+
+
+@router.get("/api/exams/{exam_id}/images/{image_id}/pixels.png")
+def exam_image_pixels(
+    exam_id: PathId,
+    image_id: PathId,
+    request: Request,
+    actor: CurrentActor,
+    state: State,
+    db: Db,
+    resolution: str = "full",
+) -> Response:
+    """The image's transfer values as a lossless 16-bit PNG (``full`` or ``low``)."""
+    if resolution not in RESOLUTIONS:
+        raise InvalidInput(
+            f"resolution {resolution!r} is not known; expected one of {', '.join(RESOLUTIONS)}"
+        )
+    image = _exam_image(db, actor, exam_id, image_id)
+    view = viewer_image(state.store, image)
+    etag = f'"{image.dicom_sha256 or image.display_sha256}-{resolution}"'
+    return _cached(request, etag, view.png(resolution), "image/png")
+
+
+@router.get("/api/exams/{exam_id}/images/{image_id}/header")
+def exam_image_header(
+    exam_id: PathId, image_id: PathId, actor: CurrentActor, state: State, db: Db
+) -> dict:
+    """The image's stored de-identified DICOM header (no pixel data)."""
+    return dicom_header(state.store, _exam_image(db, actor, exam_id, image_id))
+
+
+@router.get("/api/reads/{read_id}/exam", response_model=ReadExamOut)
+def read_exam(read_id: PathId, actor: CurrentActor, db: Db) -> dict:
+    """The read's exam (its images: the frontal and a lateral) and the patient's earlier
+    exams, each with the report of it this reader may see (their own signed one; in a
+    standard-practice read never one written with the AI draft)."""
+    return exam_reading.read_exam(db, actor, read_id)
