@@ -87,6 +87,12 @@ class Orthanc:
         DICOMweb root (QIDO-RS, WADO-RS, STOW-RS), ``{url}/dicom-web``.
     aet, dicom_port : str, int
         Orthanc's own AE title and DIMSE port.
+    users : dict
+        HTTP Basic users; empty: no authentication (loopback only). :meth:`client` and the
+        REST helpers log in as the first one.
+    lua : tuple of str
+        Lua scripts (source) loaded at start, e.g. a ``ReceivedInstanceFilter`` that
+        refuses some instances.
     modalities : dict
         Peers written into the configuration (``"cxrpilot"``: cxrpilot's SCP, by default
         AE ``CXRPILOT`` on :attr:`scp_port`, a port reserved for the test's SCP).
@@ -101,6 +107,10 @@ class Orthanc:
     dicom_port: int = field(default_factory=free_port)
     scp_port: int = field(default_factory=free_port)
     modalities: dict[str, Modality] = field(default_factory=dict)
+    #: HTTP users (name: password); when given, every REST and DICOMweb call needs one.
+    users: dict[str, str] = field(default_factory=dict)
+    #: Lua scripts the server loads, as source text (e.g. a ``ReceivedInstanceFilter``).
+    lua: tuple[str, ...] = ()
     process: subprocess.Popen | None = None
     _log: Any = None
 
@@ -135,8 +145,9 @@ class Orthanc:
             "HttpServerEnabled": True,
             "HttpPort": self.http_port,
             "HttpThreadsCount": 8,
-            "RemoteAccessAllowed": False,  # loopback only ...
-            "AuthenticationEnabled": False,  # ... and so no authentication
+            "RemoteAccessAllowed": False,  # loopback only
+            "AuthenticationEnabled": bool(self.users),  # loopback: none unless users given
+            "RegisteredUsers": dict(self.users),
             "DicomServerEnabled": True,
             "DicomAet": self.aet,
             "DicomPort": self.dicom_port,
@@ -157,7 +168,21 @@ class Orthanc:
             "Plugins": [self.plugin],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True},
             "DeidentifyLogs": True,
+            "LuaScripts": [str(p) for p in self._lua_paths()],
         }
+
+    def _lua_paths(self) -> list[Path]:
+        paths = []
+        for i, source in enumerate(self.lua):
+            path = self.folder / f"script-{i}.lua"
+            path.write_text(source)
+            paths.append(path)
+        return paths
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """``(user, password)`` the helpers log in with, or ``None``."""
+        return next(iter(self.users.items()), None)
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> Orthanc:
@@ -182,7 +207,7 @@ class Orthanc:
                     f"its log ({self.log_path}) ends:\n{self.log_tail()}"
                 )
             try:
-                if httpx.get(f"{self.url}/system", timeout=2.0).status_code == 200:
+                if httpx.get(f"{self.url}/system", auth=self.auth, timeout=2.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -232,7 +257,7 @@ class Orthanc:
 
     # -- REST helpers ----------------------------------------------------------------------
     def client(self, timeout: float = 60.0) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=timeout)
+        return httpx.Client(base_url=self.url, timeout=timeout, auth=self.auth)
 
     def upload(self, data: bytes) -> dict[str, Any]:
         """Store one DICOM file over REST (``POST /instances``); Orthanc's answer (``ID``,

@@ -66,3 +66,58 @@ def test_stow_rs_refusal_is_not_retried(orthanc):
     with pytest.raises(deliver.DeliveryError) as info:
         deliver.stow_rs(b"not dicom", url=orthanc.dicomweb_url, sop_instance_uid="1.2.3")
     assert not info.value.retry
+
+
+@pytest.mark.parametrize(
+    "code, retry",
+    [(0xA700, True), (0xA7FF, True), (0xC000, True), (0x0110, True), (0xA900, False),
+     (0x0122, False), (0x0124, False), (0xC100, False)],
+)
+def test_store_status_retry(code, retry):
+    """One rule for a C-STORE status and a STOW-RS Failure Reason."""
+    assert deliver.store_status_retry(code) is retry
+
+
+@pytest.mark.parametrize(
+    "code, retry",
+    [(500, True), (503, True), (408, True), (429, True), (400, False), (401, False),
+     (404, False), (409, False), (415, False)],
+)
+def test_http_status_retry(code, retry):
+    assert deliver.http_status_retry(code) is retry
+
+
+def test_stow_rs_verify_catches_an_instance_acknowledged_but_dropped(orthanc_factory, sr_bytes):
+    """Orthanc 1.10 + DICOMweb 1.7 answers STOW-RS as stored for an instance its Lua filter
+    refused; ``verify=True`` searches for it and does not count it delivered."""
+    uid, data = sr_bytes
+    server = orthanc_factory(
+        lua=('function ReceivedInstanceFilter(dicom, origin, info)\n'
+             '  return dicom.Modality ~= "SR"\nend\n',)
+    )
+    ack = deliver.stow_rs(data, url=server.dicomweb_url, sop_instance_uid=uid)
+    assert ack.detail == "STOW-RS HTTP 200"  # the PACS's word ...
+    assert _count(server, uid) == 0  # ... and what it holds
+    with pytest.raises(deliver.DeliveryError, match="QIDO-RS search does not find") as info:
+        deliver.stow_rs(data, url=server.dicomweb_url, sop_instance_uid=uid, verify=True)
+    assert info.value.retry
+
+
+def test_stow_rs_verify_finds_a_stored_instance(orthanc, sr_bytes):
+    uid, data = sr_bytes
+    ack = deliver.stow_rs(data, url=orthanc.dicomweb_url, sop_instance_uid=uid, verify=True)
+    assert ack.detail == "STOW-RS HTTP 200, found by QIDO-RS"
+
+
+def test_stow_rs_needs_its_credentials(orthanc_factory, sr_bytes):
+    import base64
+
+    uid, data = sr_bytes
+    server = orthanc_factory(users={"u": "p"})
+    with pytest.raises(deliver.DeliveryError, match="HTTP 401") as info:
+        deliver.stow_rs(data, url=server.dicomweb_url, sop_instance_uid=uid)
+    assert not info.value.retry
+    basic = {"Authorization": "Basic " + base64.b64encode(b"u:p").decode()}
+    ack = deliver.stow_rs(data, url=server.dicomweb_url, sop_instance_uid=uid, headers=basic,
+                          verify=True)
+    assert ack.detail.endswith("found by QIDO-RS") and _count(server, uid) == 1

@@ -6,6 +6,7 @@ HTTP receiver here (no FHIR server is installed) and is validated with fhir.reso
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -293,3 +294,114 @@ def test_fhir_report_is_put_to_the_fhir_server(world_factory, fhir_receiver, sma
     assert json.loads(fhir.to_json(second))["imagingStudy"][0]["identifier"]["value"].startswith(
         "urn:oid:"
     )
+
+
+# -- STOW-RS through the workstation's sender -----------------------------------------------
+
+STOW_USER = ("cxrpilot", "stow-secret")
+STOW_BASIC = "Basic " + base64.b64encode(":".join(STOW_USER).encode()).decode()
+#: A PACS policy that refuses every SR after STOW-RS acknowledged it (see the test).
+REFUSE_SR_LUA = """
+function ReceivedInstanceFilter(dicom, origin, info)
+  return dicom.Modality ~= "SR"
+end
+"""
+
+
+def stow_world(world_factory, server, **overrides):
+    values = dict(
+        pacs_stow_url=server.dicomweb_url,
+        pacs_stow_authorization=STOW_BASIC,
+        pacs_timeout_s=3.0,
+        outbox_retry_base_s=0.2,
+        outbox_retry_max_s=1.0,
+    )
+    values.update(overrides)
+    return world_factory(**values)
+
+
+def test_signed_report_arrives_by_stow_rs(world_factory, orthanc_factory, rg1_uncr):
+    """Sign through the API: both SRs go by STOW-RS (with the configured credentials) and
+    read back through Orthanc's WADO-RS with the signed text and the source UIDs."""
+    from cxrpilot.interop import DicomWebClient
+
+    server = orthanc_factory(users=dict([STOW_USER]))
+    world = stow_world(world_factory, server)
+    reader_id, reader = world.user("radiologist")
+    data = rg1_uncr.read_bytes()
+    source = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    server.upload(data)
+    sign_case(world, reader, reader_id, data)
+    items = {i["kind"]: i for i in wait_all_sent(world, 2)}
+    assert {i["ack"] for i in items.values()} == {"STOW-RS HTTP 200"}
+    with DicomWebClient(server.dicomweb_url, auth=STOW_USER) as client:
+        found = {sop: series for series, sop in client.search_instances(source.StudyInstanceUID)}
+        assert set(found) >= {i["document_uid"] for i in items.values()}
+        report_uid = items["report_sr"]["document_uid"]
+        back = sr.read_sr(
+            client.retrieve_instance(source.StudyInstanceUID, found[report_uid], report_uid)
+        )
+    assert (back.findings, back.impressions) == (("The heart is enlarged.",), ("Cardiomegaly.",))
+    assert back.verification == "VERIFIED"
+    assert back.evidence_sop_instance_uids == (source.SOPInstanceUID,)
+    assert fetch_sr(server, items["ai_sr"]["document_uid"]).template == "1500"
+    assert instance_count(server) == 3
+
+
+def test_stow_refused_is_failed_never_sent(world_factory, orthanc_factory, small_dx):
+    """The PACS answers 401 (no credentials configured): a refusal, not retried, marked
+    failed with the PACS's answer; nothing is stored."""
+    server = orthanc_factory(users=dict([STOW_USER]))
+    world = stow_world(world_factory, server, pacs_stow_authorization=None)
+    reader_id, reader = world.user("radiologist")
+    sign_case(world, reader, reader_id, variant(small_dx, 50))
+    failed = wait_for(
+        lambda: (items := outbox(world)) and all(i["status"] == "failed" for i in items) and items,
+        timeout=60,
+    )
+    assert len(failed) == 2
+    assert all(i["attempts"] == 1 and "HTTP 401" in i["last_error"] for i in failed)
+    assert all(i["sent_at"] is None and i["ack"] is None for i in failed)
+    assert instance_count(server) == 0
+
+
+def test_stow_pacs_down_is_retried_and_delivered_once(world_factory, orthanc_factory, small_dx):
+    server = orthanc_factory(users=dict([STOW_USER]))
+    world = stow_world(world_factory, server)
+    reader_id, reader = world.user("radiologist")
+    server.kill()
+    for i in range(2):
+        sign_case(world, reader, reader_id, variant(small_dx, 60 + i))
+    wait_for(
+        lambda: (items := outbox(world)) and len(items) == 4
+        and all(i["attempts"] >= 2 for i in items) and items,
+        timeout=60,
+    )
+    pending = outbox(world)
+    assert {i["status"] for i in pending} <= {"pending", "sending"}
+    assert all(i["ack"] is None for i in pending)
+    assert any("ConnectError" in (i["last_error"] or "") for i in pending)
+    server.start()
+    items = wait_all_sent(world, 4, timeout=120)
+    for item in items:
+        assert len(find(server, item["document_uid"])) == 1
+    assert instance_count(server) == 4
+
+
+def test_stow_acknowledged_but_dropped_is_not_sent_with_verify(
+    world_factory, orthanc_factory, small_dx
+):
+    """Orthanc (1.10, DICOMweb 1.7) lists an SR its filter refused as stored. With
+    ``pacs_stow_verify`` the sender searches for it, does not find it, and keeps it
+    unsent (retried, then failed) with the reason."""
+    server = orthanc_factory(users=dict([STOW_USER]), lua=(REFUSE_SR_LUA,))
+    world = stow_world(world_factory, server, pacs_stow_verify=True, outbox_max_attempts=2)
+    reader_id, reader = world.user("radiologist")
+    sign_case(world, reader, reader_id, variant(small_dx, 70))
+    failed = wait_for(
+        lambda: (items := outbox(world)) and all(i["status"] == "failed" for i in items) and items,
+        timeout=60,
+    )
+    assert all(i["attempts"] == 2 and "QIDO-RS search does not find" in i["last_error"]
+               for i in failed)
+    assert instance_count(server) == 0

@@ -4,8 +4,10 @@ C-STORE (pynetdicom), STOW-RS and FHIR ``PUT`` (httpx).
 Each returns an :class:`Ack` when the receiver took the document, and raises
 :class:`DeliveryError` otherwise, with ``retry`` telling a transient failure (no
 connection, timeout, a busy or failing server) from one that will fail again the same way
-(the receiver refused this document). Nothing here retries or keeps state: the
-workstation's outbox does.
+(the receiver refused this document). One rule decides for both DICOM senders
+(:func:`store_status_retry`: a C-STORE status and a STOW-RS Failure Reason are the same
+codes) and one for HTTP statuses (:func:`http_status_retry`). Nothing here retries or
+keeps state: the workstation's outbox does.
 """
 
 from __future__ import annotations
@@ -16,14 +18,46 @@ from dataclasses import dataclass
 
 from cxrpilot.errors import CxrpilotError
 
-__all__ = ["Ack", "DeliveryError", "c_store", "stow_rs", "fhir_put", "STORE_OK"]
+__all__ = [
+    "Ack",
+    "DeliveryError",
+    "c_store",
+    "stow_rs",
+    "fhir_put",
+    "store_status_retry",
+    "http_status_retry",
+    "STORE_OK",
+]
 
 #: C-STORE statuses that mean "stored": success, and the warnings B000 (coercion of data
 #: elements), B007 (data set does not match SOP class), B006 (elements discarded).
 STORE_OK = frozenset({0x0000, 0xB000, 0xB006, 0xB007})
-# C-STORE failures worth trying again: out of resources (A7xx), cannot understand /
-# processing failure (C000-CFFF, 0110) may be transient on a PACS under load.
+# Store failures worth trying again: out of resources (A7xx), cannot understand (C0xx) and
+# processing failure (0110) may be transient on a PACS under load.
 _STORE_TRANSIENT_PREFIXES = (0xA7, 0xC0)
+_HTTP_TRANSIENT = frozenset({408, 425, 429})
+
+
+def store_status_retry(code: int) -> bool:
+    """Whether a DICOM store failure (a C-STORE response status, or a STOW-RS Failure
+    Reason (0008,1197)) may succeed when tried again: out of resources (A7xx), cannot
+    understand (C0xx), processing failure (0110). Refusals (A9xx data set does not match
+    SOP class, 0122 SOP class not supported, 0124 not authorized...) are not retried.
+
+    >>> store_status_retry(0xA700), store_status_retry(0xA900)
+    (True, False)
+    """
+    return (code >> 8) in _STORE_TRANSIENT_PREFIXES or code == 0x0110
+
+
+def http_status_retry(code: int) -> bool:
+    """Whether an HTTP error status may go away: server errors (5xx), 408, 425, 429.
+    Client errors (400, 401, 403, 404, 409, 415...) fail again the same way.
+
+    >>> http_status_retry(503), http_status_retry(401)
+    (True, False)
+    """
+    return code >= 500 or code in _HTTP_TRANSIENT
 
 
 @dataclass(frozen=True)
@@ -91,7 +125,7 @@ def c_store(
     raise DeliveryError(
         f"C-STORE to {target}: failure status 0x{int(code):04X}"
         + (f" ({comment})" if comment else ""),
-        retry=(int(code) >> 8) in _STORE_TRANSIENT_PREFIXES or int(code) == 0x0110,
+        retry=store_status_retry(int(code)),
     )
 
 
@@ -101,8 +135,13 @@ def _http_error(what: str, exc: Exception) -> DeliveryError:
 
 def _status_error(what: str, response) -> DeliveryError:
     code = response.status_code
-    retry = code >= 500 or code in (408, 425, 429)
-    return DeliveryError(f"{what}: HTTP {code} {response.text[:300]!r}", retry=retry)
+    return DeliveryError(
+        f"{what}: HTTP {code} {response.text[:300]!r}", retry=http_status_retry(code)
+    )
+
+
+def _value(item: dict, tag: str):
+    return (item.get(tag, {}).get("Value") or [None])[0]
 
 
 def stow_rs(
@@ -112,9 +151,27 @@ def stow_rs(
     sop_instance_uid: str,
     headers: dict[str, str] | None = None,
     timeout_s: float = 30.0,
+    verify: bool = False,
 ) -> Ack:
     """Store one DICOM file with STOW-RS (``POST {url}/studies``) and check that the
-    answer lists ``sop_instance_uid`` as stored (Referenced SOP Sequence), not failed."""
+    answer lists ``sop_instance_uid`` as stored (Referenced SOP Sequence), not failed.
+
+    Parameters
+    ----------
+    verify : bool
+        Also search for the instance (QIDO-RS ``GET {url}/instances?SOPInstanceUID=``)
+        after the PACS acknowledged it, and count it delivered only when found. For a PACS
+        that acknowledges instances it then drops (Orthanc 1.10 with DICOMweb 1.7 lists an
+        instance its ``ReceivedInstanceFilter`` refused as stored).
+
+    Raises
+    ------
+    DeliveryError
+        No connection or a timeout (``retry=True``); an HTTP error status (``retry`` by
+        :func:`http_status_retry`); the instance listed as failed (``retry`` by its Failure
+        Reason, :func:`store_status_retry`); an answer that does not list it, or (with
+        ``verify``) a search that does not find it (``retry=True``).
+    """
     import httpx
 
     boundary = f"cxrpilot-{uuid.uuid4().hex}"
@@ -124,9 +181,10 @@ def stow_rs(
         + f"\r\n--{boundary}--\r\n".encode()
     )
     what = f"STOW-RS to {url}"
+    root = url.rstrip("/")
     try:
         response = httpx.post(
-            f"{url.rstrip('/')}/studies",
+            f"{root}/studies",
             content=body,
             headers={
                 "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
@@ -137,23 +195,64 @@ def stow_rs(
         )
     except httpx.HTTPError as exc:
         raise _http_error(what, exc) from exc
-    if response.status_code not in (200, 202):
-        raise _status_error(what, response)
     try:
         answer = response.json() if response.content else {}
     except ValueError:
         answer = {}
-    stored = {
-        (item.get("00081155", {}).get("Value") or [None])[0]
-        for item in (answer.get("00081199", {}).get("Value") or [])
-    }
-    failed = answer.get("00081198", {}).get("Value") or []
-    if sop_instance_uid in stored and not failed:
-        return Ack(f"STOW-RS HTTP {response.status_code}")
-    if failed:
-        reason = (failed[0].get("00081197", {}).get("Value") or ["?"])[0]
-        raise DeliveryError(f"{what}: instance refused (failure reason {reason})", retry=False)
-    raise DeliveryError(f"{what}: the answer does not list the instance as stored", retry=True)
+    if not isinstance(answer, dict):
+        answer = {}
+    failed = [
+        item for item in (answer.get("00081198", {}).get("Value") or [])
+        if _value(item, "00081155") in (sop_instance_uid, None)
+    ]
+    if failed and response.status_code in (200, 202, 409):
+        reason = _value(failed[0], "00081197")
+        shown = f"0x{int(reason):04X}" if isinstance(reason, int) else "not given"
+        raise DeliveryError(
+            f"{what}: instance refused (HTTP {response.status_code}, failure reason {shown})",
+            retry=isinstance(reason, int) and store_status_retry(reason),
+        )
+    if response.status_code not in (200, 202):
+        raise _status_error(what, response)
+    stored = {_value(item, "00081155") for item in (answer.get("00081199", {}).get("Value") or [])}
+    if sop_instance_uid not in stored:
+        raise DeliveryError(
+            f"{what}: the answer does not list the instance as stored", retry=True
+        )
+    if verify:
+        _verify_stored(root, sop_instance_uid, what, headers=headers, timeout_s=timeout_s)
+    return Ack(f"STOW-RS HTTP {response.status_code}" + (", found by QIDO-RS" if verify else ""))
+
+
+def _verify_stored(
+    root: str, sop_instance_uid: str, what: str, *, headers: dict[str, str] | None,
+    timeout_s: float,
+) -> None:
+    import httpx
+
+    try:
+        response = httpx.get(
+            f"{root}/instances",
+            params={"SOPInstanceUID": sop_instance_uid},
+            headers={"Accept": "application/dicom+json", **(headers or {})},
+            timeout=timeout_s,
+        )
+    except httpx.HTTPError as exc:
+        raise _http_error(f"{what} (QIDO-RS check)", exc) from exc
+    if response.status_code not in (200, 204):
+        err = _status_error(f"{what} (QIDO-RS check)", response)
+        raise DeliveryError(str(err), retry=True)
+    try:
+        found = response.json() if response.status_code == 200 and response.content else []
+    except ValueError:
+        found = []
+    uids = {_value(item, "00080018") for item in found if isinstance(item, dict)}
+    if sop_instance_uid not in uids:
+        raise DeliveryError(
+            f"{what}: the PACS acknowledged the instance but a QIDO-RS search does not find "
+            "it (refused after acknowledging, or not indexed yet)",
+            retry=True,
+        )
 
 
 def fhir_put(

@@ -3,8 +3,8 @@ server, with retries and exponential back-off.
 
 Like the draft queue, the outbox is a table: a restart resumes where it was. An item is
 claimed by a compare-and-set UPDATE and leased; it is marked ``sent`` only after the
-receiver acknowledged it (C-STORE success status, STOW-RS listing the instance, FHIR
-200/201). If the acknowledgement is lost (the PACS died after storing), the item is sent
+receiver acknowledged it (C-STORE success status, STOW-RS listing the instance, and
+with ``Settings.pacs_stow_verify`` a QIDO-RS search finding it; FHIR 200/201). If the acknowledgement is lost (the PACS died after storing), the item is sent
 again with the same SOP Instance UID, which a PACS stores once. A failure schedules the
 next attempt ``base * 2**(attempts-1)`` seconds later (capped at ``max``, with up to 10 %
 random jitter), and after ``max_attempts`` the item is ``failed`` (an admin can retry it).
@@ -114,11 +114,16 @@ class OutboxSender:
                     timeout_s=s.pacs_timeout_s,
                 )
             if s.pacs_stow_url:
+                stow_headers = {}
+                if s.pacs_stow_authorization is not None:
+                    stow_headers["Authorization"] = s.pacs_stow_authorization.get_secret_value()
                 return deliver.stow_rs(
                     item.payload,
                     url=s.pacs_stow_url,
                     sop_instance_uid=item.document_uid,
+                    headers=stow_headers,
                     timeout_s=s.pacs_timeout_s,
+                    verify=s.pacs_stow_verify,
                 )
             raise deliver.DeliveryError(
                 "no PACS configured (CXRPILOT_PACS_STORE_HOST or CXRPILOT_PACS_STOW_URL)",

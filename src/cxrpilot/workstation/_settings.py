@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         cxrpilot's AE title when it sends (default ``CXRPILOT``).
     pacs_stow_url : str or None
         A DICOMweb root to send the SRs to by STOW-RS instead (used when no store host).
+    pacs_stow_authorization : SecretStr or None
+        The ``Authorization`` header value sent with STOW-RS (e.g. ``Basic ...``,
+        ``Bearer ...``).
+    pacs_stow_verify : bool
+        After a STOW-RS acknowledgement, also find the SR by QIDO-RS before counting it
+        sent (for a PACS that acknowledges instances it then drops).
     pacs_timeout_s : float
         Connection, association and response timeout of one send.
     fhir_url : str or None
@@ -178,6 +184,8 @@ class Settings(BaseSettings):
     pacs_store_ae_title: str = Field("ANY-SCP", min_length=1, max_length=16)
     pacs_calling_ae_title: str = Field("CXRPILOT", min_length=1, max_length=16)
     pacs_stow_url: str | None = None
+    pacs_stow_authorization: SecretStr | None = None
+    pacs_stow_verify: bool = False
     pacs_timeout_s: float = Field(30.0, gt=0, le=600)
     fhir_url: str | None = None
     fhir_authorization: SecretStr | None = None
