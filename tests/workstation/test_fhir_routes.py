@@ -179,3 +179,69 @@ def test_who_may_read(world, small_dx):
     machine = world._TestClient(world.app)
     r = machine.get(url, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json()["status"] == "final"
+
+
+def test_metadata_declares_exactly_what_works(world, small_dx):
+    """Parse /fhir/metadata and exercise every interaction, search parameter and format it
+    declares; what it does not declare is refused."""
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    reader_id, reader = world.user("radiologist")
+    a = signed(world, reader, reader_id, dicom_exam(small_dx, 20, patient="PAT-META-A"))
+    signed(world, reader, reader_id, dicom_exam(small_dx, 21, patient="PAT-META-B"))
+    # open to anyone, as FHIR clients expect (it names no patient)
+    raw = get_fhir(world.new_client(), "/fhir/metadata")
+    cs = CapabilityStatement.model_validate_json(raw.content)
+    assert (cs.status, cs.kind, cs.fhirVersion) == ("active", "instance", "4.0.1")
+    assert cs.implementation.url.endswith("/fhir") and cs.software.name == "cxrpilot"
+    assert "json" in cs.format and "application/fhir+json" in cs.format
+    [rest] = cs.rest
+    assert rest.mode == "server" and "read:results" in rest.security.description
+    [res] = rest.resource
+    assert res.type == "DiagnosticReport" and res.versioning == "versioned"
+    declared = {i.code for i in res.interaction}
+    assert declared == {"read", "vread", "search-type"}
+
+    admin = world.admin
+    rid = f"report-{a['read_id']}"
+    exercised = {
+        "read": lambda: fhir.parse_report(
+            get_fhir(admin, f"/fhir/DiagnosticReport/{rid}").content).id == rid,
+        "vread": lambda: fhir.parse_report(
+            get_fhir(admin, f"/fhir/DiagnosticReport/{rid}/_history/1").content
+        ).meta.versionId == "1",
+        "search-type": lambda: get_fhir(admin, "/fhir/DiagnosticReport").json()["total"] == 4,
+    }
+    for code in declared:
+        assert exercised[code](), code
+
+    with world.state.sessions() as db:
+        from cxrpilot.workstation._models import Exam
+
+        key = db.query(Exam).filter_by(accession_number="FACC20").one().patient_key
+    values = {"patient": f"Patient/{key}", "accession": "FACC20", "status": "final",
+              "_count": "1"}
+    params = {p.name: p for p in res.searchParam}
+    assert set(params) == set(values)
+    assert params["patient"].type == "reference" and params["_count"].type == "number"
+    for name, value in values.items():
+        body = get_fhir(admin, "/fhir/DiagnosticReport", params={name: value}).json()
+        ids = [e["resource"]["id"] for e in body.get("entry", [])]
+        if name == "_count":
+            assert len(ids) == 1 and body["total"] == 4
+        elif name == "status":
+            assert body["total"] == 2 and all(i.startswith("report-") for i in ids)
+        else:  # this exam's report and its AI draft
+            assert body["total"] == 2 and rid in ids, name
+    for fmt in cs.format:
+        r = get_fhir(admin, f"/fhir/DiagnosticReport/{rid}", params={"_format": fmt})
+        assert r.json()["id"] == rid
+    # not declared, not served
+    r = get_fhir(admin, f"/fhir/DiagnosticReport/{rid}", 406, params={"_format": "xml"})
+    assert "JSON only" in r.json()["issue"][0]["diagnostics"]
+    r = get_fhir(admin, "/fhir/DiagnosticReport", 400, params={"identifier": "FACC20"})
+    for method in ("post", "put", "delete", "patch"):
+        path = "/fhir/DiagnosticReport" + ("" if method == "post" else f"/{rid}")
+        assert getattr(admin, method)(path).status_code == 405, method
+    assert admin.get(f"/fhir/DiagnosticReport/{rid}/_history").status_code in (404, 405)
+    assert admin.get("/fhir/Patient/x").status_code == 404

@@ -31,6 +31,7 @@ _EXPORTS = {
     "signed_report": ".fhir",
     "ai_draft_report": ".fhir",
     "parse_report": ".fhir",
+    "capability_statement": ".fhir",
 }
 
 __all__ = list(_EXPORTS)  # the lazy exports, in reading order

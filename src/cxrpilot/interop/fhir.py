@@ -10,6 +10,8 @@ models: R4B changed nothing in these two resources).
   ``dataAbsentReason`` ("not-performed", text "not assessed") and no value: never absent.
 - :func:`searchset` — a ``searchset`` Bundle of such resources.
 - :func:`parse_report` — read a DiagnosticReport from JSON (validated by fhir.resources).
+- :func:`capability_statement` — the server's CapabilityStatement (``/metadata``): what it
+  serves, built from the same tables the server checks requests against.
 
 Every report names its exam by identifiers only: the StudyInstanceUID as a logical
 ``imagingStudy`` reference (``urn:dicom:uid`` / ``urn:oid:...``), the accession number as
@@ -35,6 +37,8 @@ __all__ = [
     "ai_draft_report",
     "searchset",
     "parse_report",
+    "SearchParam",
+    "capability_statement",
     "to_json",
     "report_text",
     "FHIR_JSON",
@@ -68,6 +72,12 @@ DRAFT_TAG = {
     "display": "AI draft - requires review by a radiologist",
 }
 STATUSES = ("preliminary", "final", "amended")
+#: The FHIR version the resources follow: R4 (4.0.1). They are built and validated with
+#: fhir.resources' R4B models, which are the same as R4's for every resource served here.
+FHIR_VERSION = "4.0.1"
+#: ``_format`` values (and MIME types) the server answers in: JSON only.
+FORMATS = ("application/fhir+json", "json")
+DIAGNOSTIC_REPORT_PROFILE = "http://hl7.org/fhir/StructureDefinition/DiagnosticReport"
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +386,109 @@ def searchset(resources: Sequence, *, base_url: str, self_url: str, total: int |
                     "search": {"mode": "match"},
                 }
                 for r in resources
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    """One search parameter a server supports: FHIR name, type (``token``, ``reference``,
+    ``number``...), what it matches, and its canonical definition when it is FHIR's own."""
+
+    name: str
+    type: str
+    documentation: str
+    definition: str | None = None
+
+
+def capability_statement(
+    *,
+    base_url: str,
+    software_version: str,
+    date: datetime,
+    interactions: Sequence[str],
+    search_params: Sequence[SearchParam],
+    security: str,
+):
+    """The CapabilityStatement of a read-only DiagnosticReport server.
+
+    Parameters
+    ----------
+    base_url : str
+        The server's FHIR base (``implementation.url``).
+    software_version : str
+        cxrpilot's version (``software.version``).
+    date : datetime
+        When this statement last changed (timezone-aware).
+    interactions : sequence of str
+        DiagnosticReport's type-level and instance-level interactions (``read``,
+        ``vread``, ``search-type``...).
+    search_params : sequence of SearchParam
+        Every search parameter the server accepts, and no other.
+    security : str
+        How clients authenticate (``rest.security.description``).
+
+    Returns
+    -------
+    fhir.resources.R4B.capabilitystatement.CapabilityStatement
+        ``kind`` instance, ``fhirVersion`` :data:`FHIR_VERSION`, ``format``
+        :data:`FORMATS`.
+    """
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    if date.tzinfo is None:
+        raise InvalidInputError("date must be timezone-aware")
+    resource = {
+        "type": "DiagnosticReport",
+        "profile": DIAGNOSTIC_REPORT_PROFILE,
+        "documentation": (
+            "Chest radiograph reports: report-{read} (final, then amended; each signed "
+            "version readable by vread) and ai-draft-{draft} (preliminary, AI asserted)."
+        ),
+        "interaction": [{"code": code} for code in interactions],
+        "versioning": "versioned",
+        "readHistory": "vread" in interactions,
+        "updateCreate": False,
+        "conditionalCreate": False,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": False,
+        "conditionalDelete": "not-supported",
+        "searchParam": [
+            {
+                "name": p.name,
+                "type": p.type,
+                "documentation": p.documentation,
+                **({"definition": p.definition} if p.definition else {}),
+            }
+            for p in search_params
+        ],
+    }
+    return CapabilityStatement.model_validate(
+        {
+            "resourceType": "CapabilityStatement",
+            "id": "cxrpilot",
+            "name": "CxrpilotReports",
+            "title": "cxrpilot chest radiograph reports",
+            "status": "active",
+            "experimental": False,
+            "date": date.isoformat(),
+            "publisher": "cxrpilot",
+            "kind": "instance",
+            "software": {"name": "cxrpilot", "version": software_version},
+            "implementation": {
+                "description": "cxrpilot workstation: signed reports and AI drafts, read-only",
+                "url": base_url,
+            },
+            "fhirVersion": FHIR_VERSION,
+            "format": list(FORMATS),
+            "rest": [
+                {
+                    "mode": "server",
+                    "documentation": "Read-only: no create, update, delete or history listing.",
+                    "security": {"description": security},
+                    "resource": [resource],
+                }
             ],
         }
     )

@@ -2,19 +2,22 @@
 
 ``GET /fhir/DiagnosticReport/{id}``, ``GET /fhir/DiagnosticReport/{id}/_history/{version}``
 and ``GET /fhir/DiagnosticReport?patient=&accession=&status=&_count=`` (a ``searchset``
-Bundle). By login session or API token with ``read:results``. Errors of these routes are
-OperationOutcomes.
+Bundle). By login session or API token with ``read:results``. ``GET /fhir/metadata``: the
+CapabilityStatement, built from this module's tables (:data:`INTERACTIONS`,
+:data:`SEARCH_PARAMETERS`), open to anyone (as FHIR clients expect). Errors of these routes
+are OperationOutcomes; a ``_format`` other than JSON is a 406.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
-from cxrpilot.interop.fhir import FHIR_JSON, searchset, to_json
+from cxrpilot.interop.fhir import FHIR_JSON, FORMATS, SearchParam, searchset, to_json
 
 from .._errors import WorkstationError
 from .._services import fhir_reports as service
@@ -22,9 +25,33 @@ from ..deps import Db, ResultsActor, State
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
-SEARCH_PARAMS = frozenset({"patient", "accession", "status", "_count", "_format"})
+#: DiagnosticReport interactions served (and declared in /fhir/metadata).
+INTERACTIONS = ("read", "vread", "search-type")
+#: DiagnosticReport search parameters served (and declared); any other is a 400.
+SEARCH_PARAMETERS = (
+    SearchParam(
+        "patient", "reference",
+        "The pseudonymous patient key (Patient/{key} or {key}); never a name or MRN.",
+        "http://hl7.org/fhir/SearchParameter/clinical-patient",
+    ),
+    SearchParam("accession", "token", "The exam's accession number (exact match)."),
+    SearchParam(
+        "status", "token",
+        "preliminary (AI drafts), final, amended; several comma-separated.",
+        "http://hl7.org/fhir/SearchParameter/DiagnosticReport-status",
+    ),
+    SearchParam("_count", "number", "Page size: 0-200, default 50 (newest first)."),
+)
+SEARCH_PARAMS = frozenset({p.name for p in SEARCH_PARAMETERS} | {"_format"})
+SECURITY = (
+    "A login session (cookie) or an API token (Authorization: Bearer cxrp_...) with the "
+    "scope read:results, of an admin or coordinator account. /metadata needs neither."
+)
 ResourceId = Annotated[str, Path(max_length=64)]
-_ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 422: "invalid"}
+_ISSUE_CODES = {
+    400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 406: "not-supported",
+    422: "invalid",
+}
 
 
 def outcome(status: int, message: str) -> Response:
@@ -41,7 +68,19 @@ def outcome(status: int, message: str) -> Response:
     return Response(json.dumps(body), status_code=status, media_type=FHIR_JSON)
 
 
-def _answer(build: Callable[[], Any]) -> Response:
+def _format_refused(request: Request) -> Response | None:
+    """A 406 OperationOutcome when ``_format`` asks for other than JSON."""
+    asked = request.query_params.get("_format")
+    if asked is None or asked.split(";")[0].strip() in FORMATS + ("application/json",):
+        return None
+    return outcome(
+        406, f"_format {asked!r} is not served; use {' or '.join(FORMATS)} (JSON only)"
+    )
+
+
+def _answer(request: Request, build: Callable[[], Any]) -> Response:
+    if (refused := _format_refused(request)) is not None:
+        return refused
     try:
         resource = build()
     except WorkstationError as exc:
@@ -86,19 +125,45 @@ def search(
         base = str(request.base_url).rstrip("/") + "/fhir"
         return searchset(page, base_url=base, self_url=str(request.url), total=total)
 
-    return _answer(build)
+    return _answer(request, build)
+
+
+@router.get("/metadata", response_class=Response)
+def metadata(request: Request, state: State) -> Response:
+    """The CapabilityStatement: DiagnosticReport read, vread and search (the parameters in
+    :data:`SEARCH_PARAMETERS`), JSON only."""
+    from cxrpilot import __version__
+    from cxrpilot.interop.fhir import capability_statement
+
+    since = state.extra.setdefault("fhir_metadata_date", datetime.now(UTC).replace(microsecond=0))
+    base = str(request.base_url).rstrip("/") + "/fhir"
+    return _answer(
+        request,
+        lambda: capability_statement(
+            base_url=base,
+            software_version=__version__,
+            date=since,
+            interactions=INTERACTIONS,
+            search_params=SEARCH_PARAMETERS,
+            security=SECURITY,
+        ),
+    )
 
 
 @router.get("/DiagnosticReport/{resource_id}", response_class=Response)
-def read(resource_id: ResourceId, actor: ResultsActor, state: State, db: Db) -> Response:
+def read(
+    request: Request, resource_id: ResourceId, actor: ResultsActor, state: State, db: Db
+) -> Response:
     """One report (``report-N``: the newest signed version) or AI draft (``ai-draft-N``)."""
     return _answer(
+        request,
         lambda: service.read_resource(db, state.store, state.settings, actor, resource_id)
     )
 
 
 @router.get("/DiagnosticReport/{resource_id}/_history/{version}", response_class=Response)
 def read_version(
+    request: Request,
     resource_id: ResourceId,
     version: Annotated[int, Path(ge=1, le=2**31 - 1)],
     actor: ResultsActor,
@@ -107,6 +172,7 @@ def read_version(
 ) -> Response:
     """One signed version of a report."""
     return _answer(
+        request,
         lambda: service.read_resource(
             db, state.store, state.settings, actor, resource_id, version=version
         )
