@@ -7,17 +7,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._schemas import Id, Text
+
 Scope = Literal["ingest", "read:results"]
 
 
 class TokenIn(BaseModel):
+    """Unknown fields are refused; ids and days are JSON integers (not ``"1"`` or ``true``)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    name: Text(128, min_length=1)
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=2)]
     #: The account the token acts as (default: the admin creating it).
-    user_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
-    expires_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    user_id: Id | None = None
+    expires_days: Annotated[int, Field(strict=True, ge=1, le=3650)] | None = None
 
 
 class TokenOut(BaseModel):

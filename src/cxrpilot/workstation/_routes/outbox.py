@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from .._interop_models import OUTBOX_STATUSES
 from .._interop_schemas import OutboxOut
 from .._services import outbound as service
 from ..deps import CurrentActor, Db, State
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/outbox", tags=["outbox"])
 def list_items(
     actor: CurrentActor,
     db: Db,
-    status: str | None = None,
+    status: Literal[OUTBOX_STATUSES] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list:
     return service.list_outbox(db, actor, status=status, limit=limit)

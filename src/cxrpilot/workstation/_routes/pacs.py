@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from .._errors import InvalidInput, WorkstationError
@@ -21,9 +24,23 @@ class PacsUnavailable(WorkstationError):
     status_code = 502
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: object) -> object:
+    """Only ``YYYY-MM-DD`` text is a date here (not a Unix timestamp, number or datetime)."""
+    if value is not None and not (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        raise ValueError("give the date as text YYYY-MM-DD")
+    return value
+
+
+#: A calendar date sent as ``YYYY-MM-DD`` (and a real day: 2026-02-30 is refused).
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+
+
 class PullIn(_In):
     #: Studies dated this day or later (None: every CR/DX study of the PACS).
-    since: date | None = None
+    since: IsoDate | None = None
 
 
 @router.post("/pull")
