@@ -13,7 +13,7 @@ from .helpers import png_bytes
 PAGES = {
     "/login": ["login.js"],
     "/worklist": ["worklist.js"],
-    "/read/1": ["png16.js", "viewer.js", "maps.js", "editor.js", "read.js"],
+    "/read/1": ["png16.js", "viewer.js", "maps.js", "editor.js", "exam.js", "read.js"],
     "/read/1/report": ["report.js"],
     "/account": ["account.js"],
     "/evaluations": ["evaluations.js"],

@@ -95,7 +95,9 @@ def worklist_page(request: Request) -> HTMLResponse:
 
 @router.get("/read/{read_id}")
 def read_page(request: Request, read_id: PathId) -> HTMLResponse:
-    return _page(request, "Case", "png16.js", "viewer.js", "maps.js", "editor.js", "read.js")
+    return _page(
+        request, "Case", "png16.js", "viewer.js", "maps.js", "editor.js", "exam.js", "read.js"
+    )
 
 
 @router.get("/read/{read_id}/report")

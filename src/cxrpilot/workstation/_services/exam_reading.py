@@ -34,8 +34,7 @@ __all__ = ["read_exam", "visible_prior_report"]
 #: Why a prior shows no report, by what the reader may or may not see.
 NOTES = {
     "none": "no signed report of yours for this exam",
-    "ai_hidden": "your report of this exam was written with the AI draft: not shown in a "
-    "standard-practice read",
+    "ai_hidden": "written with the AI draft: not shown in a standard-practice read",
 }
 
 

@@ -252,8 +252,11 @@ async function main() {
   S.detail = d;
   document.getElementById("crumb").textContent = `${d.case.label} · ${d.read.arm === "scp" ? "Standard practice" : "AI-assisted"}`;
   const viewerBox = el("div", { class: "viewer" });
+  // the panes (exam.js): this case's image, and the lateral or a prior beside it
+  const panes = el("div", { class: "panes", "data-layout": "single" }, viewerBox);
+  const viewers = el("div", { class: "viewers" }, panes);
   const side = el("div", { class: "side" });
-  document.getElementById("root").append(el("div", { class: "reader" }, viewerBox, side));
+  document.getElementById("root").append(el("div", { class: "reader" }, viewers, side));
   const viewer = new Viewer(viewerBox, d.case.id, { onFirstDraw: () => {
     S.shown = true;
     const t = Date.now();
@@ -268,6 +271,9 @@ async function main() {
     text: d.read.status.replace("_", " ") }), prio ? " " : null, prio));
   const line = examLine(d.case);
   if (line) side.append(line);
+  const priorsBox = el("div", { hidden: true });
+  side.append(priorsBox);
+  new ExamPanes({ readId, box: viewers, panes, main: viewer, side: priorsBox }).load();
   if (templates.warning) side.append(el("p", { class: "error", text: `Templates: ${templates.warning}` }));
   banner = el("div", { class: "banner", "data-testid": "ai-banner", role: "status", hidden: true });
   side.append(banner);

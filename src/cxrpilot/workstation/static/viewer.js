@@ -14,6 +14,12 @@
 // horizontally / vertically, e header, Delete clear measurements, Esc back to window/level.
 // Layers (addLayer: an object with draw(ctx, viewer)) are drawn over the image in its own
 // coordinates (0..w, 0..h), so they follow zoom, pan, rotation and flips; maps.js is one.
+//
+// Several panes (the read page's frontal + lateral, or current + prior): each is a Viewer
+// with its own tools and state; the keys act on the active pane (the one last clicked,
+// outlined). A ViewLink makes zoom and pan follow between panes (relative to each pane's
+// fit, so images of different sizes show the same part), and the preset (by name) and
+// invert; a window/level drag stays in its pane, because the images' units differ.
 "use strict";
 
 const TOOL_NAMES = { wl: "Window/level", ruler: "Ruler", angle: "Angle" };
@@ -28,9 +34,12 @@ async function prefetchCase(caseId) {
 }
 
 class Viewer {
-  constructor(container, caseId, { onFirstDraw } = {}) {
+  // base: where the image's viewer data is (a case's by default; an exam image's
+  // /api/exams/{id}/images/{image_id}); caption: what the pane shows (in its toolbar).
+  constructor(container, caseId, { onFirstDraw, base, caption } = {}) {
     this.container = container;
     this.caseId = caseId;
+    this.base = base || `/api/cases/${caseId}`;
     this.onFirstDraw = onFirstDraw;
     this.canvas = el("canvas", { "data-testid": "viewer-canvas" });
     this.readout = el("div", { class: "readout", "data-testid": "wl-readout" });
@@ -55,7 +64,8 @@ class Viewer {
       btn("⇋", "Flip horizontally (v; Shift+V vertically)", () => this.flip("h"), { "aria-label": "Flip horizontally" }),
       this.toolButtons.ruler, this.toolButtons.angle, this.loupeButton,
       btn("Header", "DICOM header, de-identified (e)", () => this.toggleHeader(), { "data-testid": "header-toggle" }),
-      btn("Reset", "Reset window, zoom, rotation, measurements (r)", () => this.reset()));
+      btn("Reset", "Reset window, zoom, rotation, measurements (r)", () => this.reset()),
+      caption ? el("span", { class: "pane-caption", "data-testid": "pane-caption", text: caption }) : null);
     this.toolbar = bar;
     this.headerPanel = el("div", { class: "header-panel", "data-testid": "header-panel", hidden: true });
     this.layers = [];
@@ -65,22 +75,41 @@ class Viewer {
     this.center = 32768; this.width = 65536; this.invert = false;
     this.zoom = 1; this.panX = 0; this.panY = 0; this.rot = 0; this.flipH = false; this.flipV = false;
     this.tool = "wl"; this.drawn = false; this.resolution = null; this.custom = false;
+    this.link = null; this.lastLinked = "";
+    Viewer.all.add(this);
+    if (!Viewer.active) this.activate();
+  }
+
+  // The pane the keys act on (outlined when there are several).
+  activate() {
+    Viewer.active = this;
+    for (const v of Viewer.all) v.container.classList.toggle("active", v === this);
+  }
+
+  // Take the pane away: its keys, its size observer, its place in a link.
+  destroy() {
+    window.removeEventListener("keydown", this.onKey || (() => {}));
+    if (this.resizer) this.resizer.disconnect();
+    if (this.link) this.link.remove(this);
+    Viewer.all.delete(this);
+    if (Viewer.active === this) { Viewer.active = null; const first = [...Viewer.all][0]; if (first) first.activate(); }
   }
 
   async load() {
     const t0 = performance.now();
-    const raw = new URLSearchParams(location.search).get("transfer") === "raw";
+    const raw = new URLSearchParams(location.search).get("transfer") === "raw" && this.base.startsWith("/api/cases/");
     // The PNGs are asked for at once, beside the metadata (their URLs are known).
-    const png = (res) => fetch(`/api/cases/${this.caseId}/pixels.png?resolution=${res}`, { credentials: "same-origin" });
+    const png = (res) => fetch(`${this.base}/pixels.png?resolution=${res}`, { credentials: "same-origin" });
     const early = raw ? null : { low: png("low"), full: png("full") };
-    const info = await api("GET", `/api/cases/${this.caseId}/viewer`);
+    const info = await api("GET", `${this.base}/viewer`);
     this.info = info;
     this.w = info.width; this.h = info.height;
     info.presets.forEach((p, i) => this.presetSelect.append(el("option", { value: i }, `${i + 1}. ${p.name}`)));
     this.customOption = el("option", { value: "custom", hidden: true }, "Custom");
     this.presetSelect.append(this.customOption);
     this.bind();
-    new ResizeObserver(() => this.fit()).observe(this.container);
+    this.resizer = new ResizeObserver(() => this.fit());
+    this.resizer.observe(this.container);
     this.applyPreset(0);
     this.fit();
     const mark = (name) => { this.canvas.dataset[name] = String(Math.round(performance.now() - t0)); };
@@ -120,9 +149,10 @@ class Viewer {
     this.render();
   }
 
-  applyPreset(i) {
+  applyPreset(i, { linked = false } = {}) {
     const p = this.info.presets[i];
     if (!p) return;
+    if (this.link && !linked) this.link.preset(this, p.name);
     this.center = p.center; this.width = p.width; this.presetSelect.value = i;
     this.custom = false; this.customOption.hidden = true;
     this.canvas.dataset.preset = p.name;
@@ -230,8 +260,13 @@ class Viewer {
     this.schedule();
   }
 
-  // The view's state on the canvas element (read by tests and scripts), at once.
+  // The view's state on the canvas element (read by tests and scripts), at once; and to
+  // the linked panes, when zoom or pan changed.
   publish() {
+    if (this.link) {
+      const s = this.linkedState(), key = s ? JSON.stringify(s) : "";
+      if (key && key !== this.lastLinked) { this.lastLinked = key; this.link.view(this, s); }
+    }
     const o = this.toCanvas(0, 0);  // where the image's first pixel corner is (CSS px)
     Object.assign(this.canvas.dataset, { window: Math.round(this.width), level: Math.round(this.center),
       zoom: this.zoom.toFixed(4), originX: o.x.toFixed(2), originY: o.y.toFixed(2),
@@ -245,14 +280,39 @@ class Viewer {
   }
 
   // Fit the image below the toolbar and above the readout, so that neither covers it.
-  fit() {
-    if (!this.info) return;
+  fitParams() {
     const cw = this.canvas.clientWidth, ch = this.canvas.clientHeight;
     const top = this.toolbar.offsetTop + this.toolbar.offsetHeight + 4, bottom = 30;  // the readout's line
     const avail = Math.max(ch - top - bottom, ch / 2);
-    const [ew, eh] = this.rot % 2 ? [this.h, this.w] : [this.w, this.h];
-    this.zoom = Math.min(cw / ew, avail / eh);
-    this.panX = cw / 2; this.panY = avail === ch / 2 ? ch / 2 : top + avail / 2;
+    const [ew, eh] = this.shown();
+    return { zoom: Math.min(cw / ew, avail / eh), panX: cw / 2, panY: avail === ch / 2 ? ch / 2 : top + avail / 2 };
+  }
+
+  shown() { return this.rot % 2 ? [this.h, this.w] : [this.w, this.h]; }
+
+  fit() {
+    if (!this.info) return;
+    Object.assign(this, this.fitParams());
+    this.schedule();
+  }
+
+  // Zoom and pan relative to the fit (null while the pane is hidden): what a link shares.
+  linkedState() {
+    if (!this.info || !this.canvas.clientWidth) return null;
+    const f = this.fitParams(), [ew, eh] = this.shown();
+    if (!(f.zoom > 0)) return null;
+    const r = (v) => Math.round(v * 1e5) / 1e5;
+    return { z: r(this.zoom / f.zoom), x: r((this.panX - f.panX) / (this.zoom * ew)), y: r((this.panY - f.panY) / (this.zoom * eh)) };
+  }
+
+  applyLinked(s) {
+    if (!this.info || !this.canvas.clientWidth) return;
+    const f = this.fitParams(), [ew, eh] = this.shown();
+    if (!(f.zoom > 0)) return;
+    this.zoom = s.z * f.zoom;
+    this.panX = f.panX + s.x * this.zoom * ew; this.panY = f.panY + s.y * this.zoom * eh;
+    const now = this.linkedState();
+    this.lastLinked = now ? JSON.stringify(now) : "";
     this.schedule();
   }
 
@@ -265,7 +325,10 @@ class Viewer {
     this.applyPreset(0); this.fit();
   }
 
-  toggleInvert() { this.invert = !this.invert; this.pixelsDirty = true; this.schedule(); }
+  toggleInvert({ linked = false } = {}) {
+    this.invert = !this.invert; this.pixelsDirty = true; this.schedule();
+    if (this.link && !linked) this.link.invert(this, this.invert);
+  }
   rotate(k) { this.rot = (this.rot + k + 4) % 4; this.fit(); }
   flip(axis) { if (axis === "h") this.flipH = !this.flipH; else this.flipV = !this.flipV; this.schedule(); }
 
@@ -410,7 +473,9 @@ class Viewer {
       this.placeLoupe();
     });
     c.addEventListener("mouseleave", () => { this.mouse = null; this.loupe.hidden = true; });
+    c.addEventListener("focus", () => this.activate());
     c.addEventListener("mousedown", (e) => {
+      this.activate();
       const r = c.getBoundingClientRect(), at = { x: e.clientX - r.left, y: e.clientY - r.top };
       const pan = e.button === 2 || e.shiftKey || e.button === 1;
       e.preventDefault();
@@ -449,8 +514,8 @@ class Viewer {
       this.zoomBy(e.deltaY < 0 ? 1.15 : 1 / 1.15, e.clientX - r.left, e.clientY - r.top);
       e.preventDefault();
     }, { passive: false });
-    window.addEventListener("keydown", (e) => {
-      if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+    this.onKey = (e) => {
+      if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey || Viewer.active !== this) return;
       const k = e.key, act = {
         i: () => this.toggleInvert(), f: () => this.fit(), o: () => this.oneToOne(), r: () => this.reset(),
         "+": () => this.zoomBy(1.25), "=": () => this.zoomBy(1.25), "-": () => this.zoomBy(0.8),
@@ -462,7 +527,8 @@ class Viewer {
       }[k];
       if (act) { act(); if (k !== "Escape") e.preventDefault(); }
       else if (/^[1-9]$/.test(k)) this.applyPreset(+k - 1);
-    });
+    };
+    window.addEventListener("keydown", this.onKey);
   }
 
   angleClick(p) {
@@ -474,6 +540,42 @@ class Viewer {
     }
     this.schedule();
   }
+}
+
+Viewer.all = new Set();
+Viewer.active = null;
+
+// Panes whose zoom and pan follow each other while the link is on (see the top of the file).
+class ViewLink {
+  constructor({ onChange } = {}) { this.members = new Set(); this.on = false; this.onChange = onChange; }
+  // A pane joining takes the view of one already there (while the link is on).
+  add(v) {
+    const src = [...this.members].find(m => m.linkedState());
+    this.members.add(v); v.link = this;
+    const s = this.on && src && src.linkedState();
+    if (s) v.applyLinked(s);
+  }
+  remove(v) { this.members.delete(v); if (v.link === this) v.link = null; }
+  set(on) {
+    this.on = on;
+    if (on) this.align();
+    if (this.onChange) this.onChange(on);
+  }
+  // The others follow the active pane (else the first), as it is now.
+  align() {
+    const src = this.members.has(Viewer.active) ? Viewer.active : [...this.members][0];
+    const s = src && src.linkedState();
+    if (s) this.view(src, s);
+  }
+  view(src, s) { if (this.on) for (const v of this.members) if (v !== src) v.applyLinked(s); }
+  preset(src, name) {
+    if (!this.on) return;
+    for (const v of this.members) {
+      const i = v !== src && v.info ? v.info.presets.findIndex(p => p.name === name) : -1;
+      if (i >= 0) v.applyPreset(i, { linked: true });
+    }
+  }
+  invert(src, on) { if (this.on) for (const v of this.members) if (v !== src && v.invert !== on) v.toggleInvert({ linked: true }); }
 }
 
 function fmt(v) { return Math.abs(v) >= 100 ? String(Math.round(v)) : v.toFixed(1); }

@@ -50,7 +50,7 @@ function render() {
   if (!anyAi && W.sort === "flags") W.sort = "priority";
   const items = visible();
   aiKeys.hidden = !anyAi;
-  const heads = [["#"], ["Priority", "priority"], ["Case", "case"], ["Accession"], ["Age"], ["Sex"], ["View"], ["Indication"],
+  const heads = [["#"], ["Priority", "priority"], ["Case", "case"], ["Accession"], ["Study date"], ["Age"], ["Sex"], ["View"], ["Indication"],
     ["Study"], ["Arm"], ["Status"], ...(anyAi ? [["AI draft"], ["AI critical findings", "flags"]] : []), ["Assigned", "assigned"]];
   const thead = document.querySelector("[data-testid=worklist] thead");
   thead.replaceChildren(el("tr", {}, ...heads.map(([h, key]) => el("th", { "aria-sort": key && W.sort === key ? (W.desc ? "descending" : "ascending") : null },
@@ -63,6 +63,7 @@ function render() {
       el("td", {}, el("span", { class: `prio ${it.priority}`, text: PRIO_LABEL[it.priority] || it.priority })),
       el("td", { class: "nowrap", text: it.case_label }),
       el("td", { class: "nowrap", text: it.accession || "—" }),
+      el("td", { class: "nowrap", "data-testid": "study-date", text: it.study_date || "—" }),
       el("td", { class: "num", text: age(it) || "—" }),
       el("td", { text: it.patient_sex || "—" }),
       el("td", { text: it.view_position || "—" }),

@@ -1,0 +1,193 @@
+"""The read page's exam in a real browser (Debian chromium, under the page's real CSP): the
+frontal with its lateral beside it, the patient's priors listed and opened beside the
+current image with the reader's own signed report, linked zoom/pan, per-pane window/level
+and tools, a keyboard-only walk through the layouts; and the worklist's accession and study
+date columns.
+
+Real exams: patient 13 of covid-chestxray (frontal + lateral on days 4, 7 and 10) in the
+real SIIM CR header (see ``exam_dicom``). The reader signed day 4 in the standard arm and day
+7 with the AI draft, and reads day 10 in the standard arm: day 7's report must not show.
+Screenshots of the comparison at 1280x800 and 1920x1080 go to ``$CXRPILOT_SCREENSHOTS``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .exam_dicom import exam_files
+from .helpers import PASSWORD, browser_login, wait_for
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.data,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+MAIN = ".panes > .viewer [data-testid=viewer-canvas]"
+SECOND = "[data-testid=second-viewer] [data-testid=viewer-canvas]"
+AI_READ_TEXT = ("Patchy opacity written from the AI draft.", "Pneumonia per AI draft.")
+
+
+def _setup(server, admin, shared_data) -> int:
+    """Three exams of one patient; the reader's day-10 read (scp) id."""
+    case = {}
+    for day in (4, 7, 10):
+        frontal, lateral = exam_files(shared_data, day)
+        for name, data in (("f", frontal), ("l", lateral)):
+            case[day] = admin.ok(
+                "post", "/api/cases", files={"file": (f"d{day}{name}.dcm", data, "application/dicom")}
+            )["case"]["id"]
+    rad = admin.ok(
+        "post", "/api/users", 201, json={"username": "rad0", "password": PASSWORD, "role": "radiologist"}
+    )["id"]
+    reader = server.client()
+    reader.login("rad0")
+
+    def sign(day, arm, findings, impression):
+        read = admin.ok("post", "/api/reads", 201, json={"case_id": case[day], "reader_id": rad, "arm": arm})
+        wait_for(lambda: admin.ok("get", f"/api/cases/{case[day]}")["draft_status"] == "ready", timeout=60)
+        rep = reader.ok("post", f"/api/reads/{read['id']}/open")
+        body = {"rev": rep["rev"], "findings_text": findings, "impression_text": impression}
+        reader.ok("post", f"/api/reads/{read['id']}/sign", json=body)
+
+    sign(4, "scp", "Clear lungs. Normal heart size.", "No acute cardiopulmonary disease.")
+    sign(7, "ai_assisted", *AI_READ_TEXT)
+    return admin.ok("post", "/api/reads", 201, json={"case_id": case[10], "reader_id": rad, "arm": "scp"})["id"]
+
+
+def _data(page, selector: str, name: str) -> str:
+    return page.get_attribute(selector, f"data-{name}")
+
+
+def _full(page, selector: str, size: str) -> None:
+    """Wait until the pane's full image is drawn and its readout names ``size`` (w×h)."""
+    page.wait_for_selector(f"{selector}[data-resolution=full]", timeout=30000)
+    readout = selector.replace("[data-testid=viewer-canvas]", "[data-testid=wl-readout]")
+    page.wait_for_function(
+        "([sel, size]) => (document.querySelector(sel) || {}).textContent.includes(size)",
+        arg=[readout, size], timeout=10000)
+
+
+def _box(page, selector: str) -> dict:
+    return page.locator(selector).bounding_box()
+
+
+def test_exam_lateral_and_priors(browser, site, shots, shared_data):
+    server, admin = site
+    read_id = _setup(server, admin, shared_data)
+    page = browser(strict_csp=True, viewport={"width": 1280, "height": 800})
+    browser_login(page, server.url, "rad0")
+    page.wait_for_url("**/worklist")
+
+    # Worklist: the exam's accession and study date.
+    page.wait_for_selector("body[data-worklist-ready]")
+    assert "Study date" in page.inner_text("[data-testid=worklist] thead")
+    row = page.locator(f"[data-read-id='{read_id}']")
+    assert "ACC-D10" in row.inner_text() and row.locator("[data-testid=study-date]").inner_text() == "2020-01-26"
+
+    page.goto(f"{server.url}/read/{read_id}")
+    page.wait_for_selector("body[data-exam-ready]", timeout=30000)
+    _full(page, MAIN, "512×389")
+    assert "Current · 2020-01-26 · frontal (PA)" in page.inner_text(".panes > .viewer [data-testid=pane-caption]")
+
+    # The priors: newest first; day 4's signed impression; day 7's report hidden (AI draft).
+    rows = page.locator("[data-testid=priors-table] tbody tr")
+    assert rows.count() == 2
+    first, second = rows.nth(0).inner_text(), rows.nth(1).inner_text()
+    assert "2020-01-22" in first and "ACC-D07" in first and "frontal, lateral" in first
+    assert "written with the AI draft: not shown" in first
+    assert "2020-01-19" in second and "No acute cardiopulmonary disease." in second and "signed" in second
+    for text in AI_READ_TEXT:
+        assert text not in page.content(), text
+
+    # l: the lateral beside the frontal, in its own pane with its own tools.
+    assert page.locator("[data-testid=second-pane]").is_hidden()
+    page.keyboard.press("l")
+    _full(page, SECOND, "409×512")
+    assert page.get_attribute("[data-testid=layout-lateral]", "aria-pressed") == "true"
+    left, right = _box(page, MAIN), _box(page, SECOND)
+    assert left["x"] + left["width"] <= right["x"] + 1  # side by side, not overlapping
+    assert abs(left["width"] - right["width"]) < 0.1 * left["width"] and left["height"] > 300
+    assert "lateral (LL)" in page.inner_text("[data-testid=second-viewer] [data-testid=pane-caption]")
+    assert page.get_attribute("[data-testid=link-toggle]", "aria-pressed") == "false"  # not linked
+    # The new pane is active (outlined): keys act on it only.
+    assert "active" in page.get_attribute("[data-testid=second-viewer]", "class")
+    page.keyboard.press("i")
+    assert "inverted" in page.inner_text("[data-testid=second-viewer] [data-testid=wl-readout]")
+    assert "inverted" not in page.inner_text(".panes > .viewer [data-testid=wl-readout]")
+    page.keyboard.press("x")  # the other pane
+    assert "active" in page.get_attribute(".panes > .viewer", "class")
+    z_main, z_second = float(_data(page, MAIN, "zoom")), float(_data(page, SECOND, "zoom"))
+    page.keyboard.press("+")
+    wait_for(lambda: float(_data(page, MAIN, "zoom")) > 1.2 * z_main, timeout=5)
+    assert float(_data(page, SECOND, "zoom")) == pytest.approx(z_second)  # unlinked: unchanged
+    page.keyboard.press("z")  # link: the lateral takes the frontal's zoom relative to its fit
+    assert page.get_attribute("[data-testid=link-toggle]", "aria-pressed") == "true"
+    z_main, z_second = float(_data(page, MAIN, "zoom")), float(_data(page, SECOND, "zoom"))
+    page.keyboard.press("+")
+    wait_for(lambda: float(_data(page, SECOND, "zoom")) > z_second * 1.2, timeout=5)
+    assert float(_data(page, MAIN, "zoom")) / z_main == pytest.approx(1.25, rel=1e-3)
+    assert float(_data(page, SECOND, "zoom")) / z_second == pytest.approx(1.25, rel=1e-3)
+    page.keyboard.press("f")
+
+    # b: the newest prior beside the current image, linked; its report is hidden (AI draft).
+    page.keyboard.press("b")
+    _full(page, SECOND, "512×405")
+    assert page.get_attribute("[data-testid=layout-prior]", "aria-pressed") == "true"
+    assert page.get_attribute("[data-testid=link-toggle]", "aria-pressed") == "true"
+    caption = page.inner_text("[data-testid=second-viewer] [data-testid=pane-caption]")
+    assert caption == "Prior · 2020-01-22 · ACC-D07 · frontal (PA)"
+    report = page.inner_text("[data-testid=prior-report]")
+    assert "Report: written with the AI draft: not shown in a standard-practice read" in report
+    # Shift+B: the next older prior, with the reader's own signed report.
+    page.keyboard.press("Shift+B")
+    _full(page, SECOND, "512×396")
+    report = page.inner_text("[data-testid=prior-report]")
+    assert "FINDINGS" in report and "Clear lungs. Normal heart size." in report
+    assert "IMPRESSION" in report and "No acute cardiopulmonary disease." in report
+    assert "final report" in report and "signed by rad0" in report
+    for text in AI_READ_TEXT:
+        assert text not in page.content(), text
+    # Linked zoom and pan follow; the window stays per pane (a drag on the prior only).
+    page.keyboard.press("x")
+    assert "active" in page.get_attribute(".panes > .viewer", "class")
+    page.keyboard.press("+")
+    wait_for(lambda: _data(page, SECOND, "zoom") and float(_data(page, SECOND, "zoom")) > 0, timeout=5)
+    box = _box(page, SECOND)
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    main_window = _data(page, MAIN, "window")
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 60, cy - 30, steps=4)
+    page.mouse.up()
+    assert _data(page, SECOND, "preset") == "custom" and _data(page, MAIN, "window") == main_window
+    assert "active" in page.get_attribute("[data-testid=second-viewer]", "class")  # the click
+    # Pan by shift-drag on the prior: the current image follows by the same fraction.
+    o_main = float(_data(page, MAIN, "origin-x"))
+    page.keyboard.down("Shift")
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 50, cy, steps=4)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    wait_for(lambda: float(_data(page, MAIN, "origin-x")) > o_main + 20, timeout=5)
+    page.screenshot(path=str(shots / "read-prior-1280x800.png"))
+    # The prior's other view, from its report bar.
+    page.locator("[data-testid=prior-view]", has_text="lateral").click()
+    _full(page, SECOND, "401×512")
+    assert "lateral (LL)" in page.inner_text("[data-testid=second-viewer] [data-testid=pane-caption]")
+
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.keyboard.press("f")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / "read-prior-1920x1080.png"))
+
+    # b again: back to one view; a click on a prior's Compare opens it.
+    page.keyboard.press("b")
+    assert page.locator("[data-testid=second-pane]").is_hidden()
+    page.locator("[data-testid=prior-open]").nth(1).click()
+    _full(page, SECOND, "512×396")
+    page.keyboard.press("l")
+    _full(page, SECOND, "409×512")
+    page.screenshot(path=str(shots / "read-lateral-1920x1080.png"))
+    assert page.evaluate("() => document.querySelectorAll('[data-testid=viewer-canvas]').length") == 2
