@@ -20,6 +20,16 @@ def _at_least(minimum: int):
     return parse
 
 
+def _box_weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 100.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "expert",
@@ -53,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="fine-tune: start from the network of this model folder (same --arch)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
+    p.add_argument("--box-weight", type=_box_weight, default=0.0, metavar="W",
+                   help="weight of the box loss that pulls each boxed finding's map into the "
+                        "radiologists' boxes (NIH; default 0: none)")
     p.add_argument("--threads", type=_at_least(1), default=2, help="torch CPU threads (default 2)")
     p.add_argument("--cache-dir", default=None, metavar="DIR", help="cache of decoded images")
     p.add_argument("--json", action="store_true", help="print the model card as JSON")
@@ -68,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         limit_per_class=args.limit_per_class, cache_dir=args.cache_dir, progress=not args.json,
         samples_per_epoch=args.samples_per_epoch, threads=args.threads,
         train_sources=args.train_sources, init_from=args.init_from, lr=args.lr,
+        box_weight=args.box_weight,
     )
     if args.json:
         print(json.dumps(card.to_dict(), indent=2))

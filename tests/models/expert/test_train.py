@@ -69,6 +69,9 @@ def test_train_bad_options(shared_data: Path, tmp_path: Path, capsys: pytest.Cap
         (["--epochs", "0"], r"--epochs: must be >= 1, got 0"),
         (["--image-size", "8"], r"--image-size: must be >= 16, got 8"),
         (["--epochs", "many"], r"--epochs: expected an integer, got 'many'"),
+        (["--box-weight", "-1"], r"--box-weight: must be between 0 and 100, got -1"),
+        (["--box-weight", "nan"], r"--box-weight: must be between 0 and 100, got nan"),
+        (["--box-weight", "x"], r"--box-weight: expected a number, got 'x'"),
     ],
 )
 def test_train_bad_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],

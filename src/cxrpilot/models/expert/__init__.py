@@ -65,6 +65,7 @@ def train_expert(
     train_sources: Sequence[str] | None = None,
     init_from: str | os.PathLike[str] | None = None,
     lr: float = 3e-3,
+    box_weight: float = 0.0,
     progress: bool = True,
 ) -> ModelCard:
     """Train an expert model on the open data and write it (ONNX weights + card) to ``out_dir``.
@@ -114,6 +115,9 @@ def train_expert(
         same ``arch``; its normalisation is kept) instead of random weights.
     lr : float
         Peak learning rate of the one-cycle schedule.
+    box_weight : float
+        Weight of the box loss (0: none): on images with radiologists' boxes (NIH), the
+        class activation map of each boxed finding is pulled into its boxes.
     progress : bool
         Show progress bars.
 
@@ -143,4 +147,5 @@ def train_expert(
         samples_per_epoch=samples_per_epoch, threads=threads,
         train_sources=tuple(train_sources) if train_sources is not None else None,
         init_from=Path(init_from) if init_from is not None else None, lr=lr,
+        box_weight=box_weight,
     )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cxrpilot.models.expert._network import build_network
+from cxrpilot.models.expert._network import LogitsAndMaps, build_network
 
-__all__ = ["FitResult", "fit_network", "network_logits", "augment"]
+__all__ = ["FitResult", "fit_network", "network_logits", "augment", "augment_with_masks",
+           "box_masks", "box_loss", "Box"]
 
 
 @dataclass
@@ -32,6 +34,14 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     be a shortcut); gamma, contrast and brightness; for half the images, black bands of
     up to 20 % over the borders (where text markers and other source cues sit).
     """
+    return augment_with_masks(x, None, g)[0]
+
+
+def augment_with_masks(x: torch.Tensor, masks: torch.Tensor | None, g: torch.Generator,
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`augment`, also moving ``masks`` (B, K, R, R), e.g. radiologists' boxes drawn
+    over the same square, by the same geometry (intensity changes leave them alone). Draws
+    the same random numbers as :func:`augment`, with or without masks."""
     b = x.shape[0]
     u = lambda *shape: torch.rand(*shape, generator=g)
     angle = (u(b) * 2 - 1) * math.radians(8)
@@ -48,6 +58,10 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     ], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if masks is not None:
+        mask_grid = F.affine_grid(theta, list(masks.shape), align_corners=False)
+        masks = F.grid_sample(masks, mask_grid, mode="bilinear", padding_mode="zeros",
+                              align_corners=False)
     gamma = torch.exp((u(b) * 2 - 1) * 0.25).view(b, 1, 1, 1)
     x = x.clamp(0, 1) ** gamma
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
@@ -63,7 +77,41 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         x[i, :, size - bottom:] = 0
         x[i, :, :, :left] = 0
         x[i, :, :, size - right:] = 0
-    return x
+    return x, masks
+
+
+#: One radiologist's box over the square network input: (label index, x0, y0, x1, y1), the
+#: corners as fractions of the square's side.
+Box = tuple[int, float, float, float, float]
+
+#: Side of the box masks drawn for the box loss (pooled to the feature grid afterwards).
+_MASK_SIDE = 56
+
+
+def box_masks(boxes: Sequence[Sequence[Box]], num_labels: int, side: int = _MASK_SIDE,
+              ) -> torch.Tensor:
+    """(B, L, side, side) masks, 1 inside each image's boxes of each label, else 0."""
+    masks = torch.zeros(len(boxes), num_labels, side, side)
+    for i, image_boxes in enumerate(boxes):
+        for j, x0, y0, x1, y1 in image_boxes:
+            c0, r0 = int(x0 * side), int(y0 * side)
+            c1, r1 = max(c0 + 1, math.ceil(x1 * side)), max(r0 + 1, math.ceil(y1 * side))
+            masks[i, j, r0:r1, c0:c1] = 1.0
+    return masks
+
+
+def box_loss(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Mean over (image, label) pairs with a box of ``-log`` (share of the label's softmax
+    map mass that lies inside its boxes): it pulls the class activation map's evidence into
+    the radiologists' boxes (attention guidance, cf. Li et al. 2018, "Tell me where to look",
+    CVPR). ``maps`` (B, L, h, w) are class activation logits, ``masks`` (B, L, R, R) boxes."""
+    inside = F.adaptive_avg_pool2d(masks, maps.shape[-2:]).flatten(2)  # share of each cell
+    has_box = inside.sum(-1) > 0
+    if not has_box.any():
+        return maps.sum() * 0.0
+    attention = torch.softmax(maps.flatten(2), dim=-1)
+    mass = (attention * inside).sum(-1)[has_box]
+    return -torch.log(mass.clamp_min(1e-6)).mean()
 
 
 def _masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -104,6 +152,8 @@ def fit_network(
     batch_size: int = 64,
     lr: float = 3e-3,
     init_state: dict[str, torch.Tensor] | None = None,
+    boxes: Sequence[Sequence[Box]] | None = None,
+    box_weight: float = 0.0,
     progress: bool = True,
 ) -> FitResult:
     """Train with AdamW and a one-cycle schedule (from scratch, or from ``init_state`` when
@@ -113,6 +163,10 @@ def fit_network(
     unknown labels. Each epoch draws ``samples_per_epoch`` training images (default: as
     many as there are) with replacement, with probability proportional to ``weights``
     (N,) — e.g. weights that balance classes within each source.
+
+    With ``boxes`` (one sequence of :data:`Box` per image, empty where none) and
+    ``box_weight`` > 0, the loss adds ``box_weight`` times :func:`box_loss` for the images
+    of each batch that have boxes, moved by the same augmentation as their pixels.
     """
     from tqdm.auto import tqdm
 
@@ -124,6 +178,8 @@ def fit_network(
     if init_state is not None:  # fine-tuning: start from a trained network of the same shape
         network.load_state_dict(init_state)
     network = network.to(memory_format=torch.channels_last)
+    with_maps = LogitsAndMaps(network)
+    guided = boxes is not None and box_weight > 0
     per_epoch = samples_per_epoch or len(train_idx)
     steps = max(1, math.ceil(per_epoch / batch_size))
     p_train = weights[train_idx] / weights[train_idx].sum()
@@ -143,8 +199,16 @@ def fit_network(
         for step in bar:
             idx = np.sort(order[step * batch_size : (step + 1) * batch_size])
             x = torch.from_numpy(images[idx].astype(np.float32))[:, None]
-            x = ((augment(x, g) - mean) / std).contiguous(memory_format=torch.channels_last)
-            loss = _masked_bce(network(pixel_values=x).logits, y_all[idx], ones[idx])
+            boxed = guided and any(boxes[i] for i in idx)
+            masks = box_masks([boxes[i] for i in idx], targets.shape[1]) if boxed else None
+            x, masks = augment_with_masks(x, masks, g)
+            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+            if masks is None:
+                loss = _masked_bce(network(pixel_values=x).logits, y_all[idx], ones[idx])
+            else:  # the same logits, with the maps they are the mean of
+                logits, maps = with_maps(x)
+                loss = _masked_bce(logits, y_all[idx], ones[idx]) \
+                    + box_weight * box_loss(maps, masks)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

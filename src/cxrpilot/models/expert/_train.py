@@ -6,7 +6,7 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,7 +30,11 @@ from cxrpilot.models.expert._data import (
     build_table,
 )
 
-__all__ = ["train_expert", "auc_summary", "model_name", "ASSESS_MIN_AUC", "choose_assessed"]
+if TYPE_CHECKING:
+    from cxrpilot.models.expert._fit import Box
+
+__all__ = ["train_expert", "auc_summary", "model_name", "ASSESS_MIN_AUC", "choose_assessed",
+           "input_boxes"]
 
 #: A finding is assessed only when its held-out AUC (on the NIH test patients, the one source
 #: that labels every finding) reaches this.
@@ -168,6 +172,38 @@ def _map_hit_rates(out_dir: Path, table: ExampleTable, test_idx: np.ndarray, *,
                          input_size=image_size)
 
 
+def input_boxes(table: ExampleTable, image_size: int) -> list[tuple[Box, ...]]:
+    """The radiologists' boxes of every image of ``table`` (empty where none) over its
+    ``image_size`` network input square, for the box loss of :func:`fit_network`.
+
+    Boxes are given in the image's own pixels (``meta["boxes"]``, see
+    :func:`cxrpilot.data.read_nih`); the image's size is read from its header so that the
+    boxes land where :func:`cxrpilot.imaging.fit_square` puts the image.
+    """
+    from PIL import Image
+
+    from cxrpilot.imaging import square_region
+    from cxrpilot.models.expert._maps import BOX_FINDINGS
+
+    out: list[tuple[Box, ...]] = []
+    for study in table.studies:
+        raw = study.meta.get("boxes") or ()
+        kept = [(LABELS.index(BOX_FINDINGS[f]), *b) for f, *b in raw
+                if BOX_FINDINGS.get(f) in LABELS]
+        if not kept:
+            out.append(())
+            continue
+        with Image.open(study.images[0].path) as im:
+            width, height = im.size
+        top, left, h, w = square_region((height, width), image_size)
+        sx, sy = w / width / image_size, h / height / image_size
+        out.append(tuple(
+            (j, left / image_size + x * sx, top / image_size + y * sy,
+             left / image_size + (x + bw) * sx, top / image_size + (y + bh) * sy)
+            for j, x, y, bw, bh in kept))
+    return out
+
+
 def _data_hashes(table: ExampleTable, data_dir: Path) -> dict[str, str]:
     """sha256 per source over the images used (relative path and size, sorted) and the
     targets and splits they were given: two runs with equal hashes saw the same data."""
@@ -213,6 +249,7 @@ def train_expert(
     train_sources: tuple[str, ...] | None = None,
     init_from: Path | None = None,
     lr: float = 3e-3,
+    box_weight: float = 0.0,
 ) -> ModelCard:
     """See :func:`cxrpilot.models.expert.train_expert`."""
     import torch
@@ -223,6 +260,8 @@ def train_expert(
         raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
     if epochs < 1:
         raise InvalidInputError(f"epochs must be >= 1, got {epochs}")
+    if not 0.0 <= box_weight <= 100.0:
+        raise InvalidInputError(f"box_weight must be in [0, 100], got {box_weight}")
     if image_size < 16:
         raise InvalidInputError(f"image_size must be >= 16, got {image_size}")
     sources = tuple(sources or SOURCES)
@@ -239,7 +278,8 @@ def train_expert(
                       sources=sources, holdout_source=holdout_source,
                       limit_per_class=limit_per_class, cache_dir=cache_dir, progress=progress,
                       samples_per_epoch=samples_per_epoch, threads=threads,
-                      train_sources=train_sources, init_from=init_from, lr=lr)
+                      train_sources=train_sources, init_from=init_from, lr=lr,
+                      box_weight=box_weight)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -248,7 +288,7 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
            sources: tuple[str, ...], holdout_source: str | None, limit_per_class: int | None,
            cache_dir: Path | None, progress: bool, samples_per_epoch: int | None,
            threads: int, train_sources: tuple[str, ...] | None, init_from: Path | None,
-           lr: float) -> ModelCard:
+           lr: float, box_weight: float) -> ModelCard:
     import torch
     from safetensors.torch import save_file
 
@@ -283,9 +323,11 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
         init_state = load_file(str(Path(init_from) / "model.safetensors"))
         start = json.loads((Path(init_from) / "card.json").read_text())
         mean, std = float(start["mean"]), float(start["std"])
+    boxes = input_boxes(table, image_size) if box_weight > 0 else None
     fit = fit_network(images, table.targets, weights, train_idx, val_idx, arch=arch, mean=mean,
                       std=std, epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
-                      lr=lr, init_state=init_state, progress=progress)
+                      lr=lr, init_state=init_state, boxes=boxes, box_weight=box_weight,
+                      progress=progress)
     t_train = time.perf_counter() - t0
     network = fit.network
 
@@ -364,7 +406,12 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
             "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
             "total_seconds": round(time.perf_counter() - t_start, 1),
             "samples_per_epoch": samples_per_epoch or len(train_idx),
-            "loss": "binary cross-entropy per label (unknown labels masked)",
+            "loss": "binary cross-entropy per label (unknown labels masked)" + (
+                f" + {box_weight} x box loss (-log share of each boxed finding's class "
+                "activation map inside the radiologists' boxes) on the "
+                f"{sum(1 for i in train_idx if boxes[i])} training images with boxes"
+                if boxes is not None else ""),
+            "box_weight": box_weight,
             "sampling": "training images drawn with replacement, with weights balancing the "
                         "classes within each source (cap 5), so that the source cannot stand in "
                         "for the class; the validation loss uses the same weights",
