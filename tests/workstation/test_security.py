@@ -43,3 +43,11 @@ def test_at_most_hash_concurrency_verifications_run_at_once() -> None:
     assert results == [False] * 8
     assert 1 <= hasher.peak <= HASH_CONCURRENCY
     assert verify_password(stored, "correct horse battery", hasher)
+
+
+def test_hash_concurrency_is_half_the_cores_this_process_may_use() -> None:
+    """Per process, from the CPU affinity (a container's cpuset), not the host's count."""
+    import os
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert HASH_CONCURRENCY == max(1, usable // 2)

@@ -30,10 +30,23 @@ __all__ = [
 _DEFAULT = PasswordHasher()
 _dummy_hashes: dict[tuple[int, int], str] = {}
 
-#: Password hashes computed at once by this process. Each argon2id hash takes tens of ms of
-#: CPU and 64 MiB: without a cap a login flood takes every core from the readers' autosaves
-#: (issue 15); with it the flood waits in line and one core stays free for everything else.
-HASH_CONCURRENCY = max(1, (os.cpu_count() or 2) // 2)
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 2
+
+
+#: Password hashes computed at once **by this process**: half the cores it may use, at least
+#: one. Each argon2id hash takes tens of ms of CPU and 64 MiB: without a cap a login flood
+#: takes every core from the readers' autosaves (issue 15); with it the flood waits in line
+#: and half the cores stay free for everything else. The cap is a semaphore of this process,
+#: not shared with others: ``cxrpilot serve`` is one process, and several server processes on
+#: one host (``uvicorn --workers N``) would each hash this many at once (docs/workstation.md,
+#: *One server process per host*).
+HASH_CONCURRENCY = max(1, _usable_cores() // 2)
 _hash_slots = threading.BoundedSemaphore(HASH_CONCURRENCY)
 
 

@@ -87,7 +87,10 @@ class Settings(BaseSettings):
         one server per database; set false when several servers share a database).
     password_time_cost, password_memory_kib : int
         argon2id cost of new password hashes (defaults: argon2-cffi's RFC 9106 low-memory
-        profile, t=3, 64 MiB). Outside development at least t=2 and 19 MiB (OWASP).
+        profile, t=3, 64 MiB). Outside development at least t=2 and 19 MiB (OWASP). At most
+        ``HASH_CONCURRENCY`` hashes run at once (half the usable cores): a cap **per
+        process**, not shared across processes, so run one server process per host
+        (docs/workstation.md, *One server process per host*).
     heartbeat_timeout_s : float
         Reading time: active time stops counting this long after the last client event.
     auto_migrate : bool
