@@ -44,6 +44,18 @@ def _ai(findings):
     )
 
 
+def test_amendment_reason_is_an_extension_and_in_the_text():
+    dr = _signed(status="amended", version=2, amendment_reason=" Wrong side. ")
+    back = fhir.parse_report(fhir.to_json(dr))
+    assert back.status == "amended" and fhir.amendment_reason(back) == "Wrong side."
+    body = json.loads(fhir.to_json(back))
+    assert body["extension"] == [{"url": fhir.AMENDMENT_REASON_URL, "valueString": "Wrong side."}]
+    text = base64.b64decode(body["presentedForm"][0]["data"]).decode()
+    assert text.endswith("IMPRESSION: Cardiomegaly.\n\nREASON FOR AMENDMENT: Wrong side.")
+    assert fhir.amendment_reason(_signed()) == ""
+    assert "extension" not in json.loads(fhir.to_json(_signed(status="amended", version=2)))
+
+
 @pytest.mark.parametrize("status, version", [("final", 1), ("amended", 2)])
 def test_signed_report_round_trips(status, version):
     dr = _signed(status=status, version=version, sections={"indication": "Cough."})
@@ -138,6 +150,7 @@ def test_searchset_bundle_validates():
     "make, message",
     [
         (lambda: _signed(status="preliminary"), "final or amended, not 'preliminary'"),
+        (lambda: _signed(amendment_reason="typo"), "belongs to an amended report, not a final"),
         (lambda: _signed(signer=" "), "needs its signer"),
         (lambda: _signed(signed_at=datetime(2026, 1, 1)), "timezone-aware"),
         (lambda: _ai([Finding("Edema", "absent", 0.1), Finding("Edema", "absent", 0.2)]),

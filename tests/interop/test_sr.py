@@ -76,12 +76,20 @@ def test_amendment_lists_its_predecessor(rg1_uncr):
     first = sr.report_sr(_final(), exam, sop_instance_uid="2.25.2001")
     amended = sr.report_sr(
         _final(impression="Mild cardiomegaly.", status="amended", version=2,
-               predecessor=sr.sr_ref(first)),
+               predecessor=sr.sr_ref(first), amendment_reason="Wrong side:\nleft, not right."),
         exam,
         sop_instance_uid="2.25.2002",
     )
     back = sr.read_sr(sr.to_bytes(amended))
     assert back.predecessor_sop_instance_uids == ("2.25.2001",)
+    assert back.amendment_reason == "Wrong side:\nleft, not right."
+    assert back.sections["Addendum"] == ("Reason for amendment: Wrong side:\nleft, not right.",)
+    # the reason is the last section, a TEXT Comment (DCM 121106) under Addendum (DCM 121078)
+    last = amended.ContentSequence[-1]
+    assert last.ConceptNameCodeSequence[0].CodeValue == "121078"
+    assert last.ContentSequence[0].ConceptNameCodeSequence[0].CodeValue == "121106"
+    assert sr.read_sr(sr.to_bytes(first)).amendment_reason == ""
+    assert "Addendum" not in sr.read_sr(sr.to_bytes(first)).sections
     assert back.impressions == ("Mild cardiomegaly.",)
     assert back.preliminary == "FINAL" and back.verification == "VERIFIED"
     assert amended.InstanceNumber == 2
@@ -209,8 +217,10 @@ def test_dcmtk_reads_the_documents(kind, rg1_uncr, tmp_path):
     if dsrdump is None:
         pytest.skip("dsrdump not found: apt-get install -y dcmtk (.ci/run does)")
     exam = _exam(rg1_uncr)
+    amended = _final(status="amended", version=2, amendment_reason="laterality",
+                     predecessor=sr.SrRef(exam.study_instance_uid, "2.25.7", "2.25.8"))
     doc = (
-        sr.report_sr(_final(), exam, sop_instance_uid="2.25.9")
+        sr.report_sr(amended, exam, sop_instance_uid="2.25.9")
         if kind == "report"
         else sr.ai_findings_sr(FINDINGS, exam, model_id="m", model_version="1",
                                created_at=SIGNED, sop_instance_uid="2.25.10")
@@ -222,6 +232,8 @@ def test_dcmtk_reads_the_documents(kind, rg1_uncr, tmp_path):
     assert not [line for line in out.stderr.splitlines() if line.startswith("E:")], out.stderr
     expected = "Diagnostic Imaging Report" if kind == "report" else "Imaging Measurement Report"
     assert expected in out.stdout
+    if kind == "report":
+        assert '(,,"Addendum")' in out.stdout and '"Reason for amendment: ' in out.stdout
 
 
 @pytest.mark.parametrize(
@@ -246,6 +258,11 @@ def test_person_name(display, pn):
             "needs the SR it amends",
         ),
         (lambda: sr.ReportContent(" ", "", status="preliminary"), "the report is empty"),
+        (
+            lambda: sr.ReportContent("a", "b", signer="J S", signed_at=SIGNED,
+                                     amendment_reason="typo"),
+            "after the first; got a final report at version 1",
+        ),
         (lambda: sr.ReportContent("a", "b", status="draft"), "status 'draft' is not known"),
         (
             lambda: sr.ReportContent("a", "b", signer="J S", signed_at=datetime(2026, 1, 1)),

@@ -79,8 +79,12 @@ def test_read_final_then_amended_and_history(world, small_dx):
     now = fhir.parse_report(get_fhir(world.admin, url).content)
     assert (now.status, now.meta.versionId, now.conclusion) == ("amended", "2",
                                                                  "Amended impression.")
+    assert fhir.amendment_reason(now) == "typo"
+    form = get_fhir(world.admin, url).json()["presentedForm"][0]
+    assert base64.b64decode(form["data"]).decode().endswith("REASON FOR AMENDMENT: typo")
     old = fhir.parse_report(get_fhir(world.admin, f"{url}/_history/1").content)
     assert old.status == "final" and old.conclusion != "Amended impression."
+    assert fhir.amendment_reason(old) == "" and old.extension is None
     get_fhir(world.admin, f"{url}/_history/3", 404)
 
 

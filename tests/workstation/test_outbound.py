@@ -165,10 +165,12 @@ def test_amendment_is_a_second_sr_naming_the_first(world_factory, orthanc, small
     second = next(i for i in items if i["kind"] == "report_sr" and i["id"] != first["id"])
     back = fetch_sr(orthanc, second["document_uid"])
     assert back.predecessor_sop_instance_uids == (first["document_uid"],)
+    assert back.amendment_reason == "laterality"
     assert back.impressions == ("Mild cardiomegaly.",)
     assert back.verification == "VERIFIED"
     old = fetch_sr(orthanc, first["document_uid"])
     assert old.impressions == ("Cardiomegaly.",)  # the first SR is kept as it was
+    assert old.amendment_reason == ""
     assert instance_count(orthanc) == 3
 
 
@@ -291,6 +293,7 @@ def test_fhir_report_is_put_to_the_fhir_server(world_factory, fhir_receiver, sma
     assert received[0][1] == "application/fhir+json"
     assert (first.status, first.meta.versionId) == ("final", "1")
     assert (second.status, second.meta.versionId) == ("amended", "2")
+    assert fhir.amendment_reason(second) == "typo" and fhir.amendment_reason(first) == ""
     assert json.loads(fhir.to_json(second))["imagingStudy"][0]["identifier"]["value"].startswith(
         "urn:oid:"
     )

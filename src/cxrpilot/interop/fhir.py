@@ -3,7 +3,9 @@ models: R4B changed nothing in these two resources).
 
 - :func:`signed_report` — the radiologist's report: ``final``, or ``amended`` for a later
   signed version; ``conclusion`` is the IMPRESSION, ``presentedForm`` the full text
-  (base64, ``text/plain``), ``resultsInterpreter`` the signer by display name.
+  (base64, ``text/plain``), ``resultsInterpreter`` the signer by display name. An amendment
+  says why in the :data:`AMENDMENT_REASON_URL` extension and at the end of its text (R4's
+  DiagnosticReport has no ``note``).
 - :func:`ai_draft_report` — the AI draft: ``preliminary``, tagged as AI-asserted, with one
   contained Observation per finding and the model as a contained Device (each Observation's
   ``device``). A finding the model did not assess is an Observation with a
@@ -46,6 +48,8 @@ __all__ = [
     "ACCESSION_SYSTEM",
     "REPORT_SYSTEM",
     "AI_TAG",
+    "AMENDMENT_REASON_URL",
+    "amendment_reason",
 ]
 
 FHIR_JSON = "application/fhir+json"
@@ -72,6 +76,9 @@ DRAFT_TAG = {
     "display": "AI draft - requires review by a radiologist",
 }
 STATUSES = ("preliminary", "final", "amended")
+#: The extension (valueString) that carries why a report version amends the previous one.
+AMENDMENT_REASON_URL = "urn:cxrpilot:fhir:extension:amendment-reason"
+AMENDMENT_HEADING = "REASON FOR AMENDMENT"
 #: The FHIR version the resources follow: R4 (4.0.1). They are built and validated with
 #: fhir.resources' R4B models, which are the same as R4's for every resource served here.
 FHIR_VERSION = "4.0.1"
@@ -105,6 +112,7 @@ def _common(
     impression_text: str,
     title: str,
     sections: dict[str, str] | None = None,
+    amendment_reason: str = "",
 ) -> dict[str, Any]:
     if status not in STATUSES:
         raise InvalidInputError(
@@ -112,7 +120,9 @@ def _common(
         )
     if issued.tzinfo is None:
         raise InvalidInputError("issued must be timezone-aware")
-    text = report_text(findings_text, impression_text, sections)
+    text = report_text(
+        findings_text, impression_text, sections, amendment_reason=amendment_reason
+    )
     identifiers: list[dict[str, Any]] = [{"system": REPORT_SYSTEM, "value": resource_id}]
     if exam.accession_number:
         identifiers.append(
@@ -161,15 +171,30 @@ def _common(
 
 
 def report_text(
-    findings_text: str, impression_text: str, sections: dict[str, str] | None = None
+    findings_text: str,
+    impression_text: str,
+    sections: dict[str, str] | None = None,
+    *,
+    amendment_reason: str = "",
 ) -> str:
     """The full report as plain text: the other sections that have text (INDICATION,
-    TECHNIQUE, COMPARISON...), then FINDINGS and IMPRESSION, each under its heading."""
+    TECHNIQUE, COMPARISON...), then FINDINGS and IMPRESSION, each under its heading, and
+    last, for an amendment, REASON FOR AMENDMENT."""
     parts = [
         f"{name.upper()}: {value}" for name, value in (sections or {}).items() if value.strip()
     ]
     parts += [f"FINDINGS: {findings_text}", f"IMPRESSION: {impression_text}"]
+    if amendment_reason.strip():
+        parts.append(f"{AMENDMENT_HEADING}: {amendment_reason.strip()}")
     return "\n\n".join(parts)
+
+
+def amendment_reason(report) -> str:
+    """Why a DiagnosticReport amends its previous version ("" when it does not say)."""
+    for ext in report.extension or ():
+        if ext.url == AMENDMENT_REASON_URL:
+            return ext.valueString or ""
+    return ""
 
 
 def _subject(exam: ExamIds) -> dict[str, Any]:
@@ -190,6 +215,7 @@ def signed_report(
     signed_at: datetime,
     version: int = 1,
     sections: dict[str, str] | None = None,
+    amendment_reason: str = "",
 ):
     """The signed report as a DiagnosticReport (``final``, or ``amended`` for a version
     after the first).
@@ -211,6 +237,10 @@ def signed_report(
     sections : dict of str to str, optional
         The other sections by name (``{"indication": ..., "technique": ...}``), in the
         order they are to appear in ``presentedForm`` before FINDINGS.
+    amendment_reason : str
+        Why an ``amended`` version amends the previous one: the extension
+        :data:`AMENDMENT_REASON_URL` (``valueString``) and the last part of
+        ``presentedForm``. Refused for a ``final`` report.
 
     Returns
     -------
@@ -233,6 +263,11 @@ def signed_report(
         )
     if not signer.strip():
         raise InvalidInputError("a signed report needs its signer's name")
+    reason = amendment_reason.strip()
+    if reason and status != "amended":
+        raise InvalidInputError(
+            f"an amendment reason belongs to an amended report, not a {status} one"
+        )
     body = _common(
         resource_id,
         status,
@@ -243,7 +278,10 @@ def signed_report(
         impression_text=impression_text,
         title=f"Chest radiograph report ({status})",
         sections=sections,
+        amendment_reason=reason,
     )
+    if reason:
+        body["extension"] = [{"url": AMENDMENT_REASON_URL, "valueString": reason}]
     body["resultsInterpreter"] = [{"type": "Practitioner", "display": signer}]
     return DiagnosticReport.model_validate(body)
 

@@ -8,7 +8,8 @@ Two documents per exam, both pure functions of their inputs (no database, no net
   an image library and in the evidence sequence. Its life cycle is in the SR flags: a
   preliminary report is ``PARTIAL`` / ``UNVERIFIED`` / ``PRELIMINARY``; a signed one
   ``COMPLETE`` / ``VERIFIED`` / ``FINAL``; an amendment is a new instance that also lists
-  the SR it replaces in the Predecessor Documents Sequence.
+  the SR it replaces in the Predecessor Documents Sequence and states why in an *Addendum*
+  section (a TEXT *Comment*, "Reason for amendment: ...").
 - :func:`ai_findings_sr`: what the model stated, as a Comprehensive SR following TID 1500
   *Measurement Report*: one measurement group per finding the model assessed, each with a
   qualitative evaluation (present / absent / indeterminate) and the probability, the model
@@ -49,6 +50,7 @@ __all__ = [
     "COMPREHENSIVE_SR",
     "AI_SERIES_DESCRIPTION",
     "REPORT_SERIES_DESCRIPTION",
+    "AMENDMENT_PREFIX",
 ]
 
 ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
@@ -60,6 +62,8 @@ REPORT_SERIES_NUMBER = 9001
 AI_SERIES_NUMBER = 9002
 
 ReportStatus = Literal["preliminary", "final", "amended"]
+#: How the reason for an amendment starts in its Addendum section's Comment.
+AMENDMENT_PREFIX = "Reason for amendment: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +173,10 @@ class ReportContent:
         The other sections, written (before FINDINGS) only when not empty: under the TID
         2000 headings *Indications for Procedure*, *Current Procedure Descriptions* and
         *Prior Procedure Descriptions*.
+    amendment_reason : str
+        Why this version amends an earlier one: written after IMPRESSION as an *Addendum*
+        section (DCM 121078, a CID 7001 heading) holding a TEXT *Comment* (DCM 121106),
+        :data:`AMENDMENT_PREFIX` + the reason. Only for a signed report after version 1.
     """
 
     findings_text: str
@@ -182,6 +190,7 @@ class ReportContent:
     indication_text: str = ""
     technique_text: str = ""
     comparison_text: str = ""
+    amendment_reason: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in ("preliminary", "final", "amended"):
@@ -198,6 +207,11 @@ class ReportContent:
             raise InvalidInputError("the report is empty: no FINDINGS and no IMPRESSION text")
         if self.version < 1:
             raise InvalidInputError(f"report version must be >= 1, got {self.version}")
+        if self.amendment_reason.strip() and (self.status == "preliminary" or self.version < 2):
+            raise InvalidInputError(
+                f"an amendment reason belongs to a signed version after the first; got a "
+                f"{self.status} report at version {self.version}"
+            )
 
 
 @dataclass(frozen=True)
@@ -228,6 +242,8 @@ class SrSummary:
     predecessor_sop_instance_uids: tuple[str, ...]
     #: (finding name, status meaning, probability or None, algorithm name, algorithm version)
     evaluations: tuple[tuple[str, str, float | None, str, str], ...] = field(default=())
+    #: Why this version amends an earlier one ("" when it does not say).
+    amendment_reason: str = ""
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -428,6 +444,14 @@ def report_sr(
     root_items.append(
         _section(codes.DCM.Impressions, codes.DCM.Impression, report.impression_text)
     )
+    if report.amendment_reason.strip():
+        root_items.append(
+            _section(
+                codes.DCM.Addendum,
+                codes.DCM.Comment,
+                AMENDMENT_PREFIX + report.amendment_reason.strip(),
+            )
+        )
     root = hd.sr.ContainerContentItem(
         name=codes.LN.DiagnosticImagingReport, template_id="2000"
     )
@@ -757,6 +781,11 @@ def read_sr(data: bytes | object) -> SrSummary:
         image_sop_instance_uids=tuple(dict.fromkeys(images)),
         predecessor_sop_instance_uids=_refs(ds.get("PredecessorDocumentsSequence")),
         evaluations=tuple(e for e in evaluations if e is not None),
+        amendment_reason=next(
+            (t[len(AMENDMENT_PREFIX):] for t in sections.get("Addendum", ())
+             if t.startswith(AMENDMENT_PREFIX)),
+            "",
+        ),
     )
 
 

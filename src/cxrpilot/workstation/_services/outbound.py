@@ -214,6 +214,7 @@ class Outbound:
             indication_text=report.indication_text or "",
             technique_text=report.technique_text or "",
             comparison_text=report.comparison_text or "",
+            amendment_reason=(report.amendment_reason or "") if report.version > 1 else "",
         )
         doc = sr.report_sr(content, exam, sop_instance_uid=uid)
         items.append(
@@ -309,6 +310,7 @@ def signed_report_resource(db: Session, read: Read, report: Report, facts: ExamF
         signed_at=report.signed_at or utcnow(),
         version=report.version,
         sections=_sections(report),
+        amendment_reason=(report.amendment_reason or "") if report.version > 1 else "",
     )
 
 
