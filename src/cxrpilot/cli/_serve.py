@@ -145,6 +145,8 @@ def _ensure_user(
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     import uvicorn
 
     from cxrpilot.workstation import create_app
@@ -176,17 +178,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 msg += f" with password {generated} (shown once; change it after logging in, at /account)"
             print(msg, file=sys.stderr)
     app = create_app(settings)
-    dicom = (
-        f"; DICOM SCP {settings.dicom_ae_title} on {settings.dicom_host}:{settings.dicom_port}"
-        if settings.dicom_port is not None
-        else ""
-    )
-    print(
-        f"cxrpilot workstation on http://{args.host}:{args.port} (database: "
-        f"{settings.resolved_database_url.split(':', 1)[0]}, data: {settings.data_dir}){dicom}",
-        file=sys.stderr,
-    )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -194,8 +186,48 @@ def run_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_level="info",
         access_log=False,
+        lifespan="off",  # run below, so that a start-up error is one line, not a traceback
     )
-    return 0
+    server = _server_class(uvicorn)(config)
+
+    async def serve() -> None:
+        # The app's start-up (draft worker, outbox, DICOM SCP) runs first: a DICOM port that
+        # cannot be bound raises a CxrpilotError here, which main() prints as one line.
+        async with app.router.lifespan_context(app):
+            scp = app.state.ws.inbound.scp
+            dicom = f"; DICOM SCP {scp.ae_title} on {scp.host}:{scp.port}" if scp else ""
+            print(
+                f"cxrpilot workstation on http://{args.host}:{args.port} (database: "
+                f"{settings.resolved_database_url.split(':', 1)[0]}, data: "
+                f"{settings.data_dir}){dicom}",
+                file=sys.stderr,
+                flush=True,
+            )
+            await server.serve()
+
+    asyncio.run(serve())
+    return 0 if server.started else 1
+
+
+def _server_class(uvicorn):
+    """uvicorn's Server, except that a SIGINT/SIGTERM it caught is not raised again when it
+    stops: the app's shutdown (draft worker, outbox, SCP), which runs after ``serve()``
+    returns, must finish first."""
+    import contextlib
+    import signal
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            handled = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
 
 
 def run_create_user(args: argparse.Namespace) -> int:
