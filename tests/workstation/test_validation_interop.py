@@ -176,3 +176,45 @@ def test_admin_routes_refuse_other_roles_before_any_lookup(world, role, method, 
     kwargs = {} if body is None else {"json": body}
     r = getattr(client, method)(path, **kwargs)
     assert r.status_code == 403, r.text
+
+
+#: FHIR search parameters (an OperationOutcome 400 names the parameter, never echoes it).
+BAD_FHIR_QUERIES = [
+    ("patient=a%00" + ECHO, "patient"),
+    ("patient=Patient/a%00" + ECHO, "patient"),
+    ("patient=" + ECHO * 100, "patient"),
+    ("accession=a%00" + ECHO, "accession"),
+    ("accession=" + ECHO * 100, "accession"),
+    ("status=final,a%00" + ECHO, "status"),
+    ("status=final," + ECHO, "status"),
+    ("status=" + "final," * 11 + "final", "status"),
+    ("_count=%C2%B2", "_count"),  # '²': str.isdigit() says yes, int() says no
+    ("_count=" + "9" * 5000, "_count"),
+    ("_count=201", "_count"),
+    ("_count=-1", "_count"),
+    ("_count=" + ECHO, "_count"),
+    ("_format=" + ECHO, "_format"),
+    (ECHO * 5 + "=1", "search parameter"),
+    ("a%00" + ECHO + "=1", "search parameter"),
+]
+
+
+def test_bad_fhir_search_parameters_are_400_outcomes_without_echo(world):
+    def check(query, name):
+        r = world.admin.get("/fhir/DiagnosticReport?" + query)
+        assert r.status_code in (400, 406), f"{r.status_code} {r.text[:300]}"
+        body = r.json()
+        assert body["resourceType"] == "OperationOutcome", body
+        assert name in body["issue"][0]["diagnostics"], body
+        assert ECHO not in r.text, r.text[:300]
+
+    _each(BAD_FHIR_QUERIES, check)
+
+
+@pytest.mark.parametrize(
+    "query", ["patient=Patient/" + "k" * 64, "accession=" + "A" * 16, "status=final,amended",
+              "_count=0", "_count=200"]
+)
+def test_fhir_search_parameters_at_the_edge_are_searched(world, query):
+    r = world.admin.get("/fhir/DiagnosticReport?" + query)
+    assert r.status_code == 200 and r.json()["resourceType"] == "Bundle", r.text[:300]

@@ -11,6 +11,7 @@ are OperationOutcomes; a ``_format`` other than JSON is a 406.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Path, Request, Response
 from cxrpilot.interop.fhir import FHIR_JSON, FORMATS, SearchParam, searchset, to_json
 
 from .._errors import WorkstationError
+from .._schemas import check_text
 from .._services import fhir_reports as service
 from ..deps import Db, ResultsActor, State
 
@@ -73,9 +75,7 @@ def _format_refused(request: Request) -> Response | None:
     asked = request.query_params.get("_format")
     if asked is None or asked.split(";")[0].strip() in FORMATS + ("application/json",):
         return None
-    return outcome(
-        406, f"_format {asked!r} is not served; use {' or '.join(FORMATS)} (JSON only)"
-    )
+    return outcome(406, f"_format: not served; use {' or '.join(FORMATS)} (JSON only)")
 
 
 def _answer(request: Request, build: Callable[[], Any]) -> Response:
@@ -86,6 +86,31 @@ def _answer(request: Request, build: Callable[[], Any]) -> Response:
     except WorkstationError as exc:
         return outcome(400 if exc.status_code == 422 else exc.status_code, str(exc))
     return Response(to_json(resource), media_type=FHIR_JSON)
+
+
+#: What a search parameter's name, and a ``status`` list, may look like to be named back.
+_NAME = re.compile(r"[A-Za-z0-9_:.-]{1,32}")
+_STATUS_LIST = re.compile(r"[a-z-]{1,20}( *, *[a-z-]{1,20}){0,9}")
+
+
+def _search_value_problem(
+    patient: str | None, accession: str | None, status: str | None
+) -> str | None:
+    """Why a search value cannot be searched (too long for its column, NUL, lone
+    surrogate), naming the parameter, not the value; ``None`` when all can."""
+    key = patient.split("/", 1)[1] if patient and patient.startswith("Patient/") else patient
+    for name, value, limit in (("patient", key, 64), ("accession", accession, 64)):
+        if value is None:
+            continue
+        if len(value) > limit:
+            return f"{name}: longer than {limit} characters (no {name} is)"
+        try:
+            check_text(value)
+        except ValueError as exc:
+            return f"{name}: {exc}"
+    if status is not None and status and not _STATUS_LIST.fullmatch(status.strip()):
+        return "status: give status codes separated by commas (preliminary, final, amended)"
+    return None
 
 
 @router.get("/DiagnosticReport", response_class=Response)
@@ -102,14 +127,17 @@ def search(
     final, amended; comma-separated), ``_count`` (page size, default 50, at most 200)."""
     unknown = sorted(set(request.query_params) - SEARCH_PARAMS)
     if unknown:
+        named = all(_NAME.fullmatch(u) for u in unknown)
         return outcome(
             400,
-            f"search parameter {', '.join(unknown)} is not supported; use "
-            f"{', '.join(sorted(SEARCH_PARAMS - {'_format'}))}",
+            f"search parameter {', '.join(unknown) if named else '(not shown)'} is not "
+            f"supported; use {', '.join(sorted(SEARCH_PARAMS - {'_format'}))}",
         )
+    if (problem := _search_value_problem(patient, accession, status)) is not None:
+        return outcome(400, problem)
     raw_count = request.query_params.get("_count", "50")
-    if not raw_count.isdigit():
-        return outcome(400, f"_count must be a whole number, got {raw_count!r}")
+    if not (raw_count.isascii() and raw_count.isdigit() and len(raw_count) <= 6):
+        return outcome(400, f"_count must be a whole number 0-{service.MAX_COUNT}")
 
     def build():
         page, total = service.search(
