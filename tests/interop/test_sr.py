@@ -199,7 +199,9 @@ def test_snomed_where_the_dicom_dictionary_has_it_local_code_otherwise(rg1_uncr)
         sop_instance_uid="2.25.8",
     )
     codes = {}
-    for item in sr._walk(doc.ContentSequence):
+    from cxrpilot.interop._sr_read import _walk
+
+    for item in _walk(doc.ContentSequence):
         if item.get("ValueType") == "CODE" and item.ConceptCodeSequence[0].CodeValue in (
             "52101004", "272519000", "82334004"
         ):
