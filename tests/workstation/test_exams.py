@@ -249,7 +249,7 @@ def _assign(w, case_id, reader_id, arm):
     return w.admin.ok("post", "/api/reads", 201, json=body)["id"]
 
 
-@sqlite_only
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_read_exam_shows_the_lateral_and_only_the_readers_own_allowed_prior_reports(
     world, shared_data
 ):
