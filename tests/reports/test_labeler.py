@@ -127,7 +127,45 @@ DEV_HALF_SENTENCES = [
     ("Vague density in right mid lung, XXXX related to scapular tip and superimposed ribs.", "Support Devices", None),
     ("Lower lung volumes on the AP projection.", "No Finding", 0),
     ("Cardiomegaly, question small bilateral pleural effusions", "Pleural Effusion", -1),
+    # issue 12 item 4 round: "there is suspected X" is a hedge ("is suspected" must not hide it)
+    ("There is suspected right lower lobe airspace opacity XXXX demonstrated on the lateral study.", "Lung Opacity", -1),
+    # a nodular-like opacity is a lesion, not an opacity
+    ("There is a vague nodular like opacity in the right midlung measuring 1.2 cm.", "Lung Lesion", 1),
+    ("There is a vague nodular like opacity in the right midlung measuring 1.2 cm.", "Lung Opacity", None),
+    # pleural air is a pneumothorax; partly resolved is still there; resolving is not resolved
+    ("COPD with almost completely resolved right apical pleural air collection.", "Pneumothorax", 1),
+    ("No pleural air collections.", "Pneumothorax", 0),
+    ("Question of this could be developing or resolving pneumonia.", "Pneumonia", -1),
+    ("This may represent resolving or developing pneumonia given the patient's history.", "Pneumonia", -1),
+    # the vascular pedicle is the mediastinum, not the pulmonary vessels
+    ("Prominent vascular pedicle/upper mediastinal contour.", "Enlarged Cardiomediastinum", 1),
+    ("Prominent vascular pedicle/upper mediastinal contour.", "Edema", None),
+    # "effusion versus thickening": the thickening is pleural, both are uncertain
+    ("A small right-sided pleural effusion versus thickening.", "Pleural Other", -1),
+    ("A small right-sided pleural effusion versus thickening.", "Pleural Effusion", -1),
+    # abnormalities outside the 14
+    ("Soft tissue density overlying the left lateral upper chest may represent the patient's lipoma.", "No Finding", 0),
+    ("There are endplate changes within the spine.", "No Finding", 0),
 ]
+
+# The same fixes, on IU-style sentences that guard their edges (not taken from any report).
+@pytest.mark.parametrize(
+    ("sentence", "observation", "expected"),
+    [
+        ("There is possible pneumonia in the right lower lobe.", "Pneumonia", -1),
+        ("There is also questionable small left pleural effusion.", "Pleural Effusion", -1),
+        ("Atelectasis is possible, cardiomegaly is present.", "Cardiomegaly", 1),
+        ("Atelectasis is possible, cardiomegaly is present.", "Atelectasis", -1),
+        ("The left pleural effusion has partially resolved.", "Pleural Effusion", 1),
+        ("The left pleural effusion has resolved.", "Pleural Effusion", 0),
+        ("Resolving right lower lobe pneumonia.", "Pneumonia", 1),
+        ("The right internal jugular catheter has been removed.", "Support Devices", 0),
+        ("No pleural effusion or thickening.", "Pleural Other", 0),
+        ("Prominent pulmonary vasculature.", "Edema", -1),
+    ],
+)
+def test_round_fixes_keep_their_edges(sentence, observation, expected):
+    assert label_text(sentence)[observation] == expected
 
 
 @pytest.mark.parametrize(("sentence", "observation", "expected"), REAL_SENTENCES + DEV_HALF_SENTENCES)
@@ -310,11 +348,68 @@ def test_chexbert_folder_without_checkpoint_or_tokenizer(tmp_path: Path):
         ("Fracture cannot be evaluated on this view; cardiomegaly.", {"Cardiomegaly": 1}),
         ("Not well evaluated for pneumothorax.", {"Pneumothorax": -1}),
         ("Evaluation for pneumothorax is limited.", {}),
+        # lists in other shapes: separated by semicolons, before the colon, key: value
+        ("Findings not assessed: pleural effusion; pneumothorax; fracture.", {}),
+        ("Pneumothorax, effusion and fracture: not assessed.", {}),
+        ("Pneumothorax: not assessed. Small left effusion.", {"Pleural Effusion": 1}),
+        ("Pneumothorax, effusion and fracture - not evaluated.", {}),
+        ("Not evaluated (cardiomegaly, pneumothorax).", {}),
+        ("Unassessed: cardiomegaly, pneumothorax.", {}),
+        ("Not assessable: pneumothorax.", {}),
+        # what a model does not assess
+        ("The model does not assess cardiomegaly or pneumothorax.", {}),
+        ("This model did not evaluate pneumothorax, effusion or fracture.", {}),
+        ("Not evaluated for fracture.", {}),
+        # the clause ends at "but": what follows is a finding
+        ("Pneumothorax was not assessed, but there is a large right pleural effusion.", {"Pleural Effusion": 1}),
+        # hedged forms are not blanked: a fracture seen but incompletely evaluated is a fracture
+        ("Fracture of the right humerus, incompletely evaluated.", {"Fracture": 1}),
+        ("The lung bases are difficult to assess; possible small effusion.", {"Pleural Effusion": -1}),
     ],
 )
 def test_not_assessed_statements_are_not_findings(text, expected):
     labels = label_text(text)
     assert {k: v for k, v in labels.items() if v is not None and k != "No Finding"} == expected
+
+
+# A list on its own lines (bulleted or numbered) ends with its last item, as the reader sees it.
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        ("FINDINGS: Not assessed by this model:\n- cardiomegaly\n- pneumothorax\n\nMild pulmonary edema.", {"Edema": 1}),
+        ("FINDINGS: Not assessed by this model:\n1. Cardiomegaly.\n2. Pneumothorax.\nIMPRESSION: No effusion.",
+         {"Pleural Effusion": 0}),
+        ("FINDINGS: Not evaluated: cardiomegaly, pneumothorax\nSmall left pleural effusion.", {"Pleural Effusion": 1}),
+        ("IMPRESSION: 1. Mild cardiomegaly. 2. Not assessed: fracture, pneumothorax. 3. No effusion.",
+         {"Cardiomegaly": 1, "Pleural Effusion": 0}),
+    ],
+)
+def test_not_assessed_lists_on_their_own_lines(report, expected):
+    labels = label_report(report)
+    assert {k: v for k, v in labels.items() if v is not None and k != "No Finding"} == expected
+
+
+def test_composer_hedges_read_back_exactly():
+    """Every status the composer writes, with every likelihood wording and both methods, is
+    read back exactly: uncertain as -1 (never as present), present as 1, absent as 0."""
+    from cxrpilot.draft import Finding
+    from cxrpilot.models.composer import METHODS, compose
+
+    wanted = {"present": 1, "uncertain": -1, "absent": 0}
+    names = [n for n in OBSERVATIONS if n != "No Finding"]
+    cases = [[Finding(n, s, p)] for n in names for s in wanted for p in (None, 0.2, 0.45, 0.6, 0.8, 0.97)]
+    cases += [[Finding(n, s, p) for n in names] for s in wanted for p in (None, 0.3, 0.9)]
+    # a sign and the interpretation it may explain, in every pair of statuses
+    cases += [[Finding(sign, a, pa), Finding(interp, b, pb)]
+              for sign, interp in (("Lung Opacity", "Pneumonia"), ("Consolidation", "Pneumonia"),
+                                   ("Lung Opacity", "Atelectasis"), ("Lung Opacity", "Edema"))
+              for a in wanted for b in wanted for pa, pb in ((None, None), (0.9, 0.3), (0.95, 0.7))]
+    for method in METHODS:
+        for findings in cases:
+            text, impression = compose(findings, method=method)
+            read = label_report(f"FINDINGS: {text}\n\nIMPRESSION: {impression}")
+            for f in findings:
+                assert read[f.name] == wanted[str(f.status)], (method, f, text, impression)
 
 
 # The composer's own wording (cxrpilot.models.composer) reads back as it means.

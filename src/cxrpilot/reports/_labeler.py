@@ -4,8 +4,12 @@ How one report is labelled (:func:`label_report`):
 
 1. The FINDINGS and IMPRESSION sections are taken (the whole text when it has no known
    heading), normalised and lower-cased.
-2. Statements of what was not assessed or evaluated ("not assessed: cardiomegaly,
-   pneumothorax", "pneumothorax was not evaluated") are blanked out: they state no finding.
+2. Statements of what was not assessed or evaluated are blanked out, before the section
+   split joins lines: they state no finding. Lists after a heading ("Not assessed by this
+   model: cardiomegaly; pneumothorax", bulleted or numbered lines below it), lists before
+   one ("pneumothorax, effusion: not assessed") and clauses ("pneumothorax was not
+   evaluated", "the model does not assess fracture"); hedged forms ("not well evaluated")
+   stay uncertain.
    The text is cut into clauses: sentence ends, ``;``, ``but``, ``however``, ``although``,
    ``except`` ... end the scope of every cue.
 3. Each observation's phrases (:data:`~cxrpilot.reports._rules.MENTIONS`) are found. A
@@ -146,27 +150,58 @@ def _label_mention(
     return cue[1]  # 0 negated, -1 uncertain
 
 
-# What a text says was not looked at is not a finding: an enumerated list ("not assessed by
-# this model: cardiomegaly, pneumothorax", "the following were not evaluated: ...") and a
-# clause ("pneumothorax was not assessed", "fracture cannot be evaluated") are blanked out
-# before labelling. Hedged forms ("not well evaluated for ...") stay uncertain (UNC_BOTH).
-_UNASSESSED_LIST_RE = re.compile(
-    r"\b(?:not|never|cannot\s+be|could\s+not\s+be)\s+(?:been\s+)?(?:assessed|evaluated)\b[^:.;\n]{0,60}:\s*[^.;\n]*"
+# What a text says was not looked at is not a finding. Three forms are blanked out before
+# labelling (on the raw text, so that line breaks still end a list):
+# - a list after a heading: "Not assessed by this model: cardiomegaly, pneumothorax", "The
+#   following were not evaluated: fracture; effusion", a bulleted or numbered list below it;
+# - a list before it: "Pneumothorax, effusion and fracture: not assessed";
+# - a clause: "pneumothorax was not assessed", "the model does not assess fracture",
+#   "fracture cannot be evaluated on this view", "unable to assess the lung bases".
+# Hedged forms ("not well evaluated", "incompletely evaluated", "difficult to assess") are not
+# among them: they stay uncertain (UNC_BOTH).
+_NOT_LOOKED = (
+    r"(?:not|never|cannot\s+be|can\s*not\s+be|could\s+not\s+be|unable\s+to\s+be)\s+(?:been\s+)?(?:assessed|evaluated)"
+    r"|un(?:assessed|evaluated)|not\s+(?:assessable|evaluable)"
+    r"|(?:(?:does|do|did|could|can|will|would)\s+not|cannot|can't|unable\s+to)\s+(?:assess|evaluate)"
 )
-_UNASSESSED_RE = re.compile(
-    r"[^.;:\n]*\b(?:(?:is|are|was|were)\s+not|cannot\s+be|can\s*not\s+be|could\s+not\s+be|not)\s+(?:been\s+)?"
-    r"(?:assessed|evaluated)\b(?!\s+for\b)[^.;:\n]*"
-)
+_MARKER = r"(?:[-*\u2022\u00b7]|\d{1,2}[.)])[ \t]+"
+_NOT_LOOKED_RE = re.compile(rf"\b(?:{_NOT_LOOKED})\b", re.IGNORECASE)
+_UNASSESSED_HEADING_RE = re.compile(rf"\b(?:{_NOT_LOOKED})\b[^:.;\n]{{0,60}}:", re.IGNORECASE)
+_LIST_ITEM_RE = re.compile(rf"\s*{_MARKER}[^.\n]*\.?")
+_LIST_START_RE = re.compile(rf"\s*{_MARKER}")
+_SAME_LINE_RE = re.compile(r"[^.:\n]*")
+# where a not-assessed clause ends, either side
+_SEGMENT_BREAK_RE = re.compile(r"[.;:\n]|\b(?:but|however|although|whereas)\b", re.IGNORECASE)
 
 
 def _blank_unassessed(text: str) -> str:
     """``text`` with every not-assessed statement replaced by spaces (offsets kept)."""
-    if "assessed" not in text and "evaluated" not in text:
+    low = text.lower()
+    if ("assess" not in low and "evaluat" not in low) or _NOT_LOOKED_RE.search(text) is None:
         return text
-    def blank(m: re.Match[str]) -> str:
-        return " " * len(m.group())
-
-    return _UNASSESSED_RE.sub(blank, _UNASSESSED_LIST_RE.sub(blank, text))
+    chars = list(text)
+    for m in _UNASSESSED_HEADING_RE.finditer(text):
+        pos = m.end()
+        if _LIST_START_RE.match(text, pos):  # "- cardiomegaly\n- pneumothorax", "1. ... 2. ..."
+            while (item := _LIST_ITEM_RE.match(text, pos)) is not None:
+                pos = item.end()
+        else:  # "cardiomegaly, pneumothorax; fracture" up to the sentence or line end
+            pos = _SAME_LINE_RE.match(text, pos).end()
+        chars[m.start():pos] = " " * (pos - m.start())
+    breaks = [(b.start(), b.end()) for b in _SEGMENT_BREAK_RE.finditer(text)]
+    starts = [b[0] for b in breaks]
+    for m in _NOT_LOOKED_RE.finditer(text):
+        if chars[m.start()] == " ":
+            continue  # blanked with its list
+        i = bisect.bisect_left(starts, m.start())  # breaks before the cue: breaks[:i]
+        lo = breaks[i - 1][1] if i else 0
+        if text[lo - 1 : lo] == ":" and not text[lo:m.start()].strip():
+            # "pneumothorax, effusion and fracture: not assessed": the list before the colon
+            lo = breaks[i - 2][1] if i >= 2 else 0
+        j = bisect.bisect_left(starts, m.end())
+        hi = breaks[j][0] if j < len(breaks) else len(text)
+        chars[lo:hi] = " " * (hi - lo)
+    return "".join(chars)
 
 
 def label_text(text: str) -> Labels:
@@ -177,7 +212,7 @@ def label_text(text: str) -> Labels:
     if not isinstance(text, str):
         raise TypeError(f"report text must be a str, got {type(text).__name__}")
     labels: Labels = dict.fromkeys(OBSERVATIONS)
-    text = _blank_unassessed(normalise(text).lower())
+    text = normalise(_blank_unassessed(text)).lower()
     if not text.strip(" .;:,"):
         return labels
     clause_starts = _clauses(text)
@@ -262,7 +297,8 @@ def label_report(text: str) -> Labels:
     """
     if not isinstance(text, str):
         raise TypeError(f"report text must be a str, got {type(text).__name__}")
-    return label_text(split_sections(text).labeling_text())
+    # not-assessed lists are blanked before the section split joins their lines
+    return label_text(split_sections(_blank_unassessed(text)).labeling_text())
 
 
 def label_reports(texts: Iterable[str]) -> list[Labels]:

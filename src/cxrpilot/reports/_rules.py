@@ -21,6 +21,9 @@ Conventions (CheXpert's unless stated):
   (CheXpert has no uncertainty rule for them); "possible", "probable", "may", "could",
   "suggestive of", "suspicious for", "cannot exclude", "versus", "X or Y" -> uncertain.
 - "no new X" -> negative (CheXpert: uncertain); "unlikely", "less likely" -> uncertain.
+- "X has resolved", "removed" -> negative; "resolving X", "X has partially / almost completely
+  resolved" -> X is still there (positive unless hedged); "there is possible / suspected X"
+  -> uncertain.
 - "heart size is stable" / "stable cardiomediastinal silhouette" -> not mentioned
   (CheXpert: uncertain); "stable cardiomegaly" -> positive.
 - "heart size at the upper limits of normal" -> negative, "borderline heart size" ->
@@ -66,6 +69,12 @@ _MEDIASTINUM = (
     r"|(?:cardiac|heart)\s+and\s+mediastinal\s+(?:contours?|silhouettes?)|heart\s+and\s+mediastinum|mediastinal\s+and\s+hilar\s+contours?)"
 )
 
+# "effusion versus thickening", "effusions and/or thickening": the thickening is pleural
+# (fixed-width look-behinds, one per spelling)
+_AFTER_EFFUSION_OR = "|".join(
+    f"(?<={noun} {joint} )" for noun in ("effusion", "effusions") for joint in ("versus", "vs", "vs.", "or", "and/or")
+)
+
 # ---------------------------------------------------------------------------------------------
 MENTIONS: dict[str, list[tuple[str, int | None]]] = {
     "Enlarged Cardiomediastinum": [
@@ -76,6 +85,9 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (r"\bmediastinal\s+(?:widening|enlargement|prominence)\b", 1),
         (r"\b(?:right\s+|left\s+)?(?:paratracheal|mediastinal)\s+(?:stripe\s+|contour\s+)?(?:prominence|widening|fullness|convexity|bulge|bulging)\b", 1),
         (r"\b(?:prominen\w*|widening|convexity|fullness|bulg\w*)\s+(?:of\s+|adjacent\s+to\s+)?(?:the\s+)?(?:right\s+|left\s+)?(?:paratracheal|mediastinal)\b", 1),
+        # the vascular pedicle (the mediastinal great vessels): "prominent vascular pedicle"
+        (r"\b(?:widen\w*|wide|prominen\w*|enlarged|increased)\s+(?:of\s+)?(?:the\s+)?vascular\s+pedicle\b", 1),
+        (rf"\bvascular\s+pedicle{_F_POS}{_DEGREE}(?:widen\w*|wide|enlarged|prominent|increased)\b", 1),
     ],
     "Cardiomegaly": [
         (rf"\b(?:{_HEART}|cardio\s*-?\s*mediastinal\s+silhouette)(?:\s+size)?(?={_F_ABS}{_NORMAL})", 0),
@@ -92,7 +104,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         # unmentions: pleural, nodular, calcified, soft-tissue and device densities
         (r"\bpleural(?:[\s-]+(?:parenchymal|based))?\s+(?:scar\w*|opacit\w*|densit\w*|thickening|fibrosis)", None),
         (r"\bpleuro\s*-?\s*(?:parenchymal|pericardial)\s+(?:scar\w*|opacit\w*|densit\w*|thickening|fibrosis)", None),
-        (r"\b(?:nodular|calcified|calcific|round(?:ed)?|circular|mass\s*-?\s*like|soft[\s-]+tissue|nipple|breast|bone|bony|osseous|metallic|sclerotic|tubular|linear\s+metallic)\s+(?:opacit\w*|densit\w*)", None),
+        (r"\b(?:nodular|calcified|calcific|round(?:ed)?|circular|mass\s*-?\s*like|soft[\s-]+tissue|nipple|breast|bone|bony|osseous|metallic|sclerotic|tubular|linear\s+metallic)(?:[\s-]+like)?\s+(?:opacit\w*|densit\w*)", None),
         (r"\bopacit\w*|\bopacif\w*|\binfiltrat\w*", 1),
         (r"\bair\s*-?\s*space\s+(?:disease|process|filling|opacit\w*|consolidation|infiltrat\w*)", 1),
         (r"\b(?:increased|increasing|hazy|patchy|streaky|ill-?\s*defined|confluent|parenchymal|airspace|interstitial|reticular|lung|pulmonary|alveolar|focal)\s+densit(?:y|ies)\b", 1),
@@ -119,6 +131,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
     ],
     "Edema": [
         (r"\b(?:soft[\s-]+tissue|subcutaneous|extremity|chest\s+wall|facial|pedal)\s+edema\b", None),
+        (r"\b(?:(?:prominen\w*|widen\w*|wide|enlarged|increased|engorged)\s+(?:of\s+)?(?:the\s+)?)?vascular\s+pedicle\b", None),
         (r"\bedema\w*|\boedema\w*", 1),
         (r"\b(?:congestive\s+)?(?:heart|cardiac)\s+failure\b|\bchf\b|\bcongestive\s+(?:failure|changes?)\b|\bfluid\s+overload\b|\bvolume\s+overload\b", 1),
         (r"\b(?:(?:pulmonary|pulmonary\s+vascular|vascular|venous|pulmonary\s+venous|central\s+vascular|interstitial)\s+)?congestion\b", -1),
@@ -143,6 +156,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
     ],
     "Pneumothorax": [
         (r"\b(?:hydro|hemo|haemo)?pneumothora(?:x|ces|xes)\b|\bptx\b", 1),
+        (r"\bpleural\s+air\b(?:\s+collections?)?|\bair\s+in\s+the\s+pleural\s+space\b", 1),
     ],
     "Pleural Effusion": [
         (r"\b(?:pericardial|joint|knee|shoulder)\s+effusions?\b", None),
@@ -155,6 +169,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
         (r"\bpleuro\s*-?\s*(?:parenchymal|pericardial)\s+(?:scar\w*|thickening|changes?|opacit\w*|densit\w*|irregularit\w*|fibrosis)\b", 1),
         (r"\bthicken(?:ing|ed)\s+(?:of\s+)?(?:the\s+)?(?:\w+\s+)?pleura\b|\bfibrothorax\b|\bapical\s+(?:pleural\s+)?cap(?:s|ping)?\b|\bmesothelioma\b", 1),
         # the fissures are pleura: "interlobar fissural thickening", "mild thickening in the fissure"
+        (rf"(?=(?:pleural\s+)?thicken)(?:{_AFTER_EFFUSION_OR})(?:pleural\s+)?thicken(?:ing|ed)\b", 1),
         (r"\b(?:interlobar\s+|minor\s+|major\s+)?fissural\s+thickening\b|\bthicken(?:ing|ed)\s+(?:of|in|along)\s+(?:the\s+)?(?:\w+\s+)?fissures?\b|\bthickened\s+(?:\w+\s+)?fissures?\b", 1),
     ],
     "Fracture": [
@@ -182,7 +197,7 @@ MENTIONS: dict[str, list[tuple[str, int | None]]] = {
 # none of them cannot mention the observation, and its patterns are not run (speed).
 # tests/reports check that the prefilter changes no label on the IU reports.
 KEYS: dict[str, tuple[str, ...]] = {
-    "Enlarged Cardiomediastinum": ("mediastin", "paratrache"),
+    "Enlarged Cardiomediastinum": ("mediastin", "paratrache", "pedicle"),
     "Cardiomegaly": ("heart", "cardi", "chf"),
     "Lung Opacity": ("opac", "infiltrat", "air", "densit", "interstitial", "markings", "reticul", "scar",
                      "cicatri", "fibros", "fibrot", "haz", "ground", "bronch"),
@@ -192,9 +207,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "Consolidation": ("consolidat",),
     "Pneumonia": ("pneumon", "infect"),
     "Atelectasis": ("atelecta", "collapse"),
-    "Pneumothorax": ("pneumothora", "ptx"),
+    "Pneumothorax": ("pneumothora", "ptx", "pleural air", "pleural space"),
     "Pleural Effusion": ("effusion", "fluid", "thora"),
-    "Pleural Other": ("pleur", "fibrothorax", "apical", "mesothelioma", "fissur"),
+    "Pleural Other": ("pleur", "fibrothorax", "apical", "mesothelioma", "fissur", "thicken"),
     "Fracture": ("fractur", "fx"),
     "Support Devices": ("pace", "icd", "defib", "recorder", "catheter", "picc", "port", "cath", "line", "tube",
                         "trach", "drain", "stent", "shunt", "cannula", "filter", "coil", "valve", "avr", "mvr",
@@ -227,6 +242,7 @@ OTHER_FINDINGS: list[str] = [
     r"\bvolume\s+loss\b|\bshift\w*|\bdeviat\w*|\bcrowd\w*|\bcurvature\b|\bspur(?:s|ring)?\b",
     r"\bpericardial\s+effusions?\b|\b(?:pulmonary|arterial)\s+hypertension\b|\bcontusions?\b|\bhemorrhage\b|\bhematoma\b",
     r"\babnormal\w*",
+    r"\bsoft[\s-]+tissue\s+(?:densit(?:y|ies)|opacit(?:y|ies)|mass(?:es)?|fullness|swelling|prominence)\b|\blipomas?\b|\bendplate\s+(?:changes?|spurring|sclerosis|irregularit\w*)",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -242,6 +258,9 @@ TRIGGERS: dict[str, list[str]] = {
         r"\bto\s+(?:suggest|indicate|explain)\b|\bnot\s+only\b|\bno\s+doubt\b|\bgram[\s-]+negative\b",
         # "monitor leads show normal size ... of the cardiac silhouette": "normal" is about what follows
         r"\b(?:shows?|showing|demonstrates?|demonstrating|reveals?)\s+(?:a\s+)?normal\b",
+        # partly resolved is still there: "almost completely resolved pleural air collection"
+        (r"\b(?:partially|partly|almost(?:\s+completely)?|nearly(?:\s+completely)?|incompletely|slowly|not\s+(?:completely|fully|entirely))\s+"
+         r"(?:resolved|resolving|cleared|clearing)\b|\b(?:partial|incomplete|near(?:ly)?\s+complete|near)\s+resolution\s+of\b"),
     ],
     "HYPO": [
         r"\bif\b|\bin\s+case\s+of\b|\bwhether\s+or\s+not\b",
@@ -268,7 +287,7 @@ TRIGGERS: dict[str, list[str]] = {
         r"\b(?:(?:is|are|appears?|remains?)\s+)?(?:(?:grossly|otherwise|now|again)\s+)?(?:within\s+(?:the\s+)?(?:normal\s+limits|limits\s+of\s+normal)|normal|unremarkable)\b",
     ],
     "NEG_BOTH": [
-        r"\b(?:has\s+|have\s+)?(?:since\s+)?(?:resolved|resolving|cleared|been\s+removed|removed)\b",
+        r"\b(?:has\s+|have\s+)?(?:since\s+)?(?:resolved|cleared|been\s+removed|removed)\b",
         r"\b(?:ruled\s+out|rule\s+out|r/o|excluded)\b",
     ],
     "UNC_POST": [
@@ -276,6 +295,8 @@ TRIGGERS: dict[str, list[str]] = {
         r"\b(?:may|might|could|can)\s+(?:also\s+|still\s+)?(?:be\s+)?(?:present|seen|considered|possible|developing|noted|evolving)\b",
     ],
     "UNC_PRE": [
+        # before UNC_POST's "is possible" can hide the hedge: "there is possible pneumonia"
+        r"\bthere\s+(?:is|are|was|were)\s+(?:also\s+|still\s+|again\s+)?(?:possible|possibly|suspected|questionable|questioned|probable|probably|presumed|equivocal)\b",
         r"\bpossibl[ey]\b|\bprobabl[ey]\b|\bpresum\w*|\bquestionabl[ey]\b|\bquestion(?:\s+of)?\b|\bquestioned\b",
         r"\bsuspicious\s+(?:for|of)\b|\bsuspicion\b|\bsuspect\w*|\bconcern(?:ing)?\s+(?:for|of)\b|\bworrisome\s+(?:for|of)\b",
         r"\bmay\b|\bmight\b|\bcould\b|\bcan\s+be\b|\bwould\b",
