@@ -68,6 +68,8 @@ BAD_QUERIES = [
     ("get", "/api/outbox?status=" + ECHO * 2000, "query.status"),
     ("get", "/api/outbox?limit=0", "query.limit"),
     ("get", f"/api/outbox?limit={2**64}", "query.limit"),
+    ("get", "/api/cases/1/pixels.png?resolution=" + ECHO, "query.resolution"),
+    ("get", "/api/exams/1/images/1/pixels.png?resolution=" + ECHO * 100, "query.resolution"),
 ]
 
 #: Path ids out of range on these routes (the route walker in test_validation covers every

@@ -95,7 +95,7 @@ def exam_image_pixels(
     """The image's transfer values as a lossless 16-bit PNG (``full`` or ``low``)."""
     if resolution not in RESOLUTIONS:
         raise InvalidInput(
-            f"resolution {resolution!r} is not known; expected one of {', '.join(RESOLUTIONS)}"
+            f"query.resolution: not known; expected one of {', '.join(RESOLUTIONS)}"
         )
     image = _exam_image(db, actor, exam_id, image_id)
     view = viewer_image(state.store, image)

@@ -67,7 +67,7 @@ def pixels_png(
     """The transfer values as a lossless 16-bit greyscale PNG (``full`` or ``low``)."""
     if resolution not in RESOLUTIONS:
         raise InvalidInput(
-            f"resolution {resolution!r} is not known; expected one of {', '.join(RESOLUTIONS)}"
+            f"query.resolution: not known; expected one of {', '.join(RESOLUTIONS)}"
         )
     img, view = _view(case_id, actor, state, db)
     etag = f'"{img.dicom_sha256 or img.display_sha256}-{resolution}"'
