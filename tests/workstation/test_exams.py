@@ -281,6 +281,7 @@ def test_read_exam_shows_the_lateral_and_only_the_readers_own_allowed_prior_repo
     assert got["exam"]["accession_number"] == "ACC-D10" and got["exam"]["study_date"] == "2020-01-26"
     assert [(i["view"], i["role"]) for i in got["exam"]["images"]] == [
         ("frontal", "drafted"), ("lateral", "shown")]
+    assert got["exam"]["case_image_id"] == got["exam"]["images"][0]["id"]
     d7, d4 = got["priors"]
     assert (d7["accession_number"], d4["accession_number"]) == ("ACC-D07", "ACC-D04")
     assert d7["views"] == d4["views"] == ["frontal", "lateral"]

@@ -236,6 +236,8 @@ class ReadExamSelf(BaseModel):
     study_date: str | None
     modality: str | None
     case_id: int
+    #: The image the case is read on (the main pane); the others are shown beside it.
+    case_image_id: int
     images: list[ReadExamImageOut]
 
 

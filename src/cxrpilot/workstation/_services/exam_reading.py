@@ -119,6 +119,7 @@ def read_exam(db: Session, actor: Actor, read_id: int) -> dict[str, Any]:
             "study_date": exam.study_date.isoformat() if exam.study_date else None,
             "modality": exam.modality,
             "case_id": case.id,
+            "case_image_id": case.image_id,
             "images": _images(db, exam, case),
         },
         "priors": out_priors,

@@ -29,10 +29,11 @@ class ExamPanes {
     catch (e) { this.side.append(el("p", { class: "error", text: `Exam: ${e.message}` })); return; }
     const { exam, priors } = this.data;
     if (!exam) return;  // an image without a DICOM study: one view, no priors
-    this.lateral = exam.images.find(i => i.view === "lateral") || exam.images.find(i => i.role === "shown") || null;
+    const others = exam.images.filter(i => i.id !== exam.case_image_id);  // the main pane shows the case's image
+    this.lateral = others.find(i => i.view === "lateral") || others[0] || null;
     if (this.lateral || priors.length) {
       this.main.toolbar.append(el("span", { class: "pane-caption", "data-testid": "pane-caption",
-        text: ["Current", exam.study_date, viewName(exam.images.find(i => i.role === "drafted"))].filter(Boolean).join(" · ") }));
+        text: ["Current", exam.study_date, viewName(exam.images.find(i => i.id === exam.case_image_id))].filter(Boolean).join(" · ") }));
       this.box.prepend(this.layoutBar());
       this.main.fit();
     }
@@ -45,7 +46,7 @@ class ExamPanes {
   layoutBar() {
     const { priors } = this.data;
     const btn = (label, title, onclick, testid) => el("button", { title, onclick, "data-testid": testid, "aria-pressed": "false" }, label);
-    this.lateralBtn = this.lateral ? btn("Frontal + lateral (l)", "The exam's lateral beside the frontal (l)", () => this.toggle("lateral"), "layout-lateral") : null;
+    this.lateralBtn = this.lateral ? btn(`Frontal + ${this.lateral.view || "other view"} (l)`, "The exam's other view beside the frontal (l)", () => this.toggle("lateral"), "layout-lateral") : null;
     this.priorBtn = priors.length ? btn("Compare with prior (b)", "The newest prior beside the current image (b; Shift+B the next older)",
       () => this.toggle("prior"), "layout-prior") : null;
     this.linkBtn = btn("Link zoom/pan (z)", "Zoom, pan, preset and invert follow between the panes (z)", () => this.link.set(!this.link.on), "link-toggle");
@@ -61,8 +62,7 @@ class ExamPanes {
       text: priors.length ? ` · ${priors.length} earlier exam${priors.length > 1 ? "s" : ""} of this patient` : " · no earlier exam of this patient" })));
     if (!priors.length) return box;
     this.rows = priors.map((p, i) => el("tr", { "data-prior-id": p.id },
-      el("td", { class: "nowrap", text: p.study_date || "—" }),
-      el("td", { class: "nowrap", text: p.accession_number || "—" }),
+      el("td", { class: "nowrap" }, p.study_date || "—", el("br"), el("span", { class: "muted", text: p.accession_number || "—" })),
       el("td", { text: p.views.join(", ") }),
       el("td", {}, el("span", { class: `badge ${p.status.replace(" ", "_")}`, text: p.status.replace("_", " ") })),
       el("td", { class: p.report ? "" : "muted", "data-testid": "prior-impression",
@@ -70,7 +70,7 @@ class ExamPanes {
       el("td", {}, el("button", { class: "small", "data-testid": "prior-open", title: "Open beside the current image",
         onclick: () => this.showPrior(i) }, "Compare"))));
     box.append(el("table", { class: "findings priors-table", "data-testid": "priors-table" },
-      el("thead", {}, el("tr", {}, ...["Date", "Accession", "Views", "Status", "Impression", ""].map(h => el("th", { text: h })))),
+      el("thead", {}, el("tr", {}, ...["Date · accession", "Views", "Status", "Impression", ""].map(h => el("th", { text: h })))),
       el("tbody", {}, ...this.rows)));
     return box;
   }
