@@ -27,9 +27,13 @@ Per observation: precision, recall, F1, positives; macro-F1 over the observation
 Speed: reports per second of ``label_reports`` on one core (process pinned to one CPU),
 best of ``--repeat`` passes over all reports (XML parsing not included).
 
+Before / after: ``--baseline REV`` also scores the labeler as it was at git revision ``REV``
+(its ``_rules.py`` and ``_labeler.py`` read with ``git show``; sections and mapping as now) on
+the same reports, halves and bootstrap draws, so a round of changes is compared in one run.
+
 Prints, and writes ``benchmarks/results/labeler.md``.
 
-Usage: ``python benchmarks/bench_labeler.py [--data ../shared/data] [--half dev] [--errors 5]``
+Usage: ``python benchmarks/bench_labeler.py [--data ../shared/data] [--half dev] [--errors 5] [--baseline REV]``
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
+import sys
 import time
+import types
 from collections import Counter
 from pathlib import Path
 
@@ -68,6 +75,28 @@ def keyword_labels(text: str) -> dict[str, int | None]:
     abnormal = other or any(labels[n] == 1 for n in OBSERVATIONS if n not in ("No Finding", "Support Devices"))
     labels["No Finding"] = 0 if abnormal else 1
     return labels
+
+
+def baseline_labeler(rev: str):
+    """``label_reports`` of the rule labeler at git revision ``rev`` (rules and labeler modules)."""
+
+    def show(path: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:{path}"], capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"--baseline {rev!r}: cannot read {path} at that revision ({done.stderr.strip()})")
+        return done.stdout
+
+    rules = types.ModuleType("_baseline_rules")
+    # exec: the project's own source at another revision, read from its git history
+    exec(compile(show("src/cxrpilot/reports/_rules.py"), f"{rev}:_rules.py", "exec"), rules.__dict__)  # noqa: S102
+    sys.modules[rules.__name__] = rules
+    source = show("src/cxrpilot/reports/_labeler.py")
+    if "from cxrpilot.reports._rules import" not in source:
+        raise SystemExit(f"--baseline {rev!r}: its _labeler.py does not import the rules as this script expects")
+    labeler = types.ModuleType("_baseline_labeler")
+    source = source.replace("from cxrpilot.reports._rules import", "from _baseline_rules import")
+    exec(compile(source, f"{rev}:_labeler.py", "exec"), labeler.__dict__)  # noqa: S102
+    return labeler.label_reports
 
 
 def outcome_arrays(truth: list[dict], pred: list[dict], observations, positive: set) -> tuple[np.ndarray, ...]:
@@ -119,6 +148,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates for the macro-F1 interval")
     parser.add_argument("--errors", type=int, default=0, help="print this many DEV-half errors per observation")
+    parser.add_argument("--baseline", metavar="REV", help="also score the labeler of this git revision (before/after)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "labeler.md"))
     args = parser.parse_args()
 
@@ -146,6 +176,7 @@ def main() -> None:
         rules = label_reports(texts)
         best = min(best, time.perf_counter() - t0)
     speed = len(texts) / best
+    baseline = baseline_labeler(args.baseline)(texts) if args.baseline else None
     t0 = time.perf_counter()
     keywords = [keyword_labels(t) for t in texts]
     keyword_speed = len(texts) / (time.perf_counter() - t0)
@@ -160,7 +191,8 @@ def main() -> None:
     for half in sets:
         idx = members[half]
         weights = rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=args.bootstrap)
-        for lab_name, labels in (("rules", rules), ("keywords", keywords)):
+        labelers = [("rules", rules), ("keywords", keywords)] + ([("baseline", baseline)] if baseline else [])
+        for lab_name, labels in labelers:
             for map_name, mapping in (("curated", truth), ("literal", literal)):
                 for policy, positive in POLICIES.items():
                     tp, fp, fn, scored = outcome_arrays([mapping[i] for i in idx], [labels[i] for i in idx], obs, positive)
@@ -202,6 +234,33 @@ def main() -> None:
                 label = {"dev": "dev", "heldout": "held-out", "all": "all"}[half]
                 lines.append(f"| {label} (n={n_half[half]}) | {map_name} | {policy.split()[-1]} | {cells[0]} | {cells[1]} |")
     lines.append("")
+
+    if baseline:
+        lines += [
+            f"### Before / after: the labeler at `{args.baseline}` and now, same reports and bootstrap draws",
+            "",
+            "| half | mapping | uncertain as | before | after | change |",
+            "|---|---|---|---|---|---:|",
+        ]
+        for half in sets:
+            for map_name in ("curated", "literal"):
+                for policy in POLICIES:
+                    _, before, (blo, bhi) = results[half, "baseline", map_name, policy]
+                    _, after, (alo, ahi) = results[half, "rules", map_name, policy]
+                    label = {"dev": "dev", "heldout": "held-out", "all": "all"}[half]
+                    lines.append(f"| {label} (n={n_half[half]}) | {map_name} | {policy.split()[-1]} | {before:.3f} ({blo:.3f}-{bhi:.3f}) "
+                                 f"| {after:.3f} ({alo:.3f}-{ahi:.3f}) | {after - before:+.3f} |")
+        lines += ["", "Per observation, F1 before -> after (curated mapping, uncertain as positive):", "",
+                  "| observation | " + " | ".join({"dev": "dev", "heldout": "held-out", "all": "all"}[h] for h in sets) + " |",
+                  "|---|" + "---:|" * len(sets)]
+        for name in obs:
+            cells = []
+            for half in sets:
+                b = results[half, "baseline", "curated", "uncertain as positive"][0][name]["f1"]
+                a = results[half, "rules", "curated", "uncertain as positive"][0][name]["f1"]
+                cells.append(f"{b:.3f} -> {a:.3f}")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
 
     for half in sets:
         for policy in POLICIES:
