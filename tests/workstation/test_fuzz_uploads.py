@@ -70,3 +70,36 @@ def test_a_folder_of_mutated_files_is_reported_file_by_file(world_factory, seeds
     stored = w.admin.ok("get", "/api/cases?limit=1000")
     assert len(stored) == out["imported"]
     assert w.admin.get("/api/health").status_code == 200
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_crashing_file_and_planted_phi_on_postgresql(world_factory, shared_data, caplog, capfd):
+    """test_cases runs these on SQLite; here the same uploads against PostgreSQL: the
+    codec-crashing file is a 422 and the server answers, a real codec abort in the worker is
+    a 422, and PHI planted at every level is in neither the stored files nor the log."""
+    import logging
+
+    from tests.imaging.test_deid import PLANTED, _planted_dicom
+
+    from .test_cases import _crashing_loader, _siim_with
+
+    crashing = _siim_with(shared_data, BitsAllocated=64)
+    w = world_factory(loader=None, import_checks=False)
+    r = w.admin.post("/api/cases", files={"file": ("ba.dcm", crashing, "application/dicom")})
+    assert r.status_code == 422 and "'Bits Allocated' 64" in r.json()["detail"], r.text
+    assert w.admin.get("/api/health").status_code == 200
+    w2 = world_factory(loader=_crashing_loader(), admin=False)
+    w2.admin.login("admin")
+    r = w2.admin.post("/api/cases", files={"file": ("ba.dcm", crashing, "application/dicom")})
+    assert r.status_code == 422 and "the decoder crashed (SIGABRT)" in r.json()["detail"]
+    assert w2.admin.get("/api/health").status_code == 200
+    caplog.clear()
+    capfd.readouterr()
+    with caplog.at_level(logging.DEBUG):
+        w.upload(_planted_dicom(), name="x.dcm")
+    stored = b"".join(p.read_bytes() for p in w.state.store.root.rglob("*.*"))
+    captured = capfd.readouterr()
+    for value in PLANTED.values():
+        assert value.encode() not in stored, value
+        assert value not in caplog.text + captured.err + captured.out, value
