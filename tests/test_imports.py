@@ -66,6 +66,11 @@ KNOWN: dict[str, set[str]] = {
         "cxrpilot.models.expert._card.write_card",
         "cxrpilot.models.expert._model.sha256_file",
     },
+    "benchmarks.bench_expert_recipes": {
+        "cxrpilot.models.expert._data.SOURCES",
+        "cxrpilot.models.expert._data.build_table",
+        "cxrpilot.models.expert._maps.box_hit_rates",
+    },
     "benchmarks.bench_draft_nih": {
         "cxrpilot.models.expert._data.SOURCES",
         "cxrpilot.models.expert._data.build_table",

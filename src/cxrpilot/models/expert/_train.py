@@ -160,14 +160,14 @@ def _grouped_aucs(table: ExampleTable, idx: np.ndarray, proba: np.ndarray,
     return out
 
 
-def _map_hit_rates(out_dir: Path, table: ExampleTable, test_idx: np.ndarray, *,
+def _map_hit_rates(out_dir: Path, table: ExampleTable, idx: np.ndarray, *,
                    assessed: tuple[str, ...], mean: float, std: float,
                    image_size: int) -> dict[str, Any]:
     """Pointing game of the exported graph's maps against the NIH radiologists' boxes on
-    the test split, beside a centre-of-image baseline (see :mod:`._maps`)."""
+    the images ``idx`` (a split), beside a centre-of-image baseline (see :mod:`._maps`)."""
     from cxrpilot.models.expert._maps import box_hit_rates
 
-    boxed = [table.studies[i] for i in test_idx if table.studies[i].meta.get("boxes")]
+    boxed = [table.studies[i] for i in idx if table.studies[i].meta.get("boxes")]
     return box_hit_rates(out_dir / WEIGHTS_FILE, boxed, LABELS, assessed, mean=mean, std=std,
                          input_size=image_size)
 
@@ -432,6 +432,9 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
                  "assessment_rule": ASSESSMENT_RULE,
                  "maps": _map_hit_rates(out_dir, table, test_idx, assessed=assessed, mean=mean,
                                         std=std, image_size=image_size),
+                 # for choosing between recipes without looking at the test split
+                 "maps_validation": _map_hit_rates(out_dir, table, val_idx, assessed=assessed,
+                                                   mean=mean, std=std, image_size=image_size),
                  "calibration": calibration,
                  "calibration_method": "temperature scaling per label on the validation split "
                                        "(Guo et al. 2017); ECE with 10 equal-width bins"},
