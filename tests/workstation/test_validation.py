@@ -350,3 +350,34 @@ def test_limits_at_the_edge_are_accepted(world):
     )
     assert out["seed"] == INT64_MAX
     assert world.admin.ok("get", "/api/cases?limit=1000&offset=2147483647") == []
+
+
+#: Text query parameters checked in their route instead of by a bounded type: (path, name).
+CHECKED_IN_ROUTE = {
+    ("/fhir/DiagnosticReport", "patient"),  # fhir._search_value_problem: OperationOutcomes
+    ("/fhir/DiagnosticReport", "accession"),
+    ("/fhir/DiagnosticReport", "status"),
+    ("/api/cases/{case_id}/pixels.png", "resolution"),  # compared with RESOLUTIONS only
+    ("/api/exams/{exam_id}/images/{image_id}/pixels.png", "resolution"),
+}
+
+
+def test_every_text_query_parameter_is_bounded(world):
+    """A new route with a free ``str`` query parameter (no length limit, no Literal) fails
+    here: it could reach the database with a NUL or an over-long value (a 500 on
+    PostgreSQL), or be echoed back."""
+    import typing
+
+    from annotated_types import MaxLen
+
+    unbounded = []
+    for route in _api_routes(world.app):
+        for p in route.dependant.query_params:
+            args = typing.get_args(p.field_info.annotation) or (p.field_info.annotation,)
+            if str not in args:
+                continue  # int, Literal[...], ...
+            if any(isinstance(m, MaxLen) for m in p.field_info.metadata):
+                continue
+            if (route.path, p.name) not in CHECKED_IN_ROUTE:
+                unbounded.append(f"{sorted(route.methods)} {route.path} ?{p.name}")
+    assert unbounded == [], unbounded
