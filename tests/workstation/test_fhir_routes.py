@@ -158,6 +158,16 @@ def test_bad_requests_are_operation_outcomes(world, url, status, message):
     assert message in body["issue"][0]["diagnostics"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/fhir/DiagnosticReport/report-1/_history/abc",
+             "/fhir/DiagnosticReport/report-1/_history/0", "/fhir/DiagnosticReport/" + "x" * 65],
+)
+def test_malformed_paths_are_operation_outcomes(world, path):
+    body = get_fhir(world.admin, path, 400).json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["diagnostics"].startswith("invalid request: path.")
+
+
 def test_unsigned_report_is_not_served(world, small_dx):
     reader_id, reader = world.user("radiologist")
     case_id = world.upload(dicom_exam(small_dx, 5), name="x.dcm")["case"]["id"]
@@ -173,8 +183,11 @@ def test_who_may_read(world, small_dx):
     reader_id, reader = world.user("radiologist")
     s = signed(world, reader, reader_id, dicom_exam(small_dx, 6))
     url = f"/fhir/DiagnosticReport/report-{s['read_id']}"
-    assert reader.get(url).status_code == 403  # readers use the workstation, not the FHIR API
-    assert world.new_client().get(url).status_code == 401
+    # readers use the workstation, not the FHIR API; refusals are OperationOutcomes too
+    for client, status in ((reader, 403), (world.new_client(), 401)):
+        body = get_fhir(client, url, status).json()
+        assert body["resourceType"] == "OperationOutcome"
+        assert body["issue"][0]["code"] == ("forbidden" if status == 403 else "login")
     _, coordinator = world.user("coordinator")
     assert coordinator.get(url).status_code == 200
     token = world.admin.ok(

@@ -5,7 +5,8 @@ and ``GET /fhir/DiagnosticReport?patient=&accession=&status=&_count=`` (a ``sear
 Bundle). By login session or API token with ``read:results``. ``GET /fhir/metadata``: the
 CapabilityStatement, built from this module's tables (:data:`INTERACTIONS`,
 :data:`SEARCH_PARAMETERS`), open to anyone (as FHIR clients expect). Errors of these routes
-are OperationOutcomes; a ``_format`` other than JSON is a 406.
+are OperationOutcomes (also a refused login or scope, and a malformed path, through
+:class:`FhirRoute`); a ``_format`` other than JSON is a 406.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from cxrpilot.interop.fhir import FHIR_JSON, FORMATS, SearchParam, searchset, to_json
 
@@ -25,7 +28,33 @@ from .._schemas import check_text
 from .._services import fhir_reports as service
 from ..deps import Db, ResultsActor, State
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+class FhirRoute(APIRoute):
+    """A route whose errors raised before its body (the login or token check, path
+    validation) are OperationOutcomes too, not the API's ``{"detail": ...}``."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def fhir_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except WorkstationError as exc:
+                answer = outcome(400 if exc.status_code == 422 else exc.status_code, str(exc))
+                if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
+                    answer.headers["Retry-After"] = str(retry_after)
+                return answer
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+                    for e in list(exc.errors())[:3]
+                )
+                return outcome(400, f"invalid request: {problems}")
+
+        return fhir_handler
+
+
+router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
 
 #: DiagnosticReport interactions served (and declared in /fhir/metadata).
 INTERACTIONS = ("read", "vread", "search-type")
