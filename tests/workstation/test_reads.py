@@ -55,6 +55,17 @@ def test_reader_sees_only_own_cases(world):
     assert evaluator.get(f"/api/cases/{case_id}/image").status_code == 403
 
 
+def test_reader_never_gets_the_reference_report(world):
+    case_id = world.upload(png_bytes(35), reference_text="FINDINGS: Right pneumothorax.")["case"]["id"]
+    assert world.admin.ok("get", f"/api/cases/{case_id}")["case"]["reference_text"]
+    rid, rc = world.user("radiologist")
+    read = world.admin.ok("post", "/api/reads", 201,
+                          json={"case_id": case_id, "reader_id": rid, "arm": "scp"})
+    detail = rc.ok("get", f"/api/reads/{read['id']}")
+    assert detail["case"]["id"] == case_id and "reference_text" not in detail["case"]
+    assert "pneumothorax" not in str(detail).lower()
+
+
 def test_ai_arm_starts_from_the_draft_scp_from_template(world):
     ai_read, _, reader = setup_read(world, "ai_assisted", 31)
     detail = reader[1].ok("get", f"/api/reads/{ai_read}")

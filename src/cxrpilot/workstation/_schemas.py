@@ -133,11 +133,13 @@ class PasswordChange(_In):
     new_password: Text(MAX_PASSWORD)
 
 
-class CaseOut(_Out):
+class ReaderCaseOut(_Out):
+    """A case as its reader gets it (``GET /api/reads/{id}``): never the reference report,
+    which is the evaluators' ground truth and would tell the reader the answer."""
+
     id: int
     label: str
     indication: str
-    reference_text: str
     source: str
     created_at: datetime
     priority: str = "routine"
@@ -146,6 +148,12 @@ class CaseOut(_Out):
     patient_sex: str | None = None
     view_position: str | None = None
     accession: str | None = None
+
+
+class CaseOut(ReaderCaseOut):
+    """A case as coordinators and results clients get it, with its reference report."""
+
+    reference_text: str
 
 
 class CaseSummary(BaseModel):
@@ -348,7 +356,7 @@ class DraftOut(BaseModel):
 
 class ReadDetail(BaseModel):
     read: ReadOut
-    case: CaseOut
+    case: ReaderCaseOut
     image_url: str
     draft_status: str | None
     draft_error: str | None
