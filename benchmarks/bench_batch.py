@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model spec (default: the shipped expert)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--note", default="", help="what else ran on the machine (printed beside the load)")
     args = parser.parse_args()
     import hashlib
 
@@ -158,8 +159,8 @@ def main() -> None:
     model_id = next(d for d in drafts.values() if not isinstance(d, Exception)).model_id
     refused = sum(isinstance(d, Exception) for d in drafts.values())
     lines = [
-        (f"machine: {machine()}; load average {load_avg:.2f} at start (a model trains in the "
-        "background on this machine; all runs at nice 10); no GPU lent to this session"),
+        (f"machine: {machine()}; load average {load_avg:.2f} at start"
+         + (f" ({args.note})" if args.note else "") + "; CPU only"),
         (f"model: {model_id} ({args.model or 'shipped default'}); {n} shared JPEGs "
         f"(NIH ChestX-ray14 first, then covid-radiography), {refused} refused by the checks "
         f"(recorded as failed rows), {n - unique} byte-identical duplicates (one RESULTS row "
