@@ -1,5 +1,6 @@
 """The shared vocabulary: the 14 CheXpert observations, the critical findings, statuses,
-what a labeler's 1/0/-1/None states, and the option values the CLI and the web app offer.
+what a labeler's 1/0/-1/None states, the reader-study arms, RADPEER scores and workstation
+roles, and the option values the CLI and the web app offer.
 
 Every finding any model in cxrpilot outputs is one of :data:`OBSERVATIONS` and carries a
 :class:`Status`. A model states nothing about a finding it was not trained to assess: such a
@@ -21,6 +22,13 @@ __all__ = [
     "Status",
     "LABEL_STATUS",
     "QUANTIZATIONS",
+    "Arm",
+    "ARMS",
+    "Radpeer",
+    "RADPEER_SCORES",
+    "RADPEER_SIGNIFICANT",
+    "Role",
+    "ROLES",
     "check_observation",
     "check_quantize",
 ]
@@ -89,6 +97,55 @@ LABEL_STATUS: Mapping[int | None, Status] = MappingProxyType(
 #: ONNX Runtime): :func:`cxrpilot.models.janus.load`, :func:`cxrpilot.pipeline.load_drafter`,
 #: ``cxrpilot report/serve --quantize``.
 QUANTIZATIONS: tuple[str, ...] = ("int8", "int4")
+
+
+
+class Arm(StrEnum):
+    """Reader-study arm: the reader starts from the AI draft, or writes the report from scratch
+    (standard clinical practice, where nothing of the AI is shown)."""
+
+    AI_ASSISTED = "ai_assisted"
+    SCP = "scp"
+
+
+#: The values of :class:`Arm`, as stored and exported.
+ARMS: tuple[str, ...] = tuple(a.value for a in Arm)
+
+
+class Radpeer(StrEnum):
+    """RADPEER score of a report, in order of increasing discrepancy: 1 concur, 2 a discrepancy
+    not ordinarily expected to be made, 3 one that should be made most of the time; "b" marks a
+    discrepancy likely to be clinically significant (Jackson et al., JACR 2009;6:21-5)."""
+
+    CONCUR = "1"
+    S2A = "2a"
+    S2B = "2b"
+    S3A = "3a"
+    S3B = "3b"
+
+    @property
+    def significant(self) -> bool:
+        """Whether the discrepancy is likely clinically significant (2b, 3b)."""
+        return self.value.endswith("b")
+
+
+#: The values of :class:`Radpeer`, in order of increasing discrepancy.
+RADPEER_SCORES: tuple[str, ...] = tuple(r.value for r in Radpeer)
+#: The clinically significant discrepancies.
+RADPEER_SIGNIFICANT: tuple[str, ...] = tuple(r.value for r in Radpeer if r.significant)
+
+
+class Role(StrEnum):
+    """A workstation user's role."""
+
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    RADIOLOGIST = "radiologist"
+    EVALUATOR = "evaluator"
+
+
+#: The values of :class:`Role`, as stored (``cxrpilot create-user --role``, the users API).
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 
 
 def check_quantize(quantize: str | None) -> str | None:

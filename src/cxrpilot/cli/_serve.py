@@ -10,9 +10,7 @@ import secrets
 import sys
 
 from cxrpilot.errors import CxrpilotError
-from cxrpilot.vocabulary import QUANTIZATIONS
-
-ROLES = ("admin", "coordinator", "radiologist", "evaluator")
+from cxrpilot.vocabulary import QUANTIZATIONS, ROLES, Role
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -171,7 +169,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 getpass.getpass(f"password for admin {args.init_admin!r} (empty: generate one): ")
                 or None
             )
-        created, generated = _ensure_user(settings, args.init_admin, "admin", password)
+        created, generated = _ensure_user(settings, args.init_admin, Role.ADMIN.value, password)
         if created:
             msg = f"created admin {args.init_admin!r}"
             if generated:

@@ -18,14 +18,15 @@ import numpy as np
 
 from cxrpilot import __version__
 from cxrpilot.errors import require
+from cxrpilot.vocabulary import Arm
 
 from ._result import Estimate, RocCurve
 from ._study_data import ARMS, RADPEER_SCORES, StudyData
 
 __all__ = ["render_study_html", "render_findings_html", "render_reports_html"]
 
-ARM_LABEL = {"ai_assisted": "AI-assisted", "scp": "Standard practice (SCP)"}
-ARM_COLOR = {"ai_assisted": "#1f6fb2", "scp": "#d9822b"}
+ARM_LABEL = {Arm.AI_ASSISTED.value: "AI-assisted", Arm.SCP.value: "Standard practice (SCP)"}
+ARM_COLOR = {Arm.AI_ASSISTED.value: "#1f6fb2", Arm.SCP.value: "#d9822b"}
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;
@@ -148,9 +149,9 @@ def _plot_preference(result: Any) -> str:
     fig = _figure(6.5, 1.9)
     ax = fig.subplots()
     left = 0.0
-    for label, est, color in (("AI-assisted preferred", result.prefer_a, ARM_COLOR["ai_assisted"]),
+    for label, est, color in (("AI-assisted preferred", result.prefer_a, ARM_COLOR[Arm.AI_ASSISTED]),
                               ("no consensus", result.no_consensus, "#bbbbbb"),
-                              ("SCP preferred", result.prefer_b, ARM_COLOR["scp"])):
+                              ("SCP preferred", result.prefer_b, ARM_COLOR[Arm.SCP])):
         v = 0.0 if math.isnan(est.estimate) else 100 * est.estimate
         ax.barh([0], [v], left=left, color=color, label=f"{label} {v:.1f} %")
         left += v
@@ -201,7 +202,7 @@ def render_study_html(analysis: Any, data: StudyData | None = None, *, title: st
     c = a.counts
     parts.append(_table(["", "value"], [
         ["study", _esc(", ".join(c["studies"]) or "n/a")],
-        ["reads (AI-assisted / SCP)", f"{c['reads']['ai_assisted']} / {c['reads']['scp']}"],
+        ["reads (AI-assisted / SCP)", f"{c['reads'][Arm.AI_ASSISTED]} / {c['reads'][Arm.SCP]}"],
         ["readers", c["readers"]], ["cases", c["cases"]],
         ["evaluations", c["evaluations"]], ["evaluators", c["evaluators"]],
     ]))
@@ -270,7 +271,7 @@ def render_study_html(analysis: Any, data: StudyData | None = None, *, title: st
         r = pref["result"]
         parts.append("<h2>Pairwise preference</h2>")
         parts.append(f"<p>Rule: a case counts as preferred when {_esc(pref['rule'])} preferred the same report. "
-                     f"Individual votes: AI-assisted {pref['votes']['ai_assisted']}, SCP {pref['votes']['scp']}, "
+                     f"Individual votes: AI-assisted {pref['votes'][Arm.AI_ASSISTED]}, SCP {pref['votes'][Arm.SCP]}, "
                      f"no preference {pref['votes']['none']}.</p>")
         parts.append(_table(["outcome", "share of cases [95 % CI]", "cases"], [
             ["AI-assisted report preferred", _est(r.prefer_a, 1, 100, " %"), round(r.prefer_a.estimate * r.n_cases)],

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from cxrpilot.errors import InvalidInputError, require
-from cxrpilot.vocabulary import OBSERVATIONS
+from cxrpilot.vocabulary import OBSERVATIONS, Arm
 
 from ._edit_distance import word_edit_distance, word_tokens
 from ._result import Estimate, to_jsonable
@@ -186,8 +186,8 @@ def reading_time_mixed_model(
     reader: Any,
     case: Any,
     *,
-    treatment: str = "ai_assisted",
-    control: str = "scp",
+    treatment: str = Arm.AI_ASSISTED.value,
+    control: str = Arm.SCP.value,
     log: bool = True,
     confidence: float = 0.95,
 ) -> MixedModelResult:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from cxrpilot.vocabulary import ARMS, Arm
+
 from ._study_data import EVALUATION_COLUMNS, RADPEER_SCORES, READ_COLUMNS
 from ._validation import check_positive_int
 
@@ -98,7 +100,7 @@ def simulate_reader_study(
     check_positive_int(spec.n_evaluators, "n_evaluators")
     rng = np.random.default_rng(seed)
     var = spec.reader_sd**2 + spec.case_sd**2 + spec.residual_sd**2
-    mu = {arm: math.log(m) - var / 2 for arm, m in zip(("ai_assisted", "scp"), spec.mean_seconds, strict=True)}
+    mu = {arm: math.log(m) - var / 2 for arm, m in zip(ARMS, spec.mean_seconds, strict=True)}
     reader_eff = rng.normal(0, spec.reader_sd, spec.n_readers)
     readers = [f"reader{r + 1:02d}" for r in range(spec.n_readers)]
     evaluators = [f"evaluator{e + 1}" for e in range(spec.n_evaluators)]
@@ -113,15 +115,15 @@ def simulate_reader_study(
         r_ai, r_scp = rng.choice(spec.n_readers, size=2, replace=False)
         draft = _report(rng)
         latent_pref = rng.normal(0, 1.0)
-        for arm, r in (("ai_assisted", r_ai), ("scp", r_scp)):
+        for arm, r in ((Arm.AI_ASSISTED.value, r_ai), (Arm.SCP.value, r_scp)):
             seconds = math.exp(mu[arm] + reader_eff[r] + case_eff + rng.normal(0, spec.residual_sd))
             start = t0 + timedelta(minutes=int(rng.integers(0, 60 * 24 * 20)), seconds=float(rng.random()))
-            final = _edit(rng, draft, spec.p_unchanged_draft) if arm == "ai_assisted" else _report(rng)
+            final = _edit(rng, draft, spec.p_unchanged_draft) if arm == Arm.AI_ASSISTED else _report(rng)
             reads.append({
                 "study": study, "case": case, "reader": readers[r], "arm": arm,
                 "started_at": start.isoformat(), "signed_at": (start + timedelta(seconds=seconds)).isoformat(),
                 "active_seconds": round(seconds * float(rng.uniform(0.8, 0.97)), 2),
-                "draft_text": draft if arm == "ai_assisted" else "", "final_text": final,
+                "draft_text": draft if arm == Arm.AI_ASSISTED else "", "final_text": final,
             })
         for e, ev in enumerate(evaluators):
             u = rng.random()
@@ -130,15 +132,15 @@ def simulate_reader_study(
             else:
                 p = spec.p_prefer_ai + 0.15 * math.tanh(latent_pref)
                 pref_ai = 1.0 if rng.random() < p else 0.0
-            for arm in ("ai_assisted", "scp"):
-                latent = 4.0 + quality + evaluator_bias[e] + (spec.likert_shift if arm == "ai_assisted" else 0.0)
+            for arm in ARMS:
+                latent = 4.0 + quality + evaluator_bias[e] + (spec.likert_shift if arm == Arm.AI_ASSISTED else 0.0)
                 likert = int(np.clip(round(latent + rng.normal(0, 0.6)), 1, 5))
                 disc = max(0.0, 3.2 - latent + rng.normal(0, 0.8))
                 radpeer = RADPEER_SCORES[int(np.clip(round(disc), 0, 4))]
                 evaluations.append({
                     "study": study, "case": case, "evaluator": ev, "report_id": f"{case}-{arm}", "arm": arm,
                     "likert": likert, "radpeer": radpeer,
-                    "preference": pref_ai if arm == "ai_assisted" else (0.5 if pref_ai == 0.5 else 1.0 - pref_ai),
+                    "preference": pref_ai if arm == Arm.AI_ASSISTED else (0.5 if pref_ai == 0.5 else 1.0 - pref_ai),
                 })
     return reads, evaluations
 

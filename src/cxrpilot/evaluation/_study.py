@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from cxrpilot.vocabulary import RADPEER_SIGNIFICANT
+
 from ._agreement import compare_ordinal, fleiss_kappa_ci, icc, preference_share
 from ._diagnostic import proportion_ci
 from ._reading import draft_edits, reading_time_mixed_model, relative_change_ci, summarise
 from ._result import to_jsonable
-from ._study_data import ARMS, RADPEER_SCORES, RADPEER_SIGNIFICANT, StudyData, load_study
+from ._study_data import ARMS, RADPEER_SCORES, StudyData, load_study
 from ._validation import check_positive_int
 
 __all__ = ["StudyAnalysis", "analyze_study"]
@@ -206,8 +208,8 @@ def analyze_study(
                                      confidence=confidence)
             preference = {"rule": f"at least {k_used} of {share.n_evaluators} evaluators",
                           "a": TREATMENT, "b": CONTROL, "result": share,
-                          "votes": {"ai_assisted": int((pairs["preference"] == 1).sum()),
-                                    "scp": int((pairs["preference"] == 0).sum()),
+                          "votes": {TREATMENT: int((pairs["preference"] == 1).sum()),
+                                    CONTROL: int((pairs["preference"] == 0).sum()),
                                     "none": int((pairs["preference"] == 0.5).sum())}}
 
         # ---- inter-rater agreement

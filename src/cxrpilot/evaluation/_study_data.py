@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxrpilot.errors import InvalidDatasetError, require
+from cxrpilot.vocabulary import ARMS, RADPEER_SCORES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -39,12 +40,6 @@ __all__ = [
     "study_from_records",
 ]
 
-#: Study arms: reader starts from the AI draft, or writes from scratch (standard practice).
-ARMS: tuple[str, ...] = ("ai_assisted", "scp")
-#: RADPEER scores in order of increasing discrepancy.
-RADPEER_SCORES: tuple[str, ...] = ("1", "2a", "2b", "3a", "3b")
-#: Clinically significant discrepancies.
-RADPEER_SIGNIFICANT: tuple[str, ...] = ("2b", "3b")
 
 READ_COLUMNS: tuple[str, ...] = (
     "study", "case", "reader", "arm", "started_at", "signed_at", "active_seconds", "draft_text", "final_text",

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-ROLES = ("admin", "coordinator", "radiologist", "evaluator")
-ARMS = ("ai_assisted", "scp")
+from cxrpilot.vocabulary import ARMS, ROLES
+
 READ_STATUSES = ("new", "in_progress", "signed")
 REPORT_STATUSES = ("preliminary", "final", "amended")
 JOB_STATUSES = ("pending", "running", "done", "failed")

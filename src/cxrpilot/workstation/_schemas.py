@@ -19,8 +19,12 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-Arm = Literal["ai_assisted", "scp"]
-Role = Literal["admin", "coordinator", "radiologist", "evaluator"]
+from cxrpilot.vocabulary import ARMS, ROLES, Arm
+
+#: What a body may give for a read's arm and a user's role (values of the enums that
+#: :mod:`cxrpilot.vocabulary` owns; plain strings in the model and in JSON).
+ArmValue = Literal[ARMS]  # type: ignore[valid-type]
+RoleValue = Literal[ROLES]  # type: ignore[valid-type]
 
 #: Largest value of a 32-bit signed ``INTEGER`` column (ids, revisions, PostgreSQL).
 INT32_MAX = 2**31 - 1
@@ -117,12 +121,12 @@ class SessionOut(BaseModel):
 class UserCreate(_In):
     username: Text(64)
     password: Text(MAX_PASSWORD)
-    role: Role
+    role: RoleValue
     display_name: Text(128) = ""
 
 
 class UserUpdate(_In):
-    role: Role | None = None
+    role: RoleValue | None = None
     active: bool | None = None
     password: Text(MAX_PASSWORD) | None = None
     display_name: Text(128) | None = None
@@ -270,7 +274,7 @@ class FolderImportIn(_In):
 class AssignIn(_In):
     case_id: Id
     reader_id: Id
-    arm: Arm = "ai_assisted"
+    arm: ArmValue = Arm.AI_ASSISTED.value
 
 
 class ReadOut(_Out):

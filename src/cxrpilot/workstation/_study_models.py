@@ -16,12 +16,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cxrpilot.vocabulary import RADPEER_SCORES
+
 from ._models import Base, _in, utcnow
 
 DESIGNS = ("per_case", "per_reader", "crossover")
 STUDY_STATUSES = ("setup", "reading", "evaluation", "closed")
 ELIGIBILITY = ("pending", "eligible", "excluded")
-RADPEER = ("1", "2a", "2b", "3a", "3b")
 MEMBER_ROLES = ("reader", "evaluator")
 SEED_PURPOSES = ("randomise", "evaluation")
 #: What a protocol deviation records (revision 0006).
@@ -113,7 +114,7 @@ class EvaluationRating(Base):
     __tablename__ = "evaluation_ratings"
     __table_args__ = (
         CheckConstraint("likert BETWEEN 1 AND 5", name="likert"),
-        CheckConstraint(_in("radpeer", RADPEER), name="radpeer"),
+        CheckConstraint(_in("radpeer", RADPEER_SCORES), name="radpeer"),
         UniqueConstraint("task_id", "report_id", name="uq_evaluation_ratings_rating"),
     )
 

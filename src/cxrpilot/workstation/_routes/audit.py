@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from cxrpilot.vocabulary import Role
+
 from .._models import AuditEvent
 from .._schemas import AuditOut, Limit, QueryId
 from ..deps import CurrentActor, Db
@@ -16,7 +18,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 def list_events(
     actor: CurrentActor, db: Db, limit: Limit = 200, before_id: QueryId | None = None
 ) -> list:
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import AfterValidator
 
+from cxrpilot.vocabulary import Role
+
 from .._errors import InvalidInput
 from .._schemas import (
     CaseOut,
@@ -104,7 +106,7 @@ def import_folder(body: FolderImportIn, actor: IngestActor, state: State, db: Db
 
 @router.get("/{case_id}", response_model=CaseSummary)
 def get_case(case_id: PathId, actor: ResultsActor, db: Db) -> dict:
-    actor.require("admin", "coordinator")
+    actor.require(Role.ADMIN, Role.COORDINATOR)
     case = service.check_case_access(db, actor, case_id)
     status, error = service.draft_status(db, case.id)
     exam = exams.exam_of_case(db, case)

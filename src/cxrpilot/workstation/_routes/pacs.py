@@ -10,6 +10,8 @@ from fastapi import APIRouter
 from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
+from cxrpilot.vocabulary import Role
+
 from .._errors import InvalidInput, WorkstationError
 from .._schemas import _In
 from .._services._common import audit
@@ -49,7 +51,7 @@ async def pull(body: PullIn, actor: IngestActor, state: State) -> dict:
     retrieve of the instances not stored yet; they become cases and are drafted. Admins
     only (by session, or an `ingest` API token of an admin); the URL is the configured one
     (a request cannot point the server elsewhere)."""
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     if not state.settings.pacs_url:
         raise InvalidInput("no PACS configured: set CXRPILOT_PACS_URL to its DICOMweb root")
     from cxrpilot.interop.dicomweb import DicomWebError

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from cxrpilot.vocabulary import Role
+
 from .._errors import Forbidden, NotAuthenticated
 from .._schemas import PathId
 from .._services import auth as auth_service
@@ -24,10 +26,10 @@ from ..deps import SESSION_COOKIE, Db, State
 STATIC = Path(__file__).resolve().parents[1] / "static"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 HOME = {
-    "radiologist": "/worklist",
-    "evaluator": "/evaluations",
-    "admin": "/admin",
-    "coordinator": "/studies",
+    Role.RADIOLOGIST: "/worklist",
+    Role.EVALUATOR: "/evaluations",
+    Role.ADMIN: "/admin",
+    Role.COORDINATOR: "/studies",
 }
 
 router = APIRouter(include_in_schema=False)

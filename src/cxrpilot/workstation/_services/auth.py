@@ -12,6 +12,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cxrpilot.vocabulary import Role
+
 from .._errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Throttled
 from .._models import ROLES, AuditEvent, LoginAttempt, LoginSession, User, utcnow
 from .._passwords import check_password_policy
@@ -43,7 +45,7 @@ def create_user(
 ) -> User:
     """Create a user (``actor`` None: the command line creating the first admin)."""
     if actor is not None:
-        actor.require("admin")
+        actor.require(Role.ADMIN)
     if not USERNAME.fullmatch(username):
         raise InvalidInput(
             f"user name {username!r} is not valid: 2-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
@@ -71,14 +73,14 @@ def create_user(
 def _keeps_an_admin(db: Session, user: User, role: str | None, active: bool | None) -> None:
     """Refuse a change that would leave no active admin. The active admins are locked
     first, so two admins demoting each other at once cannot both succeed."""
-    stays_admin = (role or user.role) == "admin" and (user.active if active is None else active)
-    if user.role != "admin" or not user.active or stays_admin:
+    stays_admin = (role or user.role) == Role.ADMIN and (user.active if active is None else active)
+    if user.role != Role.ADMIN or not user.active or stays_admin:
         return
-    lock_rows(db, User, User.role == "admin", User.active.is_(True))
+    lock_rows(db, User, User.role == Role.ADMIN, User.active.is_(True))
     others = db.scalar(
         select(func.count())
         .select_from(User)
-        .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
     )
     if not others:
         db.rollback()
@@ -100,7 +102,7 @@ def update_user(
 ) -> User:
     """Change a user (admins). Deactivating or resetting the password ends their sessions;
     the last active admin cannot be demoted or deactivated (by themselves or anyone)."""
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     user = db.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
@@ -137,7 +139,7 @@ def update_user(
 
 
 def list_users(db: Session, actor: Actor) -> list[User]:
-    actor.require("admin", "coordinator")
+    actor.require(Role.ADMIN, Role.COORDINATOR)
     return list(db.scalars(select(User).order_by(User.id)))
 
 

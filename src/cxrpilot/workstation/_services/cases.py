@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from cxrpilot.errors import CxrpilotError, DecoderBusyError
 from cxrpilot.imaging._radiograph import Radiograph
+from cxrpilot.vocabulary import Role
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound, Throttled
 from .._models import AiDraft, Case, Image, Job, Read, utcnow
@@ -28,7 +29,7 @@ from .exams import Loaded, ingest
 #: app's default: the server process then parses no untrusted byte itself, and a lateral
 #: view is kept, not drafted).
 Loader = Callable[[bytes], Any]
-IMPORT_ROLES = ("admin", "coordinator")
+IMPORT_ROLES = (Role.ADMIN, Role.COORDINATOR)
 
 log = logging.getLogger(__name__)
 
@@ -345,12 +346,12 @@ def check_case_access(db: Session, actor: Actor, case_id: int) -> Case:
     if role in IMPORT_ROLES:
         return case
     user_id = actor.user.id if actor.user else -1
-    if role == "radiologist":
+    if role == Role.RADIOLOGIST:
         now = utcnow()
         reads = db.scalars(select(Read).where(Read.case_id == case_id, Read.reader_id == user_id))
         if any(r.available_from is None or r.available_from <= now for r in reads):
             return case
-    elif role == "evaluator":  # noqa: SIM102 - one branch per role
+    elif role == Role.EVALUATOR:  # noqa: SIM102 - one branch per role
         if db.scalar(
             select(EvaluationTask.id)
             .where(EvaluationTask.case_id == case_id, EvaluationTask.evaluator_id == user_id)

@@ -9,10 +9,11 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from cxrpilot.vocabulary import RADPEER_SCORES, Arm, Role
+
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
 from .._models import Case, Read, Report, User, utcnow
 from .._study_models import (
-    RADPEER,
     EvaluationRating,
     EvaluationTask,
     ProtocolDeviation,
@@ -23,7 +24,7 @@ from ._common import Actor, audit, get_or_404
 from ._locks import lock_get
 from .studies import deviations, record_seed
 
-STAFF = ("admin", "coordinator")
+STAFF = (Role.ADMIN, Role.COORDINATOR)
 PREFERENCES = ("left", "right", "none")
 
 #: Columns of the tidy export (the evaluation toolkit's reader-study schema).
@@ -160,8 +161,8 @@ def start_evaluation(
             arms = by_case[case_id]
             if len(arms) == 2:
                 pair = [
-                    arms["ai_assisted"][int(rng.integers(len(arms["ai_assisted"])))],
-                    arms["scp"][int(rng.integers(len(arms["scp"])))],
+                    arms[Arm.AI_ASSISTED][int(rng.integers(len(arms[Arm.AI_ASSISTED])))],
+                    arms[Arm.SCP][int(rng.integers(len(arms[Arm.SCP])))],
                 ]
                 left, right = (pair[0], pair[1]) if rng.integers(2) == 0 else (pair[1], pair[0])
                 tasks.append((case_id, left.id, right.id))
@@ -211,7 +212,7 @@ def start_evaluation(
 
 
 def _own_task(db: Session, actor: Actor, task_id: int) -> EvaluationTask:
-    user = actor.require("evaluator")
+    user = actor.require(Role.EVALUATOR)
     task = db.get(EvaluationTask, task_id)
     if task is None:
         raise NotFound(f"evaluation task {task_id} does not exist")
@@ -222,7 +223,7 @@ def _own_task(db: Session, actor: Actor, task_id: int) -> EvaluationTask:
 
 def list_tasks(db: Session, actor: Actor) -> list[dict[str, Any]]:
     """The evaluator's tasks, blinded: no arm, author, model or report id."""
-    user = actor.require("evaluator")
+    user = actor.require(Role.EVALUATOR)
     rows = db.execute(
         select(EvaluationTask, Case.label)
         .join(Case, EvaluationTask.case_id == Case.id)
@@ -300,9 +301,9 @@ def submit_task(
         likert, radpeer = r.get("likert"), str(r.get("radpeer"))
         if not isinstance(likert, int) or isinstance(likert, bool) or not 1 <= likert <= 5:
             raise InvalidInput(f"{pos}: likert {likert!r} must be an integer 1-5")
-        if radpeer not in RADPEER:
+        if radpeer not in RADPEER_SCORES:
             raise InvalidInput(
-                f"{pos}: radpeer {r.get('radpeer')!r} must be one of {', '.join(RADPEER)}"
+                f"{pos}: radpeer {r.get('radpeer')!r} must be one of {', '.join(RADPEER_SCORES)}"
             )
     if task.right_report_id is not None and preference not in PREFERENCES:
         raise InvalidInput(

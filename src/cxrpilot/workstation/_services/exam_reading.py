@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cxrpilot.vocabulary import Arm
+
 from .._models import Case, Exam, Image, Read, Report
 from ._common import Actor
 from .exams import _image_out, exam_of_case, priors
@@ -56,8 +58,8 @@ def visible_prior_report(
         )
         .order_by(Report.signed_at.desc(), Report.id.desc())
     ).all()
-    if read.arm == "scp":
-        allowed = [r for r, arm in rows if arm == "scp" and r.origin != "ai_draft"]
+    if read.arm == Arm.SCP:
+        allowed = [r for r, arm in rows if arm == Arm.SCP and r.origin != "ai_draft"]
         if not allowed:
             return None, NOTES["ai_hidden"] if rows else NOTES["none"]
         return allowed[0], ""

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cxrpilot.imaging._radiograph import Radiograph
+from cxrpilot.vocabulary import Role
 
 from .._errors import Conflict, Forbidden, NotFound
 from .._models import Case, Exam, Image, Job, Read
@@ -43,7 +44,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STAFF = ("admin", "coordinator")
+STAFF = (Role.ADMIN, Role.COORDINATOR)
 _RETRIES = 3
 
 

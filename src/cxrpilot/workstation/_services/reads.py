@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from cxrpilot.draft import DRAFT_BANNER
-from cxrpilot.vocabulary import CRITICAL_FINDINGS
+from cxrpilot.vocabulary import CRITICAL_FINDINGS, Arm, Role
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
 from .._models import (
@@ -41,15 +41,15 @@ def report_text(findings_text: str, impression_text: str) -> str:
 
 
 def assign(
-    db: Session, actor: Actor, *, case_id: int, reader_id: int, arm: str = "ai_assisted"
+    db: Session, actor: Actor, *, case_id: int, reader_id: int, arm: str = Arm.AI_ASSISTED.value
 ) -> Read:
     """Assign a case to a radiologist outside any study."""
-    actor.require("admin", "coordinator")
+    actor.require(Role.ADMIN, Role.COORDINATOR)
     if arm not in ARMS:
         raise InvalidInput(f"arm {arm!r} is not known; expected one of {', '.join(ARMS)}")
     get_or_404(db, Case, case_id)
     reader = get_or_404(db, User, reader_id, "user")
-    if reader.role != "radiologist":
+    if reader.role != Role.RADIOLOGIST:
         raise InvalidInput(f"user {reader.username!r} is a {reader.role}, not a radiologist")
     if db.scalar(
         select(Read.id).where(
@@ -72,7 +72,7 @@ def assign(
 def _own_read(db: Session, actor: Actor, read_id: int) -> Read:
     """The read, if ``actor`` is a radiologist it is assigned to and it is open now: a user
     no longer a radiologist cannot open, edit, sign or amend even their own reads."""
-    actor.require("radiologist")
+    actor.require(Role.RADIOLOGIST)
     read = db.get(Read, read_id)
     if read is None:
         raise NotFound(f"read {read_id} does not exist")
@@ -99,7 +99,7 @@ def worklist(db: Session, actor: Actor, *, status: str | None = None) -> list[di
     """The actor's reads that are open now: status, arm, draft state and critical flags.
 
     In the ``scp`` arm nothing of the AI is shown (no draft state, no flags)."""
-    user = actor.require("radiologist")
+    user = actor.require(Role.RADIOLOGIST)
     now = utcnow()
     query = (
         select(Read, Case.label, Study.name)
@@ -150,7 +150,7 @@ def worklist(db: Session, actor: Actor, *, status: str | None = None) -> list[di
             "draft_status": None,
             "critical_flags": [],
         }
-        if read.arm == "ai_assisted":
+        if read.arm == Arm.AI_ASSISTED:
             job = jobs.get(read.case_id)
             if job is not None and job.status in ("pending", "running"):
                 item["draft_status"] = "pending"
@@ -192,7 +192,7 @@ def read_detail(db: Session, actor: Actor, read_id: int) -> dict[str, Any]:
         "draft_status": None,
         "draft_error": None,
     }
-    if read.arm == "ai_assisted":
+    if read.arm == Arm.AI_ASSISTED:
         detail["draft_status"], detail["draft_error"] = draft_status(db, case.id)
         draft = latest_draft(db, case.id)
         if draft is not None and detail["draft_status"] == "ready":
@@ -221,7 +221,7 @@ def open_read(db: Session, actor: Actor, read_id: int) -> Report:
     if report is not None:
         return report
     draft = None
-    if read.arm == "ai_assisted":
+    if read.arm == Arm.AI_ASSISTED:
         state, error = draft_status(db, read.case_id)
         if state == "pending":
             raise Conflict(

@@ -13,6 +13,8 @@ from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cxrpilot.vocabulary import Role
+
 from .._errors import Conflict, InvalidInput, NotFound
 from .._models import ARMS, Case, Read, User, utcnow
 from .._study_models import (
@@ -28,7 +30,7 @@ from .._study_models import (
 from ._common import Actor, audit, get_or_404
 from ._locks import lock_get
 
-STAFF = ("admin", "coordinator")
+STAFF = (Role.ADMIN, Role.COORDINATOR)
 CRITERION_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -154,7 +156,7 @@ def add_members(db: Session, actor: Actor, study_id: int, user_ids: list[int], r
         raise InvalidInput(
             f"member role {role!r} is not known; expected one of {', '.join(MEMBER_ROLES)}"
         )
-    needed = "radiologist" if role == "reader" else "evaluator"
+    needed = Role.RADIOLOGIST if role == "reader" else Role.EVALUATOR
     users = {u.id: u for u in db.scalars(select(User).where(User.id.in_(user_ids)))}
     for uid in user_ids:
         if uid not in users:

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cxrpilot.vocabulary import Role
+
 from .._models import Case, Exam, Image, Read
 from ._common import Actor
 from .reads import worklist as reads_worklist
@@ -83,7 +85,7 @@ def set_priority(db: Session, actor: Actor, case_id: int, priority: str) -> Case
     from .._models import PRIORITIES
     from ._common import audit, get_or_404
 
-    actor.require("admin", "coordinator")
+    actor.require(Role.ADMIN, Role.COORDINATOR)
     if priority not in PRIORITIES:
         raise InvalidInput(
             f"priority {priority!r} is not known; expected one of {', '.join(PRIORITIES)}"

@@ -1,0 +1,80 @@
+"""The arm, RADPEER and role value sets have one owner (:mod:`cxrpilot.vocabulary`): the API
+schemas, the database's CHECK constraints, the evaluation toolkit and the CLI allow exactly
+its enums' values (issue 17 item 1)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import CheckConstraint
+
+from cxrpilot import evaluation
+from cxrpilot.vocabulary import (
+    ARMS,
+    RADPEER_SCORES,
+    RADPEER_SIGNIFICANT,
+    ROLES,
+    Arm,
+    Radpeer,
+    Role,
+)
+from cxrpilot.workstation._models import Read, User
+from cxrpilot.workstation._schemas import AssignIn, UserCreate, UserUpdate
+from cxrpilot.workstation._study_models import EvaluationRating
+
+
+def _enum_values(schema: dict[str, Any]) -> set[str]:
+    """The ``enum`` of a JSON-schema property, through ``anyOf`` (an optional field)."""
+    if "enum" in schema:
+        return set(schema["enum"])
+    if "const" in schema:
+        return {schema["const"]}
+    return set().union(*(_enum_values(s) for s in schema.get("anyOf", [])))
+
+
+def _check_values(table: Any, name: str) -> set[str]:
+    (check,) = [
+        c for c in table.constraints if isinstance(c, CheckConstraint) and c.name.endswith(name)
+    ]
+    return set(re.findall(r"'([^']*)'", str(check.sqltext)))
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "enum"),
+    [(AssignIn, "arm", Arm), (UserCreate, "role", Role), (UserUpdate, "role", Role)],
+)
+def test_schema_allows_the_enum_values(model, field, enum):
+    allowed = _enum_values(model.model_json_schema()["properties"][field])
+    assert allowed == {e.value for e in enum}
+
+
+@pytest.mark.parametrize(
+    ("table", "name", "enum"),
+    [(Read.__table__, "arm", Arm), (User.__table__, "role", Role),
+     (EvaluationRating.__table__, "radpeer", Radpeer)],
+)
+def test_database_check_allows_the_enum_values(table, name, enum):
+    assert _check_values(table, name) == {e.value for e in enum}
+
+
+def test_tuples_and_evaluation_follow_the_enums():
+    assert ARMS == evaluation.ARMS == ("ai_assisted", "scp")
+    assert RADPEER_SCORES == evaluation.RADPEER_SCORES == ("1", "2a", "2b", "3a", "3b")
+    assert RADPEER_SIGNIFICANT == ("2b", "3b")
+    assert ROLES == ("admin", "coordinator", "radiologist", "evaluator")
+    assert all(isinstance(v, str) and type(v) is str for v in ARMS + RADPEER_SCORES + ROLES)
+
+
+def test_cli_role_choices_are_the_roles():
+    import argparse
+
+    from cxrpilot.cli import _serve
+
+    parser = argparse.ArgumentParser()
+    _serve.register(parser.add_subparsers())
+    args = parser.parse_args(["admin", "create-user", "u", "--role", "evaluator"])
+    assert args.role == "evaluator"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["admin", "create-user", "u", "--role", "reader"])
