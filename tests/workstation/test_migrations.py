@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, select, text
 
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.workstation import _db
 from cxrpilot.workstation._models import Base
 
@@ -134,5 +135,5 @@ def test_sqlite_connection_settings(empty_url):
 
 
 def test_in_memory_sqlite_is_refused():
-    with pytest.raises(ValueError, match="use an SQLite file"):
+    with pytest.raises(InvalidInputError, match="use an SQLite file"):
         _db.make_engine("sqlite:///:memory:")

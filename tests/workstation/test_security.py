@@ -5,9 +5,16 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from argon2 import PasswordHasher
 
-from cxrpilot.workstation._security import HASH_CONCURRENCY, hash_password, verify_password
+from cxrpilot.errors import InvalidInputError
+from cxrpilot.workstation._security import (
+    HASH_CONCURRENCY,
+    hash_password,
+    load_or_create_secret,
+    verify_password,
+)
 
 
 class _CountingHasher(PasswordHasher):
@@ -51,3 +58,12 @@ def test_hash_concurrency_is_half_the_cores_this_process_may_use() -> None:
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert HASH_CONCURRENCY == max(1, usable // 2)
+
+
+def test_short_secret_key_file_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "secret_key"
+    path.write_text("too-short\n")
+    with pytest.raises(InvalidInputError, match=r"secret_key holds fewer than 32 characters; delete"):
+        load_or_create_secret(path)
+    created = load_or_create_secret(tmp_path / "new" / "secret_key")
+    assert len(created) >= 32 and load_or_create_secret(tmp_path / "new" / "secret_key") == created

@@ -46,6 +46,11 @@ def test_admin_create_user_and_migrate(env, monkeypatch, capsys):
             {"CXRPILOT_SECRET_KEY": "changeme", "CXRPILOT_ENVIRONMENT": "production"},
             "CXRPILOT_SECRET_KEY is a placeholder",
         ),
+        (
+            ["admin", "migrate"],
+            {"CXRPILOT_DATABASE_URL": "sqlite:///:memory:"},
+            "use an SQLite file, not an in-memory database",
+        ),
     ],
 )
 def test_user_errors_are_one_line_exit_2(env, monkeypatch, capsys, argv, env_over, message):

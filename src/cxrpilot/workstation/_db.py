@@ -7,6 +7,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from cxrpilot.errors import InvalidInputError
+
 __all__ = [
     "make_engine",
     "make_sessionmaker",
@@ -31,7 +33,9 @@ def make_engine(url: str) -> Engine:
     """
     if url.startswith("sqlite"):
         if ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite:/"):
-            raise ValueError(f"database URL {url!r}: use an SQLite file, not an in-memory database")
+            raise InvalidInputError(
+                f"database URL {url!r}: use an SQLite file, not an in-memory database"
+            )
         Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,

@@ -12,6 +12,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from cxrpilot.errors import InvalidInputError
+
 from ._passwords import MIN_PASSWORD_LENGTH
 
 __all__ = [
@@ -111,7 +113,7 @@ def load_or_create_secret(path: Path) -> bytes:
     if path.exists():
         value = path.read_text().strip()
         if len(value) < 32:
-            raise ValueError(
+            raise InvalidInputError(
                 f"secret key file {path} holds fewer than 32 characters; delete it to regenerate"
             )
         return value.encode()

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.vocabulary import OBSERVATIONS
 
 SHIPPED = Path(__file__).resolve().parents[1] / "templates" / "report" / "chest.json"
@@ -55,14 +56,14 @@ class TemplateSet(_Strict):
     def check(self) -> TemplateSet:
         keys = [t.key for t in self.templates]
         if self.normal not in keys:
-            raise ValueError(
+            raise InvalidInputError(
                 f"normal template {self.normal!r} is not one of the templates ({', '.join(keys)})"
             )
         if len(set(keys)) != len(keys):
-            raise ValueError("template keys must be unique")
+            raise InvalidInputError("template keys must be unique")
         macro_keys = [m.key for m in self.macros]
         if len(set(macro_keys)) != len(macro_keys):
-            raise ValueError("macro keys must be unique")
+            raise InvalidInputError("macro keys must be unique")
         return self
 
 
@@ -76,7 +77,7 @@ def _parse(path: Path) -> TemplateSet:
             if isinstance(exc, ValidationError)
             else str(exc)
         )
-        raise ValueError(f"{path.name}: {detail}") from exc
+        raise InvalidInputError(f"{path.name}: {detail}") from exc
 
 
 @lru_cache(maxsize=4)

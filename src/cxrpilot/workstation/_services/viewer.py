@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from cxrpilot.errors import InvalidInputError
+
 from .._models import Image
 from .._storage import BlobStore
 from .cases import decode_png16
@@ -81,7 +83,7 @@ class ViewerImage:
     def png(self, resolution: str = "full") -> bytes:
         """The pixels (``"full"`` or ``"low"``) as a 16-bit greyscale PNG (encoded once)."""
         if resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution {resolution!r}; expected one of {', '.join(RESOLUTIONS)}")
+            raise InvalidInputError(f"resolution {resolution!r}; expected one of {', '.join(RESOLUTIONS)}")
         with self._locks[resolution]:
             if resolution not in self._png:
                 px = self.pixels if resolution == "full" else low_resolution(self.pixels)
