@@ -16,7 +16,7 @@ malformed elements; PNG IHDR/IDAT; JPEG SOF/DQT/DHT). Seeds: the DICOMs of
 Memory peak: the largest resident set of a decode worker (``ru_maxrss``, which includes the
 ~fork server's preloaded modules) and of this process.
 
-    nice -n 10 .venv/bin/python benchmarks/fuzz_imaging.py --cases 5000 --seed 15
+    nice -n 10 .venv/bin/python benchmarks/fuzz_imaging.py --cases 5000 --seed 15 [--path exam|load]
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ from _machine import machine
 
 from cxrpilot import imaging
 from cxrpilot.errors import DecodeLimitError, DecoderCrashError
-from tests.imaging.fuzzing import cases, child_case, seed_files
+from tests.imaging.fuzzing import cases, child_case, child_exam_case, seed_files
 
 
-def run_case(loader: imaging.IsolatedLoader, name: str, data: bytes) -> tuple[str, str, int]:
+def run_case(loader: imaging.IsolatedLoader, name: str, data: bytes, child=child_case,
+             ) -> tuple[str, str, int]:
     try:
-        return loader.run(child_case, (data,), source=name)
+        return loader.run(child, (data,), source=name)
     except DecoderCrashError as exc:
         if exc.exception is not None:
             return "unexpected", exc.exception, 0
@@ -57,6 +58,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--path", choices=("exam", "load"), default="exam",
+                        help="exam: imaging.load_for_exam, the workstation's upload/PACS decode "
+                             "(default); load: imaging.load alone")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/fuzz_imaging.md")
     args = parser.parse_args()
@@ -72,7 +76,8 @@ def main() -> None:
 
     def one(case: tuple[str, str, bytes]) -> tuple[str, str, tuple[str, str, int]]:
         name, fmt, data = case
-        return name, fmt, run_case(loader, name, data)
+        return name, fmt, run_case(loader, name, data,
+                                   child_exam_case if args.path == "exam" else child_case)
 
     def results():  # in chunks: Executor.map would read every case into memory first
         stream = cases(seeds, args.cases, args.seed)
@@ -95,7 +100,9 @@ def main() -> None:
     lines = [
         "# Imaging fuzz run (`benchmarks/fuzz_imaging.py`)",
         "",
-        (f"Machine: {machine()}. Seed {args.seed}, {len(seeds)} seed files, {args.workers} "
+        (f"Machine: {machine()}. Decode path: `imaging."
+         f"{'load_for_exam' if args.path == 'exam' else 'load'}`. "
+         f"Seed {args.seed}, {len(seeds)} seed files, {args.workers} "
         f"decode workers (IsolatedLoader, 30 s / 2048 MB budgets, checks on), "
         f"{elapsed:.0f} s wall ({tried / elapsed:.1f} cases/s)."),
         "",

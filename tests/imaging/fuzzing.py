@@ -432,3 +432,15 @@ def child_case(data: bytes) -> tuple[str, str, int]:
 
     kind, detail = outcome(lambda: load(data, check=True))
     return kind, detail, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def child_exam_case(data: bytes) -> tuple[str, str, int]:
+    """:func:`child_case` through the workstation's decode path,
+    :func:`cxrpilot.imaging.load_for_exam` (also builds the de-identified file to store and
+    reads the exam identifiers)."""
+    import resource
+
+    from cxrpilot.imaging._isolate import load_for_exam  # what IsolatedLoader.load_for_exam runs
+
+    kind, detail = outcome(lambda: load_for_exam(data, check=True))
+    return kind, detail, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
