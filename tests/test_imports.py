@@ -42,14 +42,6 @@ KNOWN: dict[str, set[str]] = {
         "cxrpilot.workstation._errors.WorkstationError",
         "cxrpilot.workstation._services.tokens",
     },
-    # The workstation (being edited by another change): ``Radiograph`` and ``classify_view``
-    # are exported by ``cxrpilot.imaging``; import them from there.
-    "cxrpilot.workstation._services.cases": {"cxrpilot.imaging._radiograph.Radiograph"},
-    "cxrpilot.workstation._services.exams": {
-        "cxrpilot.imaging._radiograph.Radiograph",
-        "cxrpilot.imaging._dicom.classify_view",
-    },
-    "cxrpilot.workstation._worker": {"cxrpilot.imaging._radiograph.Radiograph"},
     # White-box benchmarks and scripts: they measure or rebuild an internal (the expert
     # model's training table and image cache, the Janus decoder variants, the labeler's
     # rule tables).

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cxrpilot.draft import Draft
 from cxrpilot.errors import CxrpilotError
-from cxrpilot.imaging._radiograph import Radiograph
+from cxrpilot.imaging import Radiograph
 
 from ._models import AiDraft, Case, Image, Job, utcnow
 from ._services.cases import radiograph_of

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cxrpilot.errors import CxrpilotError, DecoderBusyError
-from cxrpilot.imaging._radiograph import Radiograph
+from cxrpilot.imaging import Radiograph
 from cxrpilot.vocabulary import Role
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound, Throttled

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cxrpilot.imaging._radiograph import Radiograph
+from cxrpilot.imaging import Radiograph
 from cxrpilot.vocabulary import Role
 
 from .._errors import Conflict, Forbidden, NotFound
@@ -268,7 +268,7 @@ def exam_of_case(db: Session, case: Case) -> Exam | None:
 
 
 def _view(image: Image) -> str | None:
-    from cxrpilot.imaging._dicom import classify_view
+    from cxrpilot.imaging import classify_view
 
     meta = image.meta or {}
     kind = classify_view(meta.get("view_position"))
