@@ -24,6 +24,8 @@ __all__ = [
     "QUANTIZATIONS",
     "Arm",
     "ARMS",
+    "Design",
+    "DESIGNS",
     "Radpeer",
     "RADPEER_SCORES",
     "RADPEER_SIGNIFICANT",
@@ -110,6 +112,20 @@ class Arm(StrEnum):
 
 #: The values of :class:`Arm`, as stored and exported.
 ARMS: tuple[str, ...] = tuple(a.value for a in Arm)
+
+
+class Design(StrEnum):
+    """How a reader study assigns the arms: each case one arm (every reader reads every case),
+    each reader one arm, or a crossover (every case read twice by every reader, once in each
+    arm, in two periods apart by a washout)."""
+
+    PER_CASE = "per_case"
+    PER_READER = "per_reader"
+    CROSSOVER = "crossover"
+
+
+#: The values of :class:`Design`, as stored.
+DESIGNS: tuple[str, ...] = tuple(d.value for d in Design)
 
 
 class Radpeer(StrEnum):

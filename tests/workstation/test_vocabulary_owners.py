@@ -1,4 +1,4 @@
-"""The arm, RADPEER and role value sets have one owner (:mod:`cxrpilot.vocabulary`): the API
+"""The arm, study design, RADPEER and role value sets have one owner (:mod:`cxrpilot.vocabulary`): the API
 schemas, the database's CHECK constraints, the evaluation toolkit and the CLI allow exactly
 its enums' values (issue 17 item 1)."""
 
@@ -13,16 +13,18 @@ from sqlalchemy import CheckConstraint
 from cxrpilot import evaluation
 from cxrpilot.vocabulary import (
     ARMS,
+    DESIGNS,
     RADPEER_SCORES,
     RADPEER_SIGNIFICANT,
     ROLES,
     Arm,
+    Design,
     Radpeer,
     Role,
 )
 from cxrpilot.workstation._models import Read, User
-from cxrpilot.workstation._schemas import AssignIn, UserCreate, UserUpdate
-from cxrpilot.workstation._study_models import EvaluationRating
+from cxrpilot.workstation._schemas import AssignIn, StudyCreate, UserCreate, UserUpdate
+from cxrpilot.workstation._study_models import EvaluationRating, Study
 
 
 def _enum_values(schema: dict[str, Any]) -> set[str]:
@@ -43,7 +45,8 @@ def _check_values(table: Any, name: str) -> set[str]:
 
 @pytest.mark.parametrize(
     ("model", "field", "enum"),
-    [(AssignIn, "arm", Arm), (UserCreate, "role", Role), (UserUpdate, "role", Role)],
+    [(AssignIn, "arm", Arm), (UserCreate, "role", Role), (UserUpdate, "role", Role),
+     (StudyCreate, "design", Design)],
 )
 def test_schema_allows_the_enum_values(model, field, enum):
     allowed = _enum_values(model.model_json_schema()["properties"][field])
@@ -53,7 +56,7 @@ def test_schema_allows_the_enum_values(model, field, enum):
 @pytest.mark.parametrize(
     ("table", "name", "enum"),
     [(Read.__table__, "arm", Arm), (User.__table__, "role", Role),
-     (EvaluationRating.__table__, "radpeer", Radpeer)],
+     (EvaluationRating.__table__, "radpeer", Radpeer), (Study.__table__, "design", Design)],
 )
 def test_database_check_allows_the_enum_values(table, name, enum):
     assert _check_values(table, name) == {e.value for e in enum}
@@ -64,7 +67,8 @@ def test_tuples_and_evaluation_follow_the_enums():
     assert RADPEER_SCORES == evaluation.RADPEER_SCORES == ("1", "2a", "2b", "3a", "3b")
     assert RADPEER_SIGNIFICANT == ("2b", "3b")
     assert ROLES == ("admin", "coordinator", "radiologist", "evaluator")
-    assert all(isinstance(v, str) and type(v) is str for v in ARMS + RADPEER_SCORES + ROLES)
+    assert DESIGNS == ("per_case", "per_reader", "crossover")
+    assert all(type(v) is str for v in ARMS + RADPEER_SCORES + ROLES + DESIGNS)
 
 
 def test_cli_role_choices_are_the_roles():

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from cxrpilot.vocabulary import ARMS, ROLES, Arm
+from cxrpilot.vocabulary import ARMS, DESIGNS, ROLES, Arm
 
 #: What a body may give for a read's arm and a user's role (values of the enums that
 #: :mod:`cxrpilot.vocabulary` owns; plain strings in the model and in JSON).
@@ -421,7 +421,7 @@ class Criterion(_In):
 
 class StudyCreate(_In):
     name: Text(128)
-    design: Literal["per_case", "per_reader", "crossover"]
+    design: Literal[DESIGNS]  # type: ignore[valid-type]
     description: Text(10_000) = ""
     washout_days: Annotated[int, Field(strict=True, ge=0, le=MAX_WASHOUT_DAYS)] = 0
     criteria: list[Criterion] = Field([], max_length=100)

@@ -16,11 +16,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cxrpilot.vocabulary import RADPEER_SCORES
+from cxrpilot.vocabulary import DESIGNS, RADPEER_SCORES
 
 from ._models import Base, _in, utcnow
 
-DESIGNS = ("per_case", "per_reader", "crossover")
 STUDY_STATUSES = ("setup", "reading", "evaluation", "closed")
 ELIGIBILITY = ("pending", "eligible", "excluded")
 MEMBER_ROLES = ("reader", "evaluator")

@@ -13,12 +13,11 @@ from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cxrpilot.vocabulary import Role
+from cxrpilot.vocabulary import ARMS, DESIGNS, Design, Role
 
 from .._errors import Conflict, InvalidInput, NotFound
-from .._models import ARMS, Case, Read, User, utcnow
+from .._models import Case, Read, User, utcnow
 from .._study_models import (
-    DESIGNS,
     MEMBER_ROLES,
     EvaluationTask,
     ProtocolDeviation,
@@ -72,7 +71,7 @@ def create_study(
         raise InvalidInput(f"design {design!r} is not known; expected one of {', '.join(DESIGNS)}")
     if not name.strip():
         raise InvalidInput("a study needs a name")
-    if washout_days < 0 or (design == "crossover" and washout_days == 0):
+    if washout_days < 0 or (design == Design.CROSSOVER and washout_days == 0):
         raise InvalidInput(
             f"washout_days={washout_days}: a crossover study needs a washout of at least 1 day (others: >= 0)"
         )
@@ -246,11 +245,11 @@ def assignment_plan(
     rng = np.random.default_rng(seed)
     cases, readers = sorted(case_ids), sorted(reader_ids)
     plan: list[tuple[int, int, str, int]] = []
-    if design == "per_case":
+    if design == Design.PER_CASE:
         arm_of = dict(zip(cases, _balanced(rng, len(cases)), strict=True))
         for r in readers:
             plan += [(r, cases[i], arm_of[cases[i]], 1) for i in rng.permutation(len(cases))]
-    elif design == "per_reader":
+    elif design == Design.PER_READER:
         for r, arm in zip(readers, _balanced(rng, len(readers)), strict=True):
             plan += [(r, cases[i], arm, 1) for i in rng.permutation(len(cases))]
     else:
@@ -295,7 +294,7 @@ def randomise(db: Session, actor: Actor, study_id: int, *, seed: int | None = No
         raise Conflict(
             f"study {study.name!r} needs at least one eligible case and one reader (has {len(cases)}, {len(readers)})"
         )
-    if study.design == "per_reader" and len(readers) < 2:
+    if study.design == Design.PER_READER and len(readers) < 2:
         raise Conflict("a per-reader design needs at least two readers (one per arm)")
     seed = int(seed) if seed is not None else secrets.randbits(48)
     record_seed(db, actor, study, "randomise", seed)
