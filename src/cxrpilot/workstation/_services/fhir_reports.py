@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cxrpilot.vocabulary import Role
+
 from .._errors import InvalidInput, NotFound
 from .._models import AiDraft, Case, Exam, Read, Report
 from .._settings import Settings
@@ -25,7 +27,7 @@ from .._storage import BlobStore
 from ._common import Actor
 from .outbound import draft_resource, exam_facts, signed_report_resource
 
-READERS = ("admin", "coordinator")
+READERS = (Role.ADMIN, Role.COORDINATOR)
 STATUSES = ("preliminary", "final", "amended")
 MAX_COUNT = 200
 _ID = re.compile(r"^(report|ai-draft)-([1-9][0-9]{0,9})$")

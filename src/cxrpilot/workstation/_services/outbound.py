@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cxrpilot.errors import CxrpilotError
+from cxrpilot.vocabulary import Role
 
 from .._interop_models import OutboxItem
 from .._models import AiDraft, Case, Exam, Image, Read, Report, User, utcnow
@@ -336,7 +337,7 @@ def list_outbox(
     """Outbox items, newest first (admins)."""
     from .._interop_models import OUTBOX_STATUSES
 
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
     if status is not None:
         if status not in OUTBOX_STATUSES:
@@ -353,7 +354,7 @@ def retry_outbox(db: Session, actor: Actor, item_id: int) -> OutboxItem:
     """Queue a failed item again, due now (admins)."""
     from .._errors import Conflict, NotFound
 
-    actor.require("admin")
+    actor.require(Role.ADMIN)
     item = db.get(OutboxItem, item_id)
     if item is None:
         raise NotFound(f"outbox item {item_id} does not exist")

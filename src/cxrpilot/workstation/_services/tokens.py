@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from cxrpilot.vocabulary import Role
+
 from .._errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from .._interop_models import TOKEN_SCOPES, ApiToken
 from .._models import User, utcnow
@@ -66,7 +68,7 @@ def create_token(
     is the server's command line.
     """
     if actor is not None:
-        actor.require("admin")
+        actor.require(Role.ADMIN)
     name = name.strip()
     if not name or len(name) > 128:
         raise InvalidInput("a token needs a name of 1-128 characters (e.g. 'PACS bridge')")
@@ -118,14 +120,14 @@ def create_token(
 
 def list_tokens(db: Session, actor: Actor | None) -> list[ApiToken]:
     if actor is not None:
-        actor.require("admin")
+        actor.require(Role.ADMIN)
     return list(db.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 
 def revoke_token(db: Session, actor: Actor | None, token_id: int) -> ApiToken:
     """Revoke a token (at once: the next request with it is refused). Idempotent."""
     if actor is not None:
-        actor.require("admin")
+        actor.require(Role.ADMIN)
     row = db.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"API token {token_id} does not exist")
