@@ -31,6 +31,8 @@ __all__ = [
     "RADPEER_SIGNIFICANT",
     "Role",
     "ROLES",
+    "READ_COLUMNS",
+    "EVALUATION_COLUMNS",
     "check_observation",
     "check_quantize",
 ]
@@ -162,6 +164,16 @@ class Role(StrEnum):
 
 #: The values of :class:`Role`, as stored (``cxrpilot create-user --role``, the users API).
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+
+#: Columns of the tidy reader-study export's ``reads`` table: the workstation's export writes
+#: them, :func:`cxrpilot.evaluation.load_study` reads them.
+READ_COLUMNS: tuple[str, ...] = (
+    "study", "case", "reader", "arm", "started_at", "signed_at", "active_seconds", "draft_text", "final_text",
+)
+#: Columns of the export's ``evaluations`` table (one rating of one report by one evaluator).
+EVALUATION_COLUMNS: tuple[str, ...] = (
+    "study", "case", "evaluator", "report_id", "arm", "likert", "radpeer", "preference",
+)
 
 
 def check_quantize(quantize: str | None) -> str | None:

@@ -82,3 +82,11 @@ def test_cli_role_choices_are_the_roles():
     assert args.role == "evaluator"
     with pytest.raises(SystemExit):
         parser.parse_args(["admin", "create-user", "u", "--role", "reader"])
+
+
+def test_export_columns_have_one_owner():
+    from cxrpilot import vocabulary
+    from cxrpilot.workstation._routes import studies
+
+    assert evaluation.READ_COLUMNS is vocabulary.READ_COLUMNS is studies.READ_COLUMNS
+    assert evaluation.EVALUATION_COLUMNS is vocabulary.EVALUATION_COLUMNS is studies.EVALUATION_COLUMNS

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxrpilot.errors import InvalidDatasetError, require
-from cxrpilot.vocabulary import ARMS, RADPEER_SCORES
+from cxrpilot.vocabulary import ARMS, EVALUATION_COLUMNS, RADPEER_SCORES, READ_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -39,14 +39,6 @@ __all__ = [
     "load_study",
     "study_from_records",
 ]
-
-
-READ_COLUMNS: tuple[str, ...] = (
-    "study", "case", "reader", "arm", "started_at", "signed_at", "active_seconds", "draft_text", "final_text",
-)
-EVALUATION_COLUMNS: tuple[str, ...] = (
-    "study", "case", "evaluator", "report_id", "arm", "likert", "radpeer", "preference",
-)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from cxrpilot.vocabulary import EVALUATION_COLUMNS, READ_COLUMNS
+
 from .._schemas import (
     CaseIds,
     EligibilityIn,
@@ -129,10 +131,10 @@ def export_zip(study_id: PathId, actor: CurrentActor, db: Db) -> Response:
     buf = io.BytesIO()
     folder = f"study-{study_id}"
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(f"{folder}/reads.csv", _csv(rows["reads"], eval_service.READ_COLUMNS))
+        zf.writestr(f"{folder}/reads.csv", _csv(rows["reads"], READ_COLUMNS))
         zf.writestr(
             f"{folder}/evaluations.csv",
-            _csv(rows["evaluations"], eval_service.EVALUATION_COLUMNS),
+            _csv(rows["evaluations"], EVALUATION_COLUMNS),
         )
         zf.writestr(
             f"{folder}/protocol_deviations.json",
@@ -156,7 +158,7 @@ def export(
     rows = eval_service.export_rows(db, actor, study_id)[table]
     if format == "json":
         return rows
-    columns = eval_service.READ_COLUMNS if table == "reads" else eval_service.EVALUATION_COLUMNS
+    columns = READ_COLUMNS if table == "reads" else EVALUATION_COLUMNS
     return Response(
         _csv(rows, columns),
         media_type="text/csv",

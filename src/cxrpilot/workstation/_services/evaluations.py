@@ -27,28 +27,6 @@ from .studies import deviations, record_seed
 STAFF = (Role.ADMIN, Role.COORDINATOR)
 PREFERENCES = ("left", "right", "none")
 
-#: Columns of the tidy export (the evaluation toolkit's reader-study schema).
-READ_COLUMNS = (
-    "study",
-    "case",
-    "reader",
-    "arm",
-    "started_at",
-    "signed_at",
-    "active_seconds",
-    "draft_text",
-    "final_text",
-)
-EVALUATION_COLUMNS = (
-    "study",
-    "case",
-    "evaluator",
-    "report_id",
-    "arm",
-    "likert",
-    "radpeer",
-    "preference",
-)
 
 
 def _signed_reports(db: Session, study_id: int) -> list[tuple[Report, Read]]:
