@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.workstation import ClientEvent, compute_reading_time, edit_distance
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
@@ -79,7 +80,7 @@ def test_reading_time_without_image_shown_is_unknown():
     ],
 )
 def test_reading_time_bad_input(signed_at, timeout, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         compute_reading_time([ev("image_shown", 0)], signed_at, heartbeat_timeout_s=timeout)
 
 

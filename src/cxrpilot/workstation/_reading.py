@@ -115,6 +115,11 @@ def compute_reading_time(
         Longest stretch counted as active after one event without another, and how far
         from a received request active time may lie.
 
+    Raises
+    ------
+    InvalidInputError
+        If ``signed_at`` or ``opened_at`` is naive, or ``heartbeat_timeout_s`` is not > 0.
+
     Examples
     --------
     >>> from datetime import UTC, datetime, timedelta
@@ -124,11 +129,11 @@ def compute_reading_time(
     12.0
     """
     if signed_at.tzinfo is None:
-        raise ValueError(f"signed_at must be an aware UTC datetime, got naive {signed_at!r}")
+        raise InvalidInputError(f"signed_at must be an aware UTC datetime, got naive {signed_at!r}")
     if opened_at is not None and opened_at.tzinfo is None:
-        raise ValueError(f"opened_at must be an aware UTC datetime, got naive {opened_at!r}")
+        raise InvalidInputError(f"opened_at must be an aware UTC datetime, got naive {opened_at!r}")
     if heartbeat_timeout_s <= 0:
-        raise ValueError(f"heartbeat_timeout_s must be > 0, got {heartbeat_timeout_s!r}")
+        raise InvalidInputError(f"heartbeat_timeout_s must be > 0, got {heartbeat_timeout_s!r}")
     shown = [e for e in events if e.kind == "image_shown"]
     if not shown:
         return ReadingTime(None, signed_at, None, None)
