@@ -39,7 +39,6 @@ KNOWN: dict[str, set[str]] = {
     },
     "cxrpilot.cli._tokens": {
         "cxrpilot.workstation._db",
-        "cxrpilot.workstation._errors.WorkstationError",
         "cxrpilot.workstation._services.tokens",
     },
     # White-box benchmarks and scripts: they measure or rebuild an internal (the expert

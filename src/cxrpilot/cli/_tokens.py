@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from cxrpilot.errors import CxrpilotError
-
 SCOPES = ("ingest", "read:results")
 
 
@@ -67,13 +65,10 @@ def _row(t) -> dict:
 
 
 def _run(args, work):
-    from cxrpilot.workstation._errors import WorkstationError
-
+    # A refusal of the service (a WorkstationError) is a CxrpilotError: main() prints it.
     engine, db = _session(args)
     try:
         return work(db)
-    except WorkstationError as exc:
-        raise CxrpilotError(str(exc)) from None
     finally:
         db.close()
         engine.dispose()
