@@ -10,6 +10,7 @@ from pydantic import AfterValidator
 from cxrpilot.vocabulary import Role
 
 from .._errors import InvalidInput
+from .._models import PRIORITIES
 from .._schemas import (
     CaseOut,
     CaseSummary,
@@ -50,7 +51,7 @@ async def upload(
     label: _form_text(128) = "",
     indication: _form_text(2000) = "",
     reference_text: _form_text(20_000) = "",
-    priority: Annotated[Literal["routine", "urgent", "stat"], Form()] = "routine",
+    priority: Annotated[Literal[PRIORITIES], Form()] = "routine",  # type: ignore[valid-type]
 ) -> ImportResult:
     limit = state.settings.max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)

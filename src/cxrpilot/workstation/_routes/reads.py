@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from .._models import READ_STATUSES
 from .._schemas import (
     AmendIn,
     AssignIn,
@@ -39,7 +40,9 @@ def assign(body: AssignIn, actor: CurrentActor, db: Db):
 
 @router.get("/worklist", response_model=list[WorklistItem])
 def worklist(
-    actor: CurrentActor, db: Db, status: Literal["new", "in_progress", "signed"] | None = None
+    actor: CurrentActor,
+    db: Db,
+    status: Literal[READ_STATUSES] | None = None,  # type: ignore[valid-type]
 ) -> list:
     return worklist_service.reader_worklist(db, actor, status=status)
 

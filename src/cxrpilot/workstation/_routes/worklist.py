@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
+from .._models import PRIORITIES
 from .._schemas import CaseOut, PathId, _In
 from .._services import worklist as service
 from ..deps import CurrentActor, Db
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
 class PriorityIn(_In):
-    priority: Literal["routine", "urgent", "stat"]
+    priority: Literal[PRIORITIES]  # type: ignore[valid-type]
 
 
 @router.put("/{case_id}/priority", response_model=CaseOut)
