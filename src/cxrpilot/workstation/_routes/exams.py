@@ -9,7 +9,7 @@ import threading
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from .._errors import InvalidInput, NotFound
+from .._errors import NotFound
 from .._models import Image
 from .._schemas import ExamOut, PathId, ReadExamOut
 from .._services import exam_reading
@@ -18,7 +18,7 @@ from .._services.cases import check_case_access
 from .._services.header import dicom_header
 from .._services.viewer import RESOLUTIONS, viewer_image
 from ..deps import CurrentActor, Db, ResultsActor, State
-from .viewer import _cached
+from .viewer import _cached, check_resolution, png_response
 
 router = APIRouter(tags=["exams"])
 
@@ -45,15 +45,9 @@ def exam_image(
 ) -> Response:
     """One image of the exam (a 16-bit greyscale PNG), e.g. the lateral shown beside the
     drafted frontal."""
-    exam = service.check_exam_access(db, actor, exam_id)
-    image = db.scalar(select(Image).where(Image.id == image_id, Image.exam_id == exam.id))
-    if image is None:
-        raise NotFound(f"exam {exam_id} has no image {image_id}")
-    etag = f'"{image.display_sha256}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=3600"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(state.store.read(image.display_path), media_type="image/png", headers=headers)
+    image = _exam_image(db, actor, exam_id, image_id)
+    return _cached(request, f'"{image.display_sha256}"', state.store.read(image.display_path),
+                   "image/png")
 
 
 def _exam_image(db, actor, exam_id: int, image_id: int) -> Image:
@@ -93,14 +87,9 @@ def exam_image_pixels(
     resolution: str = "full",
 ) -> Response:
     """The image's transfer values as a lossless 16-bit PNG (``full`` or ``low``)."""
-    if resolution not in RESOLUTIONS:
-        raise InvalidInput(
-            f"query.resolution: not known; expected one of {', '.join(RESOLUTIONS)}"
-        )
+    check_resolution(resolution)
     image = _exam_image(db, actor, exam_id, image_id)
-    view = viewer_image(state.store, image)
-    etag = f'"{image.dicom_sha256 or image.display_sha256}-{resolution}"'
-    return _cached(request, etag, view.png(resolution), "image/png")
+    return png_response(request, image, viewer_image(state.store, image), resolution)
 
 
 @router.get("/api/exams/{exam_id}/images/{image_id}/header")

@@ -38,6 +38,21 @@ def _cached(request: Request, etag: str, body: bytes, media_type: str, **headers
     return Response(body, media_type=media_type, headers=common)
 
 
+def check_resolution(resolution: str) -> None:
+    """A 422 naming the field unless ``resolution`` is one the viewer serves."""
+    if resolution not in RESOLUTIONS:
+        raise InvalidInput(
+            f"query.resolution: not known; expected one of {', '.join(RESOLUTIONS)}"
+        )
+
+
+def png_response(request: Request, image: Image, view: ViewerImage, resolution: str) -> Response:
+    """The image's transfer values as a cacheable lossless 16-bit PNG at ``resolution``
+    (checked with :func:`check_resolution`), for a case or an exam image."""
+    etag = f'"{image.dicom_sha256 or image.display_sha256}-{resolution}"'
+    return _cached(request, etag, view.png(resolution), "image/png")
+
+
 @router.get("/{case_id}/viewer")
 def viewer_info(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
     """Size, value mapping (own units), presets, pixel spacing, and where the pixels are."""
@@ -65,13 +80,9 @@ def pixels_png(
     resolution: str = "full",
 ) -> Response:
     """The transfer values as a lossless 16-bit greyscale PNG (``full`` or ``low``)."""
-    if resolution not in RESOLUTIONS:
-        raise InvalidInput(
-            f"query.resolution: not known; expected one of {', '.join(RESOLUTIONS)}"
-        )
+    check_resolution(resolution)
     img, view = _view(case_id, actor, state, db)
-    etag = f'"{img.dicom_sha256 or img.display_sha256}-{resolution}"'
-    return _cached(request, etag, view.png(resolution), "image/png")
+    return png_response(request, img, view, resolution)
 
 
 @router.get("/{case_id}/pixels")
