@@ -1,6 +1,6 @@
 """The shared vocabulary: the 14 CheXpert observations, the critical findings, statuses,
 what a labeler's 1/0/-1/None states, the reader-study arms, RADPEER scores and workstation
-roles, and the option values the CLI and the web app offer.
+roles, API token scopes, and the option values the CLI and the web app offer.
 
 Every finding any model in cxrpilot outputs is one of :data:`OBSERVATIONS` and carries a
 :class:`Status`. A model states nothing about a finding it was not trained to assess: such a
@@ -31,6 +31,8 @@ __all__ = [
     "RADPEER_SIGNIFICANT",
     "Role",
     "ROLES",
+    "TokenScope",
+    "TOKEN_SCOPES",
     "READ_COLUMNS",
     "EVALUATION_COLUMNS",
     "check_observation",
@@ -164,6 +166,19 @@ class Role(StrEnum):
 
 #: The values of :class:`Role`, as stored (``cxrpilot create-user --role``, the users API).
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+
+
+class TokenScope(StrEnum):
+    """What a machine client's API token may be used for: import images, or read reports
+    (FHIR, case and draft state)."""
+
+    INGEST = "ingest"
+    READ_RESULTS = "read:results"
+
+
+#: The values of :class:`TokenScope`, as stored (``cxrpilot tokens create --scope``, the
+#: tokens API).
+TOKEN_SCOPES: tuple[str, ...] = tuple(s.value for s in TokenScope)
 
 #: Columns of the tidy reader-study export's ``reads`` table: the workstation's export writes
 #: them, :func:`cxrpilot.evaluation.load_study` reads them.

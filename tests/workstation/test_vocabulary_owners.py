@@ -90,3 +90,30 @@ def test_export_columns_have_one_owner():
 
     assert evaluation.READ_COLUMNS is vocabulary.READ_COLUMNS is studies.READ_COLUMNS
     assert evaluation.EVALUATION_COLUMNS is vocabulary.EVALUATION_COLUMNS is studies.EVALUATION_COLUMNS
+
+
+def test_token_scopes_have_one_owner():
+    import argparse
+
+    from cxrpilot.cli import _tokens
+    from cxrpilot.vocabulary import TOKEN_SCOPES, TokenScope
+    from cxrpilot.workstation import deps
+    from cxrpilot.workstation._interop_schemas import TokenIn
+    from cxrpilot.workstation._services import tokens
+
+    assert TOKEN_SCOPES == tuple(s.value for s in TokenScope) == ("ingest", "read:results")
+    schema = TokenIn.model_json_schema()
+    items = schema["properties"]["scopes"]["items"]
+    assert _enum_values(schema["$defs"][items["$ref"].rsplit("/", 1)[-1]] if "$ref" in items else items) == set(
+        TOKEN_SCOPES
+    )
+    assert schema["properties"]["scopes"]["maxItems"] == len(TOKEN_SCOPES)
+    assert tokens.check_scopes(list(reversed(TOKEN_SCOPES))) == list(TOKEN_SCOPES)
+    parser = argparse.ArgumentParser()
+    _tokens.register(parser.add_subparsers())
+    for scope in TOKEN_SCOPES:
+        assert parser.parse_args(["tokens", "create", "n", "--user", "u", "--scope", scope]).scope == [scope]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["tokens", "create", "n", "--user", "u", "--scope", "admin"])
+    with pytest.raises(ValueError):
+        deps.scoped_actor("admin")

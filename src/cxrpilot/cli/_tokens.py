@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-SCOPES = ("ingest", "read:results")
+from cxrpilot.vocabulary import TOKEN_SCOPES as SCOPES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

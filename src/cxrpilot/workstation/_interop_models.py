@@ -13,11 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ._models import Base, _in, utcnow
 
-__all__ = ["TOKEN_SCOPES", "OUTBOX_KINDS", "OUTBOX_STATUSES", "ApiToken", "OutboxItem"]
+__all__ = ["OUTBOX_KINDS", "OUTBOX_STATUSES", "ApiToken", "OutboxItem"]
 
-#: What an API token may be used for: ``ingest`` (import images), ``read:results`` (read
-#: reports: FHIR, case and draft state).
-TOKEN_SCOPES = ("ingest", "read:results")
 #: ``report_sr`` / ``ai_sr`` go to the PACS, ``fhir_report`` to the FHIR server.
 OUTBOX_KINDS = ("report_sr", "ai_sr", "fhir_report")
 #: ``superseded``: a FHIR version that a newer version of the same report replaced

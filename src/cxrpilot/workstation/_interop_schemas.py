@@ -7,9 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cxrpilot.vocabulary import TOKEN_SCOPES
+
 from ._schemas import Id, Text
 
-Scope = Literal["ingest", "read:results"]
+Scope = Literal[TOKEN_SCOPES]  # type: ignore[valid-type]
 
 
 class TokenIn(BaseModel):
@@ -18,7 +20,7 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text(128, min_length=1)
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=2)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(TOKEN_SCOPES))]
     #: The account the token acts as (default: the admin creating it).
     user_id: Id | None = None
     expires_days: Annotated[int, Field(strict=True, ge=1, le=3650)] | None = None

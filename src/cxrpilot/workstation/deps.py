@@ -11,6 +11,8 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cxrpilot.vocabulary import TokenScope
+
 from ._errors import Forbidden
 from ._models import User
 from ._services import auth as auth_service
@@ -124,6 +126,7 @@ def scoped_actor(scope: str):
     """A dependency: the acting user by API token with ``scope`` (``Authorization: Bearer``)
     or by login session. A token without the scope is a 403, a revoked, expired or unknown
     one a 401; every use is recorded and audited (see :mod:`._services.tokens`)."""
+    scope = TokenScope(scope).value
 
     def dependency(
         request: Request,
@@ -150,6 +153,6 @@ def scoped_actor(scope: str):
 
 
 #: The acting user of a route that API tokens with ``ingest`` may call.
-IngestActor = Annotated[Actor, Depends(scoped_actor("ingest"))]
+IngestActor = Annotated[Actor, Depends(scoped_actor(TokenScope.INGEST))]
 #: The acting user of a route that API tokens with ``read:results`` may call.
-ResultsActor = Annotated[Actor, Depends(scoped_actor("read:results"))]
+ResultsActor = Annotated[Actor, Depends(scoped_actor(TokenScope.READ_RESULTS))]

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cxrpilot.vocabulary import Role
+from cxrpilot.vocabulary import TOKEN_SCOPES, Role
 
 from .._errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from .._interop_models import TOKEN_SCOPES, ApiToken
+from .._interop_models import ApiToken
 from .._models import User, utcnow
 from ._common import Actor, audit
 
