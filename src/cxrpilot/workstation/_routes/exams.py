@@ -26,7 +26,7 @@ router = APIRouter(tags=["exams"])
 @router.get("/api/exams/{exam_id}", response_model=ExamOut)
 def get_exam(exam_id: PathId, actor: ResultsActor, db: Db) -> dict:
     """The exam, to staff and to whoever may see its case or a later exam of the patient."""
-    return service.exam_detail(db, service.check_exam_access(db, actor, exam_id))
+    return service.exam_detail(db, service.check_exam_access(db, actor, exam_id), actor)
 
 
 @router.get("/api/cases/{case_id}/exam", response_model=ExamOut)
@@ -36,7 +36,7 @@ def exam_of_case(case_id: PathId, actor: ResultsActor, db: Db) -> dict:
     exam = service.exam_of_case(db, case)
     if exam is None:
         raise NotFound(f"case {case_id} has no exam (its image named no DICOM study)")
-    return service.exam_detail(db, exam)
+    return service.exam_detail(db, exam, actor)
 
 
 @router.get("/api/exams/{exam_id}/images/{image_id}")
@@ -46,8 +46,9 @@ def exam_image(
     """One image of the exam (a 16-bit greyscale PNG), e.g. the lateral shown beside the
     drafted frontal."""
     image = _exam_image(db, actor, exam_id, image_id)
-    return _cached(request, f'"{image.display_sha256}"', state.store.read(image.display_path),
-                   "image/png")
+    return _cached(
+        request, f'"{image.display_sha256}"', state.store.read(image.display_path), "image/png"
+    )
 
 
 def _exam_image(db, actor, exam_id: int, image_id: int) -> Image:

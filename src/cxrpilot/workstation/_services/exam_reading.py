@@ -15,6 +15,10 @@ Which prior reports a reader sees (:func:`visible_prior_report`):
 The prior's images are served by ``/api/exams/{id}/images/{image_id}/...`` to whoever may
 see a later exam of the patient (:func:`.exams.check_exam_access`): pixels and the
 de-identified header only, no AI content.
+
+In a reader study a prior that is a case of the same study which the reader has not yet
+signed (:func:`.exams.study_prior_hidden`) is **left out** of the list: not sent, not
+counted, no placeholder; it appears once the reader has signed their reads of it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from cxrpilot.vocabulary import Arm
 
 from .._models import Case, Exam, Image, Read, Report
 from ._common import Actor
-from .exams import _image_out, exam_of_case, priors
+from .exams import _image_out, exam_of_case, priors, study_prior_hidden
 from .reads import _own_read, signer_name
 
 __all__ = ["read_exam", "visible_prior_report"]
@@ -102,18 +106,24 @@ def read_exam(db: Session, actor: Actor, read_id: int) -> dict[str, Any]:
         return {"exam": None, "priors": []}
     out_priors = []
     for prior in priors(db, exam):
+        if study_prior_hidden(db, read.reader_id, read.study_id, prior["case_id"]):
+            continue  # a case of this study the reader has still to read
         prior_exam = db.get(Exam, prior["id"])
         prior_case = db.get(Case, prior["case_id"]) if prior["case_id"] else None
         report, note = visible_prior_report(db, actor, read, prior["case_id"])
         images = _images(db, prior_exam, prior_case)
-        out_priors.append({
-            **prior,
-            "images": images,
-            "views": [i["view"] or "unknown" for i in images],
-            "status": "signed" if report is not None else _own_status(db, actor, prior["case_id"]),
-            "report": _report_out(report) if report is not None else None,
-            "report_note": note,
-        })
+        out_priors.append(
+            {
+                **prior,
+                "images": images,
+                "views": [i["view"] or "unknown" for i in images],
+                "status": "signed"
+                if report is not None
+                else _own_status(db, actor, prior["case_id"]),
+                "report": _report_out(report) if report is not None else None,
+                "report_note": note,
+            }
+        )
     return {
         "exam": {
             "id": exam.id,
@@ -134,7 +144,9 @@ def _own_status(db: Session, actor: Actor, case_id: int | None) -> str:
     if case_id is None or actor.user is None:
         return "not read"
     statuses = set(
-        db.scalars(select(Read.status).where(Read.case_id == case_id, Read.reader_id == actor.user.id))
+        db.scalars(
+            select(Read.status).where(Read.case_id == case_id, Read.reader_id == actor.user.id)
+        )
     )
     for status in ("signed", "in_progress", "new"):
         if status in statuses:

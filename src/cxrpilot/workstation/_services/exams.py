@@ -11,6 +11,14 @@ encoding) or the same bytes again give the existing case and store nothing.
 The patient key is HMAC-SHA256 of the Patient ID under the server's patient-key secret;
 the ID itself is never stored. Two stores racing on one study or one instance end with one
 exam, one case and one image (unique constraints, and a retry of the loser).
+
+**Priors in a reader study** (:func:`study_prior_hidden`): beside a read of a study, an
+earlier exam of the patient that is itself a case of that study which the reader has still
+to read (a read of theirs of it in the study not yet signed, e.g. the crossover's second
+period) is hidden: not listed, and its images and header refused through the later exam
+(:func:`check_exam_access`). Readers of a study read each case independently, and the
+prior is a case they will read later. Once all their reads of it in the study are signed
+it shows as any prior. Outside studies (ad hoc reads) nothing is hidden.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from cxrpilot.imaging import Radiograph
 from cxrpilot.vocabulary import Role
 
 from .._errors import Conflict, Forbidden, NotFound
-from .._models import Case, Exam, Image, Job, Read
+from .._models import Case, Exam, Image, Job, Read, utcnow
 from .._storage import BlobStore
 from ._common import Actor, audit
 
@@ -39,6 +47,7 @@ __all__ = [
     "exam_detail",
     "priors",
     "check_exam_access",
+    "study_prior_hidden",
     "uid_digest",
 ]
 
@@ -309,8 +318,10 @@ def priors(db: Session, exam: Exam, *, limit: int = 20) -> list[dict[str, Any]]:
     """Earlier exams of the same patient key, newest first (by study date, then arrival)."""
     if not exam.patient_key:
         return []
-    query = select(Exam, Case.id).outerjoin(Case, Case.exam_id == Exam.id).where(
-        Exam.patient_key == exam.patient_key, Exam.id != exam.id
+    query = (
+        select(Exam, Case.id)
+        .outerjoin(Case, Case.exam_id == Exam.id)
+        .where(Exam.patient_key == exam.patient_key, Exam.id != exam.id)
     )
     if exam.study_date is not None:
         query = query.where(or_(Exam.study_date < exam.study_date, Exam.study_date.is_(None)))
@@ -327,20 +338,77 @@ def priors(db: Session, exam: Exam, *, limit: int = 20) -> list[dict[str, Any]]:
     return [{**_exam_summary(e, cid), "images": int(counts.get(e.id, 0))} for e, cid in rows]
 
 
-def exam_detail(db: Session, exam: Exam) -> dict[str, Any]:
-    """The exam as the API shows it: identifiers, its images with their view, priors."""
+def study_prior_hidden(
+    db: Session, reader_id: int, study_id: int | None, prior_case_id: int | None
+) -> bool:
+    """Whether a prior exam (its case ``prior_case_id``) is hidden beside a read of study
+    ``study_id`` by ``reader_id``: the reader has a read of that case in the same study that
+    is not signed yet (see the module docstring). Never outside a study."""
+    if study_id is None or prior_case_id is None:
+        return False
+    unsigned = select(Read.id).where(
+        Read.study_id == study_id,
+        Read.case_id == prior_case_id,
+        Read.reader_id == reader_id,
+        Read.status != "signed",
+    )
+    return db.scalar(unsigned.limit(1)) is not None
+
+
+def _hidden_beside(
+    db: Session, actor: Actor, case_id: int | None, prior_case_id: int | None
+) -> bool:
+    """Whether a radiologist's reads of ``case_id`` (those available now) all hide the prior
+    case ``prior_case_id`` (a reader-study rule, :func:`study_prior_hidden`). False without
+    such reads: other rules decide."""
+    if actor.role != Role.RADIOLOGIST or actor.user is None or case_id is None:
+        return False
+    now = utcnow()
+    reads = [
+        r
+        for r in db.scalars(
+            select(Read).where(Read.case_id == case_id, Read.reader_id == actor.user.id)
+        )
+        if r.available_from is None or r.available_from <= now
+    ]
+    return bool(reads) and all(
+        study_prior_hidden(db, actor.user.id, r.study_id, prior_case_id) for r in reads
+    )
+
+
+def exam_detail(db: Session, exam: Exam, actor: Actor | None = None) -> dict[str, Any]:
+    """The exam as the API shows it: identifiers, its images with their view, priors (to a
+    non-staff ``actor`` only those they may open and that no reader-study rule hides)."""
     case = db.scalar(select(Case).where(Case.exam_id == exam.id))
     images = db.scalars(select(Image).where(Image.exam_id == exam.id).order_by(Image.id))
+    shown = priors(db, exam)
+    if actor is not None and actor.role not in STAFF:
+        shown = [
+            p
+            for p in shown
+            if not _hidden_beside(db, actor, case.id if case else None, p["case_id"])
+            and _may_see(db, actor, p["id"])
+        ]
     return {
         **_exam_summary(exam, case.id if case else None),
         "images": [_image_out(i, case) for i in images],
-        "priors": priors(db, exam),
+        "priors": shown,
     }
+
+
+def _may_see(db: Session, actor: Actor, exam_id: int) -> bool:
+    try:
+        check_exam_access(db, actor, exam_id)
+    except Forbidden:
+        return False
+    return True
 
 
 def check_exam_access(db: Session, actor: Actor, exam_id: int) -> Exam:
     """The exam, if ``actor`` may see it: staff; whoever may see its case; a reader or
-    evaluator of a later exam of the same patient (its priors). Otherwise Forbidden."""
+    evaluator of a later exam of the same patient (its priors), unless a reader-study rule
+    hides it beside every read of theirs of that exam (:func:`study_prior_hidden`).
+    Otherwise Forbidden."""
     from .cases import check_case_access
 
     exam = db.get(Exam, exam_id)
@@ -348,16 +416,23 @@ def check_exam_access(db: Session, actor: Actor, exam_id: int) -> Exam:
         raise NotFound(f"exam {exam_id} does not exist")
     if actor.role in STAFF:
         return exam
-    candidates = [exam.id]
-    if exam.patient_key:
-        later = select(Exam.id).where(Exam.patient_key == exam.patient_key)
-        if exam.study_date is not None:
-            later = later.where(or_(Exam.study_date >= exam.study_date, Exam.study_date.is_(None)))
-        candidates += list(db.scalars(later.limit(50)))
-    for case_id in db.scalars(select(Case.id).where(Case.exam_id.in_(candidates))):
+    own = db.scalar(select(Case.id).where(Case.exam_id == exam.id))
+    if own is not None:
         try:
-            check_case_access(db, actor, case_id)
+            check_case_access(db, actor, own)
             return exam
         except Forbidden:
-            continue
+            pass
+    if exam.patient_key:
+        later = select(Exam.id).where(Exam.patient_key == exam.patient_key, Exam.id != exam.id)
+        if exam.study_date is not None:
+            later = later.where(or_(Exam.study_date >= exam.study_date, Exam.study_date.is_(None)))
+        later_ids = list(db.scalars(later.limit(50)))
+        for case_id in db.scalars(select(Case.id).where(Case.exam_id.in_(later_ids))):
+            try:
+                check_case_access(db, actor, case_id)
+            except Forbidden:
+                continue
+            if not _hidden_beside(db, actor, case_id, own):
+                return exam
     raise Forbidden(f"exam {exam_id} is not assigned to you")
