@@ -1,6 +1,6 @@
 """The shared vocabulary: the 14 CheXpert observations, the critical findings, statuses,
 what a labeler's 1/0/-1/None states, the reader-study arms, RADPEER scores and workstation
-roles, API token scopes, and the option values the CLI and the web app offer.
+roles, study member roles, API token scopes, and the option values the CLI and the web app offer.
 
 Every finding any model in cxrpilot outputs is one of :data:`OBSERVATIONS` and carries a
 :class:`Status`. A model states nothing about a finding it was not trained to assess: such a
@@ -31,6 +31,8 @@ __all__ = [
     "RADPEER_SIGNIFICANT",
     "Role",
     "ROLES",
+    "MemberRole",
+    "MEMBER_ROLES",
     "TokenScope",
     "TOKEN_SCOPES",
     "READ_COLUMNS",
@@ -166,6 +168,24 @@ class Role(StrEnum):
 
 #: The values of :class:`Role`, as stored (``cxrpilot create-user --role``, the users API).
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+
+
+class MemberRole(StrEnum):
+    """What a user is in one reader study: a reader (reads the cases, must be a
+    :attr:`Role.RADIOLOGIST`) or an evaluator (rates the blinded reports, must be a
+    :attr:`Role.EVALUATOR`)."""
+
+    READER = "reader"
+    EVALUATOR = "evaluator"
+
+    @property
+    def user_role(self) -> Role:
+        """The workstation role a member of this kind must have."""
+        return Role.RADIOLOGIST if self is MemberRole.READER else Role.EVALUATOR
+
+
+#: The values of :class:`MemberRole`, as stored (the study members API).
+MEMBER_ROLES: tuple[str, ...] = tuple(m.value for m in MemberRole)
 
 
 class TokenScope(StrEnum):

@@ -1,4 +1,4 @@
-"""The arm, study design, RADPEER and role value sets have one owner (:mod:`cxrpilot.vocabulary`): the API
+"""The arm, study design, RADPEER, role, study member role and token scope value sets have one owner (:mod:`cxrpilot.vocabulary`): the API
 schemas, the database's CHECK constraints, the evaluation toolkit and the CLI allow exactly
 its enums' values (issue 17 item 1)."""
 
@@ -14,17 +14,19 @@ from cxrpilot import evaluation
 from cxrpilot.vocabulary import (
     ARMS,
     DESIGNS,
+    MEMBER_ROLES,
     RADPEER_SCORES,
     RADPEER_SIGNIFICANT,
     ROLES,
     Arm,
     Design,
+    MemberRole,
     Radpeer,
     Role,
 )
 from cxrpilot.workstation._models import Read, User
-from cxrpilot.workstation._schemas import AssignIn, StudyCreate, UserCreate, UserUpdate
-from cxrpilot.workstation._study_models import EvaluationRating, Study
+from cxrpilot.workstation._schemas import AssignIn, MembersIn, StudyCreate, UserCreate, UserUpdate
+from cxrpilot.workstation._study_models import EvaluationRating, Study, StudyMember
 
 
 def _enum_values(schema: dict[str, Any]) -> set[str]:
@@ -46,7 +48,7 @@ def _check_values(table: Any, name: str) -> set[str]:
 @pytest.mark.parametrize(
     ("model", "field", "enum"),
     [(AssignIn, "arm", Arm), (UserCreate, "role", Role), (UserUpdate, "role", Role),
-     (StudyCreate, "design", Design)],
+     (StudyCreate, "design", Design), (MembersIn, "role", MemberRole)],
 )
 def test_schema_allows_the_enum_values(model, field, enum):
     allowed = _enum_values(model.model_json_schema()["properties"][field])
@@ -56,7 +58,8 @@ def test_schema_allows_the_enum_values(model, field, enum):
 @pytest.mark.parametrize(
     ("table", "name", "enum"),
     [(Read.__table__, "arm", Arm), (User.__table__, "role", Role),
-     (EvaluationRating.__table__, "radpeer", Radpeer), (Study.__table__, "design", Design)],
+     (EvaluationRating.__table__, "radpeer", Radpeer), (Study.__table__, "design", Design),
+     (StudyMember.__table__, "role", MemberRole)],
 )
 def test_database_check_allows_the_enum_values(table, name, enum):
     assert _check_values(table, name) == {e.value for e in enum}
@@ -68,7 +71,11 @@ def test_tuples_and_evaluation_follow_the_enums():
     assert RADPEER_SIGNIFICANT == ("2b", "3b")
     assert ROLES == ("admin", "coordinator", "radiologist", "evaluator")
     assert DESIGNS == ("per_case", "per_reader", "crossover")
-    assert all(type(v) is str for v in ARMS + RADPEER_SCORES + ROLES + DESIGNS)
+    assert MEMBER_ROLES == ("reader", "evaluator")
+    assert {m: m.user_role for m in MemberRole} == {
+        MemberRole.READER: Role.RADIOLOGIST, MemberRole.EVALUATOR: Role.EVALUATOR,
+    }
+    assert all(type(v) is str for v in ARMS + RADPEER_SCORES + ROLES + DESIGNS + MEMBER_ROLES)
 
 
 def test_cli_role_choices_are_the_roles():

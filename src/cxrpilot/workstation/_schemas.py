@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from cxrpilot.vocabulary import ARMS, DESIGNS, ROLES, Arm
+from cxrpilot.vocabulary import ARMS, DESIGNS, MEMBER_ROLES, ROLES, Arm
 
 #: What a body may give for a read's arm and a user's role (values of the enums that
 #: :mod:`cxrpilot.vocabulary` owns; plain strings in the model and in JSON).
@@ -446,7 +446,7 @@ class CaseIds(_In):
 
 class MembersIn(_In):
     user_ids: list[Id] = Field(max_length=MAX_IDS)
-    role: Literal["reader", "evaluator"]
+    role: Literal[MEMBER_ROLES]  # type: ignore[valid-type]
 
 
 class EligibilityIn(_In):

@@ -16,13 +16,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cxrpilot.vocabulary import DESIGNS, RADPEER_SCORES
+from cxrpilot.vocabulary import DESIGNS, MEMBER_ROLES, RADPEER_SCORES
 
 from ._models import Base, _in, utcnow
 
 STUDY_STATUSES = ("setup", "reading", "evaluation", "closed")
 ELIGIBILITY = ("pending", "eligible", "excluded")
-MEMBER_ROLES = ("reader", "evaluator")
 SEED_PURPOSES = ("randomise", "evaluation")
 #: What a protocol deviation records (revision 0006).
 DEVIATION_KINDS = (

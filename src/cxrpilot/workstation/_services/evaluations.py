@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cxrpilot.vocabulary import RADPEER_SCORES, Arm, Role
+from cxrpilot.vocabulary import RADPEER_SCORES, Arm, MemberRole, Role
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
 from .._models import Case, Read, Report, User, utcnow
@@ -103,7 +103,7 @@ def start_evaluation(
     evaluators = sorted(
         db.scalars(
             select(StudyMember.user_id).where(
-                StudyMember.study_id == study.id, StudyMember.role == "evaluator"
+                StudyMember.study_id == study.id, StudyMember.role == MemberRole.EVALUATOR
             )
         )
     )

@@ -13,12 +13,11 @@ from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cxrpilot.vocabulary import ARMS, DESIGNS, Design, Role
+from cxrpilot.vocabulary import ARMS, DESIGNS, MEMBER_ROLES, Design, MemberRole, Role
 
 from .._errors import Conflict, InvalidInput, NotFound
 from .._models import Case, Read, User, utcnow
 from .._study_models import (
-    MEMBER_ROLES,
     EvaluationTask,
     ProtocolDeviation,
     Study,
@@ -150,12 +149,12 @@ def add_cases(db: Session, actor: Actor, study_id: int, case_ids: list[int]) -> 
 
 def add_members(db: Session, actor: Actor, study_id: int, user_ids: list[int], role: str) -> int:
     actor.require(*STAFF)
-    study = _setup_study(db, actor, study_id) if role == "reader" else _locked_study(db, study_id)
+    study = _setup_study(db, actor, study_id) if role == MemberRole.READER else _locked_study(db, study_id)
     if role not in MEMBER_ROLES:
         raise InvalidInput(
             f"member role {role!r} is not known; expected one of {', '.join(MEMBER_ROLES)}"
         )
-    needed = Role.RADIOLOGIST if role == "reader" else Role.EVALUATOR
+    needed = MemberRole(role).user_role
     users = {u.id: u for u in db.scalars(select(User).where(User.id.in_(user_ids)))}
     for uid in user_ids:
         if uid not in users:
@@ -286,7 +285,7 @@ def randomise(db: Session, actor: Actor, study_id: int, *, seed: int | None = No
     readers = list(
         db.scalars(
             select(StudyMember.user_id).where(
-                StudyMember.study_id == study.id, StudyMember.role == "reader"
+                StudyMember.study_id == study.id, StudyMember.role == MemberRole.READER
             )
         )
     )
@@ -419,8 +418,8 @@ def list_studies(db: Session, actor: Actor) -> list[dict[str, Any]]:
             "study": s,
             "cases": sum(cases.get(s.id, {}).values()),
             "cases_by_eligibility": cases.get(s.id, {}),
-            "readers": members.get(s.id, {}).get("reader", 0),
-            "evaluators": members.get(s.id, {}).get("evaluator", 0),
+            "readers": members.get(s.id, {}).get(MemberRole.READER, 0),
+            "evaluators": members.get(s.id, {}).get(MemberRole.EVALUATOR, 0),
             "reads": sum(reads.get(s.id, {}).values()),
             "reads_signed": reads.get(s.id, {}).get("signed", 0),
             "evaluations": sum(tasks.get(s.id, {}).values()),
