@@ -97,3 +97,20 @@ def test_load_for_exam_raises_other_refusals(data, message):
     with pytest.raises(UnsupportedImageError, match=message) as info:
         load_for_exam(data())
     assert not isinstance(info.value, NonFrontalViewError)
+
+
+def test_issuer_of_patient_id_is_read_and_keyed():
+    ident = imaging.study_identity(rg1(PatientID="123", IssuerOfPatientID="HOSP-A"))
+    assert (ident.patient_id, ident.issuer_of_patient_id) == ("123", "HOSP-A")
+    assert "HOSP-A" not in repr(ident) and imaging.study_identity(rg1()).issuer_of_patient_id \
+        in (None, pydicom.dcmread(get_testdata_file("RG1_UNCR.dcm")).get("IssuerOfPatientID"))
+    secret = b"s" * 32
+    a, b = (imaging.patient_key("123", secret, issuer) for issuer in ("HOSP-A", "HOSP-B"))
+    assert a != b and a == imaging.patient_key("123", secret, " HOSP-A ")
+    # no issuer (or an empty one): the key of the ID alone, as before issuers were keyed
+    alone = imaging.patient_key("123", secret)
+    assert alone == imaging.patient_key("123", secret, "") == imaging.patient_key("123", secret, None)
+    assert alone not in (a, b)
+    # the issuer and ID cannot be shifted into each other
+    assert imaging.patient_key("A-123", secret, "HOSP") != imaging.patient_key("123", secret, "HOSP-A")
+    assert imaging.patient_key("", secret, "HOSP-A") is None

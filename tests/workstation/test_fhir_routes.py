@@ -262,3 +262,41 @@ def test_metadata_declares_exactly_what_works(world, small_dx):
         assert getattr(admin, method)(path).status_code == 405, method
     assert admin.get(f"/fhir/DiagnosticReport/{rid}/_history").status_code in (404, 405)
     assert admin.get("/fhir/Patient/x").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["application/fhir+xml", "application/xml", "text/html",
+     "application/fhir+xml, application/fhir+json;q=0", "application/fhir+json;q=0.0"],
+)
+def test_an_accept_without_json_is_a_406_operation_outcome_in_json(world, small_dx, accept):
+    """An Accept header that allows no JSON FHIR type is refused, on every /fhir route, with
+    an OperationOutcome in JSON (the one format served); ``_format`` overrides Accept."""
+    reader_id, reader = world.user("radiologist")
+    s = signed(world, reader, reader_id, dicom_exam(small_dx, 30))
+    url = f"/fhir/DiagnosticReport/report-{s['read_id']}"
+    for path in (url, url + "/_history/1", "/fhir/DiagnosticReport", "/fhir/metadata"):
+        r = get_fhir(world.admin, path, 406, headers={"Accept": accept})
+        body = r.json()
+        assert body["resourceType"] == "OperationOutcome", path
+        assert body["issue"][0]["code"] == "not-supported"
+        assert "Accept" in body["issue"][0]["diagnostics"] and accept not in r.text
+    # _format=json overrides an XML Accept (FHIR's rule)
+    r = get_fhir(world.admin, url, headers={"Accept": accept}, params={"_format": "json"})
+    assert r.json()["id"] == f"report-{s['read_id']}"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["*/*", "application/json", "application/fhir+json", "application/fhir+json; fhirVersion=4.0",
+     "application/fhir+xml;q=0.9, application/json;q=0.5", "application/*", "",
+     "text/html, */*;q=0.1"],
+)
+def test_an_accept_that_allows_json_is_answered(world, small_dx, accept):
+    reader_id, reader = world.user("radiologist")
+    s = signed(world, reader, reader_id, dicom_exam(small_dx, 31))
+    url = f"/fhir/DiagnosticReport/report-{s['read_id']}"
+    dr = fhir.parse_report(get_fhir(world.admin, url, headers={"Accept": accept}).content)
+    assert dr.id == f"report-{s['read_id']}"
+    assert get_fhir(world.admin, "/fhir/metadata", headers={"Accept": accept}).json()[
+        "resourceType"] == "CapabilityStatement"

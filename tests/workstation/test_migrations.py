@@ -27,6 +27,9 @@ TABLES = {
     "study_cases",
     "evaluation_tasks",
     "evaluation_ratings",
+    "api_tokens",
+    "outbox",
+    "pull_refusals",
 }
 
 

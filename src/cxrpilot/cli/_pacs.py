@@ -72,6 +72,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "http://pacs:8042/dicom-web"
     )
     pull.add_argument("--since", default=None, help="study date YYYY-MM-DD (default: all)")
+    pull.add_argument(
+        "--retry-refused", action="store_true", help="retrieve again the instances earlier "
+        "pulls were refused (they are remembered in the database and skipped otherwise)"
+    )
     pull.add_argument("--dev", action="store_true", help="development mode")
     _common(pull)
     pull.set_defaults(handler=run_pull)
@@ -130,7 +134,7 @@ def run_pull(args: argparse.Namespace) -> int:
     app = create_app(settings)
     state = app.state.ws
     try:
-        report = state.inbound.pull(since=args.since).to_dict()
+        report = state.inbound.pull(since=args.since, retry_refused=args.retry_refused).to_dict()
     finally:
         state.engine.dispose()
     lines = [
@@ -138,6 +142,9 @@ def run_pull(args: argparse.Namespace) -> int:
         + (f" since {report['since']}" if report["since"] else "")
         + f", {report['stored']} images stored, {report['known']} already there, "
         f"{len(report['refused'])} refused; cases {report['cases'] or 'none'}"
+        + (f"; {report['skipped']} refused before, not retrieved again (--retry-refused)"
+           if report["skipped"] else "")
+        + (f"; {report['forgotten']} earlier refusals forgotten" if report["forgotten"] else "")
     ]
     lines += [f"  refused {r['sop']}: {r['reason']}" for r in report["refused"]]
     _emit(args, report, "\n".join(lines))

@@ -1,5 +1,5 @@
 """Which exam a DICOM file belongs to: its study, series and instance UIDs, accession
-number, study date and Patient ID, read from the *original* header (de-identification
+number, study date, Patient ID and Issuer of Patient ID, read from the *original* header (de-identification
 drops all but the UIDs).
 
 The Patient ID is returned so that the caller can turn it into a pseudonymous key at once
@@ -37,6 +37,9 @@ class StudyIdentity:
         Modality (0008,0060).
     patient_id : str or None
         Patient ID (0010,0020) as sent: PHI. Hash it (:func:`patient_key`) and drop it.
+    issuer_of_patient_id : str or None
+        Issuer of Patient ID (0010,0021): the authority (hospital, MPI domain) that assigned
+        ``patient_id``; part of the key, so two hospitals' ID "123" are two patients.
     """
 
     study_uid: str | None
@@ -47,6 +50,7 @@ class StudyIdentity:
     study_date: date | None
     modality: str | None
     patient_id: str | None
+    issuer_of_patient_id: str | None = None
 
     def __repr__(self) -> str:  # never show the Patient ID
         return (
@@ -121,26 +125,39 @@ def study_identity(data: bytes, *, source: str = "<bytes>") -> StudyIdentity:
             study_date=_date(ds),
             modality=(_text(ds, "Modality", 16) or "").upper() or None,
             patient_id=_text(ds, "PatientID"),
+            issuer_of_patient_id=_text(ds, "IssuerOfPatientID"),
         )
 
 
-def patient_key(patient_id: str | None, secret: bytes) -> str | None:
-    """A pseudonymous patient key: HMAC-SHA256 of the Patient ID under ``secret`` (hex).
+def patient_key(patient_id: str | None, secret: bytes, issuer: str | None = None) -> str | None:
+    """A pseudonymous patient key: HMAC-SHA256 of the Issuer of Patient ID and the Patient
+    ID under ``secret`` (hex).
 
-    The same ID gives the same key under the same secret (so a patient's earlier exams are
-    found); without the secret the key cannot be turned back into the ID, nor checked
-    against a guessed one. An empty ID gives None.
+    The same ID from the same issuer gives the same key under the same secret (so a
+    patient's earlier exams are found); the same ID from another issuer (another hospital's
+    "123") gives another key. Without an issuer the HMAC input is the ID alone, as before
+    issuers were keyed, so exams keyed then still link; with one it is ``issuer NUL id``,
+    which no ID alone can equal (IDs are read without NUL). Without the secret the key
+    cannot be turned back into the ID, nor checked against a guessed one. An empty ID gives
+    None (an issuer alone names no patient).
 
     >>> patient_key("12345", b"k" * 32) == patient_key(" 12345 ", b"k" * 32)
+    True
+    >>> patient_key("123", b"k" * 32, "HOSP-A") == patient_key("123", b"k" * 32, "HOSP-B")
+    False
+    >>> patient_key("123", b"k" * 32, " ") == patient_key("123", b"k" * 32)
     True
     >>> patient_key("", b"k" * 32) is None
     True
     """
-    text = (patient_id or "").strip()
+    text = (patient_id or "").strip().replace("\x00", "")
     if not text:
         return None
     if len(secret) < 16:
         from cxrpilot.errors import InvalidInputError
 
         raise InvalidInputError("the patient-key secret is shorter than 16 bytes")
+    authority = (issuer or "").strip().replace("\x00", "")
+    if authority:
+        text = f"{authority}\x00{text}"
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -10,17 +10,20 @@ name cases, AE titles and UID digests, never a patient attribute.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from cxrpilot.errors import CxrpilotError
 
 from ._errors import InvalidInput, Throttled
+from ._interop_models import PullRefusal
 from ._models import Case, Image
 from ._services._common import Actor
 from ._services.cases import key_patient, load_image
@@ -46,6 +49,10 @@ class PullReport:
     stored: int = 0
     known: int = 0
     refused: list[dict[str, str]] = field(default_factory=list)
+    #: Instances not retrieved because an earlier pull was refused them (``pull_refusals``).
+    skipped: int = 0
+    #: Earlier refusals forgotten before this pull (``retry_refused``).
+    forgotten: int = 0
     cases: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,8 +64,16 @@ class PullReport:
             "stored": self.stored,
             "known": self.known,
             "refused": self.refused,
+            "skipped": self.skipped,
+            "forgotten": self.forgotten,
             "cases": sorted(set(self.cases)),
         }
+
+
+def _sop_sha256(sop: str) -> str:
+    """The key of a refused instance: the SHA-256 of its SOP Instance UID (hex; the first
+    12 characters are the :func:`uid_digest` of logs and pull reports)."""
+    return hashlib.sha256(sop.encode()).hexdigest()
 
 
 def _reason(exc: BaseException) -> str:
@@ -75,8 +90,6 @@ class Inbound:
         self.scp: Any = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
-        self._refused: set[str] = set()  # digests of SOP instances a pull was refused
-        self._lock = threading.Lock()
 
     # -- storing ---------------------------------------------------------------------------
     def store(
@@ -154,11 +167,20 @@ class Inbound:
 
     # -- DICOMweb pull ---------------------------------------------------------------------
     def pull(
-        self, url: str | None = None, *, since: date | str | None = None, client: Any = None
+        self,
+        url: str | None = None,
+        *,
+        since: date | str | None = None,
+        client: Any = None,
+        retry_refused: bool = False,
     ) -> PullReport:
         """Query a PACS (QIDO-RS) for CR/DX studies since ``since`` and retrieve (WADO-RS)
         the instances not stored yet. ``url``: the DICOMweb root (default
-        ``settings.pacs_url``)."""
+        ``settings.pacs_url``).
+
+        An instance refused once is kept in ``pull_refusals`` and not retrieved again by any
+        later pull (counted as ``skipped``); ``retry_refused`` forgets every refusal first
+        (after an upgrade that reads more, say)."""
         from cxrpilot.errors import InvalidInputError
         from cxrpilot.interop.dicomweb import DicomWebClient, DicomWebError, parse_since
 
@@ -169,6 +191,8 @@ class Inbound:
             )
         since_date = parse_since(since)
         report = PullReport(url=url, since=since_date.isoformat() if since_date else None)
+        if retry_refused:
+            report.forgotten = self.forget_refusals()
         owned = client is None
         client = client or DicomWebClient(url)
         try:
@@ -183,26 +207,29 @@ class Inbound:
                         self._pull_one(report, data, None)
                     continue
                 known = self._known_sops([sop for _, sop in instances])
+                refused = self._refused_sops([sop for _, sop in instances if sop not in known])
                 for series, sop in instances:
                     report.instances += 1
                     if sop in known:
                         report.known += 1
                         continue
-                    with self._lock:
-                        if uid_digest(sop) in self._refused:
-                            continue
+                    if sop in refused:
+                        report.skipped += 1
+                        continue
                     data = client.retrieve_instance(study.study_uid, series, sop)
                     self._pull_one(report, data, sop)
         finally:
             if owned:
                 client.close()
         log.info(
-            "DICOMweb pull from %s: %d studies, %d stored, %d known, %d refused",
+            "DICOMweb pull from %s: %d studies, %d stored, %d known, %d refused, %d refused "
+            "before",
             url,
             report.studies,
             report.stored,
             report.known,
             len(report.refused),
+            report.skipped,
         )
         return report
 
@@ -214,6 +241,33 @@ class Inbound:
                 db.scalars(select(Image.sop_instance_uid).where(Image.sop_instance_uid.in_(sops)))
             )
 
+    def _refused_sops(self, sops: list[str]) -> set[str]:
+        """Those of ``sops`` that an earlier pull was refused."""
+        digests = {_sop_sha256(sop): sop for sop in sops}
+        if not digests:
+            return set()
+        with self.state.sessions() as db:
+            found = db.scalars(
+                select(PullRefusal.sop_sha256).where(PullRefusal.sop_sha256.in_(list(digests)))
+            )
+            return {digests[d] for d in found}
+
+    def _remember_refusal(self, sop: str, reason: str) -> None:
+        with self.state.sessions() as db:
+            db.add(PullRefusal(sop_sha256=_sop_sha256(sop), reason=reason[:500]))
+            try:
+                db.commit()
+            except IntegrityError:  # another pull refused it at the same time
+                db.rollback()
+
+    def forget_refusals(self) -> int:
+        """Forget every instance a pull was refused (they are retrieved again); how many."""
+        with self.state.sessions() as db:
+            count = db.execute(delete(PullRefusal)).rowcount
+            db.commit()
+        log.info("DICOMweb pull: %d earlier refusals forgotten", count)
+        return count
+
     def _pull_one(self, report: PullReport, data: bytes, sop: str | None) -> None:
         try:
             case, created = self.store(data, source="dicomweb")
@@ -221,11 +275,9 @@ class Inbound:
             return  # the next pull takes it
         except InvalidInput as exc:
             cause = exc.__cause__ if isinstance(exc.__cause__, CxrpilotError) else exc
-            digest = uid_digest(sop)
             if sop:
-                with self._lock:
-                    self._refused.add(digest)
-            report.refused.append({"sop": digest, "reason": _reason(cause)})
+                self._remember_refusal(sop, _reason(cause))
+            report.refused.append({"sop": uid_digest(sop), "reason": _reason(cause)})
             return
         report.cases.append(case.id)
         report.stored += int(created)

@@ -1,6 +1,7 @@
 """ORM models of the hospital interfaces: API tokens of machine clients and the outbox of
-documents to deliver (DICOM SR to the PACS, FHIR to a FHIR server). Created by revision
-0005, like the tables of :mod:`._models` by theirs.
+documents to deliver (DICOM SR to the PACS, FHIR to a FHIR server), created by revision
+0005; and the SOP instances a DICOMweb pull was refused, created by revision 0008 (like the
+tables of :mod:`._models` by theirs).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ._models import Base, _in, utcnow
 
-__all__ = ["OUTBOX_KINDS", "OUTBOX_STATUSES", "ApiToken", "OutboxItem"]
+__all__ = ["OUTBOX_KINDS", "OUTBOX_STATUSES", "ApiToken", "OutboxItem", "PullRefusal"]
 
 #: ``report_sr`` / ``ai_sr`` go to the PACS, ``fhir_report`` to the FHIR server.
 OUTBOX_KINDS = ("report_sr", "ai_sr", "fhir_report")
@@ -84,3 +85,17 @@ class OutboxItem(Base):
     ack: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class PullRefusal(Base):
+    """A SOP instance that a DICOMweb pull retrieved and was refused (a CT slice in a CR/DX
+    study, the dog DX, a malformed file): later pulls, of this process or another, after a
+    restart too, do not retrieve it again. Kept by the SHA-256 of its SOP Instance UID (the
+    UID of an image not taken is not stored). ``cxrpilot pacs pull --retry-refused`` (or
+    ``{"retry_refused": true}``) forgets them, e.g. after an upgrade that reads more."""
+
+    __tablename__ = "pull_refusals"
+
+    sop_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    refused_at: Mapped[datetime] = mapped_column(default=utcnow)

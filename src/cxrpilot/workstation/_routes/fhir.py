@@ -6,7 +6,8 @@ Bundle). By login session or API token with ``read:results``. ``GET /fhir/metada
 CapabilityStatement, built from this module's tables (:data:`INTERACTIONS`,
 :data:`SEARCH_PARAMETERS`), open to anyone (as FHIR clients expect). Errors of these routes
 are OperationOutcomes (also a refused login or scope, and a malformed path, through
-:class:`FhirRoute`); a ``_format`` other than JSON is a 406.
+:class:`FhirRoute`); a ``_format`` other than JSON, or without ``_format`` an ``Accept``
+header that allows no JSON FHIR type (e.g. ``application/fhir+xml``), is a 406.
 """
 
 from __future__ import annotations
@@ -99,12 +100,52 @@ def outcome(status: int, message: str) -> Response:
     return Response(json.dumps(body), status_code=status, media_type=FHIR_JSON)
 
 
+#: Media ranges of an ``Accept`` header that JSON FHIR answers (``application/json+fhir``:
+#: the DSTU2 name some clients still send).
+_JSON_RANGES = frozenset(
+    {FHIR_JSON, "application/json", "application/json+fhir", "application/*", "*/*"}
+)
+
+
+def accepts_json(accept: str) -> bool:
+    """Whether an ``Accept`` header allows a JSON FHIR answer: one of its media ranges is in
+    :data:`_JSON_RANGES` with a quality above 0 (parameters other than ``q`` are ignored).
+
+    >>> accepts_json("application/fhir+xml"), accepts_json("application/xml, */*;q=0.1")
+    (False, True)
+    >>> accepts_json("application/fhir+json;q=0, application/fhir+xml")
+    False
+    """
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        if media.lower() in _JSON_RANGES and quality > 0:
+            return True
+    return False
+
+
 def _format_refused(request: Request) -> Response | None:
-    """A 406 OperationOutcome when ``_format`` asks for other than JSON."""
+    """A 406 OperationOutcome when ``_format``, or without it the ``Accept`` header, allows
+    no JSON (``_format`` overrides ``Accept``, as FHIR says; no or an empty ``Accept`` is
+    JSON)."""
     asked = request.query_params.get("_format")
-    if asked is None or asked.split(";")[0].strip() in FORMATS + ("application/json",):
+    if asked is not None:
+        if asked.split(";")[0].strip() in FORMATS + ("application/json",):
+            return None
+        return outcome(406, f"_format: not served; use {' or '.join(FORMATS)} (JSON only)")
+    accept = request.headers.get("accept", "").strip()
+    if not accept or accepts_json(accept):
         return None
-    return outcome(406, f"_format: not served; use {' or '.join(FORMATS)} (JSON only)")
+    return outcome(
+        406, f"Accept: no JSON type allowed; this server answers {FHIR_JSON} only (JSON only)"
+    )
 
 
 def _answer(request: Request, build: Callable[[], Any]) -> Response:

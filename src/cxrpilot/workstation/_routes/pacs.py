@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from cxrpilot.vocabulary import Role
@@ -43,6 +43,8 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 class PullIn(_In):
     #: Studies dated this day or later (None: every CR/DX study of the PACS).
     since: IsoDate | None = None
+    #: Retrieve again the instances earlier pulls were refused (they are skipped otherwise).
+    retry_refused: Annotated[bool, Field(strict=True)] = False
 
 
 @router.post("/pull")
@@ -57,7 +59,9 @@ async def pull(body: PullIn, actor: IngestActor, state: State) -> dict:
     from cxrpilot.interop.dicomweb import DicomWebError
 
     try:
-        report = await run_in_threadpool(state.inbound.pull, since=body.since)
+        report = await run_in_threadpool(
+            state.inbound.pull, since=body.since, retry_refused=body.retry_refused
+        )
     except DicomWebError as exc:
         raise PacsUnavailable(str(exc)) from exc
     out = report.to_dict()
@@ -71,6 +75,8 @@ async def pull(body: PullIn, actor: IngestActor, state: State) -> dict:
             since=out["since"],
             stored=out["stored"],
             refused=len(out["refused"]),
+            skipped=out["skipped"],
+            forgotten=out["forgotten"],
         )
         db.commit()
     return out

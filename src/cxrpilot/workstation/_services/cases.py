@@ -146,12 +146,14 @@ def import_bytes(
 
 
 def key_patient(loaded: Loaded, secret: bytes | None) -> str | None:
-    """The pseudonymous patient key of a loaded image (None without an ID or a secret)."""
+    """The pseudonymous patient key of a loaded image (None without an ID or a secret):
+    keyed by Issuer of Patient ID too when the image names one."""
     if loaded.identity is None or not secret:
         return None
     from cxrpilot.imaging import patient_key
 
-    return patient_key(loaded.identity.patient_id, secret)
+    ident = loaded.identity
+    return patient_key(ident.patient_id, secret, ident.issuer_of_patient_id)
 
 
 def import_folder(
