@@ -33,7 +33,9 @@ def test_every_page_comes_from_the_base_template_without_inline_code(world):
         assert '<link rel="stylesheet" href="/static/app.css">' in html
         srcs = re.findall(r'<script src="/static/([\w.]+)" defer></script>', html)
         assert srcs == ["api.js", *scripts], (path, srcs)
-        assert len(re.findall(r"<script", html)) == len(srcs), f"{path}: an inline script"
+        # besides the files, one data block (JSON, which the browser does not run: the constants)
+        assert html.count('<script type="application/json" id="cxr-constants">') == 1, path
+        assert len(re.findall(r"<script", html)) == len(srcs) + 1, f"{path}: an inline script"
         assert " style=" not in html and "<style" not in html, f"{path}: inline style (CSP)"
         assert re.search(r" on[a-z]+=", html) is None, f"{path}: inline event handler"
         assert "not for clinical use" in html

@@ -49,7 +49,7 @@ def login(body: LoginIn, request: Request, response: Response, state: State, db:
         secure=secure,
         path="/",
     )
-    from .pages import HOME
+    from .._page_constants import HOME
 
     redirect = HOME.get(user.role, "/") if body.next is None else safe_next_path(body.next)
     return SessionOut(user=UserOut.model_validate(user), csrf_token=csrf, redirect=redirect)

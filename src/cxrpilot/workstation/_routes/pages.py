@@ -2,7 +2,8 @@
 
 Pages for staff (admin, studies) check the session on the server: not logged in -> the login
 page; another role -> 403 with a short page. The other pages are shells whose data come from
-the API, which checks access itself.
+the API, which checks access itself. Every page carries the value sets its scripts use as
+one JSON document (:mod:`.._page_constants`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from cxrpilot.vocabulary import Role
-
 from .._errors import Forbidden, NotAuthenticated
+from .._page_constants import HOME, page_constants
 from .._schemas import PathId
 from .._services import auth as auth_service
 from .._services._common import Actor
@@ -25,12 +25,8 @@ from ..deps import SESSION_COOKIE, Db, State
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
-HOME = {
-    Role.RADIOLOGIST: "/worklist",
-    Role.EVALUATOR: "/evaluations",
-    Role.ADMIN: "/admin",
-    Role.COORDINATOR: "/studies",
-}
+#: Every page carries these as JSON (base.html's ``#cxr-constants``; read by static/api.js).
+TEMPLATES.env.globals["cxr_constants"] = page_constants()
 
 router = APIRouter(include_in_schema=False)
 

@@ -27,7 +27,7 @@ SECTIONS = ("indication", "technique", "comparison", "findings", "impression")
 MACRO_KEYS = ("F3", "F4", "F6", "F7", "F8", "F9")
 PHRASE_STATUSES = ("present", "uncertain", "absent")
 
-Section = Literal["indication", "technique", "comparison", "findings", "impression"]
+Section = Literal[SECTIONS]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):

@@ -32,7 +32,7 @@ function importSection(user) {
     accept: ".dcm,.dicom,.png,.jpg,.jpeg,application/dicom,image/*" });
   const indication = el("textarea", { id: "import-indication", rows: 2, maxlength: 2000, placeholder: "e.g. Cough and fever." });
   const reference = el("textarea", { id: "import-reference", rows: 3, maxlength: 20000, placeholder: "FINDINGS: … IMPRESSION: … (for evaluation)" });
-  const priority = el("select", { id: "import-priority" }, ...["routine", "urgent", "stat"].map(p => el("option", { value: p, text: p === "stat" ? "STAT" : p })));
+  const priority = el("select", { id: "import-priority" }, ...CXR.priorities.map(p => el("option", { value: p, text: p === "stat" ? "STAT" : p })));
   const results = el("div", { id: "import-results", "data-testid": "import-results" }, ...importRows());
   const progress = el("div", { class: "savestate", role: "status", "data-testid": "import-progress" });
   const go = el("button", { class: "primary", "data-testid": "import", onclick: async () => {
@@ -83,7 +83,8 @@ async function load(user) {
   const readers = users.filter(u => u.role === "radiologist" && u.active);
   const caseSel = el("select", {}, ...cases.map(c => el("option", { value: c.case.id, text: c.case.label })));
   const readerSel = el("select", {}, ...readers.map(u => el("option", { value: u.id, text: u.username })));
-  const armSel = el("select", {}, el("option", { value: "ai_assisted", text: "AI-assisted" }), el("option", { value: "scp", text: "Standard" }));
+  const armSel = el("select", {}, ...labelled(CXR.arms, { ai_assisted: "AI-assisted", scp: "Standard" })
+    .map(([value, text]) => el("option", { value, text })));
   root.append(section("Assign a case (outside studies)", el("p", {}, caseSel, " to ", readerSel, " ", armSel, " ",
     el("button", { onclick: async () => {
       try { await api("POST", "/api/reads", { case_id: +caseSel.value, reader_id: +readerSel.value, arm: armSel.value }); msg.textContent = "Assigned."; }
@@ -92,7 +93,7 @@ async function load(user) {
 
   if (user.role === "admin") {
     const name = el("input", { placeholder: "user name" }), pw = el("input", { type: "password", placeholder: "password (10+ characters)" });
-    const role = el("select", {}, ...["radiologist", "evaluator", "coordinator", "admin"].map(r => el("option", { value: r, text: r })));
+    const role = el("select", {}, ...CXR.roles.map(r => el("option", { value: r, text: r, selected: r === "radiologist" })));
     root.append(section("Users", el("p", {}, name, " ", pw, " ", role, " ", el("button", { onclick: async () => {
       try { await api("POST", "/api/users", { username: name.value, password: pw.value, role: role.value }); load(user); }
       catch (e) { msg.textContent = e.message; }

@@ -1,9 +1,18 @@
 // cxrpilot workstation: the fetch wrapper every page uses (session cookie + CSRF header).
 "use strict";
 
+// The value sets the server owns (arms, roles, statuses, RADPEER scores, report sections, the CSRF
+// cookie and header, each role's home page...), from the page's JSON (workstation/_page_constants.py).
+// The scripts keep only their wording for these values.
+const CXR = Object.freeze(JSON.parse(document.getElementById("cxr-constants").textContent));
+
+// [value, label] pairs in the server's order (a value without a label shows as itself).
+function labelled(values, labels) { return values.map(v => [v, labels[v] || v]); }
+
 function csrfToken() {
-  const m = document.cookie.match(/(?:^|;\s*)cxrpilot_csrf=([^;]+)/);
-  return m ? decodeURIComponent(m[1]) : "";
+  const name = CXR.csrf_cookie + "=";
+  const c = document.cookie.split(/;\s*/).find(p => p.startsWith(name));
+  return c ? decodeURIComponent(c.slice(name.length)) : "";
 }
 
 class ApiError extends Error {
@@ -16,7 +25,7 @@ class ApiError extends Error {
 
 async function api(method, url, body, opts = {}) {
   const headers = {};
-  if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
+  if (method !== "GET") headers[CXR.csrf_header] = csrfToken();
   let payload;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) {
@@ -65,12 +74,12 @@ function isTyping(ev) {
 }
 
 // Each role's start page, and the pages in its header navigation.
-const HOME = { radiologist: "/worklist", evaluator: "/evaluations", admin: "/admin", coordinator: "/studies" };
+const HOME = CXR.home;
 const NAV = {
   radiologist: [["Worklist", "/worklist"]],
   evaluator: [["Evaluations", "/evaluations"]],
   coordinator: [["Studies", "/studies"], ["Cases & users", "/admin"]],
-  admin: [["Studies", "/studies"], ["Cases & users", "/admin"]],
+  admin: [["Studies", "/studies"], ["Cases & users", "/admin"], ["Interfaces", "/interfaces"]],
 };
 
 // The page header: navigation, who is logged in, log out. Returns the current user.

@@ -5,7 +5,7 @@
 // browser's editing commands, so Ctrl+Z undoes it, and fires "input" (autosave).
 "use strict";
 
-const SECTION_NAMES = ["indication", "technique", "comparison", "findings", "impression"];
+const SECTION_NAMES = CXR.report_sections;  // the server's report sections, in order
 const SECTION_ROWS = { indication: 1, technique: 1, comparison: 1, findings: 7, impression: 4 };
 
 class ReportEditor {

@@ -1,8 +1,8 @@
 // One blinded evaluation form: Likert 1-5 and RADPEER per report, preference for a pair.
 "use strict";
 const taskId = +location.pathname.split("/").filter(Boolean).pop();
-const RADPEER = [["1", "1 — concur"], ["2a", "2a — minor, unlikely significant"], ["2b", "2b — minor, likely significant"],
-                 ["3a", "3a — major, unlikely significant"], ["3b", "3b — major, likely significant"]];
+const RADPEER = labelled(CXR.radpeer_scores, { 1: "1 — concur", "2a": "2a — minor, unlikely significant",
+  "2b": "2b — minor, likely significant", "3a": "3a — major, unlikely significant", "3b": "3b — major, likely significant" });
 
 function radios(name, options, value, disabled, cls = "") {
   return el("fieldset", { class: cls }, ...options.map(([v, label]) => el("label", {},

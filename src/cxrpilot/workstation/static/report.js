@@ -3,8 +3,7 @@
 // the button) gives paper or a PDF; the print stylesheet drops the page chrome.
 "use strict";
 const reportReadId = +location.pathname.split("/").filter(Boolean).slice(-2)[0];
-const HEADINGS = [["indication", "INDICATION"], ["technique", "TECHNIQUE"], ["comparison", "COMPARISON"],
-  ["findings", "FINDINGS"], ["impression", "IMPRESSION"]];
+const HEADINGS = CXR.report_sections.map(s => [s, s.toUpperCase()]);
 
 function renderSheet(d) {
   const signed = d.reports.filter(r => r.signed_at);

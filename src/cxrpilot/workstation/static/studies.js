@@ -2,11 +2,12 @@
 // Every rule (designs, washout, criteria keys) is checked by the API; this page only collects.
 "use strict";
 
-const DESIGNS = [
-  ["per_case", "Per case, 1:1", "each case is randomised to one arm; every reader reads every case"],
-  ["per_reader", "Per reader, 1:1", "each reader is randomised to one arm for all cases (needs 2+ readers)"],
-  ["crossover", "Crossover with washout", "every reader reads every case in both arms, a balanced half aided first; the second period opens after the washout"],
-];
+const DESIGN_WORDS = {
+  per_case: ["Per case, 1:1", "each case is randomised to one arm; every reader reads every case"],
+  per_reader: ["Per reader, 1:1", "each reader is randomised to one arm for all cases (needs 2+ readers)"],
+  crossover: ["Crossover with washout", "every reader reads every case in both arms, a balanced half aided first; the second period opens after the washout"],
+};
+const DESIGNS = CXR.designs.map(d => [d, ...(DESIGN_WORDS[d] || [d, ""])]);
 const DESIGN_LABEL = Object.fromEntries(DESIGNS.map(([k, label]) => [k, label]));
 
 // A criterion key from its question ("Frontal (PA/AP) view?" -> "frontal_pa_ap_view"), unique in `taken`.

@@ -4,8 +4,8 @@
 "use strict";
 
 const studyId = +location.pathname.split("/").filter(Boolean).pop();
-const ARMS = [["ai_assisted", "AI-assisted"], ["scp", "Standard practice"]];
-const READ_STATUSES = [["new", "Not started"], ["in_progress", "In progress"], ["signed", "Signed"]];
+const ARMS = labelled(CXR.arms, { ai_assisted: "AI-assisted", scp: "Standard practice" });
+const READ_STATUSES = labelled(CXR.read_statuses, { new: "Not started", in_progress: "In progress", signed: "Signed" });
 const DESIGN_TEXT = {
   per_case: "Per case, 1:1 — each case randomised to one arm; every reader reads every case",
   per_reader: "Per reader, 1:1 — each reader randomised to one arm for all cases",
@@ -130,7 +130,7 @@ function casePicker(cases, reload) {
 // --- readers and evaluators ---------------------------------------------------------------
 function memberPicker(role, users, members, reload) {
   const present = new Set(members.filter(m => m.role === role).map(m => m.user_id));
-  const want = role === "reader" ? "radiologist" : "evaluator";
+  const want = CXR.member_roles[role];  // the user role a study member of this kind must have
   const candidates = users.filter(u => u.role === want && u.active && !present.has(u.id));
   const line = statusLine();
   const list = el("div", { class: "pill-list", "data-testid": `${role}-picker` }, ...candidates.map(u => el("label", { class: "pill" },
@@ -224,7 +224,7 @@ async function load() {
   if (s.status === "setup") {
     main.append(
       card("1", "Cases", casesTable(s, cases, load), el("h4", { text: "Add imported cases" }), casePicker(cases, load)),
-      card("2", "Readers and evaluators", memberPicker("reader", users, members, load), memberPicker("evaluator", users, members, load)),
+      card("2", "Readers and evaluators", ...Object.keys(CXR.member_roles).map(r => memberPicker(r, users, members, load))),
       card("3", "Randomise",
         el("p", { "data-testid": "randomise-summary", text: `${eligible} eligible case(s), ${pending} without a checklist, ${readers} reader(s). ` +
           "Randomisation creates every reader's reads from the eligible cases; cases and readers are fixed afterwards." }),

@@ -5,8 +5,10 @@
 // assignment time (again: reverse). The choices last for the browser tab (sessionStorage).
 "use strict";
 const ARM = { ai_assisted: "AI-assisted", scp: "Standard" };
-const PRIO_RANK = { stat: 0, urgent: 1, routine: 2 };
+// CXR.priorities runs from the least urgent (routine) to the most (stat): the most urgent ranks first.
+const PRIO_RANK = Object.fromEntries(CXR.priorities.map((p, i) => [p, CXR.priorities.length - 1 - i]));
 const PRIO_LABEL = { stat: "STAT", urgent: "Urgent", routine: "Routine" };
+const READ_STATUS_LABEL = { new: "New", in_progress: "In progress", signed: "Signed" };
 const STORE = "cxrpilot-worklist";
 const W = Object.assign({ items: [], rows: [], selected: null, status: "open", study: "", arm: "", from: "", to: "", q: "",
   sort: "priority", desc: false }, JSON.parse(sessionStorage.getItem(STORE) || "{}"), { items: [], rows: [] });
@@ -103,10 +105,11 @@ function controls() {
   search = el("input", { type: "search", placeholder: "Search case, accession, indication (/)", "aria-label": "Search", value: W.q,
     "data-testid": "worklist-search", oninput: () => { W.q = search.value; render(); } });
   statusSel = el("select", { "aria-label": "Status", "data-testid": "filter-status", onchange: () => { W.status = statusSel.value; render(); } },
-    opt("open", "To read (new, in progress)"), opt("new", "New"), opt("in_progress", "In progress"), opt("signed", "Signed"), opt("all", "All, signed too"));
+    opt("open", "To read (new, in progress)"), ...labelled(CXR.read_statuses, READ_STATUS_LABEL).map(([v, t]) => opt(v, t)),
+    opt("all", "All, signed too"));
   studySel = el("select", { "aria-label": "Study", "data-testid": "filter-study", onchange: () => { W.study = studySel.value; render(); } }, opt("", "All studies"));
   armSel = el("select", { "aria-label": "Arm", "data-testid": "filter-arm", onchange: () => { W.arm = armSel.value; render(); } },
-    opt("", "Both arms"), opt("ai_assisted", "AI-assisted"), opt("scp", "Standard"));
+    opt("", "Both arms"), ...labelled(CXR.arms, ARM).map(([v, t]) => opt(v, t)));
   fromBox = el("input", { type: "date", "aria-label": "Assigned from", value: W.from, onchange: () => { W.from = fromBox.value; render(); } });
   toBox = el("input", { type: "date", "aria-label": "Assigned until", value: W.to, onchange: () => { W.to = toBox.value; render(); } });
   statusSel.value = W.status; armSel.value = W.arm;
