@@ -28,19 +28,6 @@ SRC = ROOT / "src"
 #: importer -> the private names it imports. This list only shrinks: a fixed entry makes the
 #: test fail until it is removed here, and a new private import fails at once.
 KNOWN: dict[str, set[str]] = {
-    # The CLI's workstation commands do database plumbing through the workstation's private
-    # modules; they go once the workstation exports an admin API (issue 17 item 3:
-    # ``cxrpilot.workstation.admin``: create users, migrate, API tokens).
-    "cxrpilot.cli._serve": {
-        "cxrpilot.workstation._db",
-        "cxrpilot.workstation._models.User",
-        "cxrpilot.workstation._security.password_hasher",
-        "cxrpilot.workstation._services.auth",
-    },
-    "cxrpilot.cli._tokens": {
-        "cxrpilot.workstation._db",
-        "cxrpilot.workstation._services.tokens",
-    },
     # White-box benchmarks and scripts: they measure or rebuild an internal (the expert
     # model's training table and image cache, the Janus decoder variants, the labeler's
     # rule tables).

@@ -6,7 +6,6 @@ import argparse
 import getpass
 import json
 import os
-import secrets
 import sys
 
 from cxrpilot.errors import CxrpilotError
@@ -67,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cu.add_argument("--display-name", default="")
     _common(cu)
     cu.set_defaults(handler=run_create_user)
+    sr = sub.add_parser("set-role", help="change a user's role (the last active admin keeps theirs)")
+    sr.add_argument("username")
+    sr.add_argument("--role", choices=ROLES, required=True)
+    _common(sr)
+    sr.set_defaults(handler=run_set_role)
     mg = sub.add_parser("migrate", help="upgrade (or downgrade) the database schema")
     mg.add_argument("--revision", default="head", help="target revision (default: head)")
     mg.add_argument("--downgrade", action="store_true", help="downgrade to --revision (e.g. base)")
@@ -108,40 +112,6 @@ def _emit(args: argparse.Namespace, obj: dict, text: str) -> None:
     print(json.dumps(obj) if args.json else text)
 
 
-def _ensure_user(
-    settings, username: str, role: str, password: str | None, display_name: str = ""
-) -> tuple[bool, str | None]:
-    """Create ``username`` unless it exists. Returns (created, generated password or None)."""
-    from sqlalchemy import select
-
-    from cxrpilot.workstation import _db
-    from cxrpilot.workstation._models import User
-    from cxrpilot.workstation._security import password_hasher
-    from cxrpilot.workstation._services import auth
-
-    engine = _db.make_engine(settings.resolved_database_url)
-    try:
-        _db.upgrade(engine)
-        with _db.make_sessionmaker(engine)() as db:
-            if db.scalar(select(User).where(User.username == username)) is not None:
-                return False, None
-            generated = None
-            if password is None:
-                generated = password = secrets.token_urlsafe(12)
-            auth.create_user(
-                db,
-                None,
-                username=username,
-                password=password,
-                role=role,
-                display_name=display_name,
-                hasher=password_hasher(settings.password_time_cost, settings.password_memory_kib),
-            )
-            return True, generated
-    finally:
-        engine.dispose()
-
-
 def run_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -169,7 +139,9 @@ def run_serve(args: argparse.Namespace) -> int:
                 getpass.getpass(f"password for admin {args.init_admin!r} (empty: generate one): ")
                 or None
             )
-        created, generated = _ensure_user(settings, args.init_admin, Role.ADMIN.value, password)
+        from cxrpilot.workstation import admin
+
+        created, generated = admin.ensure_user(settings, args.init_admin, Role.ADMIN.value, password)
         if created:
             msg = f"created admin {args.init_admin!r}"
             if generated:
@@ -229,6 +201,8 @@ def _server_class(uvicorn):
 
 
 def run_create_user(args: argparse.Namespace) -> int:
+    from cxrpilot.workstation import admin
+
     settings = _settings(args)
     password = os.environ.get("CXRPILOT_NEW_PASSWORD")
     if password is None:
@@ -237,7 +211,7 @@ def run_create_user(args: argparse.Namespace) -> int:
                 "no password: set CXRPILOT_NEW_PASSWORD or run in a terminal to be prompted"
             )
         password = getpass.getpass(f"password for {args.username!r}: ")
-    created, _ = _ensure_user(settings, args.username, args.role, password, args.display_name)
+    created, _ = admin.ensure_user(settings, args.username, args.role, password, args.display_name)
     if not created:
         raise CxrpilotError(
             f"user {args.username!r} exists already; change it in the web app (admin)"
@@ -250,15 +224,17 @@ def run_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_migrate(args: argparse.Namespace) -> int:
-    from cxrpilot.workstation import _db
+def run_set_role(args: argparse.Namespace) -> int:
+    from cxrpilot.workstation import admin
 
-    settings = _settings(args)
-    engine = _db.make_engine(settings.resolved_database_url)
-    try:
-        (_db.downgrade if args.downgrade else _db.upgrade)(engine, args.revision)
-        rev = _db.current_revision(engine)
-    finally:
-        engine.dispose()
+    user = admin.set_role(_settings(args), args.username, args.role)
+    _emit(args, user, f"{user['username']!r} is now a {user['role']}")
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from cxrpilot.workstation import admin
+
+    rev = admin.migrate(_settings(args), args.revision, downgrade=args.downgrade)
     _emit(args, {"revision": rev}, f"database schema at revision {rev}")
     return 0

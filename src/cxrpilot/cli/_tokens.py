@@ -38,55 +38,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.set_defaults(handler=run_revoke)
 
 
-def _session(args):
-    from cxrpilot.workstation import _db
+def _admin_settings(args):
+    from cxrpilot.workstation import admin
 
     from ._serve import _settings
 
-    settings = _settings(args)
-    engine = _db.make_engine(settings.resolved_database_url)
-    _db.upgrade(engine)
-    return engine, _db.make_sessionmaker(engine)()
-
-
-def _row(t) -> dict:
-    return {
-        "id": t.id,
-        "name": t.name,
-        "prefix": t.prefix,
-        "scopes": list(t.scopes),
-        "user_id": t.user_id,
-        "created_at": t.created_at.isoformat(),
-        "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-        "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
-        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-        "use_count": t.use_count,
-    }
-
-
-def _run(args, work):
-    # A refusal of the service (a WorkstationError) is a CxrpilotError: main() prints it.
-    engine, db = _session(args)
-    try:
-        return work(db)
-    finally:
-        db.close()
-        engine.dispose()
+    # A refusal (a WorkstationError) is a CxrpilotError: main() prints it as one line.
+    return admin, _settings(args)
 
 
 def run_create(args: argparse.Namespace) -> int:
     import json
 
-    from cxrpilot.workstation._services import tokens
-
-    def work(db):
-        row, token = tokens.create_token(
-            db, None, name=args.name, scopes=args.scope, username=args.user,
-            expires_days=args.expires_days,
-        )
-        return {**_row(row), "token": token}
-
-    out = _run(args, work)
+    admin, settings = _admin_settings(args)
+    info, token = admin.create_token(
+        settings, args.name, args.scope, user=args.user, expires_days=args.expires_days
+    )
+    out = {**info, "token": token}
     if args.json:
         print(json.dumps(out))
     else:
@@ -98,9 +66,8 @@ def run_create(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     import json
 
-    from cxrpilot.workstation._services import tokens
-
-    rows = _run(args, lambda db: [_row(t) for t in tokens.list_tokens(db, None)])
+    admin, settings = _admin_settings(args)
+    rows = admin.list_tokens(settings)
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -112,8 +79,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    from cxrpilot.workstation._services import tokens
-
-    row = _run(args, lambda db: tokens.revoke_token(db, None, args.id))
-    print(f"token {row.id} ({row.name}) revoked")
+    admin, settings = _admin_settings(args)
+    row = admin.revoke_token(settings, args.id)
+    print(f"token {row['id']} ({row['name']}) revoked")
     return 0

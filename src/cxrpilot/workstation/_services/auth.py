@@ -91,7 +91,7 @@ def _keeps_an_admin(db: Session, user: User, role: str | None, active: bool | No
 
 def update_user(
     db: Session,
-    actor: Actor,
+    actor: Actor | None,
     user_id: int,
     *,
     role: str | None = None,
@@ -100,9 +100,11 @@ def update_user(
     display_name: str | None = None,
     hasher: PasswordHasher | None = None,
 ) -> User:
-    """Change a user (admins). Deactivating or resetting the password ends their sessions;
-    the last active admin cannot be demoted or deactivated (by themselves or anyone)."""
-    actor.require(Role.ADMIN)
+    """Change a user (admins; ``actor`` None: the server's command line). Deactivating or
+    resetting the password ends their sessions; the last active admin cannot be demoted or
+    deactivated (by themselves or anyone)."""
+    if actor is not None:
+        actor.require(Role.ADMIN)
     user = db.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
@@ -133,7 +135,7 @@ def update_user(
         user.password_hash = new_hash
         changed["password"] = "reset"
         db.execute(update(LoginSession).where(LoginSession.user_id == user.id).values(revoked=True))
-    audit(db, actor, "user.update", "user", user.id, **changed)
+    audit(db, actor or Actor(None), "user.update", "user", user.id, **changed)
     db.commit()
     return user
 
