@@ -13,10 +13,24 @@ keeps state: the workstation's outbox does.
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from dataclasses import dataclass
 
 from cxrpilot.errors import CxrpilotError
+
+#: The ``user:password@`` of a URL (``http://bridge:s3cret@pacs/...``).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of each URL in it left out: what errors (kept
+    in the outbox as ``last_error``), logs and pages say of a receiver.
+
+    >>> without_credentials("FHIR PUT https://ris:pw@fhir.example/r4/DiagnosticReport/x")
+    'FHIR PUT https://fhir.example/r4/DiagnosticReport/x'
+    """
+    return _USERINFO.sub(r"\1", text)
 
 __all__ = [
     "Ack",
@@ -130,13 +144,16 @@ def c_store(
 
 
 def _http_error(what: str, exc: Exception) -> DeliveryError:
-    return DeliveryError(f"{what}: {type(exc).__name__}: {exc}"[:500], retry=True)
+    return DeliveryError(
+        without_credentials(f"{what}: {type(exc).__name__}: {exc}")[:500], retry=True
+    )
 
 
 def _status_error(what: str, response) -> DeliveryError:
     code = response.status_code
     return DeliveryError(
-        f"{what}: HTTP {code} {response.text[:300]!r}", retry=http_status_retry(code)
+        without_credentials(f"{what}: HTTP {code} {response.text[:300]!r}"),
+        retry=http_status_retry(code),
     )
 
 
@@ -180,7 +197,7 @@ def stow_rs(
         + data
         + f"\r\n--{boundary}--\r\n".encode()
     )
-    what = f"STOW-RS to {url}"
+    what = f"STOW-RS to {without_credentials(url)}"
     root = url.rstrip("/")
     try:
         response = httpx.post(
@@ -269,7 +286,7 @@ def fhir_put(
     import httpx
 
     url = f"{base_url.rstrip('/')}/{resource_type}/{resource_id}"
-    what = f"FHIR PUT {url}"
+    what = f"FHIR PUT {without_credentials(url)}"
     try:
         response = httpx.put(
             url,

@@ -63,3 +63,6 @@ class OutboxOut(BaseModel):
     ack: str | None
     created_at: datetime
     sent_at: datetime | None
+    #: Where it goes under this server's settings (``C-STORE AE@host:port``, ``STOW-RS url``,
+    #: ``FHIR PUT url``; never credentials).
+    destination: str = ""

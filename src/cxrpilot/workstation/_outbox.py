@@ -26,15 +26,40 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cxrpilot.interop.deliver import without_credentials
+
 from ._interop_models import OutboxItem
 from ._models import utcnow
 from ._settings import Settings
 
-__all__ = ["OutboxSender", "backoff_s"]
+__all__ = ["OutboxSender", "backoff_s", "destination"]
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
 MAX_ERROR = 1000
+
+
+def destination(settings: Settings, kind: str) -> str:
+    """Where an item of ``kind`` goes under ``settings``, as :meth:`OutboxSender.deliver`
+    chooses (C-STORE before STOW-RS), for people: no credentials.
+
+    >>> destination(Settings(pacs_store_host="pacs", pacs_store_ae_title="ORTHANC"), "ai_sr")
+    'C-STORE ORTHANC@pacs:104'
+    >>> destination(Settings(fhir_url="https://u:pw@fhir.example/r4"), "fhir_report")
+    'FHIR PUT https://fhir.example/r4'
+    >>> destination(Settings(), "report_sr")
+    'no PACS configured'
+    """
+    s = settings
+    if kind in ("report_sr", "ai_sr"):
+        if s.pacs_store_host:
+            return f"C-STORE {s.pacs_store_ae_title}@{s.pacs_store_host}:{s.pacs_store_port}"
+        if s.pacs_stow_url:
+            return f"STOW-RS {without_credentials(s.pacs_stow_url)}"
+        return "no PACS configured"
+    if kind == "fhir_report":
+        return f"FHIR PUT {without_credentials(s.fhir_url)}" if s.fhir_url else "no FHIR server configured"
+    return f"unknown kind {kind}"
 
 
 def backoff_s(attempts: int, *, base_s: float, max_s: float, rng: random.Random | None = None) -> float:

@@ -1,4 +1,5 @@
-"""/api/outbox: what the workstation sends out (SR to the PACS, FHIR), for admins."""
+"""/api/outbox: what the workstation sends out (SR to the PACS, FHIR), for admins; each item
+with its destination under this server's settings."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from .._interop_models import OUTBOX_STATUSES
 from .._interop_schemas import OutboxOut
+from .._outbox import destination
 from .._services import outbound as service
 from ..deps import CurrentActor, Db, State
 
@@ -17,11 +19,18 @@ router = APIRouter(prefix="/api/outbox", tags=["outbox"])
 @router.get("", response_model=list[OutboxOut])
 def list_items(
     actor: CurrentActor,
+    state: State,
     db: Db,
     status: Literal[OUTBOX_STATUSES] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list:
-    return service.list_outbox(db, actor, status=status, limit=limit)
+    return [_out(item, state) for item in service.list_outbox(db, actor, status=status, limit=limit)]
+
+
+def _out(item, state) -> OutboxOut:
+    return OutboxOut.model_validate(item).model_copy(
+        update={"destination": destination(state.settings, item.kind)}
+    )
 
 
 @router.post("/{item_id}/retry", response_model=OutboxOut)
@@ -32,4 +41,4 @@ def retry(
     sender = state.extra.get("outbox")
     if sender is not None:
         sender.notify()
-    return item
+    return _out(item, state)

@@ -15,6 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from cxrpilot.vocabulary import Role
+
 from .._errors import Forbidden, NotAuthenticated
 from .._page_constants import HOME, page_constants
 from .._schemas import PathId
@@ -47,8 +49,11 @@ def _page(request: Request, title: str, *scripts: str) -> HTMLResponse:
     return _render(request, "base.html", title, *scripts)
 
 
-def _staff_page(request: Request, state: State, db: Db, title: str, *scripts: str) -> Response:
-    """A page for admins and coordinators only (checked here, not only by its API calls)."""
+def _staff_page(
+    request: Request, state: State, db: Db, title: str, *scripts: str, roles=STAFF
+) -> Response:
+    """A page for admins and coordinators only, or ``roles`` (checked here, not only by its
+    API calls)."""
     try:
         user = auth_service.resolve_session(
             db, state.settings, state.secret, request.cookies.get(SESSION_COOKIE)
@@ -56,7 +61,7 @@ def _staff_page(request: Request, state: State, db: Db, title: str, *scripts: st
     except NotAuthenticated:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     try:
-        Actor(user).require(*STAFF)
+        Actor(user).require(*roles)
     except Forbidden as exc:
         return _render(
             request,
@@ -123,6 +128,12 @@ def evaluation_page(request: Request, task_id: PathId) -> HTMLResponse:
 @router.get("/admin")
 def admin_page(request: Request, state: State, db: Db) -> Response:
     return _staff_page(request, state, db, "Administration", "admin.js")
+
+
+@router.get("/interfaces")
+def interop_page(request: Request, state: State, db: Db) -> Response:
+    """The interfaces, for admins: the outbox (SRs and FHIR sent out; retry) and API tokens."""
+    return _staff_page(request, state, db, "Interfaces", "interop.js", roles=(Role.ADMIN,))
 
 
 @router.get("/studies")
