@@ -117,6 +117,18 @@ def database_url(request, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_url(request, tmp_path) -> str:
+    """An empty database (no schema; for the migration tests, parametrized ``indirect``):
+    ``"sqlite"``, an SQLite file, or ``"postgres"``, a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'm.sqlite'}"
+    server = request.getfixturevalue("postgres_server")
+    url, name = _fresh_postgres_db(server)
+    request.addfinalizer(lambda: _drop_postgres_db(server, name))
+    return url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'ws.sqlite'}"
 

@@ -257,3 +257,15 @@ def browser_login(page, url: str, username: str, password: str = PASSWORD) -> No
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("button[type=submit]")
+
+
+def each_row(rows, check) -> None:
+    """``check(*row)`` for every row; fails once, listing every row that failed and how
+    (a table of bad inputs is checked whole, not up to its first failure)."""
+    failures = []
+    for row in rows:
+        try:
+            check(*row)
+        except Exception as exc:  # noqa: BLE001 - every failing row is reported
+            failures.append(f"{row!r:.160}: {type(exc).__name__}: {exc}"[:600])
+    assert not failures, "\n".join(failures)

@@ -24,19 +24,6 @@ ROWS = (
 )
 
 
-@pytest.fixture
-def empty_url(request, tmp_path):
-    """An empty database (as in test_migrations): an SQLite file or a PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'm.sqlite'}"
-    from .conftest import _drop_postgres_db, _fresh_postgres_db
-
-    server = request.getfixturevalue("postgres_server")
-    url, name = _fresh_postgres_db(server)
-    request.addfinalizer(lambda: _drop_postgres_db(server, name))
-    return url
-
-
 @pytest.mark.parametrize("empty_url", ["sqlite", "postgres"], indirect=True)
 def test_0003_sections_default_empty_and_are_read_only_once_signed(empty_url):
     engine = _db.make_engine(empty_url)

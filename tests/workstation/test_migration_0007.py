@@ -14,19 +14,6 @@ THROTTLE_QUERY = (
 )
 
 
-@pytest.fixture
-def empty_url(request, tmp_path):
-    """An empty database (as in test_migrations): an SQLite file or a PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'm.sqlite'}"
-    from .conftest import _drop_postgres_db, _fresh_postgres_db
-
-    server = request.getfixturevalue("postgres_server")
-    url, name = _fresh_postgres_db(server)
-    request.addfinalizer(lambda: _drop_postgres_db(server, name))
-    return url
-
-
 def _plan(conn, dialect: str) -> str:
     if dialect == "sqlite":
         rows = conn.execute(text("EXPLAIN QUERY PLAN " + THROTTLE_QUERY)).all()

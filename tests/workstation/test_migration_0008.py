@@ -7,8 +7,6 @@ from sqlalchemy import inspect, text
 
 from cxrpilot.workstation import _db
 
-from .test_migration_0007 import empty_url  # noqa: F401
-
 
 @pytest.mark.parametrize("empty_url", ["sqlite", "postgres"], indirect=True)
 def test_0008_adds_pull_refusals_and_keeps_rows(empty_url):

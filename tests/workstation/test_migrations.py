@@ -33,18 +33,6 @@ TABLES = {
 }
 
 
-@pytest.fixture
-def empty_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'm.sqlite'}"
-    from .conftest import _drop_postgres_db, _fresh_postgres_db
-
-    server = request.getfixturevalue("postgres_server")
-    url, name = _fresh_postgres_db(server)
-    request.addfinalizer(lambda: _drop_postgres_db(server, name))
-    return url
-
-
 @pytest.mark.parametrize("empty_url", ["sqlite", "postgres"], indirect=True)
 def test_upgrade_downgrade_round_trip(empty_url):
     engine = _db.make_engine(empty_url)

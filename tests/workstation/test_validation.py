@@ -14,7 +14,7 @@ import pytest
 from cxrpilot.workstation._schemas import INT32_MAX, INT64_MAX, MAX_CLIENT_MS
 from cxrpilot.workstation._validation import json_body_error
 
-from .helpers import PASSWORD, png_bytes
+from .helpers import PASSWORD, each_row, png_bytes
 
 # ---------------------------------------------------------------------------------------
 # The JSON gate: what Python's json accepts but JSON (RFC 8259) and the databases do not.
@@ -108,16 +108,6 @@ def _api_routes(app):
             stack.extend(route.routes)
 
 
-def _each(rows, check):
-    failures = []
-    for row in rows:
-        try:
-            check(*row)
-        except Exception as exc:  # noqa: BLE001 - every failing row is reported
-            failures.append(f"{row!r:.160}: {type(exc).__name__}: {exc}"[:600])
-    assert not failures, "\n".join(failures)
-
-
 def test_non_json_bodies_are_422_on_every_route_never_500(world):
     def check(method, path, raw, message):
         r = getattr(world.admin, method)(
@@ -126,7 +116,7 @@ def test_non_json_bodies_are_422_on_every_route_never_500(world):
         assert r.status_code == 422, f"{r.status_code} {r.text[:200]}"
         assert message in r.json()["detail"], r.json()["detail"]
 
-    _each([(m, p, raw, msg) for m, p in JSON_ROUTES for raw, msg in NON_JSON], check)
+    each_row([(m, p, raw, msg) for m, p in JSON_ROUTES for raw, msg in NON_JSON], check)
 
 
 def test_a_body_without_content_type_is_checked_too(world):
@@ -255,7 +245,7 @@ def test_every_bad_field_is_422_naming_it(world):
         assert r.status_code == 422, f"{r.status_code} {r.text[:300]}"
         assert field in r.json()["detail"], r.json()["detail"]
 
-    _each(BAD_FIELDS, check)
+    each_row(BAD_FIELDS, check)
 
 
 def test_every_bad_query_is_422_naming_it(world):
@@ -264,7 +254,7 @@ def test_every_bad_query_is_422_naming_it(world):
         assert r.status_code == 422, f"{r.status_code} {r.text[:300]}"
         assert field in r.json()["detail"], r.json()["detail"]
 
-    _each(BAD_QUERIES, check)
+    each_row(BAD_QUERIES, check)
 
 
 def test_every_path_id_out_of_range_is_422_naming_it(world):
@@ -292,7 +282,7 @@ def test_every_path_id_out_of_range_is_422_naming_it(world):
         assert f"path.{name}" in detail, detail
 
     assert len(rows) > 40
-    _each(rows, check)
+    each_row(rows, check)
 
 
 @pytest.mark.parametrize(

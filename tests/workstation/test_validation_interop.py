@@ -13,7 +13,7 @@ import pytest
 
 from cxrpilot.workstation._schemas import INT32_MAX
 
-from .helpers import png_bytes
+from .helpers import each_row, png_bytes
 
 TOKEN = {"name": "PACS bridge", "scopes": ["ingest"]}
 #: A marker that must never come back in an answer (it would be the client's input echoed).
@@ -84,16 +84,6 @@ BAD_PATHS = [
 ]
 
 
-def _each(rows, check):
-    failures = []
-    for row in rows:
-        try:
-            check(*row)
-        except Exception as exc:  # noqa: BLE001 - every failing row is reported
-            failures.append(f"{row!r:.160}: {type(exc).__name__}: {exc}"[:600])
-    assert not failures, "\n".join(failures)
-
-
 def _refused(r, field):
     assert r.status_code == 422, f"{r.status_code} {r.text[:300]}"
     assert field in r.json()["detail"], r.json()["detail"]
@@ -101,15 +91,15 @@ def _refused(r, field):
 
 
 def test_every_bad_field_is_422_naming_it_without_echo(world):
-    _each(BAD_FIELDS, lambda m, p, body, field: _refused(getattr(world.admin, m)(p, json=body), field))
+    each_row(BAD_FIELDS, lambda m, p, body, field: _refused(getattr(world.admin, m)(p, json=body), field))
 
 
 def test_every_bad_query_is_422_naming_it_without_echo(world):
-    _each(BAD_QUERIES, lambda m, p, field: _refused(getattr(world.admin, m)(p), field))
+    each_row(BAD_QUERIES, lambda m, p, field: _refused(getattr(world.admin, m)(p), field))
 
 
 def test_every_bad_path_id_is_422_naming_it(world):
-    _each(
+    each_row(
         BAD_PATHS,
         lambda m, p, field: _refused(getattr(world.admin, m)(p, json={"priority": "urgent"}), field),
     )
@@ -210,7 +200,7 @@ def test_bad_fhir_search_parameters_are_400_outcomes_without_echo(world):
         assert name in body["issue"][0]["diagnostics"], body
         assert ECHO not in r.text, r.text[:300]
 
-    _each(BAD_FHIR_QUERIES, check)
+    each_row(BAD_FHIR_QUERIES, check)
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,15 @@ _FORMAT_CHOICES = ("auto", *FORMATS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    from ._groups import add_group
+
+    sub = add_group(
+        subparsers,
         "data",
-        help="Inspect datasets (counts, views, labels, duplicates).",
-        description="Work with chest X-ray datasets read into cxrpilot's Study records.",
+        "Inspect datasets (counts, views, labels, duplicates).",
+        "Work with chest X-ray datasets read into cxrpilot's Study records.",
+        metavar="SUBCOMMAND",
     )
-    sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     inspect = sub.add_parser(
         "inspect",
         help="Count studies, patients, images, views and label prevalence; optionally find duplicates.",
@@ -46,7 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--jobs", type=int, default=1, help="processes for hashing images (default 1)"
     )
     inspect.set_defaults(handler=run_inspect)
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
 
 def _format_text(summary: dict) -> str:

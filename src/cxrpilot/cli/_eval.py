@@ -13,13 +13,13 @@ from cxrpilot.cli._inputs import ENCODING_FIX, check_encoding
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "eval", help="Evaluate generated reports, finding scores or a reader study.",
-        description="Evaluate generated reports (BLEU, METEOR, ROUGE-L, CIDEr-D, clinical efficacy), "
+    from ._groups import add_group
+
+    sub = add_group(
+        subparsers, "eval", "Evaluate generated reports, finding scores or a reader study.",
+        "Evaluate generated reports (BLEU, METEOR, ROUGE-L, CIDEr-D, clinical efficacy), "
         "finding scores (AUC with CIs, operating points, calibration) or a reader-study export.",
     )
-    sub = parser.add_subparsers(dest="eval_command", metavar="COMMAND")
-    parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
 
     p = sub.add_parser(
         "reports", help="Report metrics of generated reports against references.",

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from cxrpilot.cli._groups import add_group
 from cxrpilot.cli._serve import _common, _emit, _settings
 
 
@@ -37,6 +38,33 @@ def dicom_overrides(args: argparse.Namespace) -> dict:
     }
 
 
+def add_server_options(p: argparse.ArgumentParser, *, quantize: bool = False) -> None:
+    """The DICOM options, --worker-threads, --model (and --quantize), --dev: what ``serve`` and
+    ``scp`` (the two commands that run the draft worker) share."""
+    from cxrpilot.vocabulary import QUANTIZATIONS
+
+    add_dicom_options(p)
+    p.add_argument("--worker-threads", type=int, default=None, help="background draft threads")
+    p.add_argument("--model", default=None, help="draft model spec ('expert', 'janus:PATH'...)")
+    if quantize:
+        p.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
+                       help="with a Janus draft model on the CPU: decode with 8- or 4-bit weights")
+    p.add_argument(
+        "--dev", action="store_true", help="development mode (placeholder secrets allowed)"
+    )
+
+
+def server_overrides(args: argparse.Namespace) -> dict:
+    """The settings :func:`add_server_options` gives (None: not given, the environment's)."""
+    return {
+        **dicom_overrides(args),
+        "worker_threads": args.worker_threads,
+        "draft_model": args.model,
+        "draft_quantize": getattr(args, "quantize", None),
+        "environment": "development" if args.dev else None,
+    }
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     s = subparsers.add_parser(
         "scp",
@@ -45,20 +73,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "database: CR/DX chest radiographs become cases in their exam and are drafted; others "
         "are refused with a DICOM failure status and a reason. See docs/integration.md.",
     )
-    add_dicom_options(s)
-    s.add_argument("--worker-threads", type=int, default=None, help="background draft threads")
-    s.add_argument("--model", default=None, help="draft model spec ('expert', 'janus:PATH'...)")
-    s.add_argument("--dev", action="store_true", help="development mode")
+    add_server_options(s)
     _common(s)
     s.set_defaults(handler=run_scp)
 
-    p = subparsers.add_parser(
-        "pacs",
-        help="Pull CR/DX studies from a PACS (DICOMweb QIDO-RS / WADO-RS).",
-        description="Work with a PACS over DICOMweb.",
+    sub = add_group(
+        subparsers, "pacs", "Pull CR/DX studies from a PACS (DICOMweb QIDO-RS / WADO-RS).",
+        "Work with a PACS over DICOMweb.",
     )
-    sub = p.add_subparsers(dest="pacs_command", metavar="COMMAND")
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
     pull = sub.add_parser(
         "pull",
         help="query the PACS for CR/DX studies and retrieve the new ones",
@@ -87,13 +109,7 @@ def run_scp(args: argparse.Namespace) -> int:
 
     from cxrpilot.workstation import create_app
 
-    overrides = {
-        **dicom_overrides(args),
-        "worker_threads": args.worker_threads,
-        "draft_model": args.model,
-        "environment": "development" if args.dev else None,
-    }
-    settings = _settings(args, **overrides)
+    settings = _settings(args, **server_overrides(args))
     if settings.dicom_port is None:
         from cxrpilot.errors import CxrpilotError
 

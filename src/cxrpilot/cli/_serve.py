@@ -9,7 +9,7 @@ import os
 import sys
 
 from cxrpilot.errors import CxrpilotError
-from cxrpilot.vocabulary import QUANTIZATIONS, ROLES, Role
+from cxrpilot.vocabulary import ROLES, Role
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,16 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="create this admin user first if it does not exist (password from "
         "$CXRPILOT_ADMIN_PASSWORD, a prompt, or generated and printed once)",
     )
-    p.add_argument("--worker-threads", type=int, default=None, help="background draft threads")
-    from cxrpilot.cli._pacs import add_dicom_options
+    from cxrpilot.cli._pacs import add_server_options
 
-    add_dicom_options(p)
-    p.add_argument("--model", default=None, help="draft model spec ('expert', 'janus:PATH'...)")
-    p.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
-                   help="with a Janus draft model on the CPU: decode with 8- or 4-bit weights")
-    p.add_argument(
-        "--dev", action="store_true", help="development mode (placeholder secrets allowed)"
-    )
+    add_server_options(p, quantize=True)
     p.add_argument(
         "--proxy-headers",
         action="store_true",
@@ -48,13 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     p.set_defaults(handler=run_serve)
 
-    a = subparsers.add_parser(
-        "admin",
-        help="Workstation administration: users and database schema.",
-        description="Workstation administration from the server's shell.",
+    from ._groups import add_group
+
+    sub = add_group(
+        subparsers, "admin", "Workstation administration: users, roles and database schema.",
+        "Workstation administration from the server's shell.",
     )
-    sub = a.add_subparsers(dest="admin_command", metavar="COMMAND")
-    a.set_defaults(handler=lambda args: (a.print_help(), 2)[1])
     cu = sub.add_parser(
         "create-user",
         help="create a user",
@@ -117,21 +109,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from cxrpilot.cli._pacs import server_overrides
     from cxrpilot.workstation import create_app
 
-    overrides = {}
-    if args.worker_threads is not None:
-        overrides["worker_threads"] = args.worker_threads
-    if args.model is not None:
-        overrides["draft_model"] = args.model
-    if args.quantize is not None:
-        overrides["draft_quantize"] = args.quantize
-    if args.dev:
-        overrides["environment"] = "development"
-    from cxrpilot.cli._pacs import dicom_overrides
-
-    overrides.update(dicom_overrides(args))
-    settings = _settings(args, **overrides)
+    settings = _settings(args, **server_overrides(args))
     if args.init_admin:
         password = os.environ.get("CXRPILOT_ADMIN_PASSWORD")
         if password is None and sys.stdin.isatty():

@@ -8,17 +8,14 @@ from cxrpilot.vocabulary import TOKEN_SCOPES as SCOPES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from ._groups import add_group
     from ._serve import _common
 
-    p = subparsers.add_parser(
-        "tokens",
-        help="API tokens of machine clients: create, list, revoke.",
-        description="API tokens for machine clients (a PACS bridge, a RIS): each acts as a user "
-        "account, only on the routes of its scopes. The token is printed once and stored only "
-        "as its SHA-256.",
+    sub = add_group(
+        subparsers, "tokens", "API tokens of machine clients: create, list, revoke.",
+        "API tokens for machine clients (a PACS bridge, a RIS): each acts as a user account, only "
+        "on the routes of its scopes. The token is printed once and stored only as its SHA-256.",
     )
-    sub = p.add_subparsers(dest="tokens_command", metavar="COMMAND")
-    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
     c = sub.add_parser("create", help="create a token (printed once)")
     c.add_argument("name", help="what the token is for, e.g. 'PACS bridge'")
     c.add_argument("--user", required=True, help="the account the token acts as")

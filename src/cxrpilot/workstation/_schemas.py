@@ -137,7 +137,16 @@ class PasswordChange(_In):
     new_password: Text(MAX_PASSWORD)
 
 
-class ReaderCaseOut(_Out):
+class ExamFacts(BaseModel):
+    """The facts of a case's exam that its reader sees (None where unknown or not given)."""
+
+    patient_age_years: float | None = None
+    patient_sex: str | None = None
+    view_position: str | None = None
+    accession: str | None = None
+
+
+class ReaderCaseOut(_Out, ExamFacts):
     """A case as its reader gets it (``GET /api/reads/{id}``): never the reference report,
     which is the evaluators' ground truth and would tell the reader the answer."""
 
@@ -147,11 +156,6 @@ class ReaderCaseOut(_Out):
     source: str
     created_at: datetime
     priority: str = "routine"
-    # the exam's facts (``GET /api/reads/{id}``; None where unknown or not given)
-    patient_age_years: float | None = None
-    patient_sex: str | None = None
-    view_position: str | None = None
-    accession: str | None = None
 
 
 class CaseOut(ReaderCaseOut):
@@ -182,7 +186,9 @@ class ExamImageOut(BaseModel):
     url: str
 
 
-class PriorOut(BaseModel):
+class _ExamIds(BaseModel):
+    """An exam's identifiers, as every exam listing gives them."""
+
     id: int
     study_instance_uid: str
     accession_number: str | None
@@ -190,20 +196,16 @@ class PriorOut(BaseModel):
     modality: str | None
     source: str
     case_id: int | None
+
+
+class PriorOut(_ExamIds):
     images: int
 
 
-class ExamOut(BaseModel):
+class ExamOut(_ExamIds):
     """An exam (a DICOM study): identifiers, its images with their view, and the same
     patient's earlier exams (``priors``, newest first)."""
 
-    id: int
-    study_instance_uid: str
-    accession_number: str | None
-    study_date: str | None
-    modality: str | None
-    source: str
-    case_id: int | None
     images: list[ExamImageOut]
     priors: list[PriorOut]
 
@@ -294,7 +296,7 @@ class ReadOut(_Out):
     edit_distance_words: int | None
 
 
-class WorklistItem(BaseModel):
+class WorklistItem(ExamFacts):
     read_id: int
     case_id: int
     case_label: str
@@ -306,10 +308,6 @@ class WorklistItem(BaseModel):
     critical_flags: list[dict[str, Any]]
     priority: str = "routine"
     indication: str = ""
-    patient_age_years: float | None = None
-    patient_sex: str | None = None
-    view_position: str | None = None
-    accession: str | None = None
     study_date: str | None = None
     assigned_at: datetime | None = None
 

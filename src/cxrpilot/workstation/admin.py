@@ -30,6 +30,7 @@ from . import _db
 from ._errors import NotFound
 from ._interop_models import ApiToken
 from ._models import User
+from ._schemas import UserOut
 from ._security import password_hasher
 from ._services import auth, tokens
 from ._settings import Settings
@@ -86,13 +87,8 @@ def head_revision() -> str:
 
 
 def _user(u: User) -> dict[str, Any]:
-    return {
-        "id": u.id,
-        "username": u.username,
-        "role": u.role,
-        "display_name": u.display_name,
-        "active": u.active,
-    }
+    """A user as the users API shows it (never the password hash)."""
+    return UserOut.model_validate(u).model_dump()
 
 
 def _create_user(
