@@ -1,6 +1,7 @@
 """Viewer transfer: bytes on the wire and time to first / full view of a 2k x 2k 16-bit CR.
 
-Usage: python benchmarks/bench_viewer_transfer.py [--repeats 3] [--out benchmarks/results/viewer_transfer.md]
+Usage: python benchmarks/bench_viewer_transfer.py [--repeats 3] [--rates 20 100 1000]
+       [--out benchmarks/results/viewer_transfer.md]
 
 pydicom-data's RG1_UNCR.dcm (1955 x 1841, 15 bits stored) is imported into a real app on
 uvicorn and opened on the read page in Debian's chromium (Playwright), the network throttled
@@ -9,8 +10,11 @@ each time in a fresh browser context (empty cache):
 
 * before: the uncompressed little-endian uint16 pixels (``/pixels``, the read page with
   ``?transfer=raw``), one request;
-* after: the lossless 16-bit PNGs decoded in the browser (``png16.js``), a low-resolution
-  first view (``?resolution=low``) while the full image arrives.
+* PNG, decoded on the page: the lossless 16-bit PNGs decoded in the browser (``png16.js``)
+  on the page's main thread (``?decode=main``), a low-resolution first view
+  (``?resolution=low``) while the full image arrives;
+* PNG, decoded in a worker (the read page's default): the same, decoded in Web Workers
+  (``png16-worker.js``), the main thread left to draw.
 
 "first view" / "full view": milliseconds from the viewer's start (``performance.now()`` when
 it asks for the case) until that image is drawn on the canvas (the canvas's
@@ -38,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 
 RATES = (20, 100, 1000)
+MODES = ("raw", "main", "worker")
 PASSWORD = "correct horse battery"
 
 
@@ -79,15 +84,21 @@ def _load(browser, state, url: str, read_id: int, mode: str, mbit: float) -> dic
     rate = mbit * 1_000_000 / 8
     cdp.send("Network.emulateNetworkConditions",
              {"offline": False, "latency": 2, "downloadThroughput": rate, "uploadThroughput": rate})
-    urls, wire = {}, {}
-    cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
-    cdp.on("Network.loadingFinished", lambda e: wire.__setitem__(e["requestId"], e["encodedDataLength"]))
-    page.goto(f"{url}/read/{read_id}" + ("?transfer=raw" if mode == "raw" else ""))
+    # the context's requests, the workers' included (a page's CDP Network domain does not
+    # report a dedicated worker's fetches; the throttling applies to them all the same)
+    finished = []
+    ctx.on("requestfinished", lambda r: finished.append(r))
+    query = {"raw": "?transfer=raw", "main": "?decode=main", "worker": ""}[mode]
+    page.goto(f"{url}/read/{read_id}{query}")
     page.wait_for_selector("[data-testid=viewer-canvas][data-resolution=full]", timeout=120_000)
     canvas = page.locator("[data-testid=viewer-canvas]")
     out = {"first": int(canvas.get_attribute("data-first-ms")), "full": int(canvas.get_attribute("data-full-ms"))}
+    if mode != "raw":
+        assert canvas.get_attribute("data-decoder") == mode, (mode, canvas.get_attribute("data-decoder"))
     page.wait_for_timeout(200)
-    out["bytes"] = sum(n for rid, n in wire.items() if "/pixels" in urls.get(rid, ""))
+    sizes = [r.sizes() for r in finished if "/pixels" in r.url]
+    out["bytes"] = sum(z["responseBodySize"] + z["responseHeadersSize"] for z in sizes)
+    out["requests"] = len(sizes)
     ctx.close()
     return out
 
@@ -109,6 +120,7 @@ def _decode_ms(browser, state, url: str, read_id: int, png_url: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rates", type=int, nargs="+", default=list(RATES), help="Mbit/s")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "viewer_transfer.md")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -116,6 +128,7 @@ def main() -> None:
 
     from cxrpilot.workstation._services.viewer import _from_dicom
 
+    load_start = os.getloadavg()[0]
     dcm = Path(get_testdata_file("RG1_UNCR.dcm")).read_bytes()
     t = time.perf_counter()
     view = _from_dicom(dcm)
@@ -152,22 +165,29 @@ def main() -> None:
             page.wait_for_url("**/worklist")
             state = ctx.storage_state()
             ctx.close()
-            _load(browser, state, url, read_id, "png", 1000)  # warm the browser process
+            _load(browser, state, url, read_id, "worker", 1000)  # warm the browser process
             decode_ms = _decode_ms(browser, state, url, read_id, info["png_urls"]["full"])
             rows = []
-            for mbit in RATES:
-                for mode in ("raw", "png"):
-                    runs = [_load(browser, state, url, read_id, mode, mbit) for _ in range(args.repeats)]
-                    rows.append((mbit, mode, runs[0]["bytes"], statistics.median(r["first"] for r in runs),
-                                 statistics.median(r["full"] for r in runs)))
-                    print(f"{mbit:5d} Mbit/s {mode:4s}: {runs[0]['bytes'] / 1e6:5.2f} MB, first view "
+            for mbit in args.rates:
+                # the modes interleaved (raw, main, worker, raw, ...), so that a change in the
+                # machine's load falls on all of them alike
+                runs = {mode: [] for mode in MODES}
+                for _ in range(args.repeats):
+                    for mode in MODES:
+                        runs[mode].append(_load(browser, state, url, read_id, mode, mbit))
+                for mode in MODES:
+                    got = runs[mode]
+                    rows.append((mbit, mode, got[0]["bytes"], statistics.median(r["first"] for r in got),
+                                 statistics.median(r["full"] for r in got)))
+                    print(f"{mbit:5d} Mbit/s {mode:6s}: {got[0]['bytes'] / 1e6:5.2f} MB in {got[0]['requests']} requests, first view "
                           f"{rows[-1][3]:6.0f} ms, full view {rows[-1][4]:6.0f} ms", flush=True)
             browser.close()
     finally:
         server.should_exit = True
         shutil.rmtree(tmp, ignore_errors=True)
 
-    head = (f"{machine()}; load {os.getloadavg()[0]:.1f}; RG1_UNCR.dcm {w}x{h}, 15 bits stored; "
+    head = (f"{machine()}; load {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+            f"RG1_UNCR.dcm {w}x{h}, 15 bits stored; "
             f"median of {args.repeats} loads, fresh browser cache each")
     lines = [
         "# Viewer transfer (benchmarks/bench_viewer_transfer.py)", "", head, "",
@@ -179,7 +199,8 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     for mbit, mode, nbytes, first, fullms in rows:
-        what = "raw uint16 (before)" if mode == "raw" else "16-bit PNG, low-res first (after)"
+        what = {"raw": "raw uint16", "main": "16-bit PNG, low-res first, decoded on the page",
+                "worker": "16-bit PNG, low-res first, decoded in a worker"}[mode]
         lines.append(f"| {mbit:,} Mbit/s | {what} | {nbytes / 1e6:.2f} MB | {first:.0f} ms | {fullms:.0f} ms |")
     text = "\n".join(lines) + "\n"
     print(text)

@@ -1,8 +1,9 @@
 """The read page's exam in a real browser (Debian chromium, under the page's real CSP): the
 frontal with its lateral beside it, the patient's priors listed and opened beside the
 current image with the reader's own signed report, linked zoom/pan, per-pane window/level
-and tools, a keyboard-only walk through the layouts; and the worklist's accession and study
-date columns.
+and tools, the three-pane layout (frontal + lateral + prior), the keys overlay (?), a
+keyboard-only walk through the layouts; the worklist's accession and study date columns; and
+a lateral-only exam (no draft, and why) read and signed.
 
 Real exams: patient 13 of covid-chestxray (frontal + lateral on days 4, 7 and 10) in the
 real SIIM CR header (see ``exam_dicom``). The reader signed day 4 in the standard arm and day
@@ -11,6 +12,8 @@ Screenshots of the comparison at 1280x800 and 1920x1080 go to ``$CXRPILOT_SCREEN
 """
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
@@ -25,6 +28,7 @@ pytestmark = [
 
 MAIN = ".panes > .viewer [data-testid=viewer-canvas]"
 SECOND = "[data-testid=second-viewer] [data-testid=viewer-canvas]"
+THIRD = "[data-testid=third-viewer] [data-testid=viewer-canvas]"
 AI_READ_TEXT = ("Patchy opacity written from the AI draft.", "Pneumonia per AI draft.")
 
 
@@ -191,3 +195,153 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     _full(page, SECOND, "409×512")
     page.screenshot(path=str(shots / "read-lateral-1920x1080.png"))
     assert page.evaluate("() => document.querySelectorAll('[data-testid=viewer-canvas]').length") == 2
+
+    # Shift+L: frontal + lateral + prior at once (the prior last opened: day 4), at 1280x800.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.keyboard.press("Shift+L")
+    _full(page, SECOND, "409×512")
+    _full(page, THIRD, "512×396")
+    assert page.get_attribute(".panes", "data-layout") == "three"
+    assert page.get_attribute("[data-testid=layout-three]", "aria-pressed") == "true"
+    assert page.evaluate("() => document.querySelectorAll('[data-testid=viewer-canvas]').length") == 3
+    boxes = [_box(page, s) for s in (MAIN, SECOND, THIRD)]
+    for a, b in itertools.pairwise(boxes):
+        assert a["x"] + a["width"] <= b["x"] + 1  # left to right, not overlapping
+    assert max(b["width"] for b in boxes) < 1.2 * min(b["width"] for b in boxes)
+    assert "lateral (LL)" in page.inner_text("[data-testid=second-viewer] [data-testid=pane-caption]")
+    assert page.inner_text("[data-testid=third-viewer] [data-testid=pane-caption]") == (
+        "Prior · 2020-01-19 · ACC-D04 · frontal (PA)")
+    assert "No acute cardiopulmonary disease." in page.inner_text("[data-testid=third-pane] [data-testid=prior-report]")
+    # The current image is active; the prior is linked with it, the lateral is not.
+    assert "active" in page.get_attribute(".panes > .viewer", "class")
+    assert page.get_attribute("[data-testid=link-toggle]", "aria-pressed") == "true"
+    zooms = [float(_data(page, s, "zoom")) for s in (MAIN, SECOND, THIRD)]
+    page.keyboard.press("+")
+    wait_for(lambda: float(_data(page, THIRD, "zoom")) > 1.2 * zooms[2], timeout=5)
+    assert float(_data(page, MAIN, "zoom")) / zooms[0] == pytest.approx(1.25, rel=1e-3)
+    assert float(_data(page, SECOND, "zoom")) == pytest.approx(zooms[1])  # the lateral: unlinked
+    # x walks the three panes in order; the keys act on the outlined one only.
+    page.keyboard.press("x")
+    assert "active" in page.get_attribute("[data-testid=second-viewer]", "class")
+    page.keyboard.press("i")
+    assert "inverted" in page.inner_text("[data-testid=second-viewer] [data-testid=wl-readout]")
+    assert "inverted" not in page.inner_text("[data-testid=third-viewer] [data-testid=wl-readout]")
+    page.keyboard.press("i")  # back
+    page.keyboard.press("x")
+    assert "active" in page.get_attribute("[data-testid=third-viewer]", "class")
+    page.keyboard.press("x")
+    assert "active" in page.get_attribute(".panes > .viewer", "class")
+    page.keyboard.press("f")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / "read-three-1280x800.png"))
+    # Shift+B: the next older prior (wrapping to day 7) in the third pane; the lateral stays.
+    page.keyboard.press("Shift+B")
+    _full(page, THIRD, "512×405")
+    assert page.get_attribute(".panes", "data-layout") == "three"
+    assert "lateral (LL)" in page.inner_text("[data-testid=second-viewer] [data-testid=pane-caption]")
+    assert "written with the AI draft: not shown" in page.inner_text("[data-testid=third-pane] [data-testid=prior-report]")
+    for text in AI_READ_TEXT:
+        assert text not in page.content(), text
+
+    # ?: the page's keys in one overlay, the pane keys among them; Esc closes it.
+    help_box = page.locator("[data-testid=key-help]")
+    assert help_box.is_hidden()
+    page.keyboard.press("?")
+    assert help_box.is_visible()
+    text = help_box.inner_text()
+    for key, what in (("Shift+L", "frontal + lateral + prior"), ("l", "frontal + lateral"),
+                      ("b", "compare with the newest prior"), ("x", "next pane"), ("z", "link zoom"),
+                      ("Ctrl+Enter", "sign")):
+        assert key in text and what in text, (key, what)
+    page.screenshot(path=str(shots / "read-keys-1280x800.png"))
+    page.keyboard.press("Escape")
+    assert help_box.is_hidden()
+    page.click("[data-testid=key-help-open]")
+    assert help_box.is_visible()
+    page.keyboard.press("?")
+    assert help_box.is_hidden()
+
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / "read-three-1920x1080.png"))
+    # b from three panes: the prior alone beside the current image; Shift+L twice: one view.
+    page.keyboard.press("b")
+    assert page.get_attribute(".panes", "data-layout") == "prior"
+    assert page.locator("[data-testid=third-pane]").is_hidden()
+    _full(page, SECOND, "512×405")
+    page.keyboard.press("Shift+L")
+    _full(page, THIRD, "512×405")
+    page.keyboard.press("Shift+L")
+    assert page.get_attribute(".panes", "data-layout") == "single"
+    assert page.locator("[data-testid=second-pane]").is_hidden()
+    assert page.locator("[data-testid=third-pane]").is_hidden()
+    assert page.evaluate("() => document.querySelectorAll('[data-testid=viewer-canvas]').length") == 1
+
+
+@pytest.fixture
+def checked_site(settings_factory):
+    """As ``site``, with the app's own loader (isolated, chest checks on: a lateral is kept
+    and not drafted)."""
+    from cxrpilot.workstation import create_app
+    from cxrpilot.workstation._services import auth
+
+    from .helpers import LiveServer, small_drafter
+
+    app = create_app(settings_factory(), draft_producer=small_drafter)
+    with app.state.ws.sessions() as db:
+        auth.create_user(db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher)
+    server = LiveServer(app)
+    admin = server.client()
+    admin.login("admin")
+    yield server, admin
+    server.stop()
+
+
+def test_lateral_only_case_says_why_there_is_no_draft_and_is_read_and_signed(
+    browser, checked_site, shots, shared_data
+):
+    """An exam with only its lateral: kept and shown, not drafted; an AI-assisted read of it
+    says why there is no draft, and the reader writes and signs the report."""
+    server, admin = checked_site
+    _, lateral = exam_files(shared_data, 4, patient="MRN-LATERAL-ONLY")
+    case_id = admin.ok("post", "/api/cases", files={"file": ("l.dcm", lateral, "application/dicom")})["case"]["id"]
+    case = admin.ok("get", f"/api/cases/{case_id}")
+    assert case["draft_status"] == "none" and case["draft_error"].startswith("lateral view")
+    rad = admin.ok(
+        "post", "/api/users", 201, json={"username": "rad0", "password": PASSWORD, "role": "radiologist"}
+    )["id"]
+    read_id = admin.ok("post", "/api/reads", 201, json={"case_id": case_id, "reader_id": rad, "arm": "ai_assisted"})["id"]
+    page = browser(strict_csp=True, viewport={"width": 1280, "height": 800})
+    browser_login(page, server.url, "rad0")
+    page.wait_for_url("**/worklist")
+    page.goto(f"{server.url}/read/{read_id}")
+    page.wait_for_selector("body[data-editor-ready]", timeout=30000)
+    page.wait_for_selector("body[data-exam-ready]", timeout=30000)
+    _full(page, MAIN, "401×512")  # the lateral itself, in the main pane
+    panel = page.inner_text("[data-testid=draft-panel]")
+    assert "No AI draft: lateral view: the model reads frontal views" in panel
+    assert page.locator("[data-testid=ai-banner]").is_hidden()  # no "AI draft — edit" banner
+    assert page.locator("[data-testid=findings]").count() == 0
+    # No other view and no prior: no layout bar; l, b and Shift+L do nothing.
+    assert page.locator("[data-testid=layout-bar]").count() == 0
+    for key in ("l", "b", "Shift+L"):
+        page.keyboard.press(key)
+    assert page.locator("[data-testid=second-pane]").is_hidden()
+    assert "no earlier exam of this patient" in page.inner_text("[data-testid=priors]")
+    page.screenshot(path=str(shots / "read-lateral-only-1280x800.png"))
+    # Written and signed without a draft.
+    page.click("textarea#findings")
+    page.keyboard.type("Lateral view only. No pleural effusion.")
+    page.click("textarea#impression")
+    page.keyboard.type("No effusion on the lateral view.")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("body[data-signed]", timeout=10000)
+    assert "Signed" in page.inner_text("[data-testid=signed-box]")
+    detail = admin.ok("get", f"/api/cases/{case_id}")
+    assert detail["draft_status"] == "none"
+    reports = server.client()
+    reports.login("rad0")
+    got = reports.ok("get", f"/api/reads/{read_id}")
+    signed = [r for r in got["reports"] if r["signed_at"]]
+    assert signed and signed[-1]["findings_text"] == "Lateral view only. No pleural effusion."
+    assert signed[-1]["impression_text"] == "No effusion on the lateral view."

@@ -79,10 +79,15 @@ def test_viewer_tools(browser, site, shots, rg1_uncr):
     page = browser(strict_csp=True, viewport={"width": 1400, "height": 900})
     browser_login(page, server.url, "rad0")
     page.wait_for_url("**/worklist")
+    csp_errors: list[str] = []
+    page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{server.url}/read/{reads[0]}")
     page.wait_for_selector(f"{CANVAS}[data-resolution=full]", timeout=30000)
+    # The PNGs were decoded in the Web Worker (png16-worker.js), allowed by the page's CSP.
+    assert _data(page, "decoder") == "worker" and not csp_errors, csp_errors
 
-    # The browser's decode of both PNGs (streamed and from memory) is exactly the raw values.
+    # The browser's decode of both PNGs (streamed, from memory, in the worker) is exactly the
+    # raw values.
     same = page.evaluate(
         """async () => {
           const read = location.pathname.split('/').pop();
@@ -91,11 +96,22 @@ def test_viewer_tools(browser, site, shots, rg1_uncr):
           const raw = new Uint16Array(await (await fetch(v.pixels_url)).arrayBuffer());
           const streamed = await decodePngStream(await fetch(v.png_urls.full));
           const held = await decodePng16(await (await fetch(v.png_urls.full)).arrayBuffer());
+          const worker = await decodePngResponse(await fetch(v.png_urls.full));
           const low = await decodePngStream(await fetch(v.png_urls.low));
           const eq = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-          return [eq(streamed.data, raw), eq(held.data, raw), low.width === v.low_width && low.height === v.low_height];
+          return [eq(streamed.data, raw), eq(held.data, raw), eq(worker.data, raw), worker.decodedIn,
+                  low.width === v.low_width && low.height === v.low_height];
         }""")
-    assert same == [True, True, True]
+    assert same == [True, True, True, "worker", True]
+    # A broken PNG is an error from the worker, not a hang.
+    broken = page.evaluate(
+        "() => decodePngResponse(new Response(new Uint8Array([137, 80, 78, 71, 0, 0, 0, 0])))"
+        ".then(() => 'decoded', e => e.message)")
+    assert broken == "not a PNG file"
+    # ?decode=main (the transfer benchmark's "before"): the same image, decoded on the page.
+    page.goto(f"{server.url}/read/{reads[0]}?decode=main")
+    page.wait_for_selector(f"{CANVAS}[data-resolution=full]", timeout=30000)
+    assert _data(page, "decoder") == "main"
 
     # Presets in the image's own units; a drag turns the menu to "Custom".
     options = page.locator("[data-testid=preset] option").all_inner_texts()
@@ -217,6 +233,17 @@ def test_viewer_tools(browser, site, shots, rg1_uncr):
     assert abs(float(label.split()[0]) - 100 / float(_data(page, "zoom"))) <= 2
 
 
+def _worker_pngs(page, case_id: int) -> list[tuple[str, int]]:
+    """The case's PNGs fetched by the page's decoding workers, with their transferSize."""
+    return [
+        (name, size)
+        for worker in page.workers
+        for name, size in worker.evaluate(
+            "() => performance.getEntriesByType('resource').map(e => [e.name, e.transferSize])")
+        if f"/api/cases/{case_id}/pixels.png" in name
+    ]
+
+
 def test_throttled_load_shows_low_then_full_and_prefetches_the_next(browser, site, rg1_uncr):
     server, admin = site
     reads = _setup(admin, [_dicom(rg1_uncr, (0.2, 0.2), "3"), _dicom(rg1_uncr, None, "4")])
@@ -230,11 +257,6 @@ def test_throttled_load_shows_low_then_full_and_prefetches_the_next(browser, sit
         {"offline": False, "latency": 2, "downloadThroughput": 100 * MBIT,
          "uploadThroughput": 100 * MBIT},
     )
-    served: list[tuple[str, bool]] = []
-    cdp.on(
-        "Network.responseReceived",
-        lambda e: served.append((e["response"]["url"], bool(e["response"].get("fromDiskCache")))),
-    )
     page.goto(f"{server.url}/read/{reads[0]}")
     page.wait_for_selector(f"{CANVAS}[data-resolution=full]", timeout=60000)
     assert _data(page, "resolutions") == "low,full"
@@ -245,12 +267,16 @@ def test_throttled_load_shows_low_then_full_and_prefetches_the_next(browser, sit
     page.wait_for_selector("body[data-prefetched]", timeout=60000)
     prefetched = page.get_attribute("body", "data-prefetched")
     detail = page.evaluate(f"() => fetch('/api/reads/{reads[1]}').then(r => r.json())")
+    detail0 = page.evaluate(f"() => fetch('/api/reads/{reads[0]}').then(r => r.json())")
     assert prefetched == str(detail["case"]["id"])
-    served.clear()
+    assert [size > 0 for _, size in _worker_pngs(page, detail0["case"]["id"])] == [True, True]
     page.keyboard.press("n")
     page.wait_for_url(f"**/read/{reads[1]}")
     page.wait_for_selector(f"{CANVAS}[data-resolution=full]", timeout=60000)
+    assert _data(page, "decoder") == "worker"
     case_id = detail["case"]["id"]
-    pngs = [(u, cached) for u, cached in served if f"/api/cases/{case_id}/pixels.png" in u]
-    assert len(pngs) == 2 and all(cached for _, cached in pngs), pngs
+    # The PNGs are fetched by the decoding workers: their own resource timing says where
+    # each came from (transferSize 0: the browser cache, no bytes on the wire).
+    pngs = _worker_pngs(page, case_id)
+    assert len(pngs) == 2 and all(size == 0 for _, size in pngs), pngs
     print(f"next case from the cache: full view {_data(page, 'full-ms')} ms")

@@ -101,6 +101,30 @@ def test_lateral_only_exam_is_kept_not_drafted_then_its_frontal_is(ws, siim):
     ]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_a_lateral_only_case_is_read_and_signed_in_the_ai_arm_without_a_draft(ws, siim):
+    """No draft by design (a lateral): an ai_assisted read opens from the template (it is
+    not refused as a failed draft would be) and signs; the read says why there is none."""
+    case_id = ws.upload(study(siim)(ViewPosition="LL"), name="l.dcm")["case"]["id"]
+    reader_id, reader = ws.user("radiologist")
+    read_id = ws.admin.ok(
+        "post", "/api/reads", 201, json={"case_id": case_id, "reader_id": reader_id, "arm": "ai_assisted"}
+    )["id"]
+    detail = reader.ok("get", f"/api/reads/{read_id}")
+    assert detail["draft"] is None and detail["draft_status"] == "none"
+    assert detail["draft_error"].startswith("lateral view: the model reads frontal views")
+    rep = reader.ok("post", f"/api/reads/{read_id}/open")
+    assert rep["findings_text"] == rep["impression_text"] == ""
+    body = {"rev": rep["rev"], "findings_text": "Lateral only.", "impression_text": "No effusion."}
+    signed = reader.ok("post", f"/api/reads/{read_id}/sign", json=body)
+    assert signed["status"] == "final" and signed["impression_text"] == "No effusion."
+    with ws.state.sessions() as db:
+        from cxrpilot.workstation._models import Report
+
+        report = db.scalar(select(Report).where(Report.read_id == read_id))
+        assert report.origin == "template" and report.draft_id is None
+
+
 @sqlite_only
 def test_a_refused_image_is_refused_as_before(ws, shared_data):
     r = ws.admin.post(

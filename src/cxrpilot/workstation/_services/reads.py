@@ -215,7 +215,9 @@ def read_detail(db: Session, actor: Actor, read_id: int) -> dict[str, Any]:
 
 def open_read(db: Session, actor: Actor, read_id: int) -> Report:
     """The report being written for a read, creating version 1 on first open: from the AI
-    draft in the ``ai_assisted`` arm, from an empty FINDINGS/IMPRESSION template in ``scp``."""
+    draft in the ``ai_assisted`` arm, from an empty FINDINGS/IMPRESSION template in ``scp``.
+    A case that is never drafted (``not_drafted_reason``: an exam with only a lateral) opens
+    from the template in both arms; the read page says why there is no draft."""
     read = _own_read(db, actor, read_id)
     report = current_report(db, read.id)
     if report is not None:
@@ -227,11 +229,14 @@ def open_read(db: Session, actor: Actor, read_id: int) -> Report:
             raise Conflict(
                 "draft pending: the AI draft of this case is not ready yet; try again shortly"
             )
-        if state != "ready":
+        never_drafted = state == "none" and bool(
+            (case := db.get(Case, read.case_id)) is not None and case.not_drafted_reason
+        )
+        if state != "ready" and not never_drafted:
             raise Conflict(
                 f"no AI draft for this case ({state}{': ' + error if error else ''}); ask a coordinator to redraft it"
             )
-        draft = latest_draft(db, read.case_id)
+        draft = latest_draft(db, read.case_id) if not never_drafted else None
     report = Report(
         read_id=read.id,
         version=1,

@@ -2,27 +2,38 @@
 // lateral beside it, and the patient's earlier exams ("priors") — listed in the side panel
 // (date, accession, views, status, impression) and opened beside the current image with
 // the report of it that the reader may see (their own signed one; never one written with
-// the AI draft in a standard-practice read; never the prior's AI draft).
+// the AI draft in a standard-practice read; never the prior's AI draft). In a reader study
+// the server leaves out a prior that is a study case the reader has still to read.
 //
-// Two panes at most: the current image (left, always) and a second one showing either the
-// lateral or a prior. Each pane has every viewer tool and its own window/level (the
-// images' units differ); the keys act on the active pane (outlined; a click or x makes the
-// other one active). Zoom and pan are linked (z) by default when comparing with a prior (the
-// same view of the same patient: the same region in both) and not for the lateral (another
-// projection); the link also carries the preset (by name) and invert.
+// Layouts: the current image (left, always) alone; with the lateral (l) or a prior (b)
+// beside it; or all three, frontal + lateral + prior (Shift+L). Each pane has every viewer
+// tool and its own window/level; the keys act on the active pane (outlined; a click or x
+// makes the next one active). Zoom and pan are linked (z) by default when comparing with a
+// prior (the same view of the same patient: the same region in both) and not for the
+// lateral (another projection); the link also carries the preset (by name) and invert. In
+// the three-pane layout the link joins the current image and the prior, never the lateral.
+// Window/level itself is never linked (see docs/workstation.md: the values' meaning differs
+// between exposures, processing and detectors, and the header cannot tell which match).
 // Keys (outside text fields): l frontal + lateral, b compare with the newest prior (again:
-// back to one view), Shift+B the next older prior, z link zoom/pan, x the other pane.
+// back to one view), Shift+B the next older prior, Shift+L frontal + lateral + prior,
+// z link zoom/pan, x the next pane, ? the keys of the page (KeyHelp, below).
 "use strict";
 
 class ExamPanes {
   constructor({ readId, box, panes, main, side }) {
     Object.assign(this, { readId, box, panes, main, side });
-    this.mode = null; this.prior = null; this.priorIndex = 0; this.second = null;
+    this.mode = null; this.priorIndex = 0;
     this.link = new ViewLink({ onChange: (on) => this.linkBtn && this.linkBtn.setAttribute("aria-pressed", String(on)) });
     this.link.add(main);
-    this.pane = el("div", { class: "pane second", "data-testid": "second-pane", hidden: true });
-    this.panes.append(this.pane);
+    // the panes beside the current image: the second (lateral or prior), the third (prior)
+    this.slots = ["second", "third"].map(name => {
+      const pane = el("div", { class: `pane ${name}`, "data-testid": `${name}-pane`, hidden: true });
+      this.panes.append(pane);
+      return { name, pane, viewer: null };
+    });
   }
+
+  get second() { return this.slots[0].viewer; }
 
   async load() {
     try { this.data = await api("GET", `/api/reads/${this.readId}/exam`); }
@@ -49,11 +60,17 @@ class ExamPanes {
     this.lateralBtn = this.lateral ? btn(`Frontal + ${this.lateral.view || "other view"} (l)`, "The exam's other view beside the frontal (l)", () => this.toggle("lateral"), "layout-lateral") : null;
     this.priorBtn = priors.length ? btn("Compare with prior (b)", "The newest prior beside the current image (b; Shift+B the next older)",
       () => this.toggle("prior"), "layout-prior") : null;
-    this.linkBtn = btn("Link zoom/pan (z)", "Zoom, pan, preset and invert follow between the panes (z)", () => this.link.set(!this.link.on), "link-toggle");
+    this.threeBtn = this.lateral && priors.length ? btn("Frontal + lateral + prior (Shift+L)",
+      "Three panes: the current frontal, its lateral and a prior (Shift+L; Shift+B the next older prior)",
+      () => this.toggle("three"), "layout-three") : null;
+    this.linkBtn = btn("Link zoom/pan (z)", "Zoom, pan, preset and invert follow between the current image and the prior or lateral (z)", () => this.link.set(!this.link.on), "link-toggle");
     this.linkBtn.hidden = true;
     return el("div", { class: "layoutbar", "data-testid": "layout-bar" }, el("span", { class: "muted", text: "Views:" }),
-      this.lateralBtn, this.priorBtn, this.linkBtn,
-      el("span", { class: "hint" }, el("kbd", {}, "x"), " other pane · keys act on the outlined pane"));
+      this.lateralBtn, this.priorBtn, this.threeBtn, this.linkBtn,
+      el("span", { class: "hint", title: "The keys act on the outlined pane; a click or x changes it" },
+        el("kbd", {}, "x"), " next pane · ",
+        el("button", { class: "small", "data-testid": "key-help-open", title: "All the keys of this page (?)",
+          onclick: () => KeyHelp.install().set(true) }, "Keys (?)")));
   }
 
   priorsSection(priors) {
@@ -78,14 +95,18 @@ class ExamPanes {
   toggle(mode) {
     if (this.mode === mode) this.close();
     else if (mode === "lateral") this.showLateral();
-    else this.showPrior(this.priorIndex);
+    else if (mode === "three") this.showThree();
+    else this.showPrior(this.priorIndex, null, "prior");
+  }
+
+  closeSlot(slot) {
+    if (slot.viewer) { slot.viewer.destroy(); slot.viewer = null; }
+    slot.pane.replaceChildren();
+    slot.pane.hidden = true;
   }
 
   close() {
-    if (this.second) { this.second.destroy(); this.second = null; }
-    this.pane.replaceChildren();
-    this.pane.hidden = true;
-    this.panes.classList.remove("two");
+    this.slots.forEach(s => this.closeSlot(s));
     this.setMode(null);
     this.main.activate();
   }
@@ -93,40 +114,64 @@ class ExamPanes {
   setMode(mode) {
     this.mode = mode;
     this.panes.dataset.layout = mode || "single";
+    this.panes.classList.toggle("two", mode === "lateral" || mode === "prior");
+    this.panes.classList.toggle("three", mode === "three");
+    if (mode !== "three") this.closeSlot(this.slots[1]);
     if (this.lateralBtn) this.lateralBtn.setAttribute("aria-pressed", String(mode === "lateral"));
     if (this.priorBtn) this.priorBtn.setAttribute("aria-pressed", String(mode === "prior"));
+    if (this.threeBtn) this.threeBtn.setAttribute("aria-pressed", String(mode === "three"));
     this.linkBtn.hidden = !mode;
-    (this.rows || []).forEach((r, i) => r.classList.toggle("selected", mode === "prior" && i === this.priorIndex));
+    const priorShown = mode === "prior" || mode === "three";
+    (this.rows || []).forEach((r, i) => r.classList.toggle("selected", priorShown && i === this.priorIndex));
   }
 
-  // A fresh viewer in the second pane (the old one taken away), above ``below`` if given.
-  open(examId, image, caption, below) {
-    if (this.second) { this.second.destroy(); this.second = null; }
-    const box = el("div", { class: "viewer", "data-testid": "second-viewer" });
-    this.pane.replaceChildren(box, ...(below ? [below] : []));
-    this.pane.hidden = false;
-    this.panes.classList.add("two");
-    const v = this.second = new Viewer(box, null, { base: image.pixels_base, caption });
+  // A fresh viewer in ``slot`` (the old one taken away), above ``below`` if given; it joins
+  // the zoom/pan link once it has its image (it then takes the current pane's view) if ``linked``.
+  open(slot, image, caption, below, { linked = true } = {}) {
+    this.closeSlot(slot);
+    const box = el("div", { class: "viewer", "data-testid": `${slot.name}-viewer` });
+    slot.pane.replaceChildren(box, ...(below ? [below] : []));
+    slot.pane.hidden = false;
+    const v = slot.viewer = new Viewer(box, null, { base: image.pixels_base, caption });
     v.activate();
-    // linked once it has its image: it then takes the current pane's zoom and pan
-    v.load().then(() => { if (this.second === v) this.link.add(v); }).catch(e => showError("error", e));
+    v.load().then(() => { if (slot.viewer === v && linked) this.link.add(v); }).catch(e => showError("error", e));
+  }
+
+  lateralCaption() {
+    const exam = this.data.exam;
+    return ["Current", exam.study_date, viewName(this.lateral)].filter(Boolean).join(" · ");
   }
 
   showLateral() {
-    const exam = this.data.exam;
     if (this.mode !== "lateral") { this.setMode("lateral"); this.link.set(false); }
-    this.open(exam.id, this.lateral, ["Current", exam.study_date, viewName(this.lateral)].filter(Boolean).join(" · "));
+    this.open(this.slots[0], this.lateral, this.lateralCaption());
   }
 
-  showPrior(i, imageId = null) {
+  // Frontal + lateral + prior: the lateral in the second pane (outside the link), the prior
+  // in the third (linked with the current image, as when comparing).
+  showThree() {
+    if (!this.lateral || !this.data.priors.length) return;
+    this.setMode("three");
+    this.link.set(true);
+    this.open(this.slots[0], this.lateral, this.lateralCaption(), null, { linked: false });
+    this.showPrior(this.priorIndex, null, "three");
+    this.main.activate();
+  }
+
+  // Prior ``i`` (its image ``imageId``, else its frontal) beside the current image: in the
+  // second pane ("prior"), or in the third one ("three"). ``layout`` null: the one shown now.
+  showPrior(i, imageId = null, layout = null) {
     const p = this.data.priors[i];
     if (!p || !p.images.length) return;
     this.priorIndex = i;
     const image = p.images.find(x => x.id === imageId) || p.images.find(x => x.view === "frontal") || p.images[0];
-    const fresh = this.mode !== "prior";
-    this.setMode("prior");
-    if (fresh) this.link.set(true);
-    this.open(p.id, image, ["Prior", p.study_date, p.accession_number, viewName(image)].filter(Boolean).join(" · "),
+    const mode = layout || (this.mode === "three" ? "three" : "prior");
+    if (this.mode !== mode) {
+      this.setMode(mode);
+      this.link.set(true);
+    } else this.setMode(mode);  // the selected row
+    const slot = mode === "three" ? this.slots[1] : this.slots[0];
+    this.open(slot, image, ["Prior", p.study_date, p.accession_number, viewName(image)].filter(Boolean).join(" · "),
       this.priorReport(p, image));
   }
 
@@ -147,15 +192,21 @@ class ExamPanes {
     return box;
   }
 
+  // The panes in screen order (the current image first).
+  openViewers() { return [this.main, ...this.slots.map(s => s.viewer).filter(Boolean)]; }
+
   onKey(e) {
     if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey) return;
-    const n = this.data.priors.length;
+    const n = this.data.priors.length, comparing = this.mode === "prior" || this.mode === "three";
     if (e.key === "l" && this.lateral) this.toggle("lateral");
+    else if (e.key === "L" && this.lateral && n) this.toggle("three");
     else if (e.key === "b" && n) this.toggle("prior");
-    else if (e.key === "B" && n) this.showPrior(this.mode === "prior" ? (this.priorIndex + 1) % n : this.priorIndex);
+    else if (e.key === "B" && n) this.showPrior(comparing ? (this.priorIndex + 1) % n : this.priorIndex);
     else if (e.key === "z" && this.mode) this.link.set(!this.link.on);
-    else if (e.key === "x" && this.second) (Viewer.active === this.main ? this.second : this.main).activate();
-    else return;
+    else if (e.key === "x" && this.second) {
+      const vs = this.openViewers();
+      vs[(vs.indexOf(Viewer.active) + 1) % vs.length].activate();
+    } else return;
     e.preventDefault();
   }
 }
@@ -163,4 +214,44 @@ class ExamPanes {
 function viewName(image) {
   if (!image) return "";
   return image.view ? image.view + (image.view_position ? ` (${image.view_position})` : "") : (image.view_position || "image");
+}
+
+// The read page's keys in one overlay (? or the layout bar's hint; Esc or ? again closes).
+const KEY_HELP = [
+  ["Mouse (on a pane)", [
+    ["drag", "window / level (across: width, up/down: level)"], ["Shift- or right-drag", "pan"],
+    ["wheel", "zoom at the cursor"], ["click", "makes the pane the outlined one"]]],
+  ["Image (the outlined pane)", [
+    ["1–9", "window presets (own units)"], ["i", "invert"], ["f", "fit"],
+    ["o", "1:1 (image pixel = screen pixel)"], ["+ / −", "zoom"], ["t / Shift+T", "rotate right / left"],
+    ["v / Shift+V", "flip across / up-down"], ["m", "ruler"], ["a", "angle (vertex second)"],
+    ["Delete", "clear measurements"], ["g", "magnifier"], ["e", "DICOM header"], ["r", "reset"],
+    ["Esc", "back to window / level"]]],
+  ["Views", [
+    ["l", "frontal + lateral (again: one view)"], ["b", "compare with the newest prior (again: one view)"],
+    ["Shift+B", "the next older prior"], ["Shift+L", "frontal + lateral + prior (three panes)"],
+    ["x", "next pane"], ["z", "link zoom / pan / preset / invert (current image and prior or lateral)"]]],
+  ["Report", [
+    ["Ctrl+Enter", "sign"], ["n", "next case"], ["p", "print / PDF (signed)"], ["F2", "normal template"],
+    ["F3 F4 F6–F9", "macros"], ["w", "into FINDINGS"], ["d", "hide / show the AI draft (AI-assisted)"],
+    ["h / Shift+H", "AI map / next mapped finding (AI-assisted)"], ["Alt+key", "n, d while typing"]]],
+];
+
+class KeyHelp {
+  // The page's one overlay (created, with its ? key, on the first call).
+  static install() { return KeyHelp.instance || (KeyHelp.instance = new KeyHelp()); }
+
+  constructor() {
+    this.box = el("div", { class: "keyhelp", "data-testid": "key-help", role: "dialog", "aria-label": "Keys", hidden: true },
+      el("div", { class: "keyhelp-top" }, el("b", {}, "Keys"), el("span", { class: "muted", text: " · outside text fields · ? or Esc closes" }),
+        el("button", { "aria-label": "Close keys", onclick: () => this.set(false) }, "×")),
+      el("div", { class: "keyhelp-cols" }, ...KEY_HELP.map(([title, rows]) => el("section", {}, el("h4", { text: title }),
+        el("table", {}, el("tbody", {}, ...rows.map(([k, what]) => el("tr", {}, el("td", {}, el("kbd", {}, k)), el("td", { text: what })))))))));
+    document.body.append(this.box);
+    window.addEventListener("keydown", (e) => {
+      if (e.key === "?" && !isTyping(e) && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); this.set(this.box.hidden); }
+      else if (e.key === "Escape" && !this.box.hidden) { this.set(false); }
+    });
+  }
+  set(on) { this.box.hidden = !on; document.body.dataset.keyHelp = on ? "1" : ""; }
 }

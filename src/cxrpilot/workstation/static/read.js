@@ -191,6 +191,12 @@ function draftSection(d) {
     setTimeout(() => location.reload(), 3000);
     return panel;
   }
+  if (!d.draft && d.draft_status === "none" && d.draft_error) {
+    // a case that is never drafted (an exam with only a lateral): why, and how to go on
+    panel.append(el("p", { class: "notassessed", "data-testid": "no-draft" }, el("b", {}, "No AI draft: "),
+      `${d.draft_error}. Write the report from the image; it is signed as any other.`));
+    return panel;
+  }
   if (!d.draft) {
     panel.append(el("p", { class: "error" }, `No AI draft: ${d.draft_error || d.draft_status}`));
     return panel;
@@ -274,6 +280,7 @@ async function main() {
   const priorsBox = el("div", { hidden: true });
   side.append(priorsBox);
   new ExamPanes({ readId, box: viewers, panes, main: viewer, side: priorsBox }).load();
+  KeyHelp.install();  // ? shows the page's keys (exam.js)
   if (templates.warning) side.append(el("p", { class: "error", text: `Templates: ${templates.warning}` }));
   banner = el("div", { class: "banner", "data-testid": "ai-banner", role: "status", hidden: true });
   side.append(banner);

@@ -2,8 +2,8 @@
 // zoom/pan, exact 1:1, invert, rotate/flip, ruler and angle (mm where the header has a pixel
 // spacing), a magnifier and the de-identified DICOM header.
 //
-// Pixels arrive as lossless 16-bit PNGs decoded by png16.js: a low-resolution first view,
-// then the full image (the query ?transfer=raw fetches the old uncompressed pixels instead,
+// Pixels arrive as lossless 16-bit PNGs decoded by png16.js in Web Workers (off the main
+// thread, while they download): a low-resolution first view, then the full image (the query ?transfer=raw fetches the old uncompressed pixels instead,
 // for the transfer benchmark). Values: value = offset + t * scale (own units; presets and
 // the W/L readout are in them); MONOCHROME1 images are shown inverted.
 //
@@ -98,8 +98,10 @@ class Viewer {
   async load() {
     const t0 = performance.now();
     const raw = new URLSearchParams(location.search).get("transfer") === "raw" && this.base.startsWith("/api/cases/");
-    // The PNGs are asked for at once, beside the metadata (their URLs are known).
-    const png = (res) => fetch(`${this.base}/pixels.png?resolution=${res}`, { credentials: "same-origin" });
+    // The PNGs are asked for at once, beside the metadata (their URLs are known), and
+    // decoded in workers while they download (png16.js fetchPng).
+    const png = (res) => fetchPng(`${this.base}/pixels.png?resolution=${res}`)
+      .catch(e => { throw new Error(`image (${res}): ${e.message}`); });
     const early = raw ? null : { low: png("low"), full: png("full") };
     const info = await api("GET", `${this.base}/viewer`);
     this.info = info;
@@ -120,17 +122,14 @@ class Viewer {
       mark("firstMs"); mark("fullMs");
       return;
     }
-    const get = async (res) => {
-      const r = await early[res];
-      if (!r.ok) throw new Error(`image (${res}): HTTP ${r.status}`);
-      return decodePngStream(r);  // decoded while it downloads
-    };
-    const full = get("full");
+    const full = early.full;
+    full.catch(() => {});  // awaited below; not an unhandled rejection while low is drawn
     try {
-      const low = await get("low");
+      const low = await early.low;
       if (this.resolution !== "full") { this.setPixels(low.data, low.width, low.height, "low"); mark("firstMs"); }
     } catch (e) { /* the full image still comes */ }
     const f = await full;
+    this.canvas.dataset.decoder = f.decodedIn;  // "worker" (main thread only as a fallback)
     this.setPixels(f.data, f.width, f.height, "full");
     if (!this.canvas.dataset.firstMs) mark("firstMs");
     mark("fullMs");
