@@ -78,3 +78,22 @@ def test_a_manifest_gives_its_image_paths_and_ids(tmp_path):
     items = list_items(tmp_path / "m.csv")
     assert [(i["source"], i["study_id"], i["image_id"]) for i in items] == [
         (str(tmp_path / "a.png"), "s1", "i1"), (str(tmp_path / "sub" / "b.dcm"), "s2", "i2")]
+
+
+def test_sources_and_model_paths_are_made_absolute_for_workers_on_other_nodes(tmp_path,
+                                                                             monkeypatch):
+    from cxrpilot.batch._run import _portable_model
+
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "a.png").write_bytes(b"x")
+    (tmp_path / "m.csv").write_text("path,study_id,image_id\narchive/a.png,s1,i1\n")
+    (tmp_path / "model").mkdir()
+    monkeypatch.chdir(tmp_path)
+    want = str(tmp_path / "archive" / "a.png")
+    assert [i["source"] for i in list_items("archive")] == [want]
+    assert [i["source"] for i in list_items("m.csv")] == [want]
+    assert _portable_model("expert:model") == f"expert:{tmp_path / 'model'}"
+    assert _portable_model("janus:./model") == f"janus:{tmp_path / 'model'}"
+    # a shipped model's name, the default and a callable travel as they are
+    assert [_portable_model(m) for m in ("expert:expert-resnet10", "expert", None)] == \
+        ["expert:expert-resnet10", "expert", None]

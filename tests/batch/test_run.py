@@ -172,3 +172,40 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, ray_loca
     raw = _raw_rows(tmp_path / "out")
     assert len(raw) == 12 and len({r["sha256"] for r in raw}) == 12
     assert marker.read_text() not in {r["worker"].rsplit(":", 1)[1] for r in raw}
+
+
+class KillsOn:
+    """A drafter factory whose worker process dies (os._exit) on every try of one image."""
+
+    def __init__(self, spec: str, sha256: str) -> None:
+        self.spec, self.sha256 = spec, sha256
+
+    def __call__(self):
+        drafter = load_drafter(self.spec)
+        poison = self.sha256
+
+        class Dying:
+            model_id, version = drafter.model_id, drafter.version
+
+            def draft(self, radiograph, **kwargs):
+                if radiograph.sha256 == poison:
+                    os._exit(1)
+                return drafter.draft(radiograph, **kwargs)
+
+        return Dying()
+
+
+def test_an_image_that_kills_every_worker_is_the_only_one_left(tmp_path, ray_local, model_spec,
+                                                              nih_images):
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    src = copy_images(nih_images[:6], tmp_path / "src")
+    poison = src / nih_images[1].name
+    summary = run_batch(src, tmp_path / "out", model=KillsOn(model_spec, imaging.load(poison).sha256),
+                        batch_size=6, concurrency=1, progress=False)
+    # its block of 6 is given up after BLOCK_RETRIES; the recovery pass drafts the other 5
+    # one per block, and the poison image alone is left for a re-run
+    assert (summary.drafted, summary.failed, summary.missing, summary.recovered) == (5, 0, 1, 5)
+    raw = _raw_rows(tmp_path / "out")
+    assert sorted(r["source"] for r in raw) == sorted(str(p) for p in src.iterdir() if p != poison)

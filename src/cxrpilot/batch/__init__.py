@@ -3,7 +3,8 @@
 :func:`run_batch` drafts every image of a folder or a CSV/JSONL manifest with model workers
 on Ray Data (an embedded local Ray by default, a cluster by address) and writes one Parquet
 row per image to a RESULTS folder; :func:`read_results` reads it back, one row per image.
-A re-run skips what RESULTS already holds. Ray is the ``batch`` extra
+A re-run skips what RESULTS already holds; images lost with a worker or a node are drafted
+again in a recovery pass. Running on a cluster: ``docs/batch.md``. Ray is the ``batch`` extra
 (``pip install 'cxrpilot[batch]'``); importing this package does not import it.
 
 >>> from cxrpilot.batch import run_batch, read_results                 # doctest: +SKIP

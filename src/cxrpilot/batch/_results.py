@@ -51,27 +51,28 @@ def result_schema() -> Any:
         ("draft_s", pa.float64()),
         ("timings", pa.map_(pa.string(), pa.float64())),
         ("worker", pa.string()),
+        ("node_id", pa.string()),
         ("finished_at", pa.timestamp("us", tz="UTC")),
     ])
 
 
 def _base(item: dict[str, Any], *, sha256: str | None, size: int, mtime_ns: int,
-          worker: str, finished_at: Any) -> dict[str, Any]:
+          worker: str, node_id: str | None, finished_at: Any) -> dict[str, Any]:
     return {
         "source": item["source"], "sha256": sha256, "size_bytes": size, "mtime_ns": mtime_ns,
         "study_id": item.get("study_id"), "image_id": item.get("image_id"),
-        "worker": worker, "finished_at": finished_at,
+        "worker": worker, "node_id": node_id, "finished_at": finished_at,
     }
 
 
 def draft_row(item: dict[str, Any], draft: Any, *, sha256: str, size: int, mtime_ns: int,
               read_s: float, load_s: float, draft_s: float, worker: str,
-              finished_at: Any) -> dict[str, Any]:
+              finished_at: Any, node_id: str | None = None) -> dict[str, Any]:
     """The row of an image drafted without error (``draft``: a :class:`~cxrpilot.draft.Draft`)."""
     maps = [{"name": m.name, "grid": [list(r) for r in m.grid]} for m in draft.maps]
     return {
         **_base(item, sha256=sha256, size=size, mtime_ns=mtime_ns, worker=worker,
-                finished_at=finished_at),
+                node_id=node_id, finished_at=finished_at),
         "status": "ok", "error": None, "error_type": None,
         "findings": [{"name": f.name, "status": str(f.status), "probability": f.probability}
                      for f in draft.findings],
@@ -85,11 +86,12 @@ def draft_row(item: dict[str, Any], draft: Any, *, sha256: str, size: int, mtime
 
 def failure_row(item: dict[str, Any], error: BaseException, *, sha256: str | None, size: int,
                 mtime_ns: int, read_s: float | None, load_s: float | None, model_id: str,
-                model_version: str, worker: str, finished_at: Any) -> dict[str, Any]:
+                model_version: str, worker: str, finished_at: Any,
+                node_id: str | None = None) -> dict[str, Any]:
     """The row of an image that could not be drafted: the error text, no findings."""
     return {
         **_base(item, sha256=sha256, size=size, mtime_ns=mtime_ns, worker=worker,
-                finished_at=finished_at),
+                node_id=node_id, finished_at=finished_at),
         "status": "failed", "error": str(error) or type(error).__name__,
         "error_type": type(error).__name__,
         "findings": None, "findings_text": None, "impression_text": None,

@@ -24,8 +24,12 @@ __all__ = ["run_batch", "BatchSummary"]
 #: Object store of the embedded local Ray (bytes): small, rows are small; Ray spills beyond it.
 LOCAL_OBJECT_STORE_BYTES = 500 * 1024**2
 #: Tries of a block whose worker process died (a restarted actor runs it again); a block
-#: that kills its worker every time is given up, its images left for a re-run.
+#: that kills its worker every time is given up.
 BLOCK_RETRIES = 3
+#: Passes after the first over the images no block brought back (a block given up, or lost
+#: with its node): one image per block, on the actors the cluster can still place, so only
+#: an image that kills every worker itself stays missing (left for a re-run).
+RECOVERY_PASSES = 1
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,12 @@ class BatchSummary:
     drafted, failed : int
         Rows written by this run: drafted without error / recorded as failed.
     missing : int
-        Images neither skipped nor written (their block was given up after its worker died
-        ``BLOCK_RETRIES + 1`` times); a re-run retries them.
+        Images neither skipped nor written: still not brought back after the
+        ``RECOVERY_PASSES`` extra passes (an image whose worker died ``BLOCK_RETRIES + 1``
+        times in each pass); a re-run retries them.
+    recovered : int
+        Of the rows written, those written by a recovery pass (their first block was given up
+        or lost with its node).
     parts : int
         Part files written by this run.
     seconds : float
@@ -62,6 +70,7 @@ class BatchSummary:
     parts: int
     seconds: float
     write_s: float = 0.0
+    recovered: int = 0
 
     @property
     def images_per_s(self) -> float:
@@ -90,6 +99,17 @@ def _ray_session(address: str | None, num_cpus: int, object_store_memory: int | 
         yield ray
     finally:
         ray.shutdown()
+
+
+def _portable_model(model: ModelSpec) -> ModelSpec:
+    """``model`` with a relative weights path made absolute, so that workers on other nodes
+    (whose working folder is not the driver's) find the same folder."""
+    if not isinstance(model, str):
+        return model
+    kind, sep, arg = model.partition(":")
+    if sep and arg and os.path.exists(arg):
+        return f"{kind}:{os.path.abspath(arg)}"
+    return model
 
 
 def _default_workers() -> int:
@@ -134,7 +154,8 @@ def run_batch(
     model : str, callable or None
         A spec for :func:`cxrpilot.pipeline.load_drafter` (``None``/``"expert"`` for the
         shipped default, ``"expert:NAME_OR_PATH"``, ``"janus:PATH"``), or a picklable
-        zero-argument callable returning a drafter. Loaded once per worker.
+        zero-argument callable returning a drafter. Loaded once per worker, on the worker's
+        node: a PATH must exist there (a relative PATH is made absolute here first).
     address : str or None
         A Ray cluster (``"ray://head:10001"``, ``"auto"``); default ``$RAY_ADDRESS``, else an
         embedded local Ray with ``concurrency`` CPUs. A Ray already initialised in this
@@ -142,9 +163,10 @@ def run_batch(
     batch_size : int, default 32
         Images per block: per task sent to a worker, and per part file.
     concurrency : int or None
-        Model workers (actors), each holding one model. Default: one per two cores here
-        (ONNX Runtime uses two threads per session), or one per GPU for a Janus model on a
-        cluster with GPUs.
+        Model workers (actors), each holding one model (1 logical CPU of Ray's each).
+        Default: one per CPU the Ray cluster offers (the embedded local Ray offers one per
+        two cores here, as ONNX Runtime uses two threads per session), or one per GPU for a
+        Janus model on a cluster with GPUs.
     progress : bool, default True
         A progress bar on stderr with images/s and ETA.
     check : bool, default True
@@ -199,40 +221,48 @@ def run_batch(
         if (item["source"], size, mtime_ns) not in done.stats:
             pending.append(item)
     skipped = len(items) - len(pending)
-    drafted = failed = parts = 0
+    drafted = failed = parts = recovered = 0
     write_s = 0.0
     if pending:
         is_janus = isinstance(model, str) and model.startswith("janus")
+        model = _portable_model(model)
         workers = concurrency or _default_workers()
         with _ray_session(address, workers, object_store_memory) as ray:
+            resources = ray.cluster_resources()
             gpus = num_gpus
             if gpus is None:
-                gpus = 1.0 if is_janus and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-            if concurrency is None and gpus:
-                workers = max(1, int(ray.cluster_resources().get("GPU", 0) // gpus))
+                gpus = 1.0 if is_janus and resources.get("GPU", 0) >= 1 else 0.0
+            if concurrency is None:  # one worker per GPU, else per CPU the cluster offers
+                workers = max(1, int(resources.get("GPU", 0) // gpus) if gpus
+                              else int(resources.get("CPU", workers)))
             counts = _execute(ray, pending, out, model=model, done=done.hashes,
                               batch_size=batch_size, workers=workers, gpus=gpus, check=check,
                               indication=indication, progress=progress, headers=headers)
-        drafted, failed, parts, hash_skipped, write_s = counts
-        skipped += hash_skipped
+        skipped += counts.hash_skipped
+        drafted, failed, parts = counts.drafted, counts.failed, counts.parts
+        write_s, recovered = counts.write_s, counts.recovered
     missing = len(items) - skipped - drafted - failed
     return BatchSummary(out=out, total=len(items), skipped=skipped, drafted=drafted,
                         failed=failed, missing=missing, parts=parts,
-                        seconds=time.perf_counter() - t_start, write_s=write_s)
+                        seconds=time.perf_counter() - t_start, write_s=write_s,
+                        recovered=recovered)
 
 
 def _map(ds: Any, ray: Any, *, model: ModelSpec, done: frozenset[str], batch_size: int,
          workers: int, gpus: float, check: bool, indication: str | None,
-         headers: dict[str, str] | None) -> Any:
+         headers: dict[str, str] | None, recovery: bool = False) -> Any:
     # A dead worker is restarted (model loaded again) and its block run again, at most
-    # BLOCK_RETRIES times: a file that kills every worker must not loop forever.
+    # BLOCK_RETRIES times: a file that kills every worker must not loop forever. A recovery
+    # pass starts with the actors the cluster can place now (a lost node's never come back).
+    pool = (ray.data.ActorPoolStrategy(min_size=1, max_size=workers, initial_size=workers)
+            if recovery else ray.data.ActorPoolStrategy(size=workers))
     return ds.map_batches(
         DraftWorker,
         fn_constructor_kwargs={"model": model, "done": done, "check": check,
                                "indication": indication, "headers": headers},
         batch_size=batch_size,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=workers),
+        compute=pool,
         num_cpus=1,
         num_gpus=gpus or None,
         max_restarts=-1,
@@ -240,64 +270,92 @@ def _map(ds: Any, ray: Any, *, model: ModelSpec, done: frozenset[str], batch_siz
     )
 
 
+@dataclass
+class _Counts:
+    drafted: int = 0
+    failed: int = 0
+    parts: int = 0
+    hash_skipped: int = 0
+    write_s: float = 0.0
+    recovered: int = 0
+
+
 def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: ModelSpec,
              done: frozenset[str], batch_size: int, workers: int, gpus: float, check: bool,
              indication: str | None, progress: bool,
-             headers: dict[str, str] | None) -> tuple[int, int, int, int, float]:
+             headers: dict[str, str] | None) -> _Counts:
+    """Stream ``pending`` through the model actors, then (``RECOVERY_PASSES`` times) the
+    images no block brought back, one per block."""
     import ray.data
+    from tqdm import tqdm
 
     ctx = ray.data.DataContext.get_current()
     settings = {"enable_progress_bars": False, "print_on_execution_start": False,
                 "enable_auto_log_stats": False,
-                # a block given up after BLOCK_RETRIES leaves its images missing, not the run
+                # a block given up after BLOCK_RETRIES (or lost with its node) is not the
+                # end of the run: its images go to the recovery pass
                 "max_errored_blocks": -1}
-    saved = {name: getattr(ctx, name) for name in settings}
+    saved = {name: getattr(ctx, name) for name in (*settings, "wait_for_min_actors_s")}
     for name, value in settings.items():
         setattr(ctx, name, value)
+    counts = _Counts()
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    bar = tqdm(total=len(pending), unit="image", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, smoothing=0.1)
     try:
-        return _stream(ray, pending, out, model=model, done=done, batch_size=batch_size,
-                       workers=workers, gpus=gpus, check=check, indication=indication,
-                       progress=progress, headers=headers)
+        todo = pending
+        for attempt in range(1 + RECOVERY_PASSES):
+            recovery = attempt > 0
+            if recovery:  # never wait for actors a lost node's resources would have held
+                ctx.wait_for_min_actors_s = -1
+            before = counts.drafted + counts.failed
+            seen = _stream(ray, todo, out, counts, bar, run_id=run_id, model=model, done=done,
+                           batch_size=1 if recovery else batch_size, workers=workers,
+                           gpus=gpus, check=check, indication=indication, headers=headers,
+                           recovery=recovery)
+            if recovery:
+                counts.recovered += counts.drafted + counts.failed - before
+            todo = [item for item in todo if item["source"] not in seen]
+            if not todo:
+                break
     finally:
+        bar.close()
         for name, value in saved.items():
             setattr(ctx, name, value)
+    return counts
 
 
-def _stream(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: ModelSpec,
-            done: frozenset[str], batch_size: int, workers: int, gpus: float, check: bool,
-            indication: str | None, progress: bool,
-            headers: dict[str, str] | None) -> tuple[int, int, int, int, float]:
+def _stream(ray: Any, pending: list[dict[str, Any]], out: Path, counts: _Counts, bar: Any, *,
+            run_id: str, model: ModelSpec, done: frozenset[str], batch_size: int, workers: int,
+            gpus: float, check: bool, indication: str | None, headers: dict[str, str] | None,
+            recovery: bool) -> set[str]:
+    """One pass: write each block that comes back as a part file; the sources it brought
+    back (written or skipped)."""
     import pyarrow.compute as pc
-    from tqdm import tqdm
 
     ds = ray.data.from_items(pending, override_num_blocks=math.ceil(len(pending) / batch_size))
     with warnings.catch_warnings():
         # Ray 2.60 deprecates remote args without a replacement for max_task_retries yet
         warnings.simplefilter("ignore", DeprecationWarning)
         ds = _map(ds, ray, model=model, done=done, batch_size=batch_size, workers=workers,
-                  gpus=gpus, check=check, indication=indication, headers=headers)
-    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    drafted = failed = parts = hash_skipped = 0
-    write_s = 0.0
-    bar = tqdm(total=len(pending), unit="image", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True, smoothing=0.1)
-    try:
-        for block in ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
-            n = block.num_rows
-            status = block.column("status")
-            skipped_here = pc.sum(pc.equal(status, "skipped")).as_py() or 0
-            rows = block.filter(pc.not_equal(status, "skipped")) if skipped_here else block
-            if rows.num_rows:
-                t0 = time.perf_counter()
-                write_part(rows, out, run_id=run_id, seq=parts)
-                write_s += time.perf_counter() - t0
-                parts += 1
-                n_failed = pc.sum(pc.equal(rows.column("status"), "failed")).as_py() or 0
-                failed += n_failed
-                drafted += rows.num_rows - n_failed
-            hash_skipped += skipped_here
-            bar.update(n)
-            bar.set_postfix(failed=failed, refresh=False)
-    finally:
-        bar.close()
-    return drafted, failed, parts, hash_skipped, write_s
+                  gpus=gpus, check=check, indication=indication, headers=headers,
+                  recovery=recovery)
+    seen: set[str] = set()
+    for block in ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
+        n = block.num_rows
+        status = block.column("status")
+        skipped_here = pc.sum(pc.equal(status, "skipped")).as_py() or 0
+        rows = block.filter(pc.not_equal(status, "skipped")) if skipped_here else block
+        if rows.num_rows:
+            t0 = time.perf_counter()
+            write_part(rows, out, run_id=run_id, seq=counts.parts)
+            counts.write_s += time.perf_counter() - t0
+            counts.parts += 1
+            n_failed = pc.sum(pc.equal(rows.column("status"), "failed")).as_py() or 0
+            counts.failed += n_failed
+            counts.drafted += rows.num_rows - n_failed
+        counts.hash_skipped += skipped_here
+        seen.update(block.column("source").to_pylist())
+        bar.update(n)
+        bar.set_postfix(failed=counts.failed, refresh=False)
+    return seen

@@ -27,7 +27,8 @@ def dicomweb_root(url: str) -> str:
 
 def list_items(source: str | os.PathLike[str], *, since: str | None = None,
                headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """The images of ``source``, in order: dicts with ``source`` (the path as a string),
+    """The images of ``source``, in order: dicts with ``source`` (the absolute path as a
+    string, so that workers on any node with the same mount find it),
     ``study_id`` and ``image_id`` (from a manifest or DICOMweb; None for a folder).
 
     A DICOMweb root (``http(s)://host/dicom-web``) is queried (QIDO-RS) for CR and DX studies
@@ -51,7 +52,7 @@ def list_items(source: str | os.PathLike[str], *, since: str | None = None,
     if path.is_dir():
         from cxrpilot.data import RADIOGRAPH_SUFFIXES, find_files
 
-        items = [{"source": str(p), "study_id": None, "image_id": None}
+        items = [{"source": os.path.abspath(p), "study_id": None, "image_id": None}
                  for p in find_files([path], RADIOGRAPH_SUFFIXES)]
     elif path.is_file() and path.name.lower().endswith(MANIFEST_SUFFIXES):
         from cxrpilot.data import read_manifest
@@ -60,7 +61,8 @@ def list_items(source: str | os.PathLike[str], *, since: str | None = None,
         for study in read_manifest(path):
             for image in study.images:
                 if image.path:
-                    items.append({"source": str(image.path), "study_id": study.study_id,
+                    items.append({"source": os.path.abspath(image.path),
+                                  "study_id": study.study_id,
                                   "image_id": image.image_id})
     elif path.exists():
         raise InvalidDatasetError(

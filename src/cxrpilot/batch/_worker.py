@@ -41,6 +41,15 @@ def _parse_instance_url(url: str) -> tuple[str, str, str]:
     return parts[0], parts[2], parts[4]  # study, "series", series, "instances", sop
 
 
+def _ray_node_id() -> str | None:
+    """The Ray node this process runs on (hex id), or None outside Ray."""
+    try:
+        import ray
+    except ImportError:
+        return None
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+
+
 class DraftWorker:
     """A Ray Data callable class: one instance (one loaded model) per worker process."""
 
@@ -57,6 +66,7 @@ class DraftWorker:
         self.check = check
         self.indication = indication
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.node_id = _ray_node_id()
         self.schema = result_schema()
         self.headers = headers
         self._dicomweb: dict[str, Any] = {}
@@ -107,7 +117,7 @@ class DraftWorker:
             return failure_row(item, exc, sha256=sha, size=size, mtime_ns=mtime_ns,
                                read_s=read_s, load_s=load_s, model_id=self.drafter.model_id,
                                model_version=self.drafter.version, worker=self.worker,
-                               finished_at=datetime.now(UTC))
+                               node_id=self.node_id, finished_at=datetime.now(UTC))
         return draft_row(item, draft, sha256=sha, size=size, mtime_ns=mtime_ns, read_s=read_s,
                          load_s=load_s, draft_s=draft_s, worker=self.worker,
-                         finished_at=datetime.now(UTC))
+                         node_id=self.node_id, finished_at=datetime.now(UTC))

@@ -27,11 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="RESULTS", help="results folder (Parquet part files)")
     p.add_argument("--model", default=None, help=MODEL_SPEC_HELP + " (default: the shipped expert)")
     p.add_argument("--address", default=None,
-                   help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
+                   help="Ray cluster address, e.g. HEAD:6379 or auto (default: $RAY_ADDRESS, "
+                   "else an embedded local Ray); SOURCE must be at the same path on every node "
+                   "(docs/batch.md)")
     p.add_argument("--batch-size", type=int, default=32, metavar="N",
                    help="images per block and part file (default 32)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="model workers, each holding one model (default: one per two cores here)")
+                   help="model workers, each holding one model (default: one per CPU the Ray "
+                   "cluster offers; the embedded local Ray offers one per two cores here)")
     p.add_argument("--indication", default=None, help="clinical indication given to every draft")
     p.add_argument("--retry-failed", action="store_true", help="draft again the images recorded as failed")
     p.add_argument("--no-check", action="store_true",
@@ -67,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     done = summary.drafted + summary.failed
     print(f"cxrpilot: {summary.total} image(s): {summary.drafted} drafted, {summary.failed} failed, "
           f"{summary.skipped} already in {summary.out}"
+          + (f" ({summary.recovered} after their worker or node was lost)"
+             if summary.recovered else "")
           + (f", {summary.missing} left for a re-run" if summary.missing else "")
           + (f"; {summary.images_per_s:.1f} images/s" if done else ""), file=sys.stderr)
     return 1 if summary.failed or summary.missing else 0
