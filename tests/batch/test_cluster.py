@@ -35,9 +35,18 @@ def cluster():
 
     if ray.is_initialized():
         ray.shutdown()
-    c = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "include_dashboard": False, "object_store_memory": 150 * 1024**2})
-    second = c.add_node(num_cpus=1, object_store_memory=150 * 1024**2)
+    for attempt in range(2):
+        # Ray waits a fixed 30 s for a raylet to register; on a 2-core machine whose cores
+        # other processes hold that can pass before the node is up: start again once
+        c = Cluster(shutdown_at_exit=True)
+        try:
+            c.add_node(num_cpus=1, include_dashboard=False, object_store_memory=150 * 1024**2)
+            second = c.add_node(num_cpus=1, object_store_memory=150 * 1024**2)
+            break
+        except Exception as exc:
+            c.shutdown()
+            if attempt or "timed out during startup" not in str(exc):
+                raise
     try:
         yield c, c.head_node.node_id, second
     finally:
