@@ -14,13 +14,15 @@ each time in a fresh browser context (empty cache):
   on the page's main thread (``?decode=main``), a low-resolution first view
   (``?resolution=low``) while the full image arrives;
 * PNG, decoded in a worker (the read page's default): the same, decoded in Web Workers
-  (``png16-worker.js``), the main thread left to draw.
+  (``png16.js`` run as a worker), the main thread left to draw.
 
 "first view" / "full view": milliseconds from the viewer's start (``performance.now()`` when
 it asks for the case) until that image is drawn on the canvas (the canvas's
 ``data-first-ms`` / ``data-full-ms``), so they include the request for the viewer's
 metadata, transfer, decoding and the first window/level pass. The server's PNGs are
 encoded before the timed loads (the cold encode is timed separately). Median of the repeats.
+"main thread": the page's longest task and total blocking time (each long task's time over
+50 ms, the Long Tasks API) until the full view — what a Web Worker decode takes off it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 
 RATES = (20, 100, 1000)
+#: The page's main thread until the full view: its longest task and the total blocking time
+#: (the sum of each long task's time over 50 ms), from the Long Tasks API (before any script).
+LONG_TASKS = """
+window.__long = { max: 0, blocking: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    window.__long.max = Math.max(window.__long.max, e.duration);
+    window.__long.blocking += Math.max(0, e.duration - 50);
+  }
+}).observe({ type: "longtask", buffered: true });
+"""
 MODES = ("raw", "main", "worker")
 PASSWORD = "correct horse battery"
 
@@ -77,6 +90,7 @@ def _client(url: str, user: str) -> httpx.Client:
 
 def _load(browser, state, url: str, read_id: int, mode: str, mbit: float) -> dict:
     ctx = browser.new_context(storage_state=state, viewport={"width": 1600, "height": 1000})
+    ctx.add_init_script(LONG_TASKS)
     page = ctx.new_page()
     cdp = ctx.new_cdp_session(page)
     cdp.send("Network.enable")
@@ -93,6 +107,7 @@ def _load(browser, state, url: str, read_id: int, mode: str, mbit: float) -> dic
     page.wait_for_selector("[data-testid=viewer-canvas][data-resolution=full]", timeout=120_000)
     canvas = page.locator("[data-testid=viewer-canvas]")
     out = {"first": int(canvas.get_attribute("data-first-ms")), "full": int(canvas.get_attribute("data-full-ms"))}
+    out.update(page.evaluate("() => ({ longest: window.__long.max, blocking: window.__long.blocking })"))
     if mode != "raw":
         assert canvas.get_attribute("data-decoder") == mode, (mode, canvas.get_attribute("data-decoder"))
     page.wait_for_timeout(200)
@@ -103,18 +118,22 @@ def _load(browser, state, url: str, read_id: int, mode: str, mbit: float) -> dic
     return out
 
 
-def _decode_ms(browser, state, url: str, read_id: int, png_url: str) -> float:
-    """The browser's time to decode the full PNG alone (png16.js; bytes already fetched)."""
+def _decode_ms(browser, state, url: str, read_id: int, png_url: str) -> tuple[float, float]:
+    """The browser's time to decode the full PNG alone (png16.js; bytes already fetched), on
+    the page and in a worker (the bytes sent to it, the values back)."""
     ctx = browser.new_context(storage_state=state)
     page = ctx.new_page()
     page.goto(f"{url}/read/{read_id}")
     page.wait_for_selector("[data-testid=viewer-canvas][data-resolution=full]", timeout=120_000)
     times = page.evaluate(
-        "async (u) => { const b = await (await fetch(u)).arrayBuffer(); const out = [];"
-        " for (let i = 0; i < 5; i++) { const t = performance.now(); await decodePng16(b.slice(0));"
-        " out.push(performance.now() - t); } return out; }", png_url)
+        "async (u) => { const b = await (await fetch(u)).arrayBuffer(); const out = [[], []];"
+        " for (let i = 0; i < 5; i++) { let t = performance.now(); await decodePng16(b.slice(0));"
+        " out[0].push(performance.now() - t); t = performance.now();"
+        " const w = await decodePngResponse(new Response(b.slice(0)));"
+        " if (w.decodedIn !== 'worker') throw new Error(w.decodedIn);"
+        " out[1].push(performance.now() - t); } return out; }", png_url)
     ctx.close()
-    return statistics.median(times)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
@@ -177,10 +196,11 @@ def main() -> None:
                         runs[mode].append(_load(browser, state, url, read_id, mode, mbit))
                 for mode in MODES:
                     got = runs[mode]
-                    rows.append((mbit, mode, got[0]["bytes"], statistics.median(r["first"] for r in got),
-                                 statistics.median(r["full"] for r in got)))
-                    print(f"{mbit:5d} Mbit/s {mode:6s}: {got[0]['bytes'] / 1e6:5.2f} MB in {got[0]['requests']} requests, first view "
-                          f"{rows[-1][3]:6.0f} ms, full view {rows[-1][4]:6.0f} ms", flush=True)
+                    med = {k: statistics.median(r[k] for r in got) for k in ("first", "full", "longest", "blocking")}
+                    rows.append((mbit, mode, got[0]["bytes"], med))
+                    print(f"{mbit:5d} Mbit/s {mode:6s}: {got[0]['bytes'] / 1e6:5.2f} MB in {got[0]['requests']} requests, "
+                          f"first view {med['first']:6.0f} ms, full view {med['full']:6.0f} ms; main thread: longest "
+                          f"task {med['longest']:4.0f} ms, blocking {med['blocking']:4.0f} ms", flush=True)
             browser.close()
     finally:
         server.should_exit = True
@@ -194,14 +214,16 @@ def main() -> None:
         (f"Server, once per image (cached after): DICOM decode {1000 * t_decode:.0f} ms; PNG encode low "
         f"{1000 * t_low:.0f} ms ({len(low) / 1e3:.0f} kB), full {1000 * t_full:.0f} ms "
         f"({len(full) / 1e6:.2f} MB vs {raw_bytes / 1e6:.2f} MB raw, {100 * len(full) / raw_bytes:.0f} %). "
-        f"Browser, decoding the full PNG alone (png16.js): {decode_ms:.0f} ms."), "",
-        "| link | transfer | bytes on the wire | first view | full view |",
-        "|---|---|---|---|---|",
+        f"Browser, decoding the full PNG alone (png16.js): {decode_ms[0]:.0f} ms on the page, "
+        f"{decode_ms[1]:.0f} ms in a worker (bytes there and values back included)."), "",
+        "| link | transfer | bytes on the wire | first view | full view | main thread: longest task | total blocking |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for mbit, mode, nbytes, first, fullms in rows:
+    for mbit, mode, nbytes, med in rows:
         what = {"raw": "raw uint16", "main": "16-bit PNG, low-res first, decoded on the page",
                 "worker": "16-bit PNG, low-res first, decoded in a worker"}[mode]
-        lines.append(f"| {mbit:,} Mbit/s | {what} | {nbytes / 1e6:.2f} MB | {first:.0f} ms | {fullms:.0f} ms |")
+        lines.append(f"| {mbit:,} Mbit/s | {what} | {nbytes / 1e6:.2f} MB | {med['first']:.0f} ms | "
+                     f"{med['full']:.0f} ms | {med['longest']:.0f} ms | {med['blocking']:.0f} ms |")
     text = "\n".join(lines) + "\n"
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

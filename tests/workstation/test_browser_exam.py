@@ -224,8 +224,10 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     page.keyboard.press("x")
     assert "active" in page.get_attribute("[data-testid=second-viewer]", "class")
     page.keyboard.press("i")
-    assert "inverted" in page.inner_text("[data-testid=second-viewer] [data-testid=wl-readout]")
+    # the readout is redrawn on the next animation frame
+    wait_for(lambda: "inverted" in page.inner_text("[data-testid=second-viewer] [data-testid=wl-readout]"), timeout=5)
     assert "inverted" not in page.inner_text("[data-testid=third-viewer] [data-testid=wl-readout]")
+    assert "inverted" not in page.inner_text(".panes > .viewer [data-testid=wl-readout]")
     page.keyboard.press("i")  # back
     page.keyboard.press("x")
     assert "active" in page.get_attribute("[data-testid=third-viewer]", "class")

@@ -83,7 +83,7 @@ def test_viewer_tools(browser, site, shots, rg1_uncr):
     page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{server.url}/read/{reads[0]}")
     page.wait_for_selector(f"{CANVAS}[data-resolution=full]", timeout=30000)
-    # The PNGs were decoded in the Web Worker (png16-worker.js), allowed by the page's CSP.
+    # The PNGs were decoded in Web Workers (png16.js run as a worker), allowed by the CSP.
     assert _data(page, "decoder") == "worker" and not csp_errors, csp_errors
 
     # The browser's decode of both PNGs (streamed, from memory, in the worker) is exactly the

@@ -6,7 +6,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADERS = {
-    # worker-src: the viewer's PNG decoder (static/png16-worker.js); 'self' is what
+    # worker-src: the viewer's PNG decoder (static/png16.js, run as a worker); 'self' is what
     # default-src already gives, written out so that the worker's source stays explicit.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
     "worker-src 'self'; "

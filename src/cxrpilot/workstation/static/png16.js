@@ -6,7 +6,8 @@
 // last byte. Returns {width, height, bitDepth, data}: data a Uint16Array (16-bit, big-endian
 // in the file) or Uint8Array (8-bit).
 //
-// fetchPng(url) fetches and decodes in a Web Worker (png16-worker.js, this same code), so
+// fetchPng(url) fetches and decodes in a Web Worker (this same file, run as the worker: see
+// the end; one script, already in the browser's cache when the page starts it), so
 // that the page's main thread does not spend the decode (~0.2-0.3 s for a 2k x 2k image)
 // while it draws the low-resolution view, and the bytes never pass through it;
 // decodePngResponse(response) transfers a response's body stream to a worker. Where workers
@@ -147,6 +148,7 @@ function decodePng16(buffer) { return decodePngStream(new Response(buffer)); }
 
 // --- decoding in a worker ---------------------------------------------------------------
 const PNG_WORKERS = 2;  // the low-resolution and the full image decode at once
+const PNG_WORKER_SCRIPT = "/static/png16.js";  // this file
 const pngPool = { workers: [], jobs: new Map(), next: 0, broken: false };
 
 function pngWorkerWanted() {
@@ -155,7 +157,7 @@ function pngWorkerWanted() {
 }
 
 function pngSpawn() {
-  const w = { worker: new Worker("/static/png16-worker.js"), busy: 0 };
+  const w = { worker: new Worker(PNG_WORKER_SCRIPT), busy: 0 };
   w.worker.onmessage = (e) => {
     const job = pngPool.jobs.get(e.data.id);
     if (!job) return;
@@ -218,4 +220,26 @@ async function decodePngResponse(response) {
     catch (e) { if (!(e instanceof DOMException) || response.bodyUsed) throw e; pngPool.broken = true; }
   }
   return { ...(await decodePngStream(response)), decodedIn: "main" };
+}
+
+// --- run as the worker ------------------------------------------------------------------
+// Given a URL the worker fetches the PNG itself (same origin: the page's cookies and HTTP
+// cache) or given a response body (a transferred ReadableStream) it reads that; it
+// inflates and unfilters the bytes as they arrive and transfers the values back. Allowed by
+// the page's CSP (worker-src 'self').
+if (typeof WorkerGlobalScope !== "undefined" && self instanceof WorkerGlobalScope) {
+  self.onmessage = async (e) => {
+    const { id, body, url } = e.data;
+    try {
+      let source = { body };
+      if (url) {
+        source = await fetch(url, { credentials: "same-origin" });
+        if (!source.ok) throw new Error(`HTTP ${source.status}`);
+      }
+      const image = await decodePngStream(source);
+      self.postMessage({ id, image }, [image.data.buffer]);
+    } catch (err) {
+      self.postMessage({ id, error: String((err && err.message) || err) });
+    }
+  };
 }
