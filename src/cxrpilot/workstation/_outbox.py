@@ -32,16 +32,29 @@ from ._interop_models import OutboxItem
 from ._models import utcnow
 from ._settings import Settings
 
-__all__ = ["OutboxSender", "backoff_s", "destination"]
+__all__ = ["OutboxSender", "backoff_s", "channel", "destination"]
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
 MAX_ERROR = 1000
 
 
+def channel(settings: Settings, kind: str) -> str | None:
+    """How an item of ``kind`` is sent under ``settings``: ``"c-store"`` (preferred for SRs),
+    ``"stow-rs"``, ``"fhir-put"``, or None when no receiver is configured or the kind is
+    unknown. The one choice :meth:`OutboxSender.deliver` and :func:`destination` follow."""
+    if kind in ("report_sr", "ai_sr"):
+        if settings.pacs_store_host:
+            return "c-store"
+        return "stow-rs" if settings.pacs_stow_url else None
+    if kind == "fhir_report":
+        return "fhir-put" if settings.fhir_url else None
+    return None
+
+
 def destination(settings: Settings, kind: str) -> str:
-    """Where an item of ``kind`` goes under ``settings``, as :meth:`OutboxSender.deliver`
-    chooses (C-STORE before STOW-RS), for people: no credentials.
+    """Where an item of ``kind`` goes under ``settings`` (:func:`channel`), for people: no
+    credentials.
 
     >>> destination(Settings(pacs_store_host="pacs", pacs_store_ae_title="ORTHANC"), "ai_sr")
     'C-STORE ORTHANC@pacs:104'
@@ -51,15 +64,16 @@ def destination(settings: Settings, kind: str) -> str:
     'no PACS configured'
     """
     s = settings
+    way = channel(s, kind)
+    if way == "c-store":
+        return f"C-STORE {s.pacs_store_ae_title}@{s.pacs_store_host}:{s.pacs_store_port}"
+    if way == "stow-rs":
+        return f"STOW-RS {without_credentials(s.pacs_stow_url)}"
+    if way == "fhir-put":
+        return f"FHIR PUT {without_credentials(s.fhir_url)}"
     if kind in ("report_sr", "ai_sr"):
-        if s.pacs_store_host:
-            return f"C-STORE {s.pacs_store_ae_title}@{s.pacs_store_host}:{s.pacs_store_port}"
-        if s.pacs_stow_url:
-            return f"STOW-RS {without_credentials(s.pacs_stow_url)}"
         return "no PACS configured"
-    if kind == "fhir_report":
-        return f"FHIR PUT {without_credentials(s.fhir_url)}" if s.fhir_url else "no FHIR server configured"
-    return f"unknown kind {kind}"
+    return "no FHIR server configured" if kind == "fhir_report" else f"unknown kind {kind}"
 
 
 def backoff_s(attempts: int, *, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
@@ -128,35 +142,29 @@ class OutboxSender:
         from cxrpilot.interop import deliver
 
         s = self.settings
-        if item.kind in ("report_sr", "ai_sr"):
-            if s.pacs_store_host:
-                return deliver.c_store(
-                    item.payload,
-                    host=s.pacs_store_host,
-                    port=s.pacs_store_port,
-                    called_ae=s.pacs_store_ae_title,
-                    calling_ae=s.pacs_calling_ae_title,
-                    timeout_s=s.pacs_timeout_s,
-                )
-            if s.pacs_stow_url:
-                stow_headers = {}
-                if s.pacs_stow_authorization is not None:
-                    stow_headers["Authorization"] = s.pacs_stow_authorization.get_secret_value()
-                return deliver.stow_rs(
-                    item.payload,
-                    url=s.pacs_stow_url,
-                    sop_instance_uid=item.document_uid,
-                    headers=stow_headers,
-                    timeout_s=s.pacs_timeout_s,
-                    verify=s.pacs_stow_verify,
-                )
-            raise deliver.DeliveryError(
-                "no PACS configured (CXRPILOT_PACS_STORE_HOST or CXRPILOT_PACS_STOW_URL)",
-                retry=True,
+        way = channel(s, item.kind)
+        if way == "c-store":
+            return deliver.c_store(
+                item.payload,
+                host=s.pacs_store_host,
+                port=s.pacs_store_port,
+                called_ae=s.pacs_store_ae_title,
+                calling_ae=s.pacs_calling_ae_title,
+                timeout_s=s.pacs_timeout_s,
             )
-        if item.kind == "fhir_report":
-            if not s.fhir_url:
-                raise deliver.DeliveryError("no FHIR server configured (CXRPILOT_FHIR_URL)", retry=True)
+        if way == "stow-rs":
+            stow_headers = {}
+            if s.pacs_stow_authorization is not None:
+                stow_headers["Authorization"] = s.pacs_stow_authorization.get_secret_value()
+            return deliver.stow_rs(
+                item.payload,
+                url=s.pacs_stow_url,
+                sop_instance_uid=item.document_uid,
+                headers=stow_headers,
+                timeout_s=s.pacs_timeout_s,
+                verify=s.pacs_stow_verify,
+            )
+        if way == "fhir-put":
             headers = {}
             if s.fhir_authorization is not None:
                 headers["Authorization"] = s.fhir_authorization.get_secret_value()
@@ -168,6 +176,13 @@ class OutboxSender:
                 headers=headers,
                 timeout_s=s.pacs_timeout_s,
             )
+        if item.kind in ("report_sr", "ai_sr"):
+            raise deliver.DeliveryError(
+                "no PACS configured (CXRPILOT_PACS_STORE_HOST or CXRPILOT_PACS_STOW_URL)",
+                retry=True,
+            )
+        if item.kind == "fhir_report":
+            raise deliver.DeliveryError("no FHIR server configured (CXRPILOT_FHIR_URL)", retry=True)
         raise deliver.DeliveryError(f"outbox item kind {item.kind!r} is not known", retry=False)
 
     def run_once(self) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from . import _db
@@ -50,35 +50,35 @@ __all__ = [
 
 
 @contextmanager
-def _session(settings: Settings, *, migrate: bool = True) -> Iterator[Session]:
+def _engine(settings: Settings) -> Iterator[Engine]:
     engine = _db.make_engine(settings.resolved_database_url)
     try:
-        if migrate:
-            _db.upgrade(engine)
-        with _db.make_sessionmaker(engine)() as db:
-            yield db
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """A session on the database of ``settings``, migrated to the newest schema first."""
+    with _engine(settings) as engine:
+        _db.upgrade(engine)
+        with _db.make_sessionmaker(engine)() as db:
+            yield db
 
 
 def migrate(settings: Settings, revision: str = "head", *, downgrade: bool = False) -> str | None:
     """Upgrade the schema to ``revision`` (or, with ``downgrade``, down to it: ``"base"`` is no
     tables). Returns the revision the database is at afterwards."""
-    engine = _db.make_engine(settings.resolved_database_url)
-    try:
+    with _engine(settings) as engine:
         (_db.downgrade if downgrade else _db.upgrade)(engine, revision)
         return _db.current_revision(engine)
-    finally:
-        engine.dispose()
 
 
 def current_revision(settings: Settings) -> str | None:
     """The schema revision the database is at (None: never migrated); changes nothing."""
-    engine = _db.make_engine(settings.resolved_database_url)
-    try:
+    with _engine(settings) as engine:
         return _db.current_revision(engine)
-    finally:
-        engine.dispose()
 
 
 def head_revision() -> str:
