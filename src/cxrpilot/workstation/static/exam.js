@@ -166,10 +166,9 @@ class ExamPanes {
     this.priorIndex = i;
     const image = p.images.find(x => x.id === imageId) || p.images.find(x => x.view === "frontal") || p.images[0];
     const mode = layout || (this.mode === "three" ? "three" : "prior");
-    if (this.mode !== mode) {
-      this.setMode(mode);
-      this.link.set(true);
-    } else this.setMode(mode);  // the selected row
+    const fresh = this.mode !== mode;
+    this.setMode(mode);  // also marks the selected row
+    if (fresh) this.link.set(true);
     const slot = mode === "three" ? this.slots[1] : this.slots[0];
     this.open(slot, image, ["Prior", p.study_date, p.accession_number, viewName(image)].filter(Boolean).join(" · "),
       this.priorReport(p, image));
