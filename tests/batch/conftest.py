@@ -55,3 +55,10 @@ def copy_images(images: list[Path], folder: Path) -> Path:
     for image in images:
         shutil.copy(image, folder / image.name)
     return folder
+
+
+def raw_rows(out: Path) -> list[dict]:
+    """Every row of every part file under ``out``, as written (duplicates kept)."""
+    import pyarrow.parquet as pq
+
+    return [r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]

@@ -21,7 +21,7 @@ import pytest
 from cxrpilot import imaging
 from cxrpilot.batch import read_results, run_batch
 from cxrpilot.pipeline import load_drafter
-from tests.batch.conftest import copy_images
+from tests.batch.conftest import copy_images, raw_rows
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
@@ -53,12 +53,6 @@ def cluster():
         if ray.is_initialized():
             ray.shutdown()
         c.shutdown()
-
-
-def _raw_rows(out: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    return [r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
 
 
 def _assert_equal_to_single_process(table, model_spec: str) -> None:
@@ -171,7 +165,7 @@ def test_killing_the_second_node_mid_run_loses_and_duplicates_nothing(
     # the run completed: every image once, the lost block(s) drafted again on the head
     assert (summary.total, summary.drafted, summary.failed, summary.missing) == (18, 18, 0, 0)
     assert summary.recovered >= 1
-    raw = _raw_rows(out)
+    raw = raw_rows(out)
     assert sorted(r["source"] for r in raw) == sorted(str(p) for p in src.iterdir())
     assert len({r["sha256"] for r in raw}) == len(raw) == 18
     # each model worker loaded its model once (a worker process is one load)

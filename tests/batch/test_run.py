@@ -14,15 +14,9 @@ from cxrpilot import imaging
 from cxrpilot.batch import _run as batch_run
 from cxrpilot.batch import read_results, run_batch
 from cxrpilot.pipeline import load_drafter
-from tests.batch.conftest import copy_images
+from tests.batch.conftest import copy_images, raw_rows
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
-
-
-def _raw_rows(out: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    return [r for f in sorted(out.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
 
 
 def _finding_tuples(findings) -> list[tuple]:
@@ -89,7 +83,7 @@ def test_rerun_after_an_interrupted_run_does_only_what_is_missing(tmp_path, ray_
     assert (third.skipped, third.drafted) == (12, len(lost))
 
     # 4. nothing is missing or duplicated, even in the raw part files
-    raw = _raw_rows(out)
+    raw = raw_rows(out)
     assert sorted(r["source"] for r in raw) == sorted(str(p) for p in src.iterdir())
     assert max(Counter(r["sha256"] for r in raw).values()) == 1
     # 5. a fourth run finds nothing to do and does not start any work
@@ -169,7 +163,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, ray_loca
                         batch_size=3, concurrency=2, progress=False)
     assert marker.is_file()  # a worker did die
     assert (summary.drafted, summary.failed, summary.missing) == (12, 0, 0)
-    raw = _raw_rows(tmp_path / "out")
+    raw = raw_rows(tmp_path / "out")
     assert len(raw) == 12 and len({r["sha256"] for r in raw}) == 12
     assert marker.read_text() not in {r["worker"].rsplit(":", 1)[1] for r in raw}
 
@@ -207,5 +201,5 @@ def test_an_image_that_kills_every_worker_is_the_only_one_left(tmp_path, ray_loc
     # its block of 6 is given up after BLOCK_RETRIES; the recovery pass drafts the other 5
     # one per block, and the poison image alone is left for a re-run
     assert (summary.drafted, summary.failed, summary.missing, summary.recovered) == (5, 0, 1, 5)
-    raw = _raw_rows(tmp_path / "out")
+    raw = raw_rows(tmp_path / "out")
     assert sorted(r["source"] for r in raw) == sorted(str(p) for p in src.iterdir() if p != poison)
