@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--flood", type=int, default=8)
     args = ap.parse_args()
     from cxrpilot.workstation import Settings, create_app
-    from cxrpilot.workstation._models import Case, Image, Read
+    from cxrpilot.workstation._orm import Case, Image, Read
     from cxrpilot.workstation._services import auth
 
     tmp = Path(tempfile.mkdtemp())

@@ -67,8 +67,8 @@ def main() -> None:
     from sqlalchemy import select
 
     from cxrpilot.workstation import Settings, create_app
-    from cxrpilot.workstation._interop_models import OutboxItem
-    from cxrpilot.workstation._models import Report
+    from cxrpilot.workstation._interop_orm import OutboxItem
+    from cxrpilot.workstation._orm import Report
     from cxrpilot.workstation._services import auth
     from tests.interop._orthanc import Orthanc, find_orthanc
     from tests.workstation.helpers import PASSWORD, Client, image_loader, small_drafter

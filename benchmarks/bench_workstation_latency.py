@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
     from cxrpilot.workstation import Settings, create_app
-    from cxrpilot.workstation._models import AiDraft, Case, Image, Read
+    from cxrpilot.workstation._orm import AiDraft, Case, Image, Read
     from cxrpilot.workstation._services import auth
     from cxrpilot.workstation._services.cases import encode_png16
 

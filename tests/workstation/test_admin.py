@@ -86,7 +86,7 @@ def test_tokens_create_list_revoke(settings):
 
 
 def _audit(settings) -> list[tuple[str, str, dict]]:
-    from cxrpilot.workstation._models import AuditEvent
+    from cxrpilot.workstation._orm import AuditEvent
 
     engine = create_engine(settings.resolved_database_url)
     try:

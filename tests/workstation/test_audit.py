@@ -59,7 +59,7 @@ def test_database_refuses_changes_to_the_audit_log(world, statement):
 def test_orm_refuses_changes_to_the_audit_log(world):
     from sqlalchemy import select
 
-    from cxrpilot.workstation._models import AuditEvent
+    from cxrpilot.workstation._orm import AuditEvent
 
     with world.state.sessions() as db:
         event = db.scalar(select(AuditEvent).limit(1))

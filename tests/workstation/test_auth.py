@@ -45,7 +45,7 @@ def test_bad_login_is_401_with_one_message(world, username, password):
 def test_password_is_stored_as_argon2id(world):
     from sqlalchemy import select
 
-    from cxrpilot.workstation._models import User
+    from cxrpilot.workstation._orm import User
 
     with world.state.sessions() as db:
         h = db.scalar(select(User.password_hash).where(User.username == "admin"))
@@ -79,7 +79,7 @@ def test_login_attempts_older_than_the_throttle_window_are_pruned_on_login(world
 
     from sqlalchemy import select
 
-    from cxrpilot.workstation._models import LoginAttempt, utcnow
+    from cxrpilot.workstation._orm import LoginAttempt, utcnow
 
     w = world_factory(login_max_failures=3, login_window_s=60, login_lockout_s=30)
     old, recent = utcnow() - timedelta(seconds=61), utcnow() - timedelta(seconds=50)
@@ -238,7 +238,7 @@ def test_dead_sessions_are_pruned_on_login_and_live_ones_keep_working(world_fact
 
     from sqlalchemy import select, update
 
-    from cxrpilot.workstation._models import LoginSession, utcnow
+    from cxrpilot.workstation._orm import LoginSession, utcnow
 
     w = world_factory()
     live, logged_out, expired = w.new_client(), w.new_client(), w.new_client()

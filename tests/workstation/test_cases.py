@@ -16,7 +16,7 @@ def test_upload_queues_a_draft_that_the_worker_makes(world):
     assert r["created"] is True and r["case"]["label"] == "chest-1"
     case = world.wait_draft(r["case"]["id"])
     assert case["draft_status"] == "ready" and case["draft_error"] is None
-    from cxrpilot.workstation._models import AiDraft
+    from cxrpilot.workstation._orm import AiDraft
 
     with world.state.sessions() as db:
         draft = db.scalar(select(AiDraft).where(AiDraft.case_id == r["case"]["id"]))
@@ -146,7 +146,7 @@ def test_real_dicom_is_stored_de_identified(world, rg1_uncr):
     data = rg1_uncr.read_bytes()
     original = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
     case_id = world.upload(data, name="Doe^John.dcm")["case"]["id"]
-    from cxrpilot.workstation._models import Case, Image
+    from cxrpilot.workstation._orm import Case, Image
 
     with world.state.sessions() as db:
         image = db.get(Image, db.get(Case, case_id).image_id)
@@ -258,7 +258,7 @@ def test_planted_phi_is_not_in_the_stored_dicom_nor_the_log(world_factory, caplo
     capfd.readouterr()
     with caplog.at_level(logging.DEBUG):
         case_id = w.upload(data, name="x.dcm")["case"]["id"]
-    from cxrpilot.workstation._models import Case, Image
+    from cxrpilot.workstation._orm import Case, Image
 
     with w.state.sessions() as db:
         image = db.get(Image, db.get(Case, case_id).image_id)

@@ -15,7 +15,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from sqlalchemy import func, select, text
 
-from cxrpilot.workstation._models import Case, Exam, Image, Job
+from cxrpilot.workstation._orm import Case, Exam, Image, Job
 
 from .exam_dicom import exam_files
 
@@ -119,7 +119,7 @@ def test_a_lateral_only_case_is_read_and_signed_in_the_ai_arm_without_a_draft(ws
     signed = reader.ok("post", f"/api/reads/{read_id}/sign", json=body)
     assert signed["status"] == "final" and signed["impression_text"] == "No effusion."
     with ws.state.sessions() as db:
-        from cxrpilot.workstation._models import Report
+        from cxrpilot.workstation._orm import Report
 
         report = db.scalar(select(Report).where(Report.read_id == read_id))
         assert report.origin == "template" and report.draft_id is None
@@ -223,7 +223,7 @@ def test_exam_access_follows_the_case(ws, siim):
 def test_racing_stores_make_one_exam_one_case_one_image_each(world_factory, siim):
     """Eight threads store the same instance, its duplicate bytes, and the exam's lateral
     at once (through the service, as the SCP's association threads do)."""
-    from cxrpilot.workstation._models import User
+    from cxrpilot.workstation._orm import User
     from cxrpilot.workstation._services._common import Actor
     from cxrpilot.workstation._services.cases import import_bytes
 
@@ -422,7 +422,7 @@ def test_a_crossover_prior_stays_hidden_until_its_second_period_is_signed(world,
     day 7 open now, its exam, images and header are refused through the later exam too."""
     from sqlalchemy import update
 
-    from cxrpilot.workstation._models import Read, utcnow
+    from cxrpilot.workstation._orm import Read, utcnow
 
     case = _exam_cases(world, shared_data, (7, 10))
     me_id, me = world.user("radiologist")

@@ -107,7 +107,7 @@ def test_ai_draft_is_preliminary_with_observations(world, small_dx):
 
 
 def test_search_by_patient_accession_status(world, small_dx):
-    from cxrpilot.workstation._models import Exam
+    from cxrpilot.workstation._orm import Exam
 
     reader_id, reader = world.user("radiologist")
     a = signed(world, reader, reader_id, dicom_exam(small_dx, 3, patient="PAT-A"))
@@ -233,7 +233,7 @@ def test_metadata_declares_exactly_what_works(world, small_dx):
         assert exercised[code](), code
 
     with world.state.sessions() as db:
-        from cxrpilot.workstation._models import Exam
+        from cxrpilot.workstation._orm import Exam
 
         key = db.query(Exam).filter_by(accession_number="FACC20").one().patient_key
     values = {"patient": f"Patient/{key}", "accession": "FACC20", "status": "final",

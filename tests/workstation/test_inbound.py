@@ -18,7 +18,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from sqlalchemy import func, select
 
-from cxrpilot.workstation._models import AuditEvent, Case, Exam, Image
+from cxrpilot.workstation._orm import AuditEvent, Case, Exam, Image
 from tests.interop.conftest import orthanc, orthanc_factory, orthanc_install  # noqa: F401
 
 from .helpers import wait_for
@@ -262,7 +262,7 @@ def test_cxrpilot_scp_runs_on_its_own(tmp_path, rg1_uncr, database_url):
         finally:
             assoc.release()
         from cxrpilot.workstation import _db
-        from cxrpilot.workstation._models import AiDraft
+        from cxrpilot.workstation._orm import AiDraft
 
         engine = _db.make_engine(database_url)
         try:

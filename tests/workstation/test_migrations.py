@@ -7,7 +7,7 @@ from sqlalchemy import inspect, select, text
 
 from cxrpilot.errors import InvalidInputError
 from cxrpilot.workstation import _db
-from cxrpilot.workstation._models import Base
+from cxrpilot.workstation._orm import Base
 
 TABLES = {
     "users",
@@ -96,8 +96,8 @@ def test_models_match_the_migrations(empty_url):
     from alembic.runtime.migration import MigrationContext
 
     from cxrpilot.workstation import (
-        _interop_models,  # noqa: F401
-        _study_models,  # noqa: F401
+        _interop_orm,  # noqa: F401
+        _study_orm,  # noqa: F401
     )
 
     engine = _db.make_engine(empty_url)

@@ -204,7 +204,7 @@ def test_resend_after_a_lost_ack_creates_no_duplicate(world_factory, orthanc, sm
     sign_case(world, reader, reader_id, variant(small_dx, 20))
     items = outbox(world)
     assert [i["status"] for i in items] == ["pending", "pending"]
-    from cxrpilot.workstation._interop_models import OutboxItem
+    from cxrpilot.workstation._interop_orm import OutboxItem
 
     with world.state.sessions() as db:
         report_item = db.get(OutboxItem, min(i["id"] for i in items))

@@ -40,7 +40,7 @@ def dx_bytes(shared_data) -> bytes:
 def _items(world):
     from sqlalchemy import select
 
-    from cxrpilot.workstation._interop_models import OutboxItem
+    from cxrpilot.workstation._interop_orm import OutboxItem
 
     with world.state.sessions() as db:
         return list(db.scalars(select(OutboxItem).order_by(OutboxItem.id)))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cxrpilot import vocabulary
-from cxrpilot.workstation import _models, _reading, _study_models, deps
+from cxrpilot.workstation import _orm, _reading, _study_orm, deps
 from cxrpilot.workstation._page_constants import HOME, page_constants
 from cxrpilot.workstation._services import templates
 
@@ -32,10 +32,10 @@ OWNERS = {
     "token_scopes": list(vocabulary.TOKEN_SCOPES),
     "statuses": [s.value for s in vocabulary.Status],
     "phrase_statuses": list(templates.PHRASE_STATUSES),
-    "priorities": list(_models.PRIORITIES),
-    "read_statuses": list(_models.READ_STATUSES),
-    "study_statuses": list(_study_models.STUDY_STATUSES),
-    "eligibility": list(_study_models.ELIGIBILITY),
+    "priorities": list(_orm.PRIORITIES),
+    "read_statuses": list(_orm.READ_STATUSES),
+    "study_statuses": list(_study_orm.STUDY_STATUSES),
+    "eligibility": list(_study_orm.ELIGIBILITY),
     "report_sections": list(templates.SECTIONS),
     "event_kinds": list(_reading.EVENT_KINDS),
     "home": {str(k): v for k, v in HOME.items()},

@@ -12,7 +12,7 @@ import pydicom
 import pytest
 from sqlalchemy import select, text
 
-from cxrpilot.workstation._interop_models import PullRefusal
+from cxrpilot.workstation._interop_orm import PullRefusal
 from tests.interop.conftest import orthanc, orthanc_factory, orthanc_install  # noqa: F401
 
 from .test_inbound import DOG

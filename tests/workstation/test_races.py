@@ -74,7 +74,7 @@ def _user(admin, name: str, role: str) -> int:
 
 
 def test_parallel_assignments_make_one_read(live):
-    from cxrpilot.workstation._models import Read
+    from cxrpilot.workstation._orm import Read
 
     server, admin = live(worker_threads=0)
     case_id = admin.ok(
@@ -95,7 +95,7 @@ def test_parallel_assignments_make_one_read(live):
 
 
 def test_parallel_identical_uploads_make_one_case(live):
-    from cxrpilot.workstation._models import Case, Image
+    from cxrpilot.workstation._orm import Case, Image
 
     server, _ = live(worker_threads=0)
     clients = [server.client() for _ in range(N)]
@@ -149,7 +149,7 @@ def _study_ready_for_evaluation(server, admin, *, signed: bool = True) -> int:
 
 
 def test_parallel_evaluation_starts_make_one_set_of_tasks_under_one_seed(live):
-    from cxrpilot.workstation._study_models import EvaluationTask, StudySeed
+    from cxrpilot.workstation._study_orm import EvaluationTask, StudySeed
 
     server, admin = live()
     sid = _study_ready_for_evaluation(server, admin)
@@ -174,7 +174,7 @@ def test_parallel_evaluation_starts_make_one_set_of_tasks_under_one_seed(live):
 
 
 def test_parallel_randomisations_make_one_plan(live):
-    from cxrpilot.workstation._models import Read
+    from cxrpilot.workstation._orm import Read
 
     server, admin = live(worker_threads=0)
     case_id = admin.ok(
@@ -195,7 +195,7 @@ def test_parallel_randomisations_make_one_plan(live):
 
 
 def test_parallel_login_guesses_cannot_pass_the_throttle(live):
-    from cxrpilot.workstation._models import LoginAttempt
+    from cxrpilot.workstation._orm import LoginAttempt
 
     server, _ = live(login_max_failures=5, login_window_s=600, login_lockout_s=600)
     n = 40
@@ -212,7 +212,7 @@ def test_parallel_login_guesses_cannot_pass_the_throttle(live):
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one(live):
-    from cxrpilot.workstation._models import User
+    from cxrpilot.workstation._orm import User
 
     server, admin = live(worker_threads=0)
     me = admin.ok("get", "/api/auth/me")["user"]["id"]

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from cxrpilot.workstation._models import ReadEvent
+from cxrpilot.workstation._orm import ReadEvent
 
 from .helpers import png_bytes
 
@@ -79,7 +79,7 @@ def test_a_read_with_bad_events_stored_before_this_check_can_still_be_signed(wor
     """Events stored by an older version (a negative or epoch time) do not block signing."""
     from datetime import timedelta
 
-    from cxrpilot.workstation._models import utcnow
+    from cxrpilot.workstation._orm import utcnow
 
     read_id, rc = _read(world, 3)
     rep = rc.ok("post", f"/api/reads/{read_id}/open")

@@ -97,7 +97,7 @@ def test_twenty_concurrent_readers_sign_none_lost_or_duplicated(site):
 
     from sqlalchemy import func, select
 
-    from cxrpilot.workstation._models import AuditEvent, Read, Report
+    from cxrpilot.workstation._orm import AuditEvent, Read, Report
 
     with app.state.ws.sessions() as db:
         reports = list(db.scalars(select(Report)))

@@ -286,7 +286,7 @@ def test_crossover_second_period_waits_for_the_washout(world):
     assert [i["period"] for i in items] == [1]
     from sqlalchemy import select
 
-    from cxrpilot.workstation._models import Read
+    from cxrpilot.workstation._orm import Read
 
     with world.state.sessions() as db:
         later = db.scalar(select(Read).where(Read.study_id == sid, Read.period == 2))

@@ -52,7 +52,7 @@ def test_an_empty_report_cannot_be_signed(world, text):
 
 
 def test_signing_the_ai_draft_unedited_asks_and_records_the_answer(world):
-    from cxrpilot.workstation._models import Report
+    from cxrpilot.workstation._orm import Report
 
     read_id, rc, rep = _ai_read(world, 2)
     r = rc.post(f"/api/reads/{read_id}/sign", json={"rev": rep["rev"]})
@@ -220,7 +220,7 @@ def test_exported_files_are_read_by_eval_study_as_they_are(world, tmp_path):
 
 
 def test_the_read_page_asks_before_signing_an_unedited_draft(site, browser):
-    from cxrpilot.workstation._models import Report
+    from cxrpilot.workstation._orm import Report
 
     from .helpers import PASSWORD, browser_login, wait_for
 

@@ -102,8 +102,8 @@ def test_revoked_token_is_refused_at_once(world):
 
 
 def test_expired_token_is_refused(world):
-    from cxrpilot.workstation._interop_models import ApiToken
-    from cxrpilot.workstation._models import utcnow
+    from cxrpilot.workstation._interop_orm import ApiToken
+    from cxrpilot.workstation._orm import utcnow
 
     created = _create(world, ["read:results"], expires_days=1)
     with world.state.sessions() as db:
@@ -175,8 +175,8 @@ def test_only_admins_manage_tokens(world):
 
 
 def test_reads_are_audited_in_windows_not_one_row_each(world):
-    from cxrpilot.workstation._interop_models import ApiToken
-    from cxrpilot.workstation._models import AuditEvent
+    from cxrpilot.workstation._interop_orm import ApiToken
+    from cxrpilot.workstation._orm import AuditEvent
 
     created = _create(world, ["read:results"])
     machine = world._TestClient(world.app)

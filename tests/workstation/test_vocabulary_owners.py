@@ -24,9 +24,9 @@ from cxrpilot.vocabulary import (
     Radpeer,
     Role,
 )
-from cxrpilot.workstation._models import Read, User
+from cxrpilot.workstation._orm import Read, User
 from cxrpilot.workstation._schemas import AssignIn, MembersIn, StudyCreate, UserCreate, UserUpdate
-from cxrpilot.workstation._study_models import EvaluationRating, Study, StudyMember
+from cxrpilot.workstation._study_orm import EvaluationRating, Study, StudyMember
 
 
 def _enum_values(schema: dict[str, Any]) -> set[str]:

@@ -63,7 +63,7 @@ def make_engine(url: str) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit and refuse to change or delete
     audit events."""
-    from ._models import refuse_audit_changes
+    from ._orm import refuse_audit_changes
 
     maker = sessionmaker(engine, expire_on_commit=False)
     event.listen(maker, "before_flush", refuse_audit_changes)

@@ -23,8 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from cxrpilot.errors import CxrpilotError
 
 from ._errors import InvalidInput, Throttled
-from ._interop_models import PullRefusal
-from ._models import Case, Image
+from ._interop_orm import PullRefusal
+from ._orm import Case, Image
 from ._services._common import Actor
 from ._services.cases import key_patient, load_image
 from ._services.exams import ingest, uid_digest

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cxrpilot.interop.deliver import without_credentials
 
-from ._interop_models import OutboxItem
-from ._models import utcnow
+from ._interop_orm import OutboxItem
+from ._orm import utcnow
 from ._settings import Settings
 
 __all__ = ["OutboxSender", "backoff_s", "channel", "destination"]

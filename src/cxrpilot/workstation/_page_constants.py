@@ -20,10 +20,10 @@ from cxrpilot.vocabulary import (
     Status,
 )
 
-from ._models import PRIORITIES, READ_STATUSES
+from ._orm import PRIORITIES, READ_STATUSES
 from ._reading import EVENT_KINDS
 from ._services.templates import PHRASE_STATUSES, SECTIONS
-from ._study_models import ELIGIBILITY, STUDY_STATUSES
+from ._study_orm import ELIGIBILITY, STUDY_STATUSES
 from .deps import CSRF_COOKIE, CSRF_HEADER
 
 __all__ = ["HOME", "page_constants"]

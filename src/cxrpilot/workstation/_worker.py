@@ -23,7 +23,7 @@ from cxrpilot.draft import Draft
 from cxrpilot.errors import CxrpilotError
 from cxrpilot.imaging import Radiograph
 
-from ._models import AiDraft, Case, Image, Job, utcnow
+from ._orm import AiDraft, Case, Image, Job, utcnow
 from ._services.cases import radiograph_of
 from ._storage import BlobStore
 

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from . import _db
 from ._errors import NotFound
-from ._interop_models import ApiToken
-from ._models import User
+from ._interop_orm import ApiToken
+from ._orm import User
 from ._schemas import UserOut
 from ._security import password_hasher
 from ._services import auth, tokens

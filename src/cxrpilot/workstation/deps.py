@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cxrpilot.vocabulary import TokenScope
 
 from ._errors import Forbidden
-from ._models import User
+from ._orm import User
 from ._services import auth as auth_service
 from ._services import tokens as token_service
 from ._services._common import Actor

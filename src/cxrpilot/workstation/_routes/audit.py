@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from cxrpilot.vocabulary import Role
 
-from .._models import AuditEvent
+from .._orm import AuditEvent
 from .._schemas import AuditOut, Limit, QueryId
 from ..deps import CurrentActor, Db
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator
 from cxrpilot.vocabulary import Role
 
 from .._errors import InvalidInput
-from .._models import PRIORITIES
+from .._orm import PRIORITIES
 from .._schemas import (
     CaseOut,
     CaseSummary,
@@ -124,7 +124,7 @@ def get_case(case_id: PathId, actor: ResultsActor, db: Db) -> dict:
 def image(case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
     """The de-identified display image (16-bit greyscale PNG) to whoever may see the case."""
     case = service.check_case_access(db, actor, case_id)
-    from .._models import Image
+    from .._orm import Image
 
     img = db.get(Image, case.image_id)
     assert img is not None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from .._errors import NotFound
-from .._models import Image
+from .._orm import Image
 from .._schemas import ExamOut, PathId, ReadExamOut
 from .._services import exam_reading
 from .._services import exams as service

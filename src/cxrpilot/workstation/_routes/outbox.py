@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from .._interop_models import OUTBOX_STATUSES
+from .._interop_orm import OUTBOX_STATUSES
 from .._interop_schemas import OutboxOut
 from .._outbox import destination
 from .._services import outbound as service

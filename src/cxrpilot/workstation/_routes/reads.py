@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from .._models import READ_STATUSES
+from .._orm import READ_STATUSES
 from .._schemas import (
     AmendIn,
     AssignIn,

@@ -12,7 +12,7 @@ import threading
 from fastapi import APIRouter, Request, Response
 
 from .._errors import InvalidInput
-from .._models import Image
+from .._orm import Image
 from .._schemas import PathId
 from .._services import cases as case_service
 from .._services.header import dicom_header

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from .._models import PRIORITIES
+from .._orm import PRIORITIES
 from .._schemas import CaseOut, PathId, _In
 from .._services import worklist as service
 from ..deps import CurrentActor, Db

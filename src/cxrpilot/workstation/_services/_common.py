@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from .._errors import Forbidden, NotFound
-from .._models import AuditEvent, User
+from .._orm import AuditEvent, User
 
 T = TypeVar("T")
 

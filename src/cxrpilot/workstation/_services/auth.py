@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from cxrpilot.vocabulary import Role
 
 from .._errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Throttled
-from .._models import ROLES, AuditEvent, LoginAttempt, LoginSession, User, utcnow
+from .._orm import ROLES, AuditEvent, LoginAttempt, LoginSession, User, utcnow
 from .._passwords import check_password_policy
 from .._security import (
     hash_password,

@@ -17,9 +17,9 @@ from cxrpilot.imaging import Radiograph
 from cxrpilot.vocabulary import Role
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound, Throttled
-from .._models import AiDraft, Case, Image, Job, Read, utcnow
+from .._orm import AiDraft, Case, Image, Job, Read, utcnow
 from .._storage import BlobStore
-from .._study_models import EvaluationTask
+from .._study_orm import EvaluationTask
 from ._common import Actor, audit, get_or_404
 from .exams import Loaded, ingest
 

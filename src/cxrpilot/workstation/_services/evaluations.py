@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from cxrpilot.vocabulary import RADPEER_SCORES, Arm, MemberRole, Role
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
-from .._models import Case, Read, Report, User, utcnow
-from .._study_models import (
+from .._orm import Case, Read, Report, User, utcnow
+from .._study_orm import (
     EvaluationRating,
     EvaluationTask,
     ProtocolDeviation,

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from cxrpilot.vocabulary import Arm
 
-from .._models import Case, Exam, Image, Read, Report
+from .._orm import Case, Exam, Image, Read, Report
 from ._common import Actor
 from .exams import _image_out, exam_of_case, priors, study_prior_hidden
 from .reads import _own_read, signer_name

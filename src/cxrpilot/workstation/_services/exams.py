@@ -36,7 +36,7 @@ from cxrpilot.imaging import Radiograph
 from cxrpilot.vocabulary import Role
 
 from .._errors import Conflict, Forbidden, NotFound
-from .._models import Case, Exam, Image, Job, Read, utcnow
+from .._orm import Case, Exam, Image, Job, Read, utcnow
 from .._storage import BlobStore
 from ._common import Actor, audit
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from cxrpilot.vocabulary import Role
 
 from .._errors import InvalidInput, NotFound
-from .._models import AiDraft, Case, Exam, Read, Report
+from .._orm import AiDraft, Case, Exam, Read, Report
 from .._settings import Settings
 from .._storage import BlobStore
 from ._common import Actor

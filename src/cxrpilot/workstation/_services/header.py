@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from .._models import Image
+from .._orm import Image
 from .._storage import BlobStore
 
 MAX_VALUE = 200

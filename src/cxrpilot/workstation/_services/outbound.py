@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from cxrpilot.errors import CxrpilotError
 from cxrpilot.vocabulary import Role
 
-from .._interop_models import OutboxItem
-from .._models import AiDraft, Case, Exam, Image, Read, Report, User, utcnow
+from .._interop_orm import OutboxItem
+from .._orm import AiDraft, Case, Exam, Image, Read, Report, User, utcnow
 from .._settings import Settings
 from .._storage import BlobStore
 from ._common import Actor, audit
@@ -335,7 +335,7 @@ def list_outbox(
     db: Session, actor: Actor, *, status: str | None = None, limit: int = 200
 ) -> list[OutboxItem]:
     """Outbox items, newest first (admins)."""
-    from .._interop_models import OUTBOX_STATUSES
+    from .._interop_orm import OUTBOX_STATUSES
 
     actor.require(Role.ADMIN)
     query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)

@@ -14,7 +14,7 @@ from cxrpilot.draft import DRAFT_BANNER
 from cxrpilot.vocabulary import CRITICAL_FINDINGS, Arm, Role
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
-from .._models import (
+from .._orm import (
     ARMS,
     REPORT_SECTIONS,
     AiDraft,
@@ -28,7 +28,7 @@ from .._models import (
 )
 from .._reading import EVENT_KINDS, ClientEvent, compute_reading_time, edit_distance
 from .._schemas import MAX_CLIENT_MS
-from .._study_models import ProtocolDeviation, Study
+from .._study_orm import ProtocolDeviation, Study
 from ._common import Actor, audit, get_or_404
 from .cases import draft_status, latest_draft
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from cxrpilot.vocabulary import ARMS, DESIGNS, MEMBER_ROLES, Design, MemberRole, Role
 
 from .._errors import Conflict, InvalidInput, NotFound
-from .._models import Case, Read, User, utcnow
-from .._study_models import (
+from .._orm import Case, Read, User, utcnow
+from .._study_orm import (
     EvaluationTask,
     ProtocolDeviation,
     Study,

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from cxrpilot.vocabulary import TOKEN_SCOPES, Role
 
 from .._errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from .._interop_models import ApiToken
-from .._models import User, utcnow
+from .._interop_orm import ApiToken
+from .._orm import User, utcnow
 from ._common import Actor, audit
 
 TOKEN_PREFIX = "cxrp_"

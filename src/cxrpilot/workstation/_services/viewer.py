@@ -44,7 +44,7 @@ import numpy as np
 
 from cxrpilot.errors import InvalidInputError
 
-from .._models import Image
+from .._orm import Image
 from .._storage import BlobStore
 from .cases import decode_png16
 

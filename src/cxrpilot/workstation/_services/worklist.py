@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from cxrpilot.vocabulary import Role
 
-from .._models import Case, Exam, Image, Read
+from .._orm import Case, Exam, Image, Read
 from ._common import Actor
 from .reads import worklist as reads_worklist
 
@@ -82,7 +82,7 @@ def set_priority(db: Session, actor: Actor, case_id: int, priority: str) -> Case
     """Set a case's clinical priority (``routine``, ``urgent``, ``stat``); admins and
     coordinators only. Audited."""
     from .._errors import InvalidInput
-    from .._models import PRIORITIES
+    from .._orm import PRIORITIES
     from ._common import audit, get_or_404
 
     actor.require(Role.ADMIN, Role.COORDINATOR)

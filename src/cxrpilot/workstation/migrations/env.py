@@ -6,10 +6,10 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from cxrpilot.workstation import (
-    _interop_models,  # noqa: F401  (tokens, outbox)
-    _study_models,  # noqa: F401  (registers the study tables)
+    _interop_orm,  # noqa: F401  (tokens, outbox)
+    _study_orm,  # noqa: F401  (registers the study tables)
 )
-from cxrpilot.workstation._models import Base
+from cxrpilot.workstation._orm import Base
 
 target_metadata = Base.metadata
 
