@@ -26,7 +26,7 @@ from cxrpilot.vocabulary import (
 )
 from cxrpilot.workstation._orm import Read, User
 from cxrpilot.workstation._schemas import AssignIn, MembersIn, StudyCreate, UserCreate, UserUpdate
-from cxrpilot.workstation._study_orm import EvaluationRating, Study, StudyMember
+from cxrpilot.workstation._study_orm import EvaluationRating, ReaderStudy, StudyMember
 
 
 def _enum_values(schema: dict[str, Any]) -> set[str]:
@@ -58,7 +58,7 @@ def test_schema_allows_the_enum_values(model, field, enum):
 @pytest.mark.parametrize(
     ("table", "name", "enum"),
     [(Read.__table__, "arm", Arm), (User.__table__, "role", Role),
-     (EvaluationRating.__table__, "radpeer", Radpeer), (Study.__table__, "design", Design),
+     (EvaluationRating.__table__, "radpeer", Radpeer), (ReaderStudy.__table__, "design", Design),
      (StudyMember.__table__, "role", MemberRole)],
 )
 def test_database_check_allows_the_enum_values(table, name, enum):

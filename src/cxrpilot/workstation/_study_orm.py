@@ -31,7 +31,10 @@ DEVIATION_KINDS = (
 )
 
 
-class Study(Base):
+class ReaderStudy(Base):
+    """A reader study (arms, design, members, cases): not an imaging study, which is an
+    :class:`Exam` here and a :class:`cxrpilot.data.Study` in the dataset adapters."""
+
     __tablename__ = "studies"
     __table_args__ = (
         CheckConstraint(_in("design", DESIGNS), name="design"),

@@ -88,7 +88,7 @@ def eligibility(
 @router.post("/{study_id}/randomise")
 def randomise(study_id: PathId, body: SeedIn, actor: CurrentActor, db: Db) -> dict:
     n = service.randomise(db, actor, study_id, seed=body.seed)
-    return {"reads": n, "seed": db.get(service.Study, study_id).seed}
+    return {"reads": n, "seed": db.get(service.ReaderStudy, study_id).seed}
 
 
 @router.post("/{study_id}/evaluation")
@@ -98,7 +98,7 @@ def start_evaluation(
     n = eval_service.start_evaluation(
         db, actor, study_id, seed=body.seed, allow_unsigned=body.allow_unsigned
     )
-    return {"tasks": n, "seed": db.get(service.Study, study_id).evaluation_seed}
+    return {"tasks": n, "seed": db.get(service.ReaderStudy, study_id).evaluation_seed}
 
 
 @router.get("/{study_id}/export")

@@ -17,7 +17,7 @@ from .._study_orm import (
     EvaluationRating,
     EvaluationTask,
     ProtocolDeviation,
-    Study,
+    ReaderStudy,
     StudyMember,
 )
 from ._common import Actor, audit, get_or_404
@@ -86,8 +86,8 @@ def start_evaluation(
         protocol deviation naming them).
     """
     actor.require(*STAFF)
-    get_or_404(db, Study, study_id, "study")
-    study = lock_get(db, Study, study_id)
+    get_or_404(db, ReaderStudy, study_id, "study")
+    study = lock_get(db, ReaderStudy, study_id)
     assert study is not None
     if study.status == "evaluation" or db.scalar(
         select(EvaluationTask.id).where(EvaluationTask.study_id == study.id).limit(1)
@@ -315,7 +315,7 @@ def export_rows(db: Session, actor: Actor, study_id: int) -> dict[str, list[dict
     preference, empty for a single report.
     """
     actor.require(*STAFF)
-    study = get_or_404(db, Study, study_id, "study")
+    study = get_or_404(db, ReaderStudy, study_id, "study")
     users = {u.id: u.username for u in db.scalars(select(User))}
     labels = {
         c.id: c.label

@@ -28,7 +28,7 @@ from .._orm import (
 )
 from .._reading import EVENT_KINDS, ClientEvent, compute_reading_time, edit_distance
 from .._schemas import MAX_CLIENT_MS
-from .._study_orm import ProtocolDeviation, Study
+from .._study_orm import ProtocolDeviation, ReaderStudy
 from ._common import Actor, audit, get_or_404
 from .cases import draft_status, latest_draft
 
@@ -102,9 +102,9 @@ def worklist(db: Session, actor: Actor, *, status: str | None = None) -> list[di
     user = actor.require(Role.RADIOLOGIST)
     now = utcnow()
     query = (
-        select(Read, Case.label, Study.name)
+        select(Read, Case.label, ReaderStudy.name)
         .join(Case, Read.case_id == Case.id)
-        .outerjoin(Study, Read.study_id == Study.id)
+        .outerjoin(ReaderStudy, Read.study_id == ReaderStudy.id)
         .where(
             Read.reader_id == user.id,
             or_(Read.available_from.is_(None), Read.available_from <= now),
@@ -364,11 +364,11 @@ def _normalised(text: str) -> str:
     return " ".join(text.split())
 
 
-def _frozen_study(db: Session, read: Read) -> Study | None:
+def _frozen_study(db: Session, read: Read) -> ReaderStudy | None:
     """The read's study if its evaluation has started (its reads are frozen), else None."""
     if read.study_id is None:
         return None
-    study = db.get(Study, read.study_id)
+    study = db.get(ReaderStudy, read.study_id)
     return study if study is not None and study.status in ("evaluation", "closed") else None
 
 

@@ -20,7 +20,7 @@ from .._orm import Case, Read, User, utcnow
 from .._study_orm import (
     EvaluationTask,
     ProtocolDeviation,
-    Study,
+    ReaderStudy,
     StudyCase,
     StudyMember,
     StudySeed,
@@ -64,7 +64,7 @@ def create_study(
     description: str = "",
     washout_days: int = 0,
     criteria: list[dict[str, Any]] | None = None,
-) -> Study:
+) -> ReaderStudy:
     actor.require(*STAFF)
     if design not in DESIGNS:
         raise InvalidInput(f"design {design!r} is not known; expected one of {', '.join(DESIGNS)}")
@@ -74,7 +74,7 @@ def create_study(
         raise InvalidInput(
             f"washout_days={washout_days}: a crossover study needs a washout of at least 1 day (others: >= 0)"
         )
-    study = Study(
+    study = ReaderStudy(
         name=name.strip(),
         design=design,
         description=description,
@@ -93,17 +93,17 @@ def create_study(
     return study
 
 
-def _locked_study(db: Session, study_id: int) -> Study:
+def _locked_study(db: Session, study_id: int) -> ReaderStudy:
     """The study, locked for the rest of the transaction (404 when it does not exist): the
     checks that follow see every change committed before, none can slip in after."""
-    get_or_404(db, Study, study_id, "study")
-    study = lock_get(db, Study, study_id)
+    get_or_404(db, ReaderStudy, study_id, "study")
+    study = lock_get(db, ReaderStudy, study_id)
     if study is None:  # deleted in between
         raise NotFound(f"study {study_id} does not exist")
     return study
 
 
-def record_seed(db: Session, actor: Actor, study: Study, purpose: str, seed: int) -> None:
+def record_seed(db: Session, actor: Actor, study: ReaderStudy, purpose: str, seed: int) -> None:
     """Keep a drawn seed for good (in the caller's transaction)."""
     db.add(
         StudySeed(
@@ -115,7 +115,7 @@ def record_seed(db: Session, actor: Actor, study: Study, purpose: str, seed: int
     )
 
 
-def _setup_study(db: Session, actor: Actor, study_id: int) -> Study:
+def _setup_study(db: Session, actor: Actor, study_id: int) -> ReaderStudy:
     actor.require(*STAFF)
     study = _locked_study(db, study_id)
     if study.status != "setup":
@@ -344,7 +344,7 @@ def progress(db: Session, actor: Actor, study_id: int) -> dict[str, Any]:
     """Counts for the dashboard: reads per arm and status, per reader (and per reader and arm);
     cases by eligibility; evaluation forms by status."""
     actor.require(*STAFF)
-    study = get_or_404(db, Study, study_id, "study")
+    study = get_or_404(db, ReaderStudy, study_id, "study")
     by_arm = _nested_counts(db, Read.arm, Read.status, where=Read.study_id == study.id)
     by_reader: dict[str, dict[str, int]] = {}
     by_reader_arm: dict[str, dict[str, dict[str, int]]] = {}
@@ -408,7 +408,7 @@ def list_studies(db: Session, actor: Actor) -> list[dict[str, Any]]:
     """Every study with the counts of its list row: cases (by eligibility), members (by role),
     reads (all and signed) and evaluation forms (all and submitted)."""
     actor.require(*STAFF)
-    studies = list(db.scalars(select(Study).order_by(Study.id)))
+    studies = list(db.scalars(select(ReaderStudy).order_by(ReaderStudy.id)))
     cases = _nested_counts(db, StudyCase.study_id, StudyCase.eligibility, where=true())
     members = _nested_counts(db, StudyMember.study_id, StudyMember.role, where=true())
     reads = _nested_counts(db, Read.study_id, Read.status, where=Read.study_id.isnot(None))
@@ -432,7 +432,7 @@ def list_studies(db: Session, actor: Actor) -> list[dict[str, Any]]:
 def study_cases(db: Session, actor: Actor, study_id: int) -> list[dict[str, Any]]:
     """The study's cases with their eligibility checklists, in the order they were added."""
     actor.require(*STAFF)
-    study = get_or_404(db, Study, study_id, "study")
+    study = get_or_404(db, ReaderStudy, study_id, "study")
     rows = db.execute(
         select(StudyCase, Case.label, Case.indication)
         .join(Case, StudyCase.case_id == Case.id)
@@ -456,7 +456,7 @@ def study_cases(db: Session, actor: Actor, study_id: int) -> list[dict[str, Any]
 def study_members(db: Session, actor: Actor, study_id: int) -> list[dict[str, Any]]:
     """The study's readers and evaluators."""
     actor.require(*STAFF)
-    study = get_or_404(db, Study, study_id, "study")
+    study = get_or_404(db, ReaderStudy, study_id, "study")
     rows = db.execute(
         select(StudyMember.role, User)
         .join(User, StudyMember.user_id == User.id)
