@@ -7,6 +7,8 @@
 
 const SECTION_NAMES = CXR.report_sections;  // the server's report sections, in order
 const SECTION_ROWS = { indication: 1, technique: 1, comparison: 1, findings: 7, impression: 4 };
+const PHRASE_STATUSES = CXR.phrase_statuses;  // the server's phrase statuses, in button order
+const PHRASE_LABELS = { uncertain: "possible" };  // a status whose button says something else
 
 class ReportEditor {
   constructor(templates, { onInput } = {}) {
@@ -133,7 +135,7 @@ class ReportEditor {
     const rows = Object.keys(this.t.phrases).map(name => {
       const b = (status, label) => el("button", { class: "phrase", "data-finding": name, "data-status": status,
         "aria-pressed": "false", title: this.t.phrases[name][status], onclick: () => { this.togglePhrase(name, status); this.refreshPhrases(); } }, label);
-      return el("tr", {}, el("td", { text: name }), el("td", {}, b("present", "present"), b("uncertain", "possible"), b("absent", "absent")));
+      return el("tr", {}, el("td", { text: name }), el("td", {}, ...PHRASE_STATUSES.map(s => b(s, PHRASE_LABELS[s] || s))));
     });
     this.phraseBox = el("details", { class: "phrases", "data-testid": "phrases" },
       el("summary", {}, "Finding phrases ", el("span", { class: "hint", text: "— click to put a sentence in FINDINGS or take it out" })),
