@@ -30,6 +30,7 @@ from cxrpilot.interop.deliver import without_credentials
 
 from ._interop_orm import OutboxItem
 from ._orm import utcnow
+from ._polling import run_until_stopped
 from ._settings import Settings
 
 __all__ = ["OutboxSender", "backoff_s", "channel", "destination"]
@@ -241,12 +242,4 @@ class OutboxSender:
         db.commit()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # a database hiccup must not kill the thread
-                log.exception("outbox sender error")
-                busy = False
-            if not busy:
-                self._wake.wait(POLL_S)
-                self._wake.clear()
+        run_until_stopped(self.run_once, self._stop, self._wake, poll_s=POLL_S, log=log, what="outbox sender")

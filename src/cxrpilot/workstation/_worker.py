@@ -24,6 +24,7 @@ from cxrpilot.errors import CxrpilotError
 from cxrpilot.imaging import Radiograph
 
 from ._orm import AiDraft, Case, Image, Job, utcnow
+from ._polling import run_until_stopped
 from ._services.cases import radiograph_of
 from ._storage import BlobStore
 
@@ -194,12 +195,4 @@ class DraftWorker:
         db.commit()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # a database hiccup must not kill the thread
-                log.exception("draft worker error")
-                busy = False
-            if not busy:
-                self._wake.wait(POLL_S)
-                self._wake.clear()
+        run_until_stopped(self.run_once, self._stop, self._wake, poll_s=POLL_S, log=log, what="draft worker")
