@@ -34,6 +34,8 @@ import numpy as np
 
 from cxrpilot.errors import CxrpilotError, InvalidImageError, UnsupportedImageError
 
+from ._raster import jpeg_frame_header
+
 __all__ = [
     "DicomFacts",
     "MAX_SEQUENCE_DEPTH",
@@ -636,28 +638,10 @@ def _stream_geometry(stream: bytes, kind: str) -> tuple[int, int, int, int] | No
         return precision, y - y0, x - x0, components
     if not stream.startswith(b"\xff\xd8"):
         return None
-    pos = 2
-    while pos + 4 <= len(stream):
-        if stream[pos] != 0xFF:
-            return None
-        marker = stream[pos + 1]
-        if marker == 0xFF:
-            pos += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", stream[pos + 2 : pos + 4])
-        if marker in _SOF_JPEG:
-            if pos + 10 > len(stream):
-                return None
-            precision = stream[pos + 4]
-            rows, columns = struct.unpack(">HH", stream[pos + 5 : pos + 9])
-            return precision, rows, columns, stream[pos + 9]
-        if marker == 0xDA:
-            return None
-        pos += 2 + length
-    return None
+    frame = jpeg_frame_header(stream, _SOF_JPEG)
+    if frame is None or frame[3] is None:
+        return None
+    return frame[0], frame[1], frame[2], frame[3]
 
 
 def check_pixel_module(ds: Any, facts: DicomFacts, *, source: str) -> None:

@@ -51,6 +51,17 @@ def declared_size(data: bytes, fmt: str) -> tuple[int, int] | None:
         if len(data) < 24 or data[12:16] != b"IHDR":
             return None
         return struct.unpack(">II", data[16:24])
+    frame = jpeg_frame_header(data)
+    return None if frame is None else (frame[2], frame[1])
+
+
+def jpeg_frame_header(
+    data: bytes, sof: frozenset[int] = _SOF
+) -> tuple[int, int, int, int | None] | None:
+    """(precision, rows, columns, components) of the first JPEG frame header (a marker in
+    ``sof``) after the SOI, read without decoding; ``components`` is None when the data end
+    just before it. None when there is no frame header before the first scan (or the data
+    end, or the marker structure breaks)."""
     pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
@@ -63,11 +74,11 @@ def declared_size(data: bytes, fmt: str) -> tuple[int, int] | None:
             pos += 2
             continue
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if marker in _SOF:
+        if marker in sof:
             if pos + 9 > len(data):
                 return None
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return width, height
+            rows, columns = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return data[pos + 4], rows, columns, (data[pos + 9] if pos + 9 < len(data) else None)
         if marker == 0xDA:  # start of scan before any frame header
             return None
         pos += 2 + length
