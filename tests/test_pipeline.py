@@ -29,6 +29,37 @@ def test_default_draft_on_real_chest_radiograph(rg1_uncr):
     assert draft.model_id == drafter.model_id and draft.timings["model"] > 0
 
 
+def test_every_output_drafter_is_labelled_evaluation_only(rg1_uncr):
+    """The evaluation-only setting states every output of the network, with the statuses of
+    the card's thresholds, and its drafts can never pass for the shipped model's."""
+    from cxrpilot.draft import apply_no_finding_rule
+    from cxrpilot.reports import label_report
+
+    model = pipeline.load_drafter().model
+    rg = imaging.load(rg1_uncr)
+    draft = pipeline.draft(rg, model=pipeline.ExpertDrafter(model, every_output=True))
+    assert draft.model_id == model.model_id + pipeline.EVALUATION_ONLY_SUFFIX
+    assert draft.banner == DRAFT_BANNER
+    proba = dict(zip(model.labels, model.predict_proba([rg])[0], strict=True))
+    expected = apply_no_finding_rule([Finding(n, model.status_of(n, p), p) for n, p in proba.items() if n != "No Finding"])
+    by_name = {f.name: f for f in draft.findings}
+    for f in expected:
+        assert by_name[f.name].status is f.status, f.name
+        if f.name != "No Finding" and f.name in proba:
+            assert by_name[f.name].probability == pytest.approx(proba[f.name])
+    assert {f.name for f in draft.findings if f.assessed} >= set(model.labels) - {"No Finding"}
+    assert {m.name for m in draft.maps} == {f.name for f in draft.findings
+                                            if f.status in (Status.PRESENT, Status.UNCERTAIN) and f.name in proba}
+    read = label_report(draft.text)
+    for f in draft.findings:
+        if f.name == "No Finding":
+            continue
+        want = {Status.PRESENT: (1,), Status.UNCERTAIN: (-1, 1), Status.ABSENT: (0,), Status.NOT_ASSESSED: (None,)}
+        assert read[f.name] in want[f.status], (f, draft.text)
+    # the default path is unchanged by the setting's existence
+    assert pipeline.load_drafter().model_id == model.model_id
+
+
 @pytest.mark.parametrize(
     ("spec", "error", "message"),
     [

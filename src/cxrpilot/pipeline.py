@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from cxrpilot.draft import Draft, Finding, complete_findings
+from cxrpilot.draft import Draft, Finding, apply_no_finding_rule, complete_findings
 from cxrpilot.errors import InvalidInputError, UnknownModelError
 from cxrpilot.imaging import Radiograph
-from cxrpilot.vocabulary import check_quantize
+from cxrpilot.vocabulary import Status, check_quantize
 
-__all__ = ["Drafter", "ExpertDrafter", "JanusDrafter", "fuse_findings", "load_drafter", "draft"]
+__all__ = ["Drafter", "ExpertDrafter", "JanusDrafter", "EVALUATION_ONLY_SUFFIX", "fuse_findings", "load_drafter",
+           "draft"]
 
 MODEL_SPEC_HELP = "'expert', 'expert:NAME_OR_PATH' or 'janus:PATH'"
 
@@ -43,25 +44,60 @@ class Drafter(Protocol):
     def draft(self, radiograph: Radiograph, *, indication: str | None = None) -> Draft: ...
 
 
+#: Ends the model id of a draft made with ``ExpertDrafter(model, every_output=True)``: such a
+#: draft is for evaluation only (see :class:`ExpertDrafter`).
+EVALUATION_ONLY_SUFFIX = "+every-output-evaluation-only"
+
+
 @dataclass
 class ExpertDrafter:
-    """The expert classifier's findings, written up by the composer."""
+    """The expert classifier's findings, written up by the composer.
+
+    Attributes
+    ----------
+    model : ExpertModel
+        From :func:`cxrpilot.models.expert.load`.
+    every_output : bool
+        **Evaluation only.** Treat every output of the network as assessed (statuses from the
+        card's thresholds; No Finding by :func:`~cxrpilot.draft.apply_no_finding_rule`), so
+        the draft states findings the model has *not* been shown to assess reliably. It
+        measures what the text would say if the assessment bar were dropped (e.g.
+        ``benchmarks/bench_draft_nih.py``); it is never what a reader is shown, so the
+        draft's model id ends with :data:`EVALUATION_ONLY_SUFFIX` and :func:`load_drafter`
+        never builds one.
+    """
 
     model: Any  # cxrpilot.models.expert.ExpertModel
+    every_output: bool = False
 
     @property
     def model_id(self) -> str:
-        return self.model.model_id
+        return self.model.model_id + (EVALUATION_ONLY_SUFFIX if self.every_output else "")
 
     @property
     def version(self) -> str:
         return self.model.version
 
+    def _assess_every_output(self, radiograph: Radiograph) -> tuple[tuple[Finding, ...], tuple[Any, ...]]:
+        model = self.model
+        proba = model.predict_proba([radiograph])[0]
+        stated = [Finding(name, model.status_of(name, float(p)), float(p))
+                  for name, p in zip(model.labels, proba, strict=True) if name != "No Finding"]
+        if "No Finding" in model.labels:  # its probability is kept; its status follows the rule
+            stated.append(Finding("No Finding", Status.UNCERTAIN, float(proba[model.labels.index("No Finding")])))
+        findings = apply_no_finding_rule(stated)
+        shown = [f.name for f in findings if f.status in (Status.PRESENT, Status.UNCERTAIN) and f.name in model.labels]
+        maps = model.locate(radiograph, shown) if shown and model.has_maps else ()
+        return findings, maps
+
     def draft(self, radiograph: Radiograph, *, indication: str | None = None) -> Draft:
         from cxrpilot.models.composer import compose
 
         t0 = time.perf_counter()
-        findings, maps = self.model.assess_with_maps(radiograph)
+        if self.every_output:
+            findings, maps = self._assess_every_output(radiograph)
+        else:
+            findings, maps = self.model.assess_with_maps(radiograph)
         t1 = time.perf_counter()
         findings_text, impression_text = compose(findings, indication=indication)
         t2 = time.perf_counter()
