@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from cxrpilot.data import DuplicateGroup, Study, assign_splits
-from cxrpilot.data._splits import main_label
+from cxrpilot.data._splits import main_label, split_name
 
 
 def _studies(n_patients: int = 200, per_patient: int = 3) -> list[Study]:
@@ -102,3 +102,14 @@ def test_main_label(labels, expected):
 def test_bad_fractions(fractions):
     with pytest.raises(ValueError, match=r"fractions=.*summing to 1"):
         assign_splits([], fractions=fractions)
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("train", "train"), (" Training ", "train"), ("val", "validate"), ("VALID", "validate"),
+     ("validate", "validate"), ("validation", "validate"), ("test", "test"),
+     ("", None), (None, None), ("dev", None), (1, None)],
+)
+def test_split_name_one_table_for_every_reader(cell, expected):
+    # the manifest and MIMIC-CXR readers both read split cells through this one table
+    assert split_name(cell) == expected

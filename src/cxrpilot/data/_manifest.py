@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cxrpilot.data._common import normalise_view
 from cxrpilot.data._labels import label_columns, read_labels
+from cxrpilot.data._splits import split_name
 from cxrpilot.data._study import SECTION_NAMES, Study, StudyImage
 from cxrpilot.data._tables import read_csv, read_jsonl
 from cxrpilot.errors import InvalidDatasetError
@@ -28,16 +29,6 @@ from cxrpilot.vocabulary import OBSERVATIONS
 
 __all__ = ["read_manifest"]
 
-_SPLITS = {
-    "train": "train",
-    "training": "train",
-    "val": "validate",
-    "valid": "validate",
-    "validate": "validate",
-    "validation": "validate",
-    "test": "test",
-    "": None,
-}
 _RESERVED = {
     "path",
     "paths",
@@ -139,8 +130,8 @@ def read_manifest(
             raise InvalidDatasetError(f"{where}: no 'path' and no 'study_id'; every row needs one")
         patient = str(cells.get("patient_id") or "").strip() or study_id
         row_source = str(cells.get("source") or "").strip() or source
-        split_value = str(cells.get("split") or "").strip().lower()
-        if split_value not in _SPLITS:
+        split = split_name(cells.get("split"))
+        if split is None and str(cells.get("split") or "").strip():
             raise InvalidDatasetError(
                 f"{where}: split {cells.get('split')!r}; expected train, validate, test or blank"
             )
@@ -161,7 +152,7 @@ def read_manifest(
                 "images": new_images,
                 "labels": {k: v for k, v in labels.items()},
                 "sections": {k: v for k, v in sections.items() if v},
-                "split": _SPLITS[split_value],
+                "split": split,
                 "meta": {
                     k: v
                     for k, v in cells.items()

@@ -15,23 +15,18 @@ CheXpert table: no labels; no metadata: no views).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cxrpilot.data._common import normalise_view
 from cxrpilot.data._labels import label_columns, read_labels
+from cxrpilot.data._splits import split_name
 from cxrpilot.data._study import SECTION_NAMES, Study, StudyImage
-from cxrpilot.data._tables import read_csv, read_text
+from cxrpilot.data._tables import Row, read_csv, read_text
 from cxrpilot.errors import InvalidDatasetError
 
 __all__ = ["read_mimic_cxr"]
 
-_SPLITS = {
-    "train": "train",
-    "validate": "validate",
-    "valid": "validate",
-    "val": "validate",
-    "test": "test",
-}
 _REPORT = re.compile(r"^s(\d+)\.txt$")
 
 
@@ -40,6 +35,13 @@ def _table(root: Path, name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _image_rows(table: Path, rows: Iterable[Row]) -> Iterator[tuple[str, tuple[str, str, str], dict[str, str]]]:
+    """Per row of an image table: where it is, its (study, subject, dicom) ids, its cells."""
+    for number, line, cells in rows:
+        ids = (cells["study_id"].strip(), cells["subject_id"].strip(), cells["dicom_id"].strip())
+        yield f"{table}: row {number} (line {line})", ids, cells
 
 
 def _folder(root: Path, subject: str, study: str) -> Path:
@@ -104,13 +106,7 @@ def read_mimic_cxr(
         _, rows = read_csv(
             metadata, required=("dicom_id", "subject_id", "study_id", "ViewPosition")
         )
-        for number, line, cells in rows:
-            where = f"{metadata}: row {number} (line {line})"
-            study, subject, dicom = (
-                cells["study_id"].strip(),
-                cells["subject_id"].strip(),
-                cells["dicom_id"].strip(),
-            )
+        for where, (study, subject, dicom), cells in _image_rows(metadata, rows):
             if not (study and subject and dicom):
                 raise InvalidDatasetError(f"{where}: empty 'dicom_id', 'subject_id' or 'study_id'")
             note_subject(study, subject, where)
@@ -122,15 +118,9 @@ def read_mimic_cxr(
     split_table = _table(root, f"{prefix}-split")
     if split_table:
         _, rows = read_csv(split_table, required=("dicom_id", "study_id", "subject_id", "split"))
-        for number, line, cells in rows:
-            where = f"{split_table}: row {number} (line {line})"
-            study, subject, dicom = (
-                cells["study_id"].strip(),
-                cells["subject_id"].strip(),
-                cells["dicom_id"].strip(),
-            )
+        for where, (study, subject, dicom), cells in _image_rows(split_table, rows):
             note_subject(study, subject, where)
-            split = _SPLITS.get(cells["split"].strip().lower())
+            split = split_name(cells["split"])
             if split is None:
                 raise InvalidDatasetError(
                     f"{where}: split {cells['split']!r}; expected one of train, validate, test"

@@ -14,10 +14,27 @@ from cxrpilot.data._union_find import UnionFind
 from cxrpilot.errors import InvalidInputError
 from cxrpilot.vocabulary import OBSERVATIONS
 
-__all__ = ["assign_splits", "SPLIT_NAMES", "main_label"]
+__all__ = ["assign_splits", "SPLIT_NAMES", "main_label", "split_name"]
 
 #: Split names, in the order of ``fractions``.
 SPLIT_NAMES: tuple[str, ...] = ("train", "validate", "test")
+
+#: How dataset tables spell a split (lower case), each to its name in :data:`SPLIT_NAMES`.
+_SPLIT_SPELLINGS = {
+    "train": "train",
+    "training": "train",
+    "val": "validate",
+    "valid": "validate",
+    "validate": "validate",
+    "validation": "validate",
+    "test": "test",
+}
+
+
+def split_name(value: object) -> str | None:
+    """The split a table's cell names (``"Training"`` -> ``"train"``, ``"val"`` ->
+    ``"validate"``), or None when it names none (a blank cell included)."""
+    return _SPLIT_SPELLINGS.get(str(value or "").strip().lower())
 
 # Stratum order: findings first (rarer and more specific first), No Finding last.
 _STRATUM_ORDER = tuple(o for o in OBSERVATIONS if o != "No Finding") + ("No Finding",)
