@@ -48,6 +48,11 @@ _MS_DOMAIN = "com.microsoft"
 _GRAPH_FILE = "decoder.onnx"
 #: Bump when the graph built here changes, so cached graphs of older versions are not reused.
 _GRAPH_VERSION = 1
+#: ONNX Runtime session config entries every decoder session gets unless ``session_config``
+#: overrides them: worker threads sleep between operators instead of spinning (faster decoding
+#: on the 2-core CPUs measured, where spinning workers take cores the other thread needs:
+#: ``BENCHMARKS.md``, Janus-Pro speed). Speed only: the tokens are the same.
+_DEFAULT_SESSION_CONFIG = {"session.intra_op.allow_spinning": "0"}
 
 
 @dataclass(frozen=True)
@@ -319,20 +324,24 @@ class OrtDecoder:
 
     @classmethod
     def build(cls, model: Any, *, bits: int | None, max_length: int = 2048, threads: int | None = None,
-              cache_dir: str | Path | None = None) -> OrtDecoder:
+              cache_dir: str | Path | None = None, session_config: dict[str, str] | None = None) -> OrtDecoder:
         """Build the decoder graph from a loaded ``JanusForConditionalGeneration`` and open it.
 
         ``max_length`` bounds prompt + new tokens of one sequence; ``threads`` defaults to
         torch's intra-op thread count. With ``cache_dir`` the graph is saved there, and a graph
         already saved there is opened instead of being built again (the caller keys the
-        folder to the weights: see :func:`cache_folder`).
+        folder to the weights: see :func:`cache_folder`). ``session_config``: ONNX Runtime
+        session config entries, over the defaults (workers do not spin:
+        ``{"session.intra_op.allow_spinning": "0"}``; give ``"1"`` to let them spin); they
+        change speed only, never the tokens.
         """
         return cls.from_parts(model.model.language_model, model.lm_head, bits=bits, max_length=max_length,
-                              threads=threads, cache_dir=cache_dir)
+                              threads=threads, cache_dir=cache_dir, session_config=session_config)
 
     @classmethod
     def from_parts(cls, language_model: Any, lm_head: Any, *, bits: int | None, max_length: int = 2048,
-                   threads: int | None = None, cache_dir: str | Path | None = None) -> OrtDecoder:
+                   threads: int | None = None, cache_dir: str | Path | None = None,
+                   session_config: dict[str, str] | None = None) -> OrtDecoder:
         """:meth:`build` from a LLaMA ``language_model`` and its ``lm_head`` (e.g. the
         ``model`` and ``lm_head`` of a ``LlamaForCausalLM``)."""
         import onnxruntime as ort
@@ -343,6 +352,8 @@ class OrtDecoder:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        for key, value in {**_DEFAULT_SESSION_CONFIG, **(session_config or {})}.items():
+            options.add_session_config_entry(str(key), str(value))
 
         def open_session(path: Path) -> OrtDecoder:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

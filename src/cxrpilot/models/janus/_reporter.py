@@ -411,6 +411,7 @@ def load(
     dtype: Any = None,
     chat_format: str | None = None,
     quantize: str | None = None,
+    ort_session_config: dict[str, str] | None = None,
 ) -> JanusReporter:
     """Load an HF-format Janus-Pro checkpoint from a local folder.
 
@@ -437,6 +438,12 @@ def load(
         reports and int4 of 9 % — check on your images first (``docs/janus.md``). The decoder graph is built on the first load (20-40 s at
         full size) and cached under ``$CXRPILOT_CACHE_DIR`` (default ``~/.cache/cxrpilot``;
         about 1 GB for int4, 1.6 GB for int8), keyed to the weight files.
+    ort_session_config : dict of str to str, optional
+        With ``quantize`` only: ONNX Runtime session config entries for the decoder, over its
+        defaults. By default its worker threads sleep instead of spinning while they wait
+        (faster on the 2-core CPUs measured, ``BENCHMARKS.md``);
+        ``{"session.intra_op.allow_spinning": "1"}`` lets them spin. Speed only: the tokens
+        are the same.
 
     Returns
     -------
@@ -465,6 +472,8 @@ def load(
     from cxrpilot.vocabulary import check_quantize
 
     check_quantize(quantize)
+    if ort_session_config is not None and quantize is None:
+        raise InvalidInputError("ort_session_config applies to the ONNX Runtime decoder: give quantize='int8' or 'int4'")
     folder = check_model_dir(path)
     meta = read_meta(folder)
     fmt = get_chat_format(chat_format or meta.get("chat_format") or "janus-pro-cxr")
@@ -512,7 +521,8 @@ def load(
         weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file()]
         decoder = OrtDecoder.build(model, bits=bits, max_length=max_length,
                                    cache_dir=cache_folder(folder, weights, bits=bits, max_length=max_length,
-                                                          dtype=str(torch_dtype)))
+                                                          dtype=str(torch_dtype)),
+                                   session_config=ort_session_config)
     return JanusReporter(
         model=model,
         processor=processor,
