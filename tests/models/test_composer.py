@@ -25,6 +25,7 @@ from cxrpilot.models.composer._phrases import (
     NOUN,
     PRESENT,
     PRESENT_ITEM,
+    PRESENT_LIKELY,
 )
 from cxrpilot.reports import label_report, label_text
 from cxrpilot.vocabulary import CRITICAL_FINDINGS, OBSERVATIONS, Status
@@ -100,6 +101,9 @@ def check_draft(findings: list[Finding], *, indication: str | None = None, metho
         ([F("Pneumothorax", "absent"), F("Pleural Effusion", "absent")],
          r"^No pleural effusion or pneumothorax\.$", r"^No pleural effusion or pneumothorax\.$"),
         ([F("Cardiomegaly", "present", 0.7)], r"^Cardiomegaly\.$", r"^Likely cardiomegaly\.$"),
+        # graded alike in both sections: "likely" below 0.9, not "consistent with"
+        ([F("Pneumonia", "present", 0.65)], r"^The appearance likely represents pneumonia\.$", r"^Likely pneumonia\.$"),
+        ([F("Pneumonia", "present", 0.95)], r"^The appearance is consistent with pneumonia\.$", r"^Pneumonia\.$"),
         ([F("Cardiomegaly", "present"), F("Pleural Effusion", "present"), F("Pneumothorax", "present")],
          r"pleural effusion\. There is a pneumothorax\. Cardiomegaly\.$",
          r"^1\. Pleural effusion\.\n2\. Pneumothorax\.\n3\. Cardiomegaly\.$"),
@@ -215,6 +219,8 @@ def test_every_template_reads_back_as_written(name):
         return {k: v for k, v in label_text(t).items() if v is not None and k != "No Finding"}
 
     assert read(PRESENT[name]) == {name: 1}, PRESENT[name]
+    if name in PRESENT_LIKELY:
+        assert read(PRESENT_LIKELY[name]) == {name: 1}, PRESENT_LIKELY[name]
     assert read(PRESENT_ITEM.get(name, NOUN[name].capitalize() + ".")) == {name: 1}
     for hedge in (f"Possible {NOUN[name]}.", f"{NOUN[name].capitalize()} cannot be excluded."):
         assert read(hedge) == {name: -1}, hedge

@@ -17,6 +17,7 @@ from cxrpilot.models.composer._phrases import (
     ORDER,
     PRESENT,
     PRESENT_ITEM,
+    PRESENT_LIKELY,
     REGION_OF,
     REGIONS,
     indication_findings,
@@ -157,7 +158,8 @@ def _findings_text(assessed: list[Finding], method: str) -> str:
     absent = [n for n, v in pairs.items() if v == 0]
     for name, value in pairs.items():
         if value == 1:
-            items.append(({name: 1}, PRESENT[name]))
+            likely = likelihood_phrase(by_name[name].probability, Status.PRESENT) == "likely"
+            items.append(({name: 1}, PRESENT_LIKELY[name] if likely and name in PRESENT_LIKELY else PRESENT[name]))
         elif value == -1:
             items.append(({name: -1}, _hedged(by_name[name])))
     items.extend(_absent_sentences(absent))

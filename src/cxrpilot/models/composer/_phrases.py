@@ -36,6 +36,12 @@ PRESENT: dict[str, str] = {
     "Fracture": "There is a fracture.",
 }
 
+# FINDINGS sentence for a present finding worded "likely" (probability below 0.9), where
+# PRESENT states an interpretation outright ("consistent with").
+PRESENT_LIKELY: dict[str, str] = {
+    "Pneumonia": "The appearance likely represents pneumonia.",
+}
+
 # Noun phrase (lower case) for the IMPRESSION and for hedged statements.
 NOUN: dict[str, str] = {
     "Support Devices": "support devices",
