@@ -4,6 +4,7 @@ reading-time events."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -329,23 +330,10 @@ def autosave(
     report = current_report(db, read.id)
     if report is None:
         raise Conflict(f"read {read_id} has no report yet: open it first")
-    result = db.execute(
-        update(Report)
-        .where(Report.id == report.id, Report.rev == rev, Report.signed_at.is_(None))
-        .values(
-            findings_text=findings_text,
-            impression_text=impression_text,
-            **section_values,
-            rev=Report.rev + 1,
-            updated_at=utcnow(),
-        )
+    _update_unsigned(
+        db, report, rev, "saved", utcnow(),
+        findings_text=findings_text, impression_text=impression_text, **section_values,
     )
-    if result.rowcount != 1:
-        raise _conflict(
-            db,
-            report.id,
-            f"stale copy: you saved revision {rev} but the report is at a newer one; reload",
-        )
     db.execute(
         update(Read).where(Read.id == read.id, Read.status == "new").values(status="in_progress")
     )
@@ -362,6 +350,23 @@ def _events(db: Session, read_id: int) -> list[ClientEvent]:
 
 def _normalised(text: str) -> str:
     return " ".join(text.split())
+
+
+def _update_unsigned(db: Session, report: Report, rev: int, verb: str, now: datetime, **values: Any) -> None:
+    """Write ``values`` to ``report`` if it is unsigned and still at revision ``rev`` (the
+    revision goes up by one), else raise the stale-copy :class:`Conflict` (``verb``: what the
+    user did with that revision) with the current text."""
+    result = db.execute(
+        update(Report)
+        .where(Report.id == report.id, Report.rev == rev, Report.signed_at.is_(None))
+        .values(rev=Report.rev + 1, updated_at=now, **values)
+    )
+    if result.rowcount != 1:
+        raise _conflict(
+            db,
+            report.id,
+            f"stale copy: you {verb} revision {rev} but the report is at a newer one; reload",
+        )
 
 
 def _frozen_study(db: Session, read: Read) -> ReaderStudy | None:
@@ -425,25 +430,14 @@ def sign(
     values.update(_section_values(sections))
     now = utcnow()
     status = "final" if report.version == 1 else "amended"
-    result = db.execute(
-        update(Report)
-        .where(Report.id == report.id, Report.rev == rev, Report.signed_at.is_(None))
-        .values(
-            status=status,
-            signed_at=now,
-            signed_by_id=actor.user.id,  # type: ignore[union-attr]
-            rev=Report.rev + 1,
-            updated_at=now,
-            unedited_confirmed=True if unedited else None,
-            **values,
-        )
+    _update_unsigned(
+        db, report, rev, "signed", now,
+        status=status,
+        signed_at=now,
+        signed_by_id=actor.user.id,  # type: ignore[union-attr]
+        unedited_confirmed=True if unedited else None,
+        **values,
     )
-    if result.rowcount != 1:
-        raise _conflict(
-            db,
-            report.id,
-            f"stale copy: you signed revision {rev} but the report is at a newer one; reload",
-        )
     report = db.get(Report, report.id, populate_existing=True)
     assert report is not None
     if report.version == 1:
