@@ -38,8 +38,9 @@ but the reference label is the report's own and is kept as it is. So that the 14
 CE can be read, the script also scores the **ceiling** of the protocol: the labels of a text
 that states exactly the input's 13 observations and nothing else (No Finding then follows by
 the labeler's rule), counts the reports whose No Finding disagrees, by cause ("an abnormality
-outside the 14"; "No Finding 1 with nothing else mentioned", where the composer writes nothing
-because no critical finding was assessed; "other": a composer or labeler error), and gives the
+outside the 14"; "No Finding 1 with nothing else mentioned", where the composer writes nothing,
+since a global normal needs every critical finding assessed absent; "other": a composer or
+labeler error), and gives the
 14-observation CE over the reports whose No Finding the 13 determine (n shown).
 
 ``--half dev`` scores the development half instead (for error analysis; the phrase bank and
@@ -280,7 +281,8 @@ def main() -> None:
         "",
         ("Clinical consistency (the labeler on the composed text against the input labels; micro CE-F1). The "
          "ceiling row is not a method: it is what a text stating exactly the input's 13 observations reads "
-         "back as, so no composer that names only what it is given can score above it."),
+         "back as, so a composer that states everything it is given and nothing else cannot score above it "
+         "(one could only by withholding the input's negatives, which CE-F1 does not count)."),
         "",
         ("| method | CE-F1 (14, unc. neg.) | CE-F1 (14, unc. pos.) | CE-F1 (13, no No Finding) "
          f"| CE-F1 (14, the {n_det} reports whose No Finding the 13 determine) | status agreement "

@@ -26,6 +26,7 @@ import argparse
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,13 @@ def main() -> None:
                          f"{ce.score('f1', uncertain='positive'):.3f} | "
                          f"{ce.score('f1', average='macro'):.3f} |")
     lines += [""]
+    shares = Counter(v for row in rows["all outputs"]["status"] for v in row.values())
+    total = sum(shares.values())
+    if total:
+        lines.append("Evaluation-only statuses (card thresholds; for outputs that did not pass the assessment "
+                     "rule the uncertain band is wide): " + ", ".join(
+                         f"{word} {100 * shares[v] / total:.1f} %" for word, v in
+                         (("present", 1), ("uncertain", -1), ("absent", 0))) + ".")
     for key, pairs in agree.items():
         if pairs:
             lines.append(f"{key.capitalize()}: the text reads back as the draft's own status for {sum(pairs):,} of "
