@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.vocabulary import ARMS, DESIGNS, MEMBER_ROLES, ROLES, Arm
 
 #: What a body may give for a read's arm and a user's role (values of the enums that
@@ -49,9 +50,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def check_text(value: str) -> str:
     """``value`` if it is text both databases store: no NUL character, no lone surrogate."""
     if "\x00" in value:
-        raise ValueError("contains a NUL character (\\x00), which text cannot hold")
+        raise InvalidInputError("contains a NUL character (\\x00), which text cannot hold")
     if _SURROGATE.search(value):
-        raise ValueError("contains a lone surrogate (not valid Unicode text)")
+        raise InvalidInputError("contains a lone surrogate (not valid Unicode text)")
     return value
 
 

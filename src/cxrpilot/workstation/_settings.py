@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cxrpilot.errors import InvalidInputError
+
 __all__ = ["Settings", "get_settings", "PLACEHOLDER_SECRETS"]
 
 #: Secret values that are refused outside development.
@@ -209,26 +211,19 @@ class Settings(BaseSettings):
     pacs_poll_days: int = Field(1, ge=0, le=36500)
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
-        if self.secret_key is not None and self.environment != "development":
-            value = self.secret_key.get_secret_value()
-            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
-                raise ValueError(
-                    "CXRPILOT_SECRET_KEY is a placeholder or shorter than 16 characters; set a random "
-                    "value (python -c 'import secrets; print(secrets.token_urlsafe(32))'), leave it unset "
-                    "to have one generated in the data folder, or set CXRPILOT_ENVIRONMENT=development"
-                )
-        return self
-
-    @model_validator(mode="after")
-    def _refuse_placeholder_patient_secret(self) -> Settings:
-        if self.patient_key_secret is not None and self.environment != "development":
-            value = self.patient_key_secret.get_secret_value()
-            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
-                raise ValueError(
-                    "CXRPILOT_PATIENT_KEY_SECRET is a placeholder or shorter than 16 characters; "
-                    "set a random value, or leave it unset to have one generated in the data folder"
-                )
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for secret, variable, fix in (
+            (self.secret_key, "CXRPILOT_SECRET_KEY",
+             ("set a random value (python -c 'import secrets; print(secrets.token_urlsafe(32))'), leave "
+             "it unset to have one generated in the data folder, or set CXRPILOT_ENVIRONMENT=development")),
+            (self.patient_key_secret, "CXRPILOT_PATIENT_KEY_SECRET",
+             "set a random value, or leave it unset to have one generated in the data folder"),
+        ):
+            value = None if secret is None else secret.get_secret_value()
+            if value is not None and (value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16):
+                raise InvalidInputError(f"{variable} is a placeholder or shorter than 16 characters; {fix}")
         return self
 
     @model_validator(mode="after")
@@ -242,7 +237,7 @@ class Settings(BaseSettings):
                 for a in self.dicom_allowed_aets
             ]
         except ValueError as exc:
-            raise ValueError(str(exc)) from None
+            raise InvalidInputError(str(exc)) from None
         return self
 
     @model_validator(mode="after")
@@ -250,7 +245,7 @@ class Settings(BaseSettings):
         if self.environment != "development" and (
             self.password_time_cost < 2 or self.password_memory_kib < 19456
         ):
-            raise ValueError(
+            raise InvalidInputError(
                 f"password hashing cost t={self.password_time_cost}, m={self.password_memory_kib} KiB is below "
                 "the minimum outside development (t>=2, m>=19456 KiB); raise CXRPILOT_PASSWORD_TIME_COST / "
                 "CXRPILOT_PASSWORD_MEMORY_KIB or set CXRPILOT_ENVIRONMENT=development"

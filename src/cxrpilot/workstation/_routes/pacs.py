@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
+from cxrpilot.errors import InvalidInputError
 from cxrpilot.vocabulary import Role
 
 from .._errors import InvalidInput, WorkstationError
@@ -32,7 +33,7 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def _iso_date_text(value: object) -> object:
     """Only ``YYYY-MM-DD`` text is a date here (not a Unix timestamp, number or datetime)."""
     if value is not None and not (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
-        raise ValueError("give the date as text YYYY-MM-DD")
+        raise InvalidInputError("give the date as text YYYY-MM-DD")
     return value
 
 
