@@ -350,26 +350,18 @@ def icc(
         return Estimate(_NAN, _NAN, _NAN, n, label)
     alpha = 1 - confidence
     with np.errstate(divide="ignore", invalid="ignore"):
-        if kind in ("ICC1", "ICC1k"):
-            f = msr / msw
-            fl = f / stats.f.ppf(1 - alpha / 2, n - 1, n * (k - 1))
-            fu = f * stats.f.ppf(1 - alpha / 2, n * (k - 1), n - 1)
-            if kind == "ICC1":
-                est = (msr - msw) / (msr + (k - 1) * msw)
-                lo, hi = (fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1)
-            else:
-                est = (msr - msw) / msr
+        if kind in ("ICC1", "ICC1k", "ICC3", "ICC3k"):
+            # one-way (within-target mean square) or two-way mixed (residual mean square)
+            ms_err, df_err = (msw, n * (k - 1)) if kind.startswith("ICC1") else (mse, (n - 1) * (k - 1))
+            f = msr / ms_err
+            fl = f / stats.f.ppf(1 - alpha / 2, n - 1, df_err)
+            fu = f * stats.f.ppf(1 - alpha / 2, df_err, n - 1)
+            if kind.endswith("k"):  # the mean of k raters
+                est = (msr - ms_err) / msr
                 lo, hi = 1 - 1 / fl, 1 - 1 / fu
-        elif kind in ("ICC3", "ICC3k"):
-            f = msr / mse
-            fl = f / stats.f.ppf(1 - alpha / 2, n - 1, (n - 1) * (k - 1))
-            fu = f * stats.f.ppf(1 - alpha / 2, (n - 1) * (k - 1), n - 1)
-            if kind == "ICC3":
-                est = (msr - mse) / (msr + (k - 1) * mse)
-                lo, hi = (fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1)
             else:
-                est = (msr - mse) / msr
-                lo, hi = 1 - 1 / fl, 1 - 1 / fu
+                est = (msr - ms_err) / (msr + (k - 1) * ms_err)
+                lo, hi = (fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1)
         else:
             icc2 = (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)
             fj = msc / mse
