@@ -48,11 +48,6 @@ _MS_DOMAIN = "com.microsoft"
 _GRAPH_FILE = "decoder.onnx"
 #: Bump when the graph built here changes, so cached graphs of older versions are not reused.
 _GRAPH_VERSION = 1
-#: ONNX Runtime session config entries every decoder session gets unless ``session_config``
-#: overrides them: worker threads sleep between operators instead of spinning (faster decoding
-#: on the 2-core CPUs measured, where spinning workers take cores the other thread needs:
-#: ``BENCHMARKS.md``, Janus-Pro speed). Speed only: the tokens are the same.
-_DEFAULT_SESSION_CONFIG = {"session.intra_op.allow_spinning": "0"}
 
 
 @dataclass(frozen=True)
@@ -331,9 +326,10 @@ class OrtDecoder:
         torch's intra-op thread count. With ``cache_dir`` the graph is saved there, and a graph
         already saved there is opened instead of being built again (the caller keys the
         folder to the weights: see :func:`cache_folder`). ``session_config``: ONNX Runtime
-        session config entries, over the defaults (workers do not spin:
-        ``{"session.intra_op.allow_spinning": "0"}``; give ``"1"`` to let them spin); they
-        change speed only, never the tokens.
+        session config entries, e.g. ``{"session.intra_op.allow_spinning": "0"}`` (worker
+        threads sleep between operators instead of spinning as ONNX Runtime's default has them:
+        faster only where other work holds the cores, ``BENCHMARKS.md``); they change speed only,
+        never the tokens.
         """
         return cls.from_parts(model.model.language_model, model.lm_head, bits=bits, max_length=max_length,
                               threads=threads, cache_dir=cache_dir, session_config=session_config)
@@ -352,7 +348,7 @@ class OrtDecoder:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        for key, value in {**_DEFAULT_SESSION_CONFIG, **(session_config or {})}.items():
+        for key, value in (session_config or {}).items():
             options.add_session_config_entry(str(key), str(value))
 
         def open_session(path: Path) -> OrtDecoder:

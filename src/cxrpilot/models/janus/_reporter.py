@@ -439,10 +439,10 @@ def load(
         full size) and cached under ``$CXRPILOT_CACHE_DIR`` (default ``~/.cache/cxrpilot``;
         about 1 GB for int4, 1.6 GB for int8), keyed to the weight files.
     ort_session_config : dict of str to str, optional
-        With ``quantize`` only: ONNX Runtime session config entries for the decoder, over its
-        defaults. By default its worker threads sleep instead of spinning while they wait
-        (faster on the 2-core CPUs measured, ``BENCHMARKS.md``);
-        ``{"session.intra_op.allow_spinning": "1"}`` lets them spin. Speed only: the tokens
+        With ``quantize`` only: ONNX Runtime session config entries for the decoder, e.g.
+        ``{"session.intra_op.allow_spinning": "0"}`` (its worker threads sleep instead of
+        spinning while they wait: faster only where other work holds the cores; with the
+        cores to itself, spinning decoded faster, ``BENCHMARKS.md``). Speed only: the tokens
         are the same.
 
     Returns
