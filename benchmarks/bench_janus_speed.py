@@ -22,31 +22,50 @@ DeepSeek chat template, 576 image tokens). The tokenizer is a byte-level BPE tra
 IU-Xray report text (the DeepSeek tokenizer cannot be downloaded); its ids are below 102400,
 and the prompt has a realistic length (~630 tokens, image tokens included).
 
-Each configuration runs in its own process (peak RSS = that process's VmHWM) and measures,
-greedy decoding forced to exactly ``--tokens`` new tokens (``min_new_tokens``):
+First the machine's bounds, measured in the parent process of the same run
+(:func:`machine_bounds`): matrix-product peak in fp32 and bf16 (bf16 only where the CPU computes
+it natively, AVX512-BF16 or AMX: torch then runs it in oneDNN), and STREAM-like memory bandwidth
+(read, copy, triad). The CPU is named by ``cxrpilot.machine`` (model, family/model numbers,
+instruction sets). Then each configuration runs in its own process (peak RSS = that process's
+VmHWM) and measures, greedy decoding forced to exactly ``--tokens`` new tokens
+(``min_new_tokens``):
 
-- time to first token (vision encoder + prefill), the vision encoder alone, decode tokens/s,
+- time to first token, the vision encoder alone, the prefill alone (the language model over the
+  prompt with the image features given, the text head on the last position; a dynamic cache in
+  every configuration, so a static cache changes decoding only), decode tokens/s,
   the latency of one report, peak memory;
-- throughput at batch 1/4/8 (reports/s, tokens/s);
-- greedy-token agreement with the fp32 baseline on the same input and the relative error of
-  the first-step logits. The weights are random, so this only shows whether a variant changes
-  the argmax path, not report quality.
+- the distance from the bounds (``x`` = measured / bound): vision encoder and prefill FLOPs at
+  the bf16 peak (fp32's without native bf16); decode: bytes one step reads (weights in the
+  decoder's format + the key/value cache at the mean context, prompt + tokens/2) at the read
+  bandwidth;
+- throughput at the ``--batches`` sizes (reports/s, tokens/s);
+- greedy-token agreement with ``--reference`` (default fp32) on the same input and the relative
+  error of the first-step logits. The weights are random, so this only shows whether a variant
+  changes the argmax path, not report quality.
 
 Configurations (``--configs``, default: all that apply to the device):
-``fp32`` (what ``JanusReporter`` did on CPU before: fp32, SDPA attention, dynamic KV cache),
-``fp32-eager`` (eager attention), ``bf16``, ``bf16-eager``, ``bf16-static`` (static KV
-cache), ``bf16-static-compile`` (``torch.compile`` of the decoding step, through transformers'
-``CompileConfig``; compile time reported apart), ``int8-ort`` and ``int4-ort`` (what
-``cxrpilot.models.janus.load(..., quantize="int8" / "int4")`` runs: bf16 prefill in torch,
-then decoding in one ONNX Runtime graph with 8- / 4-bit block-wise weights and an in-place
-KV cache, ``cxrpilot.models.janus._ort_decode``). On CUDA the ONNX Runtime configurations
-are skipped (CPU graph) and the table adds reports/s and the distance from the compute bound.
+``fp32`` (fp32, SDPA attention, dynamic KV cache), ``fp32-eager`` (eager attention), ``bf16``
+(the default on CPUs with native bf16), ``bf16-t1`` (one torch thread, interop 1),
+``bf16-eager``, ``bf16-static`` (static KV cache), ``bf16-static-compile`` (``torch.compile`` of
+the decoding step, through transformers' ``CompileConfig``; compile time reported apart),
+``int8-ort`` and ``int4-ort`` (what ``cxrpilot.models.janus.load(..., quantize="int8" / "int4")``
+runs: bf16 prefill in torch, then decoding in one ONNX Runtime graph with 8- / 4-bit block-wise
+weights and an in-place KV cache, ``cxrpilot.models.janus._ort_decode``), ``int4-ort-t1`` (torch
+and ONNX Runtime on one thread), ``int4-ort-nospin`` (ONNX Runtime's workers sleeping between
+operators instead of spinning, ``session.intra_op.allow_spinning=0``), and ``int4-ortgenai``
+(only with the ``bench`` extra: ONNX Runtime GenAI's model builder, ``python -m onnxruntime_genai.models.builder -p int4 -e cpu``,
+on a ``LlamaForCausalLM`` with Janus-Pro-1B's language-model config and random weights, and its
+generator, beside the project's decoder on the same checkpoint; at full size cut to 12 of 24
+layers, because the builder's int4 path holds an fp32 copy of every weight; the built model is
+cached under ``$CXRPILOT_CACHE_DIR/bench-ortgenai``). On CUDA the ONNX Runtime configurations
+are skipped (CPU graph). At full size fp32 needs ~10 GiB; ``--reference bf16`` avoids it.
 
 Prints, and writes ``benchmarks/results/janus_speed.md`` (``janus_speed_small.md`` for
 ``--scale small``, a reduced model with the same shape ratios for quick checks).
 
 Usage: ``python benchmarks/bench_janus_speed.py [--scale full|small] [--configs fp32,bf16,...]
-[--tokens 150] [--batches 1,4,8] [--repeats 3] [--device cpu|cuda] [--data ../shared/data]``
+[--reference fp32] [--tokens 150] [--batches 1,4,8] [--repeats 3] [--device cpu|cuda]
+[--data ../shared/data]``
 """
 
 from __future__ import annotations
@@ -62,23 +81,33 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _machine import machine
+from _machine import cpu_features, machine
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: name -> (dtype, attention, KV cache, compile, quantize)
-CONFIGS: dict[str, dict[str, Any]] = {
-    "fp32": {"dtype": "float32", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": None},
-    "fp32-eager": {"dtype": "float32", "attn": "eager", "cache": "dynamic", "compile": False, "quantize": None},
-    "bf16": {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": None},
-    "bf16-eager": {"dtype": "bfloat16", "attn": "eager", "cache": "dynamic", "compile": False, "quantize": None},
-    "bf16-static": {"dtype": "bfloat16", "attn": "sdpa", "cache": "static", "compile": False, "quantize": None},
-    "bf16-static-compile": {"dtype": "bfloat16", "attn": "sdpa", "cache": "static", "compile": True,
-                            "quantize": None},
+#: name -> (dtype, attention, KV cache, compile, quantize; threads: torch intra-op = interop = ONNX Runtime
+#: intra-op threads, None = torch's default; ort: ONNX Runtime session config entries; engine: "janus" =
+#: the project's code path, "ortgenai" = ONNX Runtime GenAI's own model builder and generator)
+_BASE: dict[str, Any] = {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": None,
+                         "threads": None, "ort": None, "engine": "janus"}
+CONFIGS: dict[str, dict[str, Any]] = {name: {**_BASE, **spec} for name, spec in {
+    "fp32": {"dtype": "float32"},
+    "fp32-eager": {"dtype": "float32", "attn": "eager"},
+    "bf16": {},
+    "bf16-t1": {"threads": 1},
+    "bf16-eager": {"attn": "eager"},
+    "bf16-static": {"cache": "static"},
+    "bf16-static-compile": {"cache": "static", "compile": True},
     # torch bf16 prefill, then the ONNX Runtime decoder with 8- / 4-bit weights (janus.load(quantize=...))
-    "int8-ort": {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": "int8"},
-    "int4-ort": {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": "int4"},
-}
+    "int8-ort": {"quantize": "int8"},
+    "int4-ort": {"quantize": "int4"},
+    "int4-ort-t1": {"quantize": "int4", "threads": 1},
+    # ONNX Runtime's workers sleep between operators instead of spinning, as they do by default
+    "int4-ort-nospin": {"quantize": "int4", "ort": {"session.intra_op.allow_spinning": "0"}},
+    # ONNX Runtime GenAI (pip extra `bench`): its model builder's int4 CPU graph of the same LLaMA language
+    # model (random weights of its own), its generator; text prompt of the same length (no image input)
+    "int4-ortgenai": {"quantize": "int4", "engine": "ortgenai"},
+}.items()}
 BASELINE = "fp32"
 TARGET_S = 15.0
 
@@ -265,10 +294,11 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     transformers.logging.set_verbosity_error()
     spec = CONFIGS[args.worker]
+    apply_threads(spec)
     device = torch.device(args.device)
     dtype = getattr(torch, spec["dtype"])
     result: dict[str, Any] = {"config": args.worker, **spec, "device": str(device), "threads": torch.get_num_threads(),
-                              "load_start": os.getloadavg()[0]}
+                              "interop_threads": torch.get_num_interop_threads(), "load_start": os.getloadavg()[0]}
     processor = _build_processor(Path(args.tokenizer_dir), 576, 384)
     model, result["build_s"] = build_model(args.scale, processor.tokenizer, dtype, spec["attn"])
     decoder = None
@@ -279,10 +309,13 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 
         bits = QUANTIZATIONS[spec["quantize"]]
         t0 = time.perf_counter()
-        decoder = OrtDecoder.build(model, bits=bits, max_length=int(model.config.text_config.max_position_embeddings))
+        decoder = OrtDecoder.build(model, bits=bits, max_length=int(model.config.text_config.max_position_embeddings),
+                                   threads=spec["threads"], session_config=spec["ort"])
         result["quantize_s"] = time.perf_counter() - t0
     model = model.to(device)
     result["weight_bytes_per_token"] = weight_bytes_per_token(model, bits)
+    result["kv_bytes_per_position"] = kv_bytes_per_position(model.config.text_config, 4 if decoder else
+                                                            torch.tensor([], dtype=dtype).element_size())
     result["lm_matmul_params"], result["vision_matmul_params"] = matmul_params(model)
     result["params"] = sum(p.numel() for p in model.parameters())
     reporter = JanusReporter(model=model, processor=processor, model_dir=Path(args.tokenizer_dir),
@@ -297,6 +330,9 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     ids = reporter.prompt_ids(question)
     result["prompt_tokens"] = len(ids)
     result["text_tokens"] = len(ids) - reporter.num_image_tokens
+    result["prefill_flops"], result["vision_flops"] = step_flops(
+        model.config.text_config, model.config.vision_config, result["lm_matmul_params"],
+        result["vision_matmul_params"], len(ids))
     result["radiograph"] = files[0].name
     cuda = device.type == "cuda"
     n = args.tokens
@@ -357,6 +393,23 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
             times.append(time.perf_counter() - t0)
     result["vision_s"] = min(times[1:])
 
+    # the prefill alone: the language model over the prompt (image features given) and the text head
+    # on the last position, as generate() and the decoder path run it; always with a dynamic cache, so
+    # it is the same computation in every configuration of a dtype (a static cache changes decoding only)
+    with torch.inference_mode():
+        inputs = reporter.batch_inputs([ids], radiographs[:1])
+        image = model.model.get_image_features(inputs.pop("pixel_values"), return_dict=True)
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            out = model.model(**inputs, mm_encoder_outputs={"image": image}, use_cache=True)
+            model.lm_head(out.last_hidden_state[:, -1:])
+            if cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+            del out
+    result["prefill_s"] = min(times)
+
     # warm-up; for torch.compile the first run of each batch size compiles (timed apart)
     t0 = time.perf_counter()
     generate(1, n if spec["compile"] or spec["cache"] == "static" else 2)
@@ -395,9 +448,268 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# -- ONNX Runtime GenAI (config int4-ortgenai) -------------------------------------------------------------
+ORTGENAI_VERSION = 1  # bump when what is built changes
+#: Layers of the language model given to ONNX Runtime GenAI's builder at full size: its int4 path
+#: holds an fp32 copy of every weight (MatMulNBitsQuantizer on the whole graph), > 8 GB for all 24
+#: layers; the first 12 keep it under ~5 GB. Both decoders are timed on the same cut model.
+ORTGENAI_LAYERS = {"full": 12, "small": 6}
+
+
+def llama_config(scale: str, tokenizer: Any, layers: int | None = None) -> Any:
+    """Janus-Pro-1B's language model as a ``LlamaConfig`` (the ``text_config`` of the Janus
+    model the other configurations build; ``layers`` keeps only the first layers)."""
+    from transformers import LlamaConfig
+
+    from cxrpilot.models.janus._convert import janus_config_from_original
+
+    text = janus_config_from_original(original_config(scale), tokenizer=tokenizer).text_config.to_dict()
+    config = LlamaConfig(**{k: v for k, v in text.items() if k not in ("architectures", "model_type")})
+    config.architectures = ["LlamaForCausalLM"]
+    config.tie_word_embeddings = False
+    if layers:
+        config.num_hidden_layers = int(layers)
+    return config
+
+
+def save_llama_folder(scale: str, tokenizer_dir: Path, folder: Path, layers: int) -> None:
+    """A ``LlamaForCausalLM`` with the Janus-Pro-1B language-model config (first ``layers``
+    layers) and seeded random bf16 weights, saved with the benchmark's tokenizer: the input of
+    ONNX Runtime GenAI's builder and of the project's decoder in the comparison."""
+    import shutil
+
+    import torch
+    from transformers import LlamaForCausalLM
+    from transformers.initialization import no_init_weights
+
+    from cxrpilot.models.janus._convert import _build_processor
+
+    config = llama_config(scale, _build_processor(tokenizer_dir, 576, 384).tokenizer, layers)
+    with no_init_weights():
+        model = LlamaForCausalLM(config)
+    model = model.to(torch.bfloat16)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim >= 2:
+                for i in range(0, p.shape[0], 4096):
+                    p[i:i + 4096].copy_(torch.randn(p[i:i + 4096].shape, generator=g) * 0.02)
+            else:
+                p.fill_(1.0)
+    model.save_pretrained(str(folder))
+    for f in tokenizer_dir.iterdir():
+        if f.name != "preprocessor_config.json":
+            shutil.copy(f, folder / f.name)
+
+
+def ortgenai_model(scale: str, tokenizer_dir: Path, layers: int) -> tuple[Path, float, int]:
+    """(cache folder holding ``hf/`` (the LLaMA checkpoint) and ``onnx/`` (ONNX Runtime GenAI's
+    int4 CPU model built from it), seconds spent building here (0 when cached), the builder's
+    peak RSS in bytes (0 when cached)). Built with ``python -m onnxruntime_genai.models.builder
+    -p int4 -e cpu`` from :func:`save_llama_folder` (each step its own process) and cached
+    under ``$CXRPILOT_CACHE_DIR`` / ``~/.cache/cxrpilot``."""
+    import resource
+    import shutil
+
+    from cxrpilot.models import cache_dir_from_env
+
+    root = cache_dir_from_env() or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cxrpilot"
+    folder = (root / "bench-ortgenai" /
+              f"janus-pro-1b-lm-{scale}-{layers}layers-int4-cpu-v{ORTGENAI_VERSION}")
+    if (folder / "onnx" / "genai_config.json").is_file():
+        return folder, 0.0, 0
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_janus_speed as b; "
+                f"from pathlib import Path; b.save_llama_folder({scale!r}, Path({str(tokenizer_dir)!r}), "
+                f"Path({str(staging / 'hf')!r}), {int(layers)})")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            proc = subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(staging / "hf"),
+                                   "-o", str(staging / "onnx"), "-p", "int4", "-e", "cpu", "-c",
+                                   str(staging / "cache")], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError("building the ONNX Runtime GenAI model failed: "
+                               + (proc.stderr or proc.stdout).strip()[-300:])
+        shutil.rmtree(staging / "cache", ignore_errors=True)
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+
+
+def linear_numel(text_config: Any) -> int:
+    """Weights in the language model's linear layers and its text head (from the config)."""
+    h, inter, layers = int(text_config.hidden_size), int(text_config.intermediate_size), int(text_config.num_hidden_layers)
+    heads = int(text_config.num_attention_heads)
+    kv = int(getattr(text_config, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(text_config, "head_dim", None) or h // heads)
+    per_layer = h * heads * head_dim * 2 + h * kv * head_dim * 2 + 3 * h * inter
+    return layers * per_layer + int(text_config.vocab_size) * h
+
+
+def run_worker_ortgenai(args: argparse.Namespace) -> dict[str, Any]:
+    """ONNX Runtime GenAI's generator on its builder's int4 graph, and the project's decoder
+    (``OrtDecoder``, int4) after a torch bf16 prefill, on the same LLaMA checkpoint (Janus-Pro-1B's
+    language model cut to ``ORTGENAI_LAYERS`` layers) and the same prompt ids (the real prompt's
+    ids; the image positions keep their placeholder ids: speed only); exactly ``--tokens`` new
+    tokens, greedy, batch 1. The table's figures are ONNX Runtime GenAI's; ``ours`` holds the
+    project decoder's."""
+    import onnxruntime_genai as og
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from cxrpilot.models.janus._convert import _build_processor
+    from cxrpilot.models.janus._ort_decode import OrtDecoder
+    from cxrpilot.models.janus._prompt import build_question, get_chat_format
+    from cxrpilot.models.janus._reporter import JanusReporter
+
+    spec = CONFIGS[args.worker]
+    apply_threads(spec)
+    threads = torch.get_num_threads()
+    result: dict[str, Any] = {"config": args.worker, **spec, "device": "cpu", "threads": threads,
+                              "interop_threads": torch.get_num_interop_threads(), "load_start": os.getloadavg()[0],
+                              "build_s": 0.0, "ortgenai_version": og.__version__}
+    processor = _build_processor(Path(args.tokenizer_dir), 576, 384)
+    # the prompt ids as the Janus configurations build them (no model needed for the ids)
+    ids = JanusReporter(model=None, processor=processor, model_dir=Path(args.tokenizer_dir),
+                        chat_format=get_chat_format("janus-pro-cxr"), model_id="janus:random-janus-pro-1b",
+                        version="random").prompt_ids(build_question())
+    layers = ORTGENAI_LAYERS[args.scale]
+    folder, result["quantize_s"], result["builder_peak_rss_bytes"] = ortgenai_model(
+        args.scale, Path(args.tokenizer_dir), layers)
+    text_config = llama_config(args.scale, processor.tokenizer, layers)
+    result["layers"] = layers
+    n_lin = linear_numel(text_config)
+    result["weight_bytes_per_token"] = n_lin // 2 + n_lin // 32 * 4  # 4-bit weights + one fp32 scale per 32
+    result["kv_bytes_per_position"] = kv_bytes_per_position(text_config, 4)
+    result["lm_matmul_params"], result["vision_matmul_params"] = n_lin, 0
+    result["params"] = n_lin + int(text_config.vocab_size) * int(text_config.hidden_size)
+    result["prompt_tokens"], result["text_tokens"], result["radiograph"] = len(ids), len(ids) - 576, "(none: text ids)"
+    result["prefill_flops"], result["vision_flops"] = step_flops(text_config, None, n_lin, 0, len(ids))
+    config = og.Config(str(folder / "onnx"))
+    config.clear_providers()  # CPU
+    config.overlay(json.dumps({"model": {"decoder": {"session_options": {
+        "intra_op_num_threads": threads, "inter_op_num_threads": 1}}}}))
+    model = og.Model(config)
+    n = args.tokens
+
+    def generate() -> dict[str, Any]:
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=len(ids) + n, min_length=len(ids) + n, do_sample=False)
+        generator = og.Generator(model, params)
+        t0 = time.perf_counter()
+        generator.append_tokens(ids)  # the prefill
+        t1 = time.perf_counter()
+        times = []
+        while not generator.is_done():
+            generator.generate_next_token()  # the first only picks the prefill's token
+            times.append(time.perf_counter())
+        new = [int(t) for t in list(generator.get_sequence(0))[len(ids):]]
+        return {"prefill_s": t1 - t0, "ttft_s": times[0] - t0, "latency_s": times[-1] - t0, "new_tokens": len(new),
+                "decode_tok_s": (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan"),
+                "tokens": new}
+
+    def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {key: statistics.median(run[key] for run in runs)
+                for key in ("prefill_s", "ttft_s", "decode_tok_s", "latency_s")}
+
+    t0 = time.perf_counter()
+    generate()
+    result["warmup_s"] = time.perf_counter() - t0
+    runs = [generate() for _ in range(args.repeats)]
+    genai_tokens = runs[0].pop("tokens")
+    for run in runs[1:]:
+        run.pop("tokens")
+    result["runs_b1"] = runs
+    result.update(summarise(runs))
+    result["new_tokens"] = runs[0]["new_tokens"]
+    result["vision_s"] = float("nan")
+    result["throughput"] = {"1": {"latency_s": result["latency_s"], "reports_s": 1 / result["latency_s"],
+                                  "tokens_s": n / result["latency_s"]}}
+
+    # the project's decoder on the same checkpoint: torch bf16 prefill, then OrtDecoder int4
+    llama = LlamaForCausalLM.from_pretrained(str(folder / "hf"), dtype=torch.bfloat16).eval()
+    decoder = OrtDecoder.from_parts(llama.model, llama.lm_head, bits=4, max_length=len(ids) + n + 8, threads=threads)
+    input_ids = torch.tensor([ids])
+
+    def ours() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            prefill = llama(input_ids=input_ids, use_cache=True, logits_to_keep=1)
+            first = prefill.logits[:, -1].argmax(-1).tolist()
+        t1 = time.perf_counter()
+        times: list[float] = []
+        rows = decoder.decode(prefill.past_key_values, [len(ids)], first, llama.get_input_embeddings(),
+                              max_new_tokens=n, min_new_tokens=n, eos_token_id=processor.tokenizer.eos_token_id,
+                              pad_token_id=processor.tokenizer.pad_token_id,
+                              on_token=lambda: times.append(time.perf_counter()))
+        return {"prefill_s": t1 - t0, "ttft_s": times[0] - t0, "latency_s": times[-1] - t0, "tokens": rows[0],
+                "decode_tok_s": (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan")}
+
+    ours()
+    our_runs = [ours() for _ in range(args.repeats)]
+    our_tokens = our_runs[0]["tokens"]
+    result["ours"] = summarise(our_runs)
+    result["ours_tokens_equal"] = sum(a == b for a, b in zip(our_tokens, genai_tokens))
+    result["ours_first_diff"] = next((i for i, (a, b) in enumerate(zip(our_tokens, genai_tokens)) if a != b),
+                                     min(len(our_tokens), len(genai_tokens)))
+    result["peak_rss_bytes"] = peak_rss_bytes()
+    result["load_end"] = os.getloadavg()[0]
+    return result
+
+
+def step_flops(text_config: Any, vision_config: Any | None, lm_matmul_params: int, vision_matmul_params: int,
+               prompt_tokens: int) -> tuple[float, float]:
+    """(prefill FLOPs, vision-encoder FLOPs): 2 x matrix parameters x tokens, plus attention
+    (causal over the prompt: 2 T^2 d per layer for scores and values; the vision tower's is
+    not causal: 4 T^2 d); the prefill computes the text head for the last position only."""
+    vocab_head = int(text_config.vocab_size) * int(text_config.hidden_size)
+    t = prompt_tokens
+    d = int(text_config.num_attention_heads) * int(getattr(text_config, "head_dim", None)
+                                                    or text_config.hidden_size // text_config.num_attention_heads)
+    prefill = 2 * (lm_matmul_params - vocab_head) * t + 2 * vocab_head + 2 * t * t * d * int(text_config.num_hidden_layers)
+    vision = 0.0
+    if vision_config is not None and vision_matmul_params:
+        side = int(vision_config.image_size) // int(vision_config.patch_size)
+        tokens = side * side
+        vision = 2 * vision_matmul_params * tokens + 4 * tokens * tokens * int(vision_config.hidden_size) * int(
+            vision_config.num_hidden_layers)
+    return float(prefill), float(vision)
+
+
+def apply_threads(spec: dict[str, Any]) -> None:
+    """A configuration's thread setting: torch intra-op and interop threads (the ONNX Runtime
+    decoder takes the same intra-op count); None keeps torch's defaults."""
+    import torch
+
+    if spec["threads"]:
+        torch.set_num_threads(int(spec["threads"]))
+        torch.set_num_interop_threads(int(spec["threads"]))
+
+
+def kv_bytes_per_position(text_config: Any, element_size: int) -> int:
+    """Bytes of keys and values one cached position holds, over all layers."""
+    heads = int(getattr(text_config, "num_key_value_heads", None) or text_config.num_attention_heads)
+    head_dim = int(getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads)
+    return 2 * int(text_config.num_hidden_layers) * heads * head_dim * element_size
+
+
 # -- the machine's bounds ---------------------------------------------------------------------------------
-def machine_bounds(device: str) -> dict[str, float]:
-    """Measured matrix-product peak (fp32, bf16) and memory read bandwidth of ``device``."""
+def machine_bounds(device: str, scale: str = "full") -> dict[str, float]:
+    """Measured bounds of ``device``, in the process that then runs the configurations' workers:
+
+    - matrix-product peak, fp32 and bf16 (bf16 only where it is computed natively: a CUDA
+      device, or a CPU with AVX512-BF16 / AMX, on which torch runs bf16 products in oneDNN;
+      elsewhere bf16 is emulated and its "peak" is meaningless, NaN), the best of square
+      products of two sizes; and the rate at one of the prefill's own shapes (646 x 2048 x 5632);
+    - memory bandwidth as STREAM measures it (best of several runs, arrays far beyond the
+      caches): read (a sum), copy, triad (``a = b + s c``), each counted in bytes moved.
+      The read bandwidth is the decode bound: a decode step reads each weight once.
+    """
     import torch
 
     def best(fn, repeats: int = 5) -> float:
@@ -415,20 +727,36 @@ def machine_bounds(device: str) -> dict[str, float]:
 
     from cxrpilot.models.janus._speed import cpu_has_native_bf16
 
-    out: dict[str, float] = {}
-    n = 8192 if device == "cuda" else 2048
-    # bf16 without hardware support (e.g. an AMD EPYC without AVX512-BF16) is emulated and takes
-    # minutes at this size; its bound is meaningless there, so it is left out (NaN)
-    dtypes = (torch.float32, torch.bfloat16) if device == "cuda" or cpu_has_native_bf16() \
-        else (torch.float32,)
-    out["matmul_bfloat16_flops"] = float("nan")
+    out: dict[str, float] = {"native_bf16": float(device == "cuda" or cpu_has_native_bf16())}
+    sizes = (4096, 8192) if device == "cuda" else ((1024, 2048) if scale == "small" else (2048, 4096))
+    dtypes = (torch.float32, torch.bfloat16) if out["native_bf16"] else (torch.float32,)
+    out["matmul_bfloat16_flops"] = out["matmul_bfloat16_prefill_shape_flops"] = float("nan")
     for dtype in dtypes:
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
-        out[f"matmul_{str(dtype).removeprefix('torch.')}_flops"] = 2 * n**3 / best(
-            lambda a=a, b=b: a @ b)
-    big = torch.randn((1 << 30 if device == "cuda" else 1 << 27), device=device)  # 4 GiB / 512 MiB
-    out["read_bytes_s"] = big.numel() * 4 / best(lambda: big.sum())
+        name = str(dtype).removeprefix("torch.")
+        rates = []
+        for n in sizes:
+            a = torch.randn(n, n, device=device, dtype=dtype)
+            b = torch.randn(n, n, device=device, dtype=dtype)
+            rates.append(2 * n**3 / best(lambda a=a, b=b: a @ b))
+            del a, b
+        out[f"matmul_{name}_flops"] = max(rates)
+        x = torch.randn(646, 2048, device=device, dtype=dtype)
+        w = torch.randn(5632, 2048, device=device, dtype=dtype)
+        out[f"matmul_{name}_prefill_shape_flops"] = 2 * 646 * 2048 * 5632 / best(
+            lambda x=x, w=w: torch.nn.functional.linear(x, w))
+        if dtype == torch.bfloat16 and device == "cpu":  # what oneDNN is worth: the same product without it
+            with torch.backends.mkldnn.flags(enabled=False):
+                out["matmul_bfloat16_prefill_shape_no_onednn_flops"] = 2 * 646 * 2048 * 5632 / best(
+                    lambda x=x, w=w: torch.nn.functional.linear(x, w), 2)
+        del x, w
+    n = (1 << 30) if device == "cuda" else (1 << 26 if scale == "small" else 1 << 28)  # 4 GiB / 1 GiB fp32
+    a = torch.rand(n, device=device)
+    b = torch.rand(n, device=device)
+    c = torch.empty(n, device=device)
+    size = n * 4
+    out["read_bytes_s"] = size / best(lambda: a.sum(), 7)
+    out["copy_bytes_s"] = 2 * size / best(lambda: c.copy_(a), 5)
+    out["triad_bytes_s"] = 3 * size / best(lambda: torch.add(a, b, alpha=3.0, out=c), 5)
     return out
 
 
@@ -452,100 +780,175 @@ def compare(base: dict | None, other: dict | None) -> tuple[str, str]:
     return f"{same}/{len(a)} (first {prefix} identical)", f"{rel:.1e}"
 
 
+def bound_rows(args: argparse.Namespace, r: dict[str, Any], bounds: dict[str, float]) -> dict[str, float]:
+    """One configuration's distance from the machine's bounds (batch 1).
+
+    - vision encoder and prefill: FLOPs at the measured bf16 matmul peak (fp32's where bf16 is
+      not native), whatever the configuration's own dtype: the machine's bound, not the dtype's;
+    - decode: bytes one step reads (the weights in the decoder's format, plus the key/value
+      cache at the mean context of the report, prompt + tokens/2) at the measured read bandwidth.
+    """
+    peak = bounds.get("matmul_bfloat16_flops", float("nan"))
+    if peak != peak:  # noqa: PLR0124  (NaN: no native bf16)
+        peak = bounds["matmul_float32_flops"]
+    context = r["prompt_tokens"] + args.tokens / 2
+    step_bytes = r["weight_bytes_per_token"] + r["kv_bytes_per_position"] * context
+    out = {
+        "vision_bound_s": r["vision_flops"] / peak if r["vision_flops"] else float("nan"),
+        "prefill_bound_s": r["prefill_flops"] / peak,
+        "decode_ms": 1e3 / r["decode_tok_s"],
+        "step_bytes": step_bytes,
+        "decode_bound_ms": 1e3 * step_bytes / bounds["read_bytes_s"],
+    }
+    out["vision_x"] = r["vision_s"] / out["vision_bound_s"]
+    out["prefill_x"] = r["prefill_s"] / out["prefill_bound_s"]
+    out["decode_x"] = out["decode_ms"] / out["decode_bound_ms"]
+    return out
+
+
 def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str, str], bounds: dict[str, float],
            out_dir: Path, started: float, load: tuple[float, float]) -> str:
     import torch
 
-    ok = {k: v for k, v in results.items()}
-    any_r = next(iter(ok.values()), {})
-    base = ok.get(BASELINE)
+    ok = dict(results)
+    any_r = next((v for v in ok.values() if v.get("engine") == "janus"), next(iter(ok.values()), {}))
+    ref = args.reference
+    base = ok.get(ref)
     saved = {k: torch.load(out_dir / f"{k}.pt") for k in ok if (out_dir / f"{k}.pt").is_file()}
     cuda = args.device == "cuda"
+    batches = sorted(set(args.batches))
     title = "full-size Janus-Pro-1B architecture" if args.scale == "full" else "reduced model (--scale small)"
+    native = bool(bounds.get("native_bf16"))
+    gb = 1e9
     lines = [
         f"## Janus-Pro speed: {title}, random weights (`benchmarks/bench_janus_speed.py`)",
         "",
-        f"Machine: {machine()}; device {args.device}"
+        f"Machine: {machine()}; CPU {cpu_features()}; device {args.device}"
         + (f" ({torch.cuda.get_device_name()})" if cuda else "")
-        + f"; torch {torch.__version__}, {any_r.get('threads', '?')} threads; load average at start "
+        + f"; torch {torch.__version__}, default {any_r.get('threads', '?')} threads; load average at start "
         f"{load[0]:.1f}, at end {os.getloadavg()[0]:.1f}; whole run {(time.perf_counter() - started) / 60:.1f} min.",
         (f"Model: {any_r.get('params', 0) / 1e9:.2f} B parameters (language model + text head "
         f"{any_r.get('lm_matmul_params', 0) / 1e9:.2f} B in matrices, vision tower + aligner "
         f"{any_r.get('vision_matmul_params', 0) / 1e9:.2f} B); prompt {any_r.get('prompt_tokens', '?')} tokens "
         f"({any_r.get('text_tokens', '?')} text + 576 image) for the real radiograph {any_r.get('radiograph', '?')}; "
         f"exactly {args.tokens} new tokens, greedy; batch-1 figures are medians of {args.repeats} runs."),
-        (f"Measured bounds of this device: matmul fp32 {bounds.get('matmul_float32_flops', 0) / 1e9:.0f} GFLOP/s, "
-        f"bf16 {bounds.get('matmul_bfloat16_flops', 0) / 1e9:.0f} GFLOP/s, memory read "
-        f"{bounds.get('read_bytes_s', 0) / 1e9:.1f} GB/s."),
+        (f"Measured bounds (this run, before the workers): matmul fp32 "
+        f"{bounds.get('matmul_float32_flops', 0) / 1e9:.0f} GFLOP/s (prefill shape "
+        f"{bounds.get('matmul_float32_prefill_shape_flops', 0) / 1e9:.0f}), bf16 "
+        + (f"{bounds.get('matmul_bfloat16_flops', 0) / 1e9:.0f} GFLOP/s (prefill shape "
+           f"{bounds.get('matmul_bfloat16_prefill_shape_flops', 0) / 1e9:.0f}, "
+           f"{bounds.get('matmul_bfloat16_prefill_shape_no_onednn_flops', float('nan')) / 1e9:.0f} with oneDNN "
+           "switched off; native bf16 (AVX512-BF16): torch runs bf16 products in oneDNN)"
+           if native else "not measured (no native bf16 on this CPU: emulated)")
+        + f"; memory (STREAM-like, GB/s): read {bounds.get('read_bytes_s', 0) / gb:.1f}, copy "
+        f"{bounds.get('copy_bytes_s', 0) / gb:.1f}, triad {bounds.get('triad_bytes_s', 0) / gb:.1f}."),
         "",
-        (f"| config | time to first token (s) | of which vision encoder (s) | decode (tokens/s) | "
-        f"{args.tokens}-token report (s) | vs {BASELINE} | peak RSS (GiB) | decode GB/s (weights) | "
-        "greedy tokens = fp32 | first-step logits rel. error | build / quantize / warm-up (s) | load avg |"),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
+        (f"| config | time to first token (s) | vision encoder (s) | prefill (s) | decode (tokens/s) | "
+        f"{args.tokens}-token report (s) | vs {ref} | peak RSS (GiB) | greedy tokens = {ref} | "
+        f"first-step logits rel. error | build / quantize / warm-up (s) | threads | load avg |"),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|---|",
     ]
     for name in args.configs:
         if name in errors:
-            lines.append(f"| {name} | failed: {errors[name]} |" + " |" * 10)
+            lines.append(f"| {name} | failed: {errors[name]} |" + " |" * 11)
             continue
         r = ok[name]
+        label = f"{name} ({r['layers']} of 24 layers)" if r.get("engine") == "ortgenai" else name
         speedup = base["latency_s"] / r["latency_s"] if base else None
-        gbs = r["weight_bytes_per_token"] * r["decode_tok_s"] / 1e9
-        tokens, rel = compare(saved.get(BASELINE), saved.get(name)) if name != BASELINE else ("(reference)", "0")
+        tokens, rel = compare(saved.get(ref), saved.get(name)) if name != ref else ("(reference)", "0")
         lines.append(
-            f"| {name} | {fmt(r['ttft_s'])} | {fmt(r['vision_s'])} | {fmt(r['decode_tok_s'], 1)} | "
-            f"{fmt(r['latency_s'], 1)} | {fmt(speedup)}x | {r['peak_rss_bytes'] / 2**30:.1f}"
-            + (f" (GPU {r['cuda_peak_bytes'] / 2**30:.1f})" if "cuda_peak_bytes" in r else "") + f" | {gbs:.1f} | "
-            f"{tokens} | {rel} | {r['build_s']:.0f} / {r.get('quantize_s', 0):.0f} / {r['warmup_s']:.0f} | "
-            f"{r['load_start']:.1f} -> {r['load_end']:.1f} |")
-    lines += ["", "Throughput (one run per batch size; batch 1 = the median above):", "",
-              "| config | " + " | ".join(f"batch {b}: s / reports/s / tokens/s" for b in sorted(set(args.batches))) + " |",
-              "|---|" + "---:|" * len(set(args.batches))]
+            f"| {label} | {fmt(r['ttft_s'])} | {fmt(r['vision_s'])} | {fmt(r['prefill_s'])} | "
+            f"{fmt(r['decode_tok_s'], 1)} | {fmt(r['latency_s'], 1)} | {fmt(speedup)}x | "
+            f"{r['peak_rss_bytes'] / 2**30:.1f}"
+            + (f" (GPU {r['cuda_peak_bytes'] / 2**30:.1f})" if "cuda_peak_bytes" in r else "")
+            + f" | {tokens} | {rel} | {r['build_s']:.0f} / {r.get('quantize_s', 0):.0f} / {r['warmup_s']:.0f} | "
+            f"{r['threads']} (interop {r.get('interop_threads', '?')}) | {r['load_start']:.1f} -> {r['load_end']:.1f} |")
+    lines += [
+        "",
+        "Distance from this machine's bounds (batch 1; x = measured / bound, target <= 1.5x for prefill and decode):",
+        "",
+        ("| config | vision encoder: s / bound s / x | prefill: s / bound s / x | decode: ms per token / GB read "
+         "per token (weights + KV) / bound ms / x |"),
+        "|---|---|---|---|",
+    ]
+    rows = {}
     for name in args.configs:
         if name in ok:
-            tp = ok[name]["throughput"]
-            lines.append(f"| {name} | " + " | ".join(
-                f"{tp[str(b)]['latency_s']:.1f} / {tp[str(b)]['reports_s']:.3f} / {tp[str(b)]['tokens_s']:.1f}"
-                for b in sorted(set(args.batches))) + " |")
+            b = rows[name] = bound_rows(args, ok[name], bounds)
+            r = ok[name]
+            label = f"{name} ({r['layers']} of 24 layers)" if r.get("engine") == "ortgenai" else name
+            lines.append(
+                f"| {label} | {fmt(r['vision_s'])} / {fmt(b['vision_bound_s'])} / {fmt(b['vision_x'], 1)}x | "
+                f"{fmt(r['prefill_s'])} / {fmt(b['prefill_bound_s'])} / **{fmt(b['prefill_x'], 1)}x** | "
+                f"{fmt(b['decode_ms'], 1)} / {b['step_bytes'] / gb:.2f} ({r['weight_bytes_per_token'] / gb:.2f} + "
+                f"{(b['step_bytes'] - r['weight_bytes_per_token']) / gb:.2f}) / {fmt(b['decode_bound_ms'], 1)} / "
+                f"**{fmt(b['decode_x'], 1)}x** |")
+    genai = [k for k in args.configs if k in ok and ok[k].get("engine") == "ortgenai"]
+    for name in genai:
+        r = ok[name]
+        ours = {**r, **r["ours"]}
+        b_genai, b_ours = rows[name], bound_rows(args, ours, bounds)
+        lines += [
+            "",
+            (f"ONNX Runtime GenAI {r.get('ortgenai_version', '?')} against the project's decoder on the same "
+             f"checkpoint: Janus-Pro-1B's language model cut to its first {r['layers']} layers (the builder's int4 "
+             "path holds an fp32 copy of every weight: > 8 GB for all 24), random bf16 weights, the same "
+             f"{r['prompt_tokens']} prompt ids, int4 blocks of 32 in both, {r['threads']} threads; the tokens of "
+             f"both: {r['ours_tokens_equal']}/{r['new_tokens']} equal (first {r['ours_first_diff']} identical):"),
+            "",
+            "| decoder | prefill (s) | decode ms per token | decode bound ms | x | report (s) |",
+            "|---|---:|---:|---:|---:|---:|",
+            (f"| ONNX Runtime GenAI (its builder's graph and generator; prefill in the int4 graph) | "
+             f"{fmt(r['prefill_s'])} | {fmt(b_genai['decode_ms'], 1)} | {fmt(b_genai['decode_bound_ms'], 1)} | "
+             f"{fmt(b_genai['decode_x'], 2)}x | {fmt(r['latency_s'], 1)} |"),
+            (f"| cxrpilot `OrtDecoder` (torch bf16 prefill, then the int4 graph) | {fmt(ours['prefill_s'])} | "
+             f"{fmt(b_ours['decode_ms'], 1)} | {fmt(b_ours['decode_bound_ms'], 1)} | {fmt(b_ours['decode_x'], 2)}x | "
+             f"{fmt(ours['latency_s'], 1)} |"),
+        ]
+    if len(batches) > 1:
+        lines += ["", "Throughput (one run per batch size; batch 1 = the median above):", "",
+                  "| config | " + " | ".join(f"batch {b}: s / reports/s / tokens/s" for b in batches) + " |",
+                  "|---|" + "---:|" * len(batches)]
+        for name in args.configs:
+            if name in ok:
+                tp = ok[name]["throughput"]
+                lines.append(f"| {name} | " + " | ".join(
+                    f"{tp[str(b)]['latency_s']:.1f} / {tp[str(b)]['reports_s']:.3f} / {tp[str(b)]['tokens_s']:.1f}"
+                    if str(b) in tp else "—" for b in batches) + " |")
     if ok:
-        best = min(ok, key=lambda k: ok[k]["latency_s"])
+        full = [k for k in ok if ok[k].get("engine") == "janus"] or list(ok)
+        best = min(full, key=lambda k: ok[k]["latency_s"])
         r = ok[best]
-        lm, vis = r["lm_matmul_params"], r["vision_matmul_params"]
-        flops_report = 2 * lm * (r["prompt_tokens"] + args.tokens) + 2 * vis * 576
-        # the prefill, nearly all of a report's FLOPs, runs in the configuration's torch dtype
-        bf16 = CONFIGS[best]["dtype"] == "bfloat16"
-        peak = bounds.get("matmul_bfloat16_flops" if bf16 or cuda else "matmul_float32_flops", 0)
-        best_tp = max(ok, key=lambda k: max(t["reports_s"] for t in ok[k]["throughput"].values()))
-        tp = max(ok[best_tp]["throughput"].items(), key=lambda kv: kv[1]["reports_s"])
+        best_prefill = min(full, key=lambda k: rows[k]["prefill_x"])
+        best_decode = min(full, key=lambda k: rows[k]["decode_x"])
         lines += [
             "",
             (f"Fastest report: **{best}**, {r['latency_s']:.1f} s for {args.tokens} tokens "
             f"(target <= {TARGET_S:.0f} s on the 2-core CPU: {'met' if r['latency_s'] <= TARGET_S else 'MISSED'}"
             f"{'' if args.scale == 'full' else ', but this is the reduced model'}). "
-            f"Best throughput: {best_tp} at batch {tp[0]}, {tp[1]['reports_s']:.3f} reports/s "
-            f"({tp[1]['tokens_s']:.0f} tokens/s)."),
-            (f"Distance from the bounds ({best}, batch 1): one report is ~{flops_report / 1e12:.2f} TFLOP "
-            f"(2 x matrix parameters x tokens); at the measured matmul peak that is {flops_report / peak:.2f} s "
-            f"(compute bound) against {r['latency_s']:.1f} s measured; decoding reads "
-            f"{r['weight_bytes_per_token'] / 1e9:.2f} GB of weights per token, "
-            f"{r['weight_bytes_per_token'] / bounds['read_bytes_s'] * 1e3:.0f} ms at the measured bandwidth "
-            f"(memory bound) against {1e3 / r['decode_tok_s']:.0f} ms measured."),
-        ] if peak else []
+            f"Closest to the bounds: prefill {best_prefill} {rows[best_prefill]['prefill_x']:.2f}x "
+            f"({'met' if rows[best_prefill]['prefill_x'] <= 1.5 else 'MISSED'}), decode {best_decode} "
+            f"{rows[best_decode]['decode_x']:.2f}x ({'met' if rows[best_decode]['decode_x'] <= 1.5 else 'MISSED'})."),
+        ]
         if cuda:
-            lines.append(f"Reports/s on {args.device}: batch 1 {ok[best]['throughput']['1']['reports_s']:.3f} "
-                         f"({best}); best batch {tp[1]['reports_s']:.3f} ({best_tp}, batch {tp[0]}).")
+            lines.append(f"Reports/s on {args.device}: batch 1 {ok[best]['throughput']['1']['reports_s']:.3f} ({best}).")
     compile_r = ok.get("bf16-static-compile")
     if compile_r:
         lines.append(f"torch.compile: the first static-cache run with compilation took {compile_r['warmup_s']:.0f} s "
                      f"(a one-off cost per process and batch size) against {compile_r['latency_s']:.1f} s afterwards.")
     lines += [
         "",
-        ("Greedy-token agreement compares each configuration's batch-1 tokens with fp32 on the same input: "
+        (f"Greedy-token agreement compares each configuration's batch-1 tokens with {ref} on the same input: "
         "with random weights the logits are nearly flat, so this shows whether a variant changes the argmax "
-        "path, not whether reports stay good. Load avg: the machine's 1-minute load average when the "
-        "configuration started and ended; above the core count the timings are inflated by other work "
-        "(on 2 cores, OpenMP threads waiting for a busy core can slow a step down many times). Peak RSS is the worker process's high-water mark "
-        "(model build, inputs and generation included; the -ort configurations keep the bf16 model for the "
-        "prefill beside the quantised decoder graph, as `janus.load(..., quantize=...)` does). For the -ort "
+        "path, not whether reports stay good"
+        + (" (int4-ortgenai: a checkpoint of its own, cut to fewer layers, random weights, the same prompt ids "
+           "without the image features: speed only)" if genai else "")
+        + ". Prefill: the language model over the prompt with the image features given, and the text head on "
+        "the last position, with a dynamic cache in every configuration (the static-cache configurations differ "
+        "from the dynamic ones in decoding only). Load avg: the machine's 1-minute load average when the "
+        "configuration started and ended; above the core count the timings are inflated by other work. Peak RSS "
+        "is the worker process's high-water mark (the -ort configurations keep the bf16 model for the prefill "
+        "beside the quantised decoder graph, as `janus.load(..., quantize=...)` does). For the -ort "
         "configurations the first token comes from the bf16 prefill, so their first-step logits error is "
         "bf16's; their decoding differs from it from the second token on."),
         "",
@@ -561,6 +964,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batches", default="1,4,8")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--reference", default=BASELINE,
+                        help=f"configuration the others' greedy tokens are compared with (default {BASELINE}; added "
+                             "when not in --configs; at full size fp32 needs ~10 GiB, bf16 ~5)")
     parser.add_argument("--data", default=os.environ.get("CXRPILOT_DATA", REPO.parent / "shared" / "data"))
     parser.add_argument("--out", default=None, help="markdown file (default benchmarks/results/janus_speed[_small].md)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -577,8 +983,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         import torch
 
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.reference not in CONFIGS or CONFIGS[args.reference]["engine"] != "janus":
+        parser.error(f"--reference must be one of the project's configurations, got {args.reference!r}")
     if args.configs is None:
-        args.configs = [k for k, v in CONFIGS.items() if not (args.device == "cuda" and v["quantize"])]
+        import importlib.util
+
+        genai = importlib.util.find_spec("onnxruntime_genai") is not None
+        args.configs = [k for k, v in CONFIGS.items() if not (args.device == "cuda" and v["quantize"])
+                        and (v["engine"] != "ortgenai" or genai)]
     else:
         args.configs = [c.strip() for c in args.configs.split(",") if c.strip()] if isinstance(args.configs, str) \
             else args.configs
@@ -591,7 +1003,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.worker:
-        result = run_worker(args)
+        result = (run_worker_ortgenai if CONFIGS[args.worker]["engine"] == "ortgenai" else run_worker)(args)
         Path(args.result).write_text(json.dumps(result))
         return
     started = time.perf_counter()
@@ -601,15 +1013,17 @@ def main(argv: list[str] | None = None) -> None:
                ("janus_speed.md" if args.scale == "full" else "janus_speed_small.md"))
     vocab = 8000
     configs = list(args.configs)
-    if BASELINE not in configs:  # the agreement column needs the fp32 reference
-        print(f"note: {BASELINE} added as the reference for the agreement column", flush=True)
-        configs.insert(0, BASELINE)
+    if args.reference not in configs:  # the agreement column needs the reference
+        print(f"note: {args.reference} added as the reference for the agreement column", flush=True)
+        configs.insert(0, args.reference)
         args.configs = configs
     with tempfile.TemporaryDirectory(prefix="janus-speed-") as tmp:
         tmp_dir = Path(tmp)
         build_tokenizer_folder(tmp_dir / "tokenizer", data, vocab)
         print(f"measuring device bounds ({args.device}) ...", flush=True)
-        bounds = machine_bounds(args.device)
+        bounds = machine_bounds(args.device, args.scale)
+        print(f"bounds: {json.dumps({k: round(v / 1e9, 1) for k, v in bounds.items() if k != 'native_bf16'})} "
+              "(GFLOP/s, GB/s)", flush=True)
         results: dict[str, dict] = {}
         errors: dict[str, str] = {}
         for name in configs:
@@ -629,9 +1043,11 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             results[name] = json.loads(result_file.read_text())
             r = results[name]
-            print(f"[{name}] {time.perf_counter() - t0:.0f} s: TTFT {r['ttft_s']:.2f} s, decode "
-                  f"{r['decode_tok_s']:.1f} tok/s, report {r['latency_s']:.1f} s, peak RSS "
-                  f"{r['peak_rss_bytes'] / 2**30:.1f} GiB", flush=True)
+            b = bound_rows(args, r, bounds)
+            print(f"[{name}] {time.perf_counter() - t0:.0f} s: TTFT {r['ttft_s']:.2f} s, prefill {r['prefill_s']:.2f} s "
+                  f"({b['prefill_x']:.2f}x bound), decode {b['decode_ms']:.1f} ms/token ({b['decode_x']:.2f}x bound), "
+                  f"report {r['latency_s']:.1f} s, peak RSS {r['peak_rss_bytes'] / 2**30:.1f} GiB, load "
+                  f"{r['load_start']:.1f} -> {r['load_end']:.1f}", flush=True)
         text = report(args, results, errors, bounds, tmp_dir, started, (load_start, 0.0))
     print(text)
     out.parent.mkdir(parents=True, exist_ok=True)

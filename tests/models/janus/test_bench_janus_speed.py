@@ -34,3 +34,40 @@ def test_benchmark_small_scale_runs_and_writes_the_table(shared_data, tmp_path):
     assert "batch 2: s / reports/s / tokens/s" in text
     # a realistic prompt: 576 image tokens + the chat-formatted question
     assert "576 image)" in text
+    # the CPU named, the bounds measured in the run and every configuration's distance from them
+    assert "; CPU " in text and "Measured bounds (this run" in text
+    ratios = text.split("Distance from this machine's bounds", 1)[1]
+    assert all(f"| {name} |" in ratios for name in ("fp32", "int4-ort"))
+
+
+def test_bounds_arithmetic_of_the_full_size_architecture():
+    # FLOPs and bytes the ratio columns divide by, from Janus-Pro-1B's published sizes
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import bench_janus_speed as bench
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    from types import SimpleNamespace
+
+    text = SimpleNamespace(hidden_size=2048, intermediate_size=5632, num_hidden_layers=24, num_attention_heads=16,
+                           num_key_value_heads=16, vocab_size=102400, head_dim=None)
+    vision = SimpleNamespace(image_size=384, patch_size=16, hidden_size=1024, num_hidden_layers=24)
+    per_layer = 4 * 2048 * 2048 + 3 * 2048 * 5632
+    lm = bench.linear_numel(text)
+    assert lm == 24 * per_layer + 102400 * 2048  # 1.44 B, as the benchmark's model reports
+    prefill, vis = bench.step_flops(text, vision, lm, 300_000_000, 646)
+    assert prefill == 2 * 24 * per_layer * 646 + 2 * 102400 * 2048 + 2 * 646**2 * 2048 * 24
+    assert vis == 2 * 300_000_000 * 576 + 4 * 576**2 * 1024 * 24
+    assert bench.kv_bytes_per_position(text, 4) == 2 * 24 * 16 * 128 * 4
+    args = SimpleNamespace(tokens=150)
+    r = {"prompt_tokens": 646, "weight_bytes_per_token": 900_000_000, "kv_bytes_per_position": 2 * 24 * 2048 * 4,
+         "vision_flops": vis, "prefill_flops": prefill, "vision_s": 2.0, "prefill_s": 6.0, "decode_tok_s": 20.0}
+    bounds = {"matmul_bfloat16_flops": 350e9, "matmul_float32_flops": 130e9, "read_bytes_s": 30e9}
+    b = bench.bound_rows(args, r, bounds)
+    assert b["step_bytes"] == 900_000_000 + 2 * 24 * 2048 * 4 * (646 + 75)
+    assert b["decode_x"] == pytest.approx(50.0 / (1e3 * b["step_bytes"] / 30e9))
+    assert b["prefill_x"] == pytest.approx(6.0 / (prefill / 350e9))
+    # no native bf16: the fp32 peak is the bound
+    nan = float("nan")
+    assert bench.bound_rows(args, r, {**bounds, "matmul_bfloat16_flops": nan})["prefill_bound_s"] == \
+        pytest.approx(prefill / 130e9)
