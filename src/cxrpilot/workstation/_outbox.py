@@ -23,6 +23,7 @@ import threading
 import uuid
 from datetime import timedelta
 
+from pydantic import SecretStr
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,6 +83,11 @@ def backoff_s(attempts: int, *, base_s: float, max_s: float, rng: random.Random 
     at most ``max_s``, plus up to 10 % jitter when ``rng`` is given."""
     delay = min(max_s, base_s * 2 ** max(0, attempts - 1))
     return delay * (1.0 + 0.1 * rng.random()) if rng is not None else delay
+
+
+def _authorization(secret: SecretStr | None) -> dict[str, str]:
+    """The ``Authorization`` header a configured credential makes (none when unset)."""
+    return {} if secret is None else {"Authorization": secret.get_secret_value()}
 
 
 class OutboxSender:
@@ -154,27 +160,21 @@ class OutboxSender:
                 timeout_s=s.pacs_timeout_s,
             )
         if way == "stow-rs":
-            stow_headers = {}
-            if s.pacs_stow_authorization is not None:
-                stow_headers["Authorization"] = s.pacs_stow_authorization.get_secret_value()
             return deliver.stow_rs(
                 item.payload,
                 url=s.pacs_stow_url,
                 sop_instance_uid=item.document_uid,
-                headers=stow_headers,
+                headers=_authorization(s.pacs_stow_authorization),
                 timeout_s=s.pacs_timeout_s,
                 verify=s.pacs_stow_verify,
             )
         if way == "fhir-put":
-            headers = {}
-            if s.fhir_authorization is not None:
-                headers["Authorization"] = s.fhir_authorization.get_secret_value()
             return deliver.fhir_put(
                 item.payload,
                 base_url=s.fhir_url,
                 resource_type="DiagnosticReport",
                 resource_id=item.document_uid,
-                headers=headers,
+                headers=_authorization(s.fhir_authorization),
                 timeout_s=s.pacs_timeout_s,
             )
         if item.kind in ("report_sr", "ai_sr"):

@@ -1,13 +1,14 @@
-"""What every service needs: the acting user, the audit log, small lookups."""
+"""What every service needs: the acting user, the audit log, small lookups and inserts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .._errors import Forbidden, NotFound
+from .._errors import Conflict, Forbidden, NotFound
 from .._orm import AuditEvent, User
 
 T = TypeVar("T")
@@ -65,3 +66,15 @@ def get_or_404(db: Session, model: type[T], obj_id: int, what: str | None = None
     if obj is None:
         raise NotFound(f"{what or model.__name__.lower()} {obj_id} does not exist")
     return obj
+
+
+def insert_unique(db: Session, row: Any, conflict: str) -> None:
+    """Add ``row`` and flush it; when a unique constraint refuses it (a taken name, or the same
+    row made at the same moment by another request), roll back and raise :class:`Conflict`
+    with the message ``conflict``."""
+    db.add(row)
+    try:
+        db.flush()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict(conflict) from None

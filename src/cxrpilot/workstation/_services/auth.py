@@ -9,7 +9,6 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cxrpilot.vocabulary import Role
@@ -24,7 +23,7 @@ from .._security import (
     verify_password,
 )
 from .._settings import Settings
-from ._common import Actor, audit
+from ._common import Actor, audit, insert_unique
 from ._locks import lock_rows
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
@@ -59,12 +58,7 @@ def create_user(
         display_name=display_name,
         password_hash=hash_password(password, hasher),
     )
-    db.add(user)
-    try:
-        db.flush()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict(f"user name {username!r} is taken") from None
+    insert_unique(db, user, f"user name {username!r} is taken")
     audit(db, actor or Actor(None), "user.create", "user", user.id, username=username, role=role)
     db.commit()
     return user

@@ -30,7 +30,7 @@ from .._orm import (
 from .._reading import EVENT_KINDS, ClientEvent, compute_reading_time, edit_distance
 from .._schemas import MAX_CLIENT_MS
 from .._study_orm import ProtocolDeviation, ReaderStudy
-from ._common import Actor, audit, get_or_404
+from ._common import Actor, audit, get_or_404, insert_unique
 from .cases import draft_status, latest_draft
 
 MAX_TEXT = 20_000
@@ -59,12 +59,8 @@ def assign(
     ):
         raise Conflict(f"case {case_id} is already assigned to {reader.username!r}")
     read = Read(case_id=case_id, reader_id=reader_id, arm=arm)
-    db.add(read)
-    try:
-        db.flush()
-    except IntegrityError:  # assigned at the same moment by another request
-        db.rollback()
-        raise Conflict(f"case {case_id} is already assigned to {reader.username!r}") from None
+    # (a unique constraint refuses the same case assigned at the same moment by another request)
+    insert_unique(db, read, f"case {case_id} is already assigned to {reader.username!r}")
     audit(db, actor, "read.assign", "read", read.id, case_id=case_id, reader_id=reader_id, arm=arm)
     db.commit()
     return read
@@ -512,12 +508,7 @@ def amend(db: Session, actor: Actor, read_id: int, *, reason: str) -> Report:
         amends_id=report.id,
         amendment_reason=reason.strip(),
     )
-    db.add(new)
-    try:
-        db.flush()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict("an amendment of this report was just started elsewhere; reload") from None
+    insert_unique(db, new, "an amendment of this report was just started elsewhere; reload")
     study = _frozen_study(db, read)
     if study is not None:  # allowed (the patient's report must be right), and recorded
         db.add(

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, true
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cxrpilot.vocabulary import ARMS, DESIGNS, MEMBER_ROLES, Design, MemberRole, Role
@@ -25,7 +24,7 @@ from .._study_orm import (
     StudyMember,
     StudySeed,
 )
-from ._common import Actor, audit, get_or_404
+from ._common import Actor, audit, get_or_404, insert_unique
 from ._locks import lock_get
 
 STAFF = (Role.ADMIN, Role.COORDINATOR)
@@ -82,12 +81,7 @@ def create_study(
         criteria=_check_criteria(criteria or []),
         created_by_id=actor.user.id if actor.user else None,
     )
-    db.add(study)
-    try:
-        db.flush()
-    except IntegrityError:
-        db.rollback()
-        raise Conflict(f"a study called {name.strip()!r} exists") from None
+    insert_unique(db, study, f"a study called {name.strip()!r} exists")
     audit(db, actor, "study.create", "study", study.id, name=study.name, design=design)
     db.commit()
     return study

@@ -164,16 +164,7 @@ def authenticate(
     if user is None or not user.active:
         raise NotAuthenticated("the API token's account is disabled")
     if scope not in (row.scopes or []):
-        audit(
-            db,
-            Actor(user, ip, token_id=row.id),
-            "token.refused",
-            "api_token",
-            row.id,
-            method=method,
-            path=path,
-            needs=scope,
-        )
+        _audit_request(db, row, user, "token.refused", ip=ip, method=method, path=path, needs=scope)
         db.commit()
         raise Forbidden(
             f"this API token's scopes ({', '.join(row.scopes or [])}) do not include {scope!r}, "
@@ -181,6 +172,14 @@ def authenticate(
         )
     _record_use(db, row, user, ip=ip, method=method, path=path, now=now)
     return user, row
+
+
+def _audit_request(
+    db: Session, row: ApiToken, user: User, action: str, *, ip, method: str, path: str, **details: Any
+) -> None:
+    """Audit a request made with the token ``row`` (its account, address, method and path)."""
+    audit(db, Actor(user, ip, token_id=row.id), action, "api_token", row.id,
+          method=method, path=path, **details)
 
 
 def _record_use(db, row: ApiToken, user: User, *, ip, method: str, path: str, now) -> None:
@@ -192,16 +191,8 @@ def _record_use(db, row: ApiToken, user: User, *, ip, method: str, path: str, no
         "use_count": ApiToken.use_count + 1,
     }
     if writes or due:
-        audit(
-            db,
-            Actor(user, ip, token_id=row.id),
-            "token.use",
-            "api_token",
-            row.id,
-            method=method,
-            path=path,
-            uses_since_last_event=row.unaudited_uses + 1,
-        )
+        _audit_request(db, row, user, "token.use", ip=ip, method=method, path=path,
+                       uses_since_last_event=row.unaudited_uses + 1)
         values.update(audited_at=now, unaudited_uses=0)
     else:
         values["unaudited_uses"] = ApiToken.unaudited_uses + 1
