@@ -807,7 +807,10 @@ def bound_rows(args: argparse.Namespace, r: dict[str, Any], bounds: dict[str, fl
 
 
 def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str, str], bounds: dict[str, float],
-           out_dir: Path, started: float, load: tuple[float, float]) -> str:
+           out_dir: Path, started: float, load: tuple[float, float],
+           bounds_after: tuple[dict[str, float], float] | None = None) -> str:
+    """The markdown tables; ``bounds_after``: (the bounds measured again after the workers, the
+    load average then), shown beside the ones the ratios use (a shared machine's bounds move)."""
     import torch
 
     ok = dict(results)
@@ -841,7 +844,13 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
            "switched off; native bf16 (AVX512-BF16): torch runs bf16 products in oneDNN)"
            if native else "not measured (no native bf16 on this CPU: emulated)")
         + f"; memory (STREAM-like, GB/s): read {bounds.get('read_bytes_s', 0) / gb:.1f}, copy "
-        f"{bounds.get('copy_bytes_s', 0) / gb:.1f}, triad {bounds.get('triad_bytes_s', 0) / gb:.1f}."),
+        f"{bounds.get('copy_bytes_s', 0) / gb:.1f}, triad {bounds.get('triad_bytes_s', 0) / gb:.1f} "
+        f"(load average {load[0]:.1f})."
+        + (f" Measured again after the workers (load average {bounds_after[1]:.1f}): matmul bf16 "
+           f"{bounds_after[0].get('matmul_bfloat16_flops', float('nan')) / 1e9:.0f}, fp32 "
+           f"{bounds_after[0].get('matmul_float32_flops', 0) / 1e9:.0f} GFLOP/s; read "
+           f"{bounds_after[0].get('read_bytes_s', 0) / gb:.1f} GB/s. The ratios below use the bounds before "
+           "the workers." if bounds_after else "")),
         "",
         (f"| config | time to first token (s) | vision encoder (s) | prefill (s) | decode (tokens/s) | "
         f"{args.tokens}-token report (s) | vs {ref} | peak RSS (GiB) | greedy tokens = {ref} | "
@@ -1048,7 +1057,10 @@ def main(argv: list[str] | None = None) -> None:
                   f"({b['prefill_x']:.2f}x bound), decode {b['decode_ms']:.1f} ms/token ({b['decode_x']:.2f}x bound), "
                   f"report {r['latency_s']:.1f} s, peak RSS {r['peak_rss_bytes'] / 2**30:.1f} GiB, load "
                   f"{r['load_start']:.1f} -> {r['load_end']:.1f}", flush=True)
-        text = report(args, results, errors, bounds, tmp_dir, started, (load_start, 0.0))
+        print("measuring the bounds again after the workers ...", flush=True)
+        load_after = os.getloadavg()[0]
+        after = (machine_bounds(args.device, args.scale), load_after)
+        text = report(args, results, errors, bounds, tmp_dir, started, (load_start, 0.0), after)
     print(text)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -35,7 +35,7 @@ def test_benchmark_small_scale_runs_and_writes_the_table(shared_data, tmp_path):
     # a realistic prompt: 576 image tokens + the chat-formatted question
     assert "576 image)" in text
     # the CPU named, the bounds measured in the run and every configuration's distance from them
-    assert "; CPU " in text and "Measured bounds (this run" in text
+    assert "; CPU " in text and "Measured bounds (this run" in text and "Measured again after the workers" in text
     ratios = text.split("Distance from this machine's bounds", 1)[1]
     assert all(f"| {name} |" in ratios for name in ("fp32", "int4-ort"))
 
