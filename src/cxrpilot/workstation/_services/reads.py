@@ -365,6 +365,22 @@ def _update_unsigned(db: Session, report: Report, rev: int, verb: str, now: date
         )
 
 
+def _deviation(
+    db: Session, actor: Actor, study: ReaderStudy, kind: str, read: Read, report_id: int, **detail: Any
+) -> None:
+    """Record a protocol deviation of ``study`` by ``actor`` on ``read`` and its report."""
+    db.add(
+        ProtocolDeviation(
+            study_id=study.id,
+            kind=kind,
+            read_id=read.id,
+            report_id=report_id,
+            detail=detail,
+            actor_id=actor.user.id,  # type: ignore[union-attr]
+        )
+    )
+
+
 def _frozen_study(db: Session, read: Read) -> ReaderStudy | None:
     """The read's study if its evaluation has started (its reads are frozen), else None."""
     if read.study_id is None:
@@ -459,16 +475,8 @@ def sign(
         )
     study = _frozen_study(db, read)
     if study is not None:
-        db.add(
-            ProtocolDeviation(
-                study_id=study.id,
-                kind="signed_after_freeze",
-                read_id=read.id,
-                report_id=report.id,
-                detail={"version": report.version, "study_status": study.status},
-                actor_id=actor.user.id,  # type: ignore[union-attr]
-            )
-        )
+        _deviation(db, actor, study, "signed_after_freeze", read, report.id,
+                   version=report.version, study_status=study.status)
     audit(
         db,
         actor,
@@ -511,20 +519,8 @@ def amend(db: Session, actor: Actor, read_id: int, *, reason: str) -> Report:
     insert_unique(db, new, "an amendment of this report was just started elsewhere; reload")
     study = _frozen_study(db, read)
     if study is not None:  # allowed (the patient's report must be right), and recorded
-        db.add(
-            ProtocolDeviation(
-                study_id=study.id,
-                kind="amended_after_freeze",
-                read_id=read.id,
-                report_id=new.id,
-                detail={
-                    "amends": report.id,
-                    "rated_version_kept": report.frozen_at is not None,
-                    "reason": reason.strip(),
-                },
-                actor_id=actor.user.id,  # type: ignore[union-attr]
-            )
-        )
+        _deviation(db, actor, study, "amended_after_freeze", read, new.id, amends=report.id,
+                   rated_version_kept=report.frozen_at is not None, reason=reason.strip())
     audit(
         db,
         actor,
