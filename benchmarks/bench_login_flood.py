@@ -80,9 +80,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--flood", type=int, default=8)
     args = ap.parse_args()
-    from cxrpilot.workstation import Settings, create_app
+    from cxrpilot.workstation import Settings, admin, create_app
     from cxrpilot.workstation._orm import Case, Image, Read
-    from cxrpilot.workstation._services import auth
 
     tmp = Path(tempfile.mkdtemp())
     limits = {  # every attempt is checked (older versions lack the last two throttles)
@@ -96,9 +95,8 @@ def main() -> None:
     )
     app = create_app(settings, loader=lambda b: None)
     st = app.state.ws
+    uid = admin.create_user(settings, "rad1", "radiologist", password=PASSWORD)["id"]
     with st.sessions() as db:
-        uid = auth.create_user(db, None, username="rad1", password=PASSWORD, role="radiologist",
-                               hasher=st.hasher).id
         img = Image(source_sha256="0" * 64, display_sha256="0" * 64, display_path="x.png",
                     format="png", width=1, height=1, meta={})
         db.add(img)

@@ -67,9 +67,9 @@ def main() -> None:
     from sqlalchemy import select
 
     from cxrpilot.workstation import Settings, create_app
+    from cxrpilot.workstation import admin as ws_admin
     from cxrpilot.workstation._interop_orm import OutboxItem
     from cxrpilot.workstation._orm import Report
-    from cxrpilot.workstation._services import auth
     from tests.interop._orthanc import Orthanc, find_orthanc
     from tests.workstation.helpers import PASSWORD, Client, image_loader, small_drafter
 
@@ -94,9 +94,7 @@ def main() -> None:
         app = create_app(settings, draft_producer=small_drafter, loader=image_loader())
         state = app.state.ws
         with TestClient(app) as http, TestClient(app) as http2:
-            with state.sessions() as db:
-                auth.create_user(db, None, username="admin", password=PASSWORD, role="admin",
-                                 hasher=state.hasher)
+            ws_admin.create_user(settings, "admin", "admin", password=PASSWORD)
             admin, reader = Client(http), Client(http2)
             admin.login("admin")
             rid = admin.ok("post", "/api/users", 201, json={

@@ -34,9 +34,8 @@ def main() -> None:
     ap.add_argument("--readers", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
-    from cxrpilot.workstation import Settings, create_app
+    from cxrpilot.workstation import Settings, admin, create_app
     from cxrpilot.workstation._orm import AiDraft, Case, Image, Read
-    from cxrpilot.workstation._services import auth
     from cxrpilot.workstation._services.cases import encode_png16
 
     tmp = Path(tempfile.mkdtemp())
@@ -46,9 +45,9 @@ def main() -> None:
     st = app.state.ws
     px = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
     sha, rel = st.store.put(encode_png16(px), "png")
+    readers = [admin.create_user(settings, f"r{i}", "radiologist", password=PASSWORD)["id"]
+               for i in range(args.readers)]
     with st.sessions() as db:
-        readers = [auth.create_user(db, None, username=f"r{i}", password=PASSWORD, role="radiologist",
-                                    hasher=st.hasher).id for i in range(args.readers)]
         for i in range(args.cases):
             img = Image(source_sha256=f"{i:064d}", display_sha256=sha, display_path=rel, format="png",
                         width=1024, height=1024, meta={})
