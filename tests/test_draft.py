@@ -95,3 +95,15 @@ def test_draft_maps_in_json():
     out = json.loads(json.dumps(d.to_dict()))
     assert out["maps"] == [{"name": "Cardiomegaly", "grid": [[0.0, 0.512], [1.0, 0.25]]}]
     assert d.map_of("Cardiomegaly") is m and d.map_of("Edema") is None
+
+
+def test_one_report_text_format_for_drafts_and_signed_reports():
+    # the workstation's reports (and the edit distance stored from them) use this one format
+    from cxrpilot.draft import report_text
+    from cxrpilot.workstation._orm import Report
+
+    d = Draft(source="x.png", findings=complete_findings([]), findings_text="Lungs are clear.",
+              impression_text="Normal chest.", model_id="m", model_version="1")
+    assert d.text == report_text("Lungs are clear.", "Normal chest.") == (
+        "FINDINGS: Lungs are clear.\n\nIMPRESSION: Normal chest.")
+    assert Report(findings_text="Lungs are clear.", impression_text="Normal chest.").text == d.text

@@ -21,10 +21,23 @@ __all__ = [
     "not_assessed",
     "complete_findings",
     "apply_no_finding_rule",
+    "report_text",
 ]
 
 #: Shown above every AI draft, in every interface.
 DRAFT_BANNER = "DRAFT \u2014 requires review by a radiologist"
+
+
+def report_text(findings_text: str, impression_text: str) -> str:
+    """A report's text as cxrpilot writes it everywhere (drafts, the workstation's reports,
+    their edit distances): FINDINGS and IMPRESSION under their headings.
+
+    Examples
+    --------
+    >>> report_text("Lungs are clear.", "Normal chest.")
+    'FINDINGS: Lungs are clear.\\n\\nIMPRESSION: Normal chest.'
+    """
+    return f"FINDINGS: {findings_text}\n\nIMPRESSION: {impression_text}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +190,9 @@ class Draft:
 
     @property
     def text(self) -> str:
-        """The report text: FINDINGS and IMPRESSION sections under their headings."""
-        return f"FINDINGS: {self.findings_text}\n\nIMPRESSION: {self.impression_text}"
+        """The report text: FINDINGS and IMPRESSION sections under their headings
+        (:func:`report_text`)."""
+        return report_text(self.findings_text, self.impression_text)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (statuses as strings)."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cxrpilot.draft import report_text as draft_report_text
 from cxrpilot.errors import InvalidInputError
 
 from ._codes import LOCAL_SYSTEM, SNOMED_SYSTEM, STATUS_CODES, finding_code
@@ -183,7 +184,7 @@ def report_text(
     parts = [
         f"{name.upper()}: {value}" for name, value in (sections or {}).items() if value.strip()
     ]
-    parts += [f"FINDINGS: {findings_text}", f"IMPRESSION: {impression_text}"]
+    parts.append(draft_report_text(findings_text, impression_text))
     if amendment_reason.strip():
         parts.append(f"{AMENDMENT_HEADING}: {amendment_reason.strip()}")
     return "\n\n".join(parts)

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from cxrpilot.draft import report_text
 from cxrpilot.vocabulary import ARMS, ROLES
 
 READ_STATUSES = ("new", "in_progress", "signed")
@@ -320,7 +321,7 @@ class Report(Base):
 
     @property
     def text(self) -> str:
-        return f"FINDINGS: {self.findings_text}\n\nIMPRESSION: {self.impression_text}"
+        return report_text(self.findings_text, self.impression_text)
 
 
 class ReadEvent(Base):

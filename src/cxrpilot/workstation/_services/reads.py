@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from cxrpilot.draft import DRAFT_BANNER
+from cxrpilot.draft import DRAFT_BANNER, report_text
 from cxrpilot.vocabulary import CRITICAL_FINDINGS, Arm, Role
 
 from .._errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -35,10 +35,6 @@ from .cases import draft_status, latest_draft
 
 MAX_TEXT = 20_000
 MAX_EVENTS = 500
-
-
-def report_text(findings_text: str, impression_text: str) -> str:
-    return f"FINDINGS: {findings_text}\n\nIMPRESSION: {impression_text}"
 
 
 def assign(
