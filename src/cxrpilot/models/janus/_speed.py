@@ -3,7 +3,7 @@
 - :func:`cpu_has_native_bf16`: whether this CPU computes bf16 in hardware (AVX512-BF16 or
   AMX). There bf16 halves the weight bytes read per decoded token and oneDNN's bf16 matrix
   products, which the prefill is made of, run several times faster than fp32's (AMX tiles;
-  measured peaks 2.7x fp32's on a Zen 4 EPYC, 4.2x on a Zen 5 EPYC, both AVX512-BF16 without
+  measured peaks 2.7x fp32's on a Zen 4 EPYC, ~4x on a Zen 5 EPYC, both AVX512-BF16 without
   AMX); elsewhere bf16 is emulated and slower, so fp32 stays the default.
 - :data:`QUANTIZATIONS`: ``quantize="int8"`` / ``"int4"`` in :func:`cxrpilot.models.janus.load`
   decode with the ONNX Runtime graph of :mod:`cxrpilot.models.janus._ort_decode` (language
