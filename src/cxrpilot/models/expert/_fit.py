@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from cxrpilot.models.expert._network import LogitsAndMaps, build_network
 
 __all__ = ["FitResult", "fit_network", "network_logits", "augment", "augment_with_masks",
-           "box_masks", "box_loss", "Box"]
+           "box_masks", "box_loss", "Box", "resolve_device", "device_images", "to_unit"]
 
 
 @dataclass
@@ -42,14 +42,17 @@ def augment_with_masks(x: torch.Tensor, masks: torch.Tensor | None, g: torch.Gen
     """:func:`augment`, also moving ``masks`` (B, K, R, R), e.g. radiologists' boxes drawn
     over the same square, by the same geometry (intensity changes leave them alone). Draws
     the same random numbers as :func:`augment`, with or without masks."""
-    b = x.shape[0]
-    u = lambda *shape: torch.rand(*shape, generator=g)
+    b, dev = x.shape[0], x.device
+    # the random numbers come from ``g`` (a CPU generator) whatever the device, so that a
+    # seed draws the same augmentation on the CPU and on a GPU
+    u = lambda *shape: torch.rand(*shape, generator=g).to(dev)
     angle = (u(b) * 2 - 1) * math.radians(8)
     scale = 1 + (u(b) * 2 - 1) * 0.2
-    squeeze = torch.where(u(b) < 0.4, 1 - u(b) * 0.25, torch.ones(b))
+    ones = torch.ones(b, device=dev)
+    squeeze = torch.where(u(b) < 0.4, 1 - u(b) * 0.25, ones)
     on_x = u(b) < 0.5
-    sx = scale * torch.where(on_x, squeeze, torch.ones(b))
-    sy = scale * torch.where(on_x, torch.ones(b), squeeze)
+    sx = scale * torch.where(on_x, squeeze, ones)
+    sy = scale * torch.where(on_x, ones, squeeze)
     shift = (u(b, 2) * 2 - 1) * 0.06
     cos, sin = torch.cos(angle), torch.sin(angle)
     theta = torch.stack([
@@ -71,12 +74,13 @@ def augment_with_masks(x: torch.Tensor, masks: torch.Tensor | None, g: torch.Gen
     size = x.shape[-1]
     band = (u(b, 4) * 0.2 * size).long()
     masked = u(b) < 0.5
-    for i in torch.nonzero(masked).flatten().tolist():
-        top, bottom, left, right = band[i].tolist()
-        x[i, :, :top] = 0
-        x[i, :, size - bottom:] = 0
-        x[i, :, :, :left] = 0
-        x[i, :, :, size - right:] = 0
+    # black bands (top, bottom, left, right rows/columns) over the borders, all images at once
+    at = torch.arange(size, device=dev)[None]
+    top, bottom, left, right = (band[:, k, None] for k in range(4))
+    rows = (at < top) | (at >= size - bottom)
+    cols = (at < left) | (at >= size - right)
+    hidden = (rows[:, :, None] | cols[:, None, :]) & masked[:, None, None]
+    x = x.masked_fill(hidden[:, None], 0.0)
     return x, masks
 
 
@@ -123,16 +127,65 @@ def _masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tens
     return (loss * w).sum() / w.sum().clamp_min(1e-8)
 
 
-def network_logits(network: torch.nn.Module, images: np.ndarray, index: np.ndarray,
-                   mean: float, std: float, *, batch_size: int = 256) -> np.ndarray:
-    """Logits of the network for ``images[index]`` (cached [0, 1] arrays)."""
+def to_unit(batch: np.ndarray) -> np.ndarray:
+    """float32 [0, 1] pixels of cached images: float arrays as they are, uint8 over 255."""
+    if batch.dtype == np.uint8:
+        return batch.astype(np.float32) / np.float32(255)
+    return batch.astype(np.float32)
+
+
+def _unit_tensor(batch: torch.Tensor) -> torch.Tensor:
+    """:func:`to_unit` for a tensor (on any device)."""
+    if batch.dtype == torch.uint8:
+        return batch.float() / 255.0
+    return batch.float()
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"cpu"`` or ``"cuda"`` (``"cuda:N"``) as a :class:`torch.device`; a CUDA device that
+    this machine does not have is refused."""
+    from cxrpilot.errors import InvalidInputError
+
+    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda"):
+        raise InvalidInputError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(
+            f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA GPU on "
+            "this machine; use --device cpu")
+    return dev
+
+
+def device_images(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor | np.ndarray:
+    """The cached images where the network trains: on a GPU the whole array is copied there
+    once (uint8 stays uint8), on the CPU it stays the numpy array it was."""
+    if device.type == "cpu":
+        return images
+    if isinstance(images, torch.Tensor):
+        return images.to(device)
+    # a read-only array (a decoded pack) is copied once: torch wants writable memory
+    return torch.from_numpy(np.require(images, requirements=["C", "W"])).to(device)
+
+
+def _batch(images: np.ndarray | torch.Tensor, idx: np.ndarray) -> torch.Tensor:
+    """(B, 1, S, S) float32 [0, 1] pixels of ``images[idx]``, on the images' device."""
+    if isinstance(images, torch.Tensor):
+        return _unit_tensor(images[torch.from_numpy(idx).to(images.device)])[:, None]
+    return torch.from_numpy(to_unit(images[idx]))[:, None]
+
+
+def network_logits(network: torch.nn.Module, images: np.ndarray | torch.Tensor,
+                   index: np.ndarray, mean: float, std: float, *,
+                   batch_size: int = 256) -> np.ndarray:
+    """Logits of the network for ``images[index]`` (cached [0, 1] float or uint8 arrays, or
+    such a tensor on the network's device), in float32."""
     network.eval()
     out = []
     with torch.inference_mode():
         for i in range(0, len(index), batch_size):
-            x = torch.from_numpy(images[index[i : i + batch_size]].astype(np.float32))[:, None]
+            x = _batch(images, np.asarray(index[i : i + batch_size]))
             x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-            out.append(network(pixel_values=x).logits.numpy())
+            out.append(network(pixel_values=x).logits.float().cpu().numpy())
     return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 0))
 
 
@@ -154,31 +207,47 @@ def fit_network(
     init_state: dict[str, torch.Tensor] | None = None,
     boxes: Sequence[Sequence[Box]] | None = None,
     box_weight: float = 0.0,
+    device: str = "cpu",
+    max_seconds: float | None = None,
     progress: bool = True,
 ) -> FitResult:
     """Train with AdamW and a one-cycle schedule (from scratch, or from ``init_state`` when
     fine-tuning); keep the epoch with the lowest validation loss.
 
-    ``images`` is (N, S, S) in [0, 1] (float16 is fine), ``targets`` (N, L) with NaN for
-    unknown labels. Each epoch draws ``samples_per_epoch`` training images (default: as
-    many as there are) with replacement, with probability proportional to ``weights``
-    (N,) — e.g. weights that balance classes within each source.
+    ``images`` is (N, S, S) in [0, 1] (float16 is fine) or uint8 (0-255), ``targets``
+    (N, L) with NaN for unknown labels. Each epoch draws ``samples_per_epoch`` training
+    images (default: as many as there are) with replacement, with probability proportional
+    to ``weights`` (N,) — e.g. weights that balance classes within each source.
 
     With ``boxes`` (one sequence of :data:`Box` per image, empty where none) and
     ``box_weight`` > 0, the loss adds ``box_weight`` times :func:`box_loss` for the images
     of each batch that have boxes, moved by the same augmentation as their pixels.
+
+    ``device="cuda"`` trains on the GPU: the images are copied there once, augmented there,
+    and the forward pass runs under bfloat16 autocast with channels-last memory (the
+    random draws stay those of the seed). On the CPU nothing of that changes the numbers.
+    ``max_seconds`` stops training at the first step past that wall-clock time (the
+    epoch it cuts short is validated and can be kept); ``history`` then says so.
     """
+    import time
+
     from tqdm.auto import tqdm
 
+    t_start = time.perf_counter()
+    dev = resolve_device(device)
+    cuda = dev.type == "cuda"
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
+    if cuda:
+        torch.backends.cudnn.benchmark = True
     # channels-last convolutions train ~1.7x faster on the CPU
     network = build_network(arch, targets.shape[1])
     if init_state is not None:  # fine-tuning: start from a trained network of the same shape
         network.load_state_dict(init_state)
-    network = network.to(memory_format=torch.channels_last)
+    network = network.to(dev).to(memory_format=torch.channels_last)
     with_maps = LogitsAndMaps(network)
+    pixels = device_images(images, dev)
     guided = boxes is not None and box_weight > 0
     per_epoch = samples_per_epoch or len(train_idx)
     steps = max(1, math.ceil(per_epoch / batch_size))
@@ -186,41 +255,63 @@ def fit_network(
     opt = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps * epochs,
                                                 pct_start=0.2)
-    y_all = torch.from_numpy(targets.astype(np.float32))
-    ones = torch.ones(len(targets))
+    y_all = torch.from_numpy(targets.astype(np.float32)).to(dev)
+    ones = torch.ones(len(targets), device=dev)
+    val_weights = torch.from_numpy(weights[val_idx].astype(np.float32)).to(dev)
     best_loss, best_state, best_epoch = math.inf, None, 0
     history: list[dict[str, float]] = []
+    out_of_time = False
     for epoch in range(1, epochs + 1):
         network.train()
         order = rng.choice(train_idx, size=per_epoch, replace=True, p=p_train)
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", disable=not progress,
                    leave=False, unit="batch")
         running = 0.0
+        running_dev = torch.zeros((), device=dev)
+        done = 0
         for step in bar:
             idx = np.sort(order[step * batch_size : (step + 1) * batch_size])
-            x = torch.from_numpy(images[idx].astype(np.float32))[:, None]
+            x = _batch(pixels, idx)
             boxed = guided and any(boxes[i] for i in idx)
-            masks = box_masks([boxes[i] for i in idx], targets.shape[1]) if boxed else None
+            masks = box_masks([boxes[i] for i in idx], targets.shape[1]).to(dev) \
+                if boxed else None
             x, masks = augment_with_masks(x, masks, g)
             x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-            if masks is None:
-                loss = _masked_bce(network(pixel_values=x).logits, y_all[idx], ones[idx])
-            else:  # the same logits, with the maps they are the mean of
-                logits, maps = with_maps(x)
-                loss = _masked_bce(logits, y_all[idx], ones[idx]) \
-                    + box_weight * box_loss(maps, masks)
+            t_idx = torch.from_numpy(idx).to(dev)
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
+                if masks is None:
+                    loss = _masked_bce(network(pixel_values=x).logits.float(), y_all[t_idx],
+                                       ones[t_idx])
+                else:  # the same logits, with the maps they are the mean of
+                    logits, maps = with_maps(x)
+                    loss = _masked_bce(logits.float(), y_all[t_idx], ones[t_idx]) \
+                        + box_weight * box_loss(maps.float(), masks)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            running += float(loss.detach())
-            bar.set_postfix(loss=f"{running / (step + 1):.3f}")
+            done = step + 1
+            if cuda:  # no host sync per step: the loss is read every 25 steps
+                running_dev += loss.detach()
+                if step % 25 == 0:
+                    bar.set_postfix(loss=f"{float(running_dev) / (step + 1):.3f}")
+            else:
+                running += float(loss.detach())
+                bar.set_postfix(loss=f"{running / (step + 1):.3f}")
+            if max_seconds is not None and time.perf_counter() - t_start > max_seconds:
+                out_of_time = True
+                break
         bar.close()
-        entry = {"epoch": epoch, "train_loss": running / steps}
+        if cuda:
+            running = float(running_dev)
+        entry = {"epoch": epoch, "train_loss": running / done}
+        if out_of_time:
+            entry["steps_done"] = done
+            entry["stopped"] = f"wall-clock budget of {max_seconds:.0f} s reached"
         if len(val_idx):
-            logits = torch.from_numpy(network_logits(network, images, val_idx, mean, std))
-            val_loss = float(_masked_bce(logits.float(), y_all[val_idx],
-                                         torch.from_numpy(weights[val_idx].astype(np.float32))))
+            logits = torch.from_numpy(network_logits(network, pixels, val_idx, mean, std))
+            val_loss = float(_masked_bce(logits.float().to(dev), y_all[torch.from_numpy(val_idx).to(dev)],
+                                         val_weights))
             entry["val_loss"] = val_loss
         else:
             val_loss = entry["train_loss"]
@@ -231,7 +322,9 @@ def fit_network(
         if val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
             best_state = copy.deepcopy(network.state_dict())
+        if out_of_time:
+            break
     if best_state is not None:
         network.load_state_dict(best_state)
-    network = network.to(memory_format=torch.contiguous_format).eval()
+    network = network.to("cpu").to(memory_format=torch.contiguous_format).eval()
     return FitResult(network=network, best_epoch=best_epoch, history=history)

@@ -88,6 +88,7 @@ BOX_FINDINGS: dict[str, str] = {
 
 def box_hit_rates(onnx_path, studies: Sequence, labels: Sequence[str],
                   assessed: Sequence[str], *, mean: float, std: float, input_size: int,
+                  squares: Sequence[np.ndarray] | None = None,
                   ) -> dict[str, dict[str, float | int]]:
     """Pointing-game hit rate per finding of the maps of an exported graph, with a 95 %
     Wilson interval, beside the hit rate of the image centre.
@@ -95,6 +96,10 @@ def box_hit_rates(onnx_path, studies: Sequence, labels: Sequence[str],
     Each (image, finding) pair with at least one box counts once: a hit when the peak of
     that finding's map lies inside any of the image's boxes of that finding. ``studies``
     carry the boxes in ``meta["boxes"]`` (see :func:`cxrpilot.data.read_nih`).
+
+    ``squares``, when given, are the network inputs of ``studies`` already fitted to
+    ``input_size`` ([0, 1], as a training pack holds them); the image's own shape is then
+    ``meta["image_shape"]`` and no file is read.
     """
     import onnxruntime as ort
     from scipy.stats import binomtest
@@ -103,7 +108,7 @@ def box_hit_rates(onnx_path, studies: Sequence, labels: Sequence[str],
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     pairs: dict[str, list[tuple[tuple[float, float], tuple[float, float], list]]] = {}
-    for study in studies:
+    for k, study in enumerate(studies):
         by_finding: dict[str, list] = {}
         for finding, *box in study.meta.get("boxes", ()):
             name = BOX_FINDINGS.get(finding)
@@ -111,13 +116,17 @@ def box_hit_rates(onnx_path, studies: Sequence, labels: Sequence[str],
                 by_finding.setdefault(name, []).append(tuple(box))
         if not by_finding:
             continue
-        pixels = load(study.images[0].path, check=False).pixels
-        x = ((fit_square(pixels, input_size) - mean) / std)[None, None].astype(np.float32)
+        if squares is None:
+            pixels = load(study.images[0].path, check=False).pixels
+            shape, square = pixels.shape, fit_square(pixels, input_size)
+        else:
+            shape, square = tuple(study.meta["image_shape"]), squares[k]
+        x = ((square - mean) / std)[None, None].astype(np.float32)
         cams = session.run(["maps"], {"pixels": x})[0][0]
-        centre = (pixels.shape[1] / 2, pixels.shape[0] / 2)
+        centre = (shape[1] / 2, shape[0] / 2)
         for name, boxes in by_finding.items():
-            grid = image_grid(cams[list(labels).index(name)], pixels.shape, input_size)
-            pairs.setdefault(name, []).append((peak(grid, pixels.shape), centre, boxes))
+            grid = image_grid(cams[list(labels).index(name)], shape, input_size)
+            pairs.setdefault(name, []).append((peak(grid, shape), centre, boxes))
     out: dict[str, dict[str, float | int]] = {}
     for name in sorted(pairs):
         items = pairs[name]

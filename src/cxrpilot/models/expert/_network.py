@@ -14,12 +14,21 @@ from cxrpilot.errors import InvalidInputError
 
 __all__ = ["ARCHITECTURES", "build_network", "export_onnx", "LogitsAndMaps"]
 
-#: Named ResNet configurations (greyscale input, basic blocks), smallest first.
+#: Named ResNet configurations (greyscale input; basic blocks unless ``layer_type`` says
+#: otherwise). The first four are the narrow CPU networks (half the standard widths); the
+#: ``w64`` ones have the standard widths of He et al. 2016 (stem 64, stages 64-512, or
+#: 256-2048 with bottleneck blocks), for training on a GPU.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "resnet10": {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256], "depths": [1, 1, 1, 1]},
     "resnet18": {"embedding_size": 32, "hidden_sizes": [32, 64, 128, 256], "depths": [2, 2, 2, 2]},
     "resnet10t": {"embedding_size": 16, "hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1]},
     "resnet14w": {"embedding_size": 32, "hidden_sizes": [48, 96, 192, 384], "depths": [1, 1, 2, 2]},
+    "resnet18w64": {"embedding_size": 64, "hidden_sizes": [64, 128, 256, 512],
+                    "depths": [2, 2, 2, 2]},
+    "resnet34w64": {"embedding_size": 64, "hidden_sizes": [64, 128, 256, 512],
+                    "depths": [3, 4, 6, 3]},
+    "resnet50w64": {"embedding_size": 64, "hidden_sizes": [256, 512, 1024, 2048],
+                    "depths": [3, 4, 6, 3], "layer_type": "bottleneck"},
 }
 
 
@@ -27,9 +36,10 @@ def build_network(arch: str, num_labels: int) -> ResNetForImageClassification:
     """A randomly initialised ``transformers`` ResNet for 1-channel input."""
     if arch not in ARCHITECTURES:
         raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+    options = {"layer_type": "basic", **ARCHITECTURES[arch]}
     config = ResNetConfig(
-        num_channels=1, layer_type="basic", hidden_act="relu", num_labels=num_labels,
-        downsample_in_first_stage=False, **ARCHITECTURES[arch],
+        num_channels=1, hidden_act="relu", num_labels=num_labels,
+        downsample_in_first_stage=False, **options,
     )
     return ResNetForImageClassification(config)
 

@@ -162,14 +162,19 @@ def _grouped_aucs(table: ExampleTable, idx: np.ndarray, proba: np.ndarray,
 
 def _map_hit_rates(out_dir: Path, table: ExampleTable, idx: np.ndarray, *,
                    assessed: tuple[str, ...], mean: float, std: float,
-                   image_size: int) -> dict[str, Any]:
+                   image_size: int, images: np.ndarray | None = None) -> dict[str, Any]:
     """Pointing game of the exported graph's maps against the NIH radiologists' boxes on
-    the images ``idx`` (a split), beside a centre-of-image baseline (see :mod:`._maps`)."""
+    the images ``idx`` (a split), beside a centre-of-image baseline (see :mod:`._maps`).
+    With ``images`` (the table's fitted squares, from a training pack) the inputs are
+    taken from there instead of decoding the files."""
+    from cxrpilot.models.expert._fit import to_unit
     from cxrpilot.models.expert._maps import box_hit_rates
 
-    boxed = [table.studies[i] for i in idx if table.studies[i].meta.get("boxes")]
+    chosen = [i for i in idx if table.studies[i].meta.get("boxes")]
+    boxed = [table.studies[i] for i in chosen]
+    squares = None if images is None else [to_unit(images[i]) for i in chosen]
     return box_hit_rates(out_dir / WEIGHTS_FILE, boxed, LABELS, assessed, mean=mean, std=std,
-                         input_size=image_size)
+                         input_size=image_size, squares=squares)
 
 
 def input_boxes(table: ExampleTable, image_size: int) -> list[tuple[Box, ...]]:
@@ -177,8 +182,9 @@ def input_boxes(table: ExampleTable, image_size: int) -> list[tuple[Box, ...]]:
     ``image_size`` network input square, for the box loss of :func:`fit_network`.
 
     Boxes are given in the image's own pixels (``meta["boxes"]``, see
-    :func:`cxrpilot.data.read_nih`); the image's size is read from its header so that the
-    boxes land where :func:`cxrpilot.imaging.fit_square` puts the image.
+    :func:`cxrpilot.data.read_nih`); the image's size is read from its header (or from
+    ``meta["image_shape"]``, as a training pack gives it) so that the boxes land where
+    :func:`cxrpilot.imaging.fit_square` puts the image.
     """
     from PIL import Image
 
@@ -193,8 +199,11 @@ def input_boxes(table: ExampleTable, image_size: int) -> list[tuple[Box, ...]]:
         if not kept:
             out.append(())
             continue
-        with Image.open(study.images[0].path) as im:
-            width, height = im.size
+        if "image_shape" in study.meta:  # read from a training pack (see ._pack)
+            height, width = study.meta["image_shape"]
+        else:
+            with Image.open(study.images[0].path) as im:
+                width, height = im.size
         top, left, h, w = square_region((height, width), image_size)
         sx, sy = w / width / image_size, h / height / image_size
         out.append(tuple(
@@ -221,6 +230,17 @@ def _data_hashes(table: ExampleTable, data_dir: Path) -> dict[str, str]:
     return out
 
 
+def _device_facts(device: str) -> dict[str, Any]:
+    """Where the network trained: the CPU, or the GPU's name, with the precision used."""
+    import torch
+
+    if device == "cpu":
+        return {"type": "cpu", "precision": "float32"}
+    return {"type": "cuda", "name": torch.cuda.get_device_name(torch.device(device)),
+            "precision": "bfloat16 autocast (float32 weights), channels-last",
+            "cuda": torch.version.cuda}
+
+
 def _split_counts(table: ExampleTable, keep: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for split in ("train", "validate", "test"):
@@ -232,7 +252,7 @@ def _split_counts(table: ExampleTable, keep: np.ndarray) -> dict[str, Any]:
 
 
 def train_expert(
-    data_dir: Path,
+    data_dir: Path | None,
     out_dir: Path,
     *,
     seed: int,
@@ -250,6 +270,10 @@ def train_expert(
     init_from: Path | None = None,
     lr: float = 3e-3,
     box_weight: float = 0.0,
+    device: str = "cpu",
+    batch_size: int = 64,
+    max_seconds: float | None = None,
+    pack: Path | None = None,
 ) -> ModelCard:
     """See :func:`cxrpilot.models.expert.train_expert`."""
     import torch
@@ -264,6 +288,19 @@ def train_expert(
         raise InvalidInputError(f"box_weight must be in [0, 100], got {box_weight}")
     if image_size < 16:
         raise InvalidInputError(f"image_size must be >= 16, got {image_size}")
+    if batch_size < 1:
+        raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise InvalidInputError(f"max_seconds must be > 0, got {max_seconds}")
+    if pack is not None and (holdout_source is not None or limit_per_class is not None):
+        raise InvalidInputError("a training pack holds the default table (all sources, no holdout, "
+                                "no per-class limit): drop --holdout-source / --limit-per-class, "
+                                "or train from --data")
+    if pack is None and data_dir is None:
+        raise InvalidInputError("no data: pass a data folder or a training pack")
+    from cxrpilot.models.expert._fit import resolve_device
+
+    resolve_device(device)
     sources = tuple(sources or SOURCES)
     unknown = sorted(set(sources) - set(SOURCES))
     if unknown:
@@ -279,16 +316,18 @@ def train_expert(
                       limit_per_class=limit_per_class, cache_dir=cache_dir, progress=progress,
                       samples_per_epoch=samples_per_epoch, threads=threads,
                       train_sources=train_sources, init_from=init_from, lr=lr,
-                      box_weight=box_weight)
+                      box_weight=box_weight, device=device, batch_size=batch_size,
+                      max_seconds=max_seconds, pack=pack)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size: int, arch: str,
+def _train(data_dir: Path | None, out_dir: Path, *, seed: int, epochs: int, image_size: int, arch: str,
            sources: tuple[str, ...], holdout_source: str | None, limit_per_class: int | None,
            cache_dir: Path | None, progress: bool, samples_per_epoch: int | None,
            threads: int, train_sources: tuple[str, ...] | None, init_from: Path | None,
-           lr: float, box_weight: float) -> ModelCard:
+           lr: float, box_weight: float, device: str = "cpu", batch_size: int = 64,
+           max_seconds: float | None = None, pack: Path | None = None) -> ModelCard:
     import torch
     from safetensors.torch import save_file
 
@@ -298,9 +337,20 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
     from cxrpilot.models.expert._network import export_onnx
 
     t_start = time.perf_counter()
-    table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
-                        holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
-    images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir, progress=progress)
+    pack_data = None
+    if pack is not None:  # the table and images of a training pack (see ._pack)
+        from cxrpilot.models.expert._pack import read_pack
+
+        pack_data = read_pack(Path(pack), image_size, workers=None if device != "cpu" else threads)
+        table, images = pack_data.table, pack_data.images
+        missing = sorted(set(sources) - set(table.sources.tolist()))
+        if missing:
+            raise InvalidDatasetError(f"the training pack {str(pack)!r} has no images of {missing}")
+        ok = np.isin(table.sources, sources)
+    else:
+        table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
+                            holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
+        images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir, progress=progress)
     t_data = time.perf_counter() - t_start
     trains = ok if train_sources is None else ok & np.isin(table.sources, train_sources)
     train_idx = np.flatnonzero(trains & (table.splits == "train"))
@@ -308,9 +358,11 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
     test_idx = np.flatnonzero(ok & (table.splits == "test"))
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise InvalidDatasetError(
-            f"too few images under {str(data_dir)!r} to train: {len(train_idx)} train, "
+            f"too few images under {str(pack or data_dir)!r} to train: {len(train_idx)} train, "
             f"{len(val_idx)} validation images")
-    sample = images[train_idx[:: max(1, len(train_idx) // 2000)]].astype(np.float32)
+    from cxrpilot.models.expert._fit import to_unit
+
+    sample = to_unit(images[train_idx[:: max(1, len(train_idx) // 2000)]])
     mean, std = float(sample.mean()), float(sample.std())
 
     t0 = time.perf_counter()
@@ -323,16 +375,30 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
         init_state = load_file(str(Path(init_from) / "model.safetensors"))
         start = json.loads((Path(init_from) / "card.json").read_text())
         mean, std = float(start["mean"]), float(start["std"])
+        start_arch = (start.get("architecture") or {}).get("name")
+        if start_arch not in (None, arch):
+            raise InvalidInputError(f"--init-from {str(init_from)!r} is a {start_arch} network; "
+                                    f"pass --arch {start_arch} (got {arch})")
     boxes = input_boxes(table, image_size) if box_weight > 0 else None
     fit = fit_network(images, table.targets, weights, train_idx, val_idx, arch=arch, mean=mean,
                       std=std, epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
                       lr=lr, init_state=init_state, boxes=boxes, box_weight=box_weight,
+                      batch_size=batch_size, device=device, max_seconds=max_seconds,
                       progress=progress)
     t_train = time.perf_counter() - t0
     network = fit.network
 
-    val_logits = network_logits(network, images, val_idx, mean, std)
-    test_logits = network_logits(network, images, test_idx, mean, std)
+    if device != "cpu":  # the trained network came back to the CPU; logits on the GPU again
+        from cxrpilot.models.expert._fit import device_images, resolve_device
+
+        dev = resolve_device(device)
+        on_device, network = device_images(images, dev), network.to(dev)
+        val_logits = network_logits(network, on_device, val_idx, mean, std)
+        test_logits = network_logits(network, on_device, test_idx, mean, std)
+        network, on_device = network.to("cpu"), None
+    else:
+        val_logits = network_logits(network, images, val_idx, mean, std)
+        test_logits = network_logits(network, images, test_idx, mean, std)
     temps, thresholds, calibration = [], {}, {}
     for j, name in enumerate(LABELS):
         y_val = table.targets[val_idx, j]
@@ -403,6 +469,9 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
             "fine_tuned_from": None if start is None else start["training"],
             "learning_rate": lr,
             "limit_per_class": limit_per_class, "threads": threads,
+            "device": _device_facts(device), "batch_size": batch_size,
+            "max_seconds": max_seconds,
+            "data_pack": None if pack_data is None else pack_data.summary,
             "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
             "total_seconds": round(time.perf_counter() - t_start, 1),
             "samples_per_epoch": samples_per_epoch or len(train_idx),
@@ -424,17 +493,20 @@ def _train(data_dir: Path, out_dir: Path, *, seed: int, epochs: int, image_size:
             "unreadable_images": int((~ok).sum()),
             "threshold_rule": THRESHOLD_RULE,
             "machine": describe_machine(),
-            "data_sha256": _data_hashes(table, Path(data_dir)),
+            "data_sha256": pack_data.data_sha256 if pack_data is not None
+            else _data_hashes(table, Path(data_dir)),
             "software": {"cxrpilot": __version__, "torch": torch.__version__,
                          "python": platform.python_version()},
         },
         metrics={"test": test_metrics, "validation": validation_metrics,
                  "assessment_rule": ASSESSMENT_RULE,
                  "maps": _map_hit_rates(out_dir, table, test_idx, assessed=assessed, mean=mean,
-                                        std=std, image_size=image_size),
+                                        std=std, image_size=image_size,
+                                        images=None if pack_data is None else images),
                  # for choosing between recipes without looking at the test split
                  "maps_validation": _map_hit_rates(out_dir, table, val_idx, assessed=assessed,
-                                                   mean=mean, std=std, image_size=image_size),
+                                                   mean=mean, std=std, image_size=image_size,
+                                                   images=None if pack_data is None else images),
                  "calibration": calibration,
                  "calibration_method": "temperature scaling per label on the validation split "
                                        "(Guo et al. 2017); ECE with 10 equal-width bins"},

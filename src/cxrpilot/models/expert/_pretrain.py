@@ -1,0 +1,144 @@
+"""``pretrain_expert``: the self-supervised stage (see :mod:`._ssl`) as a model folder that
+``train_expert(init_from=...)`` starts from. Imports torch."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cxrpilot import __version__
+from cxrpilot.errors import InvalidDatasetError, InvalidInputError
+from cxrpilot.machine import describe_machine
+
+__all__ = ["pretrain_expert", "SSL_KIND"]
+
+#: ``card.json["kind"]`` of a pretraining folder (it has no ONNX graph, labels or metrics).
+SSL_KIND = "expert-ssl-pretraining"
+
+
+def pretrain_expert(
+    data_dir: Path | None,
+    out_dir: Path,
+    *,
+    seed: int,
+    epochs: int,
+    image_size: int,
+    arch: str,
+    sources: tuple[str, ...] | None,
+    cache_dir: Path | None,
+    progress: bool,
+    samples_per_epoch: int | None = None,
+    threads: int = 2,
+    lr: float | None = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+    max_seconds: float | None = None,
+    pack: Path | None = None,
+) -> dict[str, Any]:
+    """SimSiam pretraining on the training split of ``sources`` (no labels used); writes
+    ``model.safetensors``, ``config.json`` and ``card.json`` into ``out_dir`` and returns the
+    card as a dict."""
+    import torch
+    from safetensors.torch import save_file
+
+    from cxrpilot.models.expert._cache import cached_images
+    from cxrpilot.models.expert._data import LABELS, SOURCES, build_table
+    from cxrpilot.models.expert._fit import resolve_device, to_unit
+    from cxrpilot.models.expert._network import ARCHITECTURES
+    from cxrpilot.models.expert._ssl import pretrain_simsiam
+    from cxrpilot.models.expert._train import _data_hashes, _device_facts
+
+    if arch not in ARCHITECTURES:
+        raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+    if epochs < 1:
+        raise InvalidInputError(f"epochs must be >= 1, got {epochs}")
+    if image_size < 16:
+        raise InvalidInputError(f"image_size must be >= 16, got {image_size}")
+    if batch_size < 2:
+        raise InvalidInputError(f"batch_size must be >= 2 (batch normalisation), got {batch_size}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise InvalidInputError(f"max_seconds must be > 0, got {max_seconds}")
+    resolve_device(device)
+    sources = tuple(sources or SOURCES)
+    unknown = sorted(set(sources) - set(SOURCES))
+    if unknown:
+        raise InvalidDatasetError(f"unknown sources {unknown}; expected some of {', '.join(SOURCES)}")
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        t_start = time.perf_counter()
+        pack_data = None
+        if pack is not None:
+            from cxrpilot.models.expert._pack import read_pack
+
+            pack_data = read_pack(Path(pack), image_size,
+                                  workers=None if device != "cpu" else threads)
+            table, images = pack_data.table, pack_data.images
+            ok = np.isin(table.sources, sources)
+        else:
+            if data_dir is None:
+                raise InvalidInputError("no data: pass a data folder or a training pack")
+            table = build_table(Path(data_dir), sources, seed=seed, cache_dir=cache_dir,
+                                progress=progress)
+            images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir,
+                                       progress=progress)
+        t_data = time.perf_counter() - t_start
+        train_idx = np.flatnonzero(ok & (table.splits == "train"))
+        if len(train_idx) < batch_size:
+            raise InvalidDatasetError(f"{len(train_idx)} training images, fewer than one batch "
+                                      f"of {batch_size}")
+        sample = to_unit(images[train_idx[:: max(1, len(train_idx) // 2000)]])
+        mean, std = float(sample.mean()), float(sample.std())
+        t0 = time.perf_counter()
+        result = pretrain_simsiam(images, train_idx, arch=arch, num_labels=len(LABELS),
+                                  mean=mean, std=std, epochs=epochs, seed=seed,
+                                  samples_per_epoch=samples_per_epoch, batch_size=batch_size,
+                                  lr=lr, device=device, max_seconds=max_seconds,
+                                  progress=progress)
+        t_train = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(previous_threads)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    network = result.network
+    save_file({k: v.contiguous() for k, v in network.state_dict().items()},
+              str(out_dir / "model.safetensors"))
+    (out_dir / "config.json").write_text(network.config.to_json_string(), encoding="utf-8")
+    used = sorted({str(s) for s in table.sources[train_idx]})
+    card = {
+        "kind": SSL_KIND,
+        "model_id": f"expert-ssl-{arch}-res{image_size}",
+        "image_size": image_size, "mean": round(mean, 6), "std": round(std, 6),
+        "labels": list(LABELS),
+        "architecture": {"library": "transformers", "class": "ResNetForImageClassification",
+                         "name": arch, "config": json.loads(network.config.to_json_string()),
+                         "parameters": int(sum(p.numel() for p in network.parameters())),
+                         "head": "untrained (initialised with the seed); the encoder is pretrained"},
+        "training": {
+            "recipe": "SimSiam (Chen & He 2021): two views (random resized crop 35-100 % + the "
+                      "classifier's augmentation), projector 3x512 + predictor 512-128-512, "
+                      "negative cosine with stop-gradient; SGD momentum 0.9, wd 1e-4, cosine "
+                      "schedule, predictor at a fixed rate",
+            "seed": seed, "epochs": epochs, "steps": result.steps, "history": result.history,
+            "image_size": image_size, "batch_size": batch_size,
+            "learning_rate": lr if lr is not None else 0.05 * batch_size / 256,
+            "samples_per_epoch": samples_per_epoch or len(train_idx),
+            "images": len(train_idx), "split": "train (all sources, labels unused)",
+            "train_sources": used, "threads": threads, "device": _device_facts(device),
+            "max_seconds": max_seconds,
+            "data_pack": None if pack_data is None else pack_data.summary,
+            "data_sha256": pack_data.data_sha256 if pack_data is not None
+            else _data_hashes(table, Path(data_dir)),
+            "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
+            "machine": describe_machine(),
+            "software": {"cxrpilot": __version__, "torch": torch.__version__,
+                         "python": platform.python_version()},
+        },
+    }
+    (out_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    return card
