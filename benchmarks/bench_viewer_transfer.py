@@ -1,28 +1,34 @@
 """Viewer transfer: bytes on the wire and time to first / full view of a 2k x 2k 16-bit CR.
 
-Usage: python benchmarks/bench_viewer_transfer.py [--repeats 3] [--rates 20 100 1000]
-       [--out benchmarks/results/viewer_transfer.md]
+Usage: python benchmarks/bench_viewer_transfer.py [--repeats 5] [--rates 20 100 1000]
+       [--scripts cold|cached] [--out benchmarks/results/viewer_transfer.md]
 
 pydicom-data's RG1_UNCR.dcm (1955 x 1841, 15 bits stored) is imported into a real app on
 uvicorn and opened on the read page in Debian's chromium (Playwright), the network throttled
 by CDP ``Network.emulateNetworkConditions`` at 20, 100 and 1,000 Mbit/s (2 ms latency),
 each time in a fresh browser context (empty cache):
 
-* before: the uncompressed little-endian uint16 pixels (``/pixels``, the read page with
-  ``?transfer=raw``), one request;
-* PNG, decoded on the page: the lossless 16-bit PNGs decoded in the browser (``png16.js``)
-  on the page's main thread (``?decode=main``), a low-resolution first view
-  (``?resolution=low``) while the full image arrives;
-* PNG, decoded in a worker (the read page's default): the same, decoded in Web Workers
-  (``png16.js`` run as a worker), the main thread left to draw.
+* raw: the uncompressed little-endian uint16 pixels (``/pixels``, the read page with
+  ``?transfer=raw``), one request, asked for once the page knows the read's case;
+* PNG, preview in its own request (the read page before the inline preview,
+  ``?first=png``): once the page knows the read's case, the metadata, the low-resolution
+  16-bit PNG and the full one asked for at once, both decoded in Web Workers (``png16.js``);
+* PNG, preview inline (the read page's default): the page's first request is
+  ``/api/reads/{id}/viewer``, the metadata with the low-resolution PNG inline (base64),
+  asked for beside ``/api/auth/me`` and ``/api/reads/{id}``; the full PNG is asked for once
+  it is in (so that the two do not share the link) and decoded in a Web Worker.
 
-"first view" / "full view": milliseconds from the viewer's start (``performance.now()`` when
-it asks for the case) until that image is drawn on the canvas (the canvas's
-``data-first-ms`` / ``data-full-ms``), so they include the request for the viewer's
-metadata, transfer, decoding and the first window/level pass. The server's PNGs are
-encoded before the timed loads (the cold encode is timed separately). Median of the repeats.
-"main thread": the page's longest task and total blocking time (each long task's time over
-50 ms, the Long Tasks API) until the full view — what a Web Worker decode takes off it.
+"first view" / "full view": milliseconds until that image is drawn on the canvas, counted
+from the viewer's request for the image (``data-first-ms`` / ``data-full-ms``: the metadata
+request, transfer, decoding and the first window/level pass) and from the start of the
+page's navigation (``data-first-at`` / ``data-full-at``: what the reader waits for after
+opening the case, the page's HTML, scripts and first API calls included). The server's
+PNGs are encoded before the timed loads (the cold encode is timed separately). The page's
+static files are fetched afresh each time (cache disabled), or with ``--scripts cached``
+come from the browser cache (fetched into a fresh one first: a reader's browser after the
+first case), the images never. Median of the repeats, the modes
+interleaved. "main thread": the page's longest task and total blocking time (each long
+task's time over 50 ms, the Long Tasks API) until the full view.
 """
 
 from __future__ import annotations
@@ -55,7 +61,10 @@ new PerformanceObserver((list) => {
   }
 }).observe({ type: "longtask", buffered: true });
 """
-MODES = ("raw", "main", "worker")
+MODES = ("raw", "separate", "inline")
+QUERY = {"raw": "?transfer=raw", "separate": "?first=png", "inline": ""}
+WHAT = {"raw": "raw uint16", "separate": "16-bit PNG, low-res in its own request",
+        "inline": "16-bit PNG, low-res inline, first request"}
 PASSWORD = "correct horse battery"
 
 
@@ -88,13 +97,27 @@ def _client(url: str, user: str) -> httpx.Client:
     return c
 
 
-def _load(browser, state, url: str, read_id: int, mode: str, mbit: float) -> dict:
+#: The read page's static files, fetched into the browser cache before a load with
+#: ``--scripts cached`` (what a reader's browser holds after the first case of the day).
+WARM_STATIC = """async (u) => {
+  const html = await (await fetch(u)).text();
+  const urls = [...html.matchAll(/(?:src|href)="(\\/static\\/[^"]+)"/g)].map(m => m[1]);
+  await Promise.all(urls.map(x => fetch(x).then(r => r.arrayBuffer())));
+  return urls.length;
+}"""
+
+
+def _load(browser, state, url: str, read_id: int, mode: str, mbit: float, *, scripts: str = "cold") -> dict:
     ctx = browser.new_context(storage_state=state, viewport={"width": 1600, "height": 1000})
     ctx.add_init_script(LONG_TASKS)
     page = ctx.new_page()
     cdp = ctx.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    if scripts == "cached":  # a fresh cache holding the page's static files only
+        page.goto(f"{url}/worklist")
+        assert page.evaluate(WARM_STATIC, f"/read/{read_id}") >= 7
+    else:
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
     rate = mbit * 1_000_000 / 8
     cdp.send("Network.emulateNetworkConditions",
              {"offline": False, "latency": 2, "downloadThroughput": rate, "uploadThroughput": rate})
@@ -102,16 +125,15 @@ def _load(browser, state, url: str, read_id: int, mode: str, mbit: float) -> dic
     # report a dedicated worker's fetches; the throttling applies to them all the same)
     finished = []
     ctx.on("requestfinished", lambda r: finished.append(r))
-    query = {"raw": "?transfer=raw", "main": "?decode=main", "worker": ""}[mode]
-    page.goto(f"{url}/read/{read_id}{query}")
+    page.goto(f"{url}/read/{read_id}{QUERY[mode]}")
     page.wait_for_selector("[data-testid=viewer-canvas][data-resolution=full]", timeout=120_000)
     canvas = page.locator("[data-testid=viewer-canvas]")
-    out = {"first": int(canvas.get_attribute("data-first-ms")), "full": int(canvas.get_attribute("data-full-ms"))}
+    out = {k: int(canvas.get_attribute(f"data-{k}")) for k in ("first-ms", "full-ms", "first-at", "full-at")}
     out.update(page.evaluate("() => ({ longest: window.__long.max, blocking: window.__long.blocking })"))
     if mode != "raw":
-        assert canvas.get_attribute("data-decoder") == mode, (mode, canvas.get_attribute("data-decoder"))
+        assert canvas.get_attribute("data-decoder") == "worker", (mode, canvas.get_attribute("data-decoder"))
     page.wait_for_timeout(200)
-    sizes = [r.sizes() for r in finished if "/pixels" in r.url]
+    sizes = [r.sizes() for r in finished if "/pixels" in r.url or r.url.split("?")[0].endswith("/viewer")]
     out["bytes"] = sum(z["responseBodySize"] + z["responseHeadersSize"] for z in sizes)
     out["requests"] = len(sizes)
     ctx.close()
@@ -138,8 +160,11 @@ def _decode_ms(browser, state, url: str, read_id: int, png_url: str) -> tuple[fl
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rates", type=int, nargs="+", default=list(RATES), help="Mbit/s")
+    ap.add_argument("--scripts", choices=("cold", "cached"), default="cold",
+                    help="cold: nothing from the browser cache (cache disabled); cached: the page's "
+                         "static files already in a fresh cache (the images never)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "viewer_transfer.md")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -184,7 +209,7 @@ def main() -> None:
             page.wait_for_url("**/worklist")
             state = ctx.storage_state()
             ctx.close()
-            _load(browser, state, url, read_id, "worker", 1000)  # warm the browser process
+            _load(browser, state, url, read_id, "inline", 1000)  # warm the browser process
             decode_ms = _decode_ms(browser, state, url, read_id, info["png_urls"]["full"])
             rows = []
             for mbit in args.rates:
@@ -193,14 +218,18 @@ def main() -> None:
                 runs = {mode: [] for mode in MODES}
                 for _ in range(args.repeats):
                     for mode in MODES:
-                        runs[mode].append(_load(browser, state, url, read_id, mode, mbit))
+                        runs[mode].append(_load(browser, state, url, read_id, mode, mbit, scripts=args.scripts))
                 for mode in MODES:
                     got = runs[mode]
-                    med = {k: statistics.median(r[k] for r in got) for k in ("first", "full", "longest", "blocking")}
-                    rows.append((mbit, mode, got[0]["bytes"], med))
-                    print(f"{mbit:5d} Mbit/s {mode:6s}: {got[0]['bytes'] / 1e6:5.2f} MB in {got[0]['requests']} requests, "
-                          f"first view {med['first']:6.0f} ms, full view {med['full']:6.0f} ms; main thread: longest "
-                          f"task {med['longest']:4.0f} ms, blocking {med['blocking']:4.0f} ms", flush=True)
+                    keys = ("first-ms", "full-ms", "first-at", "full-at", "longest", "blocking")
+                    med = {k: statistics.median(r[k] for r in got) for k in keys}
+                    spread = {k: (min(r[k] for r in got), max(r[k] for r in got)) for k in keys}
+                    rows.append((mbit, mode, got[0]["bytes"], med, spread))
+                    print(f"{mbit:5d} Mbit/s {mode:8s}: {got[0]['bytes'] / 1e6:5.2f} MB in {got[0]['requests']} requests, "
+                          f"first view {med['first-ms']:5.0f} ms ({med['first-at']:5.0f} from the navigation), "
+                          f"full view {med['full-ms']:5.0f} ms ({med['full-at']:5.0f}); first view per load "
+                          f"{[r['first-ms'] for r in got]}; main thread: longest task {med['longest']:4.0f} ms, "
+                          f"blocking {med['blocking']:4.0f} ms", flush=True)
             browser.close()
     finally:
         server.should_exit = True
@@ -208,7 +237,8 @@ def main() -> None:
 
     head = (f"{machine()}; load {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
             f"RG1_UNCR.dcm {w}x{h}, 15 bits stored; "
-            f"median of {args.repeats} loads, fresh browser cache each")
+            f"median of {args.repeats} loads, fresh browser cache each"
+            + ("" if args.scripts == "cold" else ", holding the page's static files only (--scripts cached)"))
     lines = [
         "# Viewer transfer (benchmarks/bench_viewer_transfer.py)", "", head, "",
         (f"Server, once per image (cached after): DICOM decode {1000 * t_decode:.0f} ms; PNG encode low "
@@ -216,14 +246,18 @@ def main() -> None:
         f"({len(full) / 1e6:.2f} MB vs {raw_bytes / 1e6:.2f} MB raw, {100 * len(full) / raw_bytes:.0f} %). "
         f"Browser, decoding the full PNG alone (png16.js): {decode_ms[0]:.0f} ms on the page, "
         f"{decode_ms[1]:.0f} ms in a worker (bytes there and values back included)."), "",
+        ("First / full view: since the viewer asked for the image, median (min-max); in brackets, "
+         "the median since the page's navigation started."), "",
         "| link | transfer | bytes on the wire | first view | full view | main thread: longest task | total blocking |",
         "|---|---|---|---|---|---|---|",
     ]
-    for mbit, mode, nbytes, med in rows:
-        what = {"raw": "raw uint16", "main": "16-bit PNG, low-res first, decoded on the page",
-                "worker": "16-bit PNG, low-res first, decoded in a worker"}[mode]
-        lines.append(f"| {mbit:,} Mbit/s | {what} | {nbytes / 1e6:.2f} MB | {med['first']:.0f} ms | "
-                     f"{med['full']:.0f} ms | {med['longest']:.0f} ms | {med['blocking']:.0f} ms |")
+    def cell(med, spread, k):
+        lo, hi = spread[f"{k}-ms"]
+        return f"{med[f'{k}-ms']:.0f} ms ({lo}-{hi}) [{med[f'{k}-at']:.0f} ms]"
+
+    for mbit, mode, nbytes, med, spread in rows:
+        lines.append(f"| {mbit:,} Mbit/s | {WHAT[mode]} | {nbytes / 1e6:.2f} MB | {cell(med, spread, 'first')} | "
+                     f"{cell(med, spread, 'full')} | {med['longest']:.0f} ms | {med['blocking']:.0f} ms |")
     text = "\n".join(lines) + "\n"
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

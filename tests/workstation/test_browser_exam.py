@@ -1,7 +1,7 @@
 """The read page's exam in a real browser (Debian chromium, under the page's real CSP): the
 frontal with its lateral beside it, the patient's priors listed and opened beside the
-current image with the reader's own signed report, linked zoom/pan, per-pane window/level
-and tools, the three-pane layout (frontal + lateral + prior), the keys overlay (?), a
+current image with the reader's own signed report, linked zoom/pan and window/level (relative), per-pane
+tools, the three-pane layout (frontal + lateral + prior), the keys overlay (?), a
 keyboard-only walk through the layouts; the worklist's accession and study date columns; and
 a lateral-only exam (no draft, and why) read and signed.
 
@@ -152,20 +152,36 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     assert "final report" in report and "signed by rad0" in report
     for text in AI_READ_TEXT:
         assert text not in page.content(), text
-    # Linked zoom and pan follow; the window stays per pane (a drag on the prior only).
+    # Linked zoom and pan follow; a window/level drag follows relatively (the same fraction
+    # of each pane's own width), never by value; with the link off it stays in its pane.
     page.keyboard.press("x")
     assert "active" in page.get_attribute(".panes > .viewer", "class")
     page.keyboard.press("+")
     wait_for(lambda: _data(page, SECOND, "zoom") and float(_data(page, SECOND, "zoom")) > 0, timeout=5)
     box = _box(page, SECOND)
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    main_window = _data(page, MAIN, "window")
-    page.mouse.move(cx, cy)
-    page.mouse.down()
-    page.mouse.move(cx + 60, cy - 30, steps=4)
-    page.mouse.up()
-    assert _data(page, SECOND, "preset") == "custom" and _data(page, MAIN, "window") == main_window
+    def window(pane):
+        return float(_data(page, pane, "window")), float(_data(page, pane, "level"))
+
+    def drag(dx, dy):
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        page.mouse.move(cx + dx, cy + dy, steps=4)
+        page.mouse.up()
+
+    (mw0, ml0), (sw0, sl0) = window(MAIN), window(SECOND)
+    drag(60, -30)
+    (mw1, ml1), (sw1, sl1) = window(MAIN), window(SECOND)
+    assert _data(page, SECOND, "preset") == "custom" and _data(page, MAIN, "preset") == "custom"
+    assert sw1 > sw0 and mw1 > mw0 and abs(mw1 / mw0 - sw1 / sw0) < 0.05, (mw0, mw1, sw0, sw1)
+    assert abs((ml1 - ml0) / mw0 - (sl1 - sl0) / sw0) < 0.05, (ml0, ml1, sl0, sl1)
     assert "active" in page.get_attribute("[data-testid=second-viewer]", "class")  # the click
+    page.keyboard.press("z")  # link off: a drag stays in its pane
+    assert page.get_attribute("[data-testid=link-toggle]", "aria-pressed") == "false"
+    drag(40, 20)
+    assert window(MAIN) == (mw1, ml1) and window(SECOND) != (sw1, sl1)
+    page.keyboard.press("z")
+    assert page.get_attribute("[data-testid=link-toggle]", "aria-pressed") == "true"
     # Pan by shift-drag on the prior: the current image follows by the same fraction.
     o_main = float(_data(page, MAIN, "origin-x"))
     page.keyboard.down("Shift")

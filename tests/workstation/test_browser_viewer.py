@@ -244,6 +244,16 @@ def _worker_pngs(page, case_id: int) -> list[tuple[str, int]]:
     ]
 
 
+def _page_entries(page, path: str) -> list[tuple[str, int]]:
+    """The page's own requests for ``path`` (preloads included), with their transferSize."""
+    return [
+        (name, size)
+        for name, size in page.evaluate(
+            "() => performance.getEntriesByType('resource').map(e => [e.name, e.transferSize])")
+        if name.split("?")[0].endswith(path)
+    ]
+
+
 def test_throttled_load_shows_low_then_full_and_prefetches_the_next(browser, site, rg1_uncr):
     server, admin = site
     reads = _setup(admin, [_dicom(rg1_uncr, (0.2, 0.2), "3"), _dicom(rg1_uncr, None, "4")])
@@ -262,21 +272,30 @@ def test_throttled_load_shows_low_then_full_and_prefetches_the_next(browser, sit
     assert _data(page, "resolutions") == "low,full"
     first, full = int(_data(page, "first-ms")), int(_data(page, "full-ms"))
     assert first <= full
-    print(f"100 Mbit/s: low-resolution view {first} ms, full view {full} ms after the viewer started")
+    print(f"100 Mbit/s: low-resolution view {first} ms, full view {full} ms after the image was asked "
+          f"for ({_data(page, 'first-at')} / {_data(page, 'full-at')} ms after the navigation)")
+    # the first view came inline, in the page's one (preloaded) viewer request; the worker
+    # fetched the full PNG only
+    viewer = _page_entries(page, f"/api/reads/{reads[0]}/viewer")
+    assert len(viewer) == 1 and viewer[0][1] > 100_000, viewer
 
     page.wait_for_selector("body[data-prefetched]", timeout=60000)
     prefetched = page.get_attribute("body", "data-prefetched")
     detail = page.evaluate(f"() => fetch('/api/reads/{reads[1]}').then(r => r.json())")
     detail0 = page.evaluate(f"() => fetch('/api/reads/{reads[0]}').then(r => r.json())")
     assert prefetched == str(detail["case"]["id"])
-    assert [size > 0 for _, size in _worker_pngs(page, detail0["case"]["id"])] == [True, True]
+    assert [size > 0 for _, size in _worker_pngs(page, detail0["case"]["id"])] == [True]
     page.keyboard.press("n")
     page.wait_for_url(f"**/read/{reads[1]}")
     page.wait_for_selector(f"{CANVAS}[data-resolution=full]", timeout=60000)
     assert _data(page, "decoder") == "worker"
     case_id = detail["case"]["id"]
-    # The PNGs are fetched by the decoding workers: their own resource timing says where
-    # each came from (transferSize 0: the browser cache, no bytes on the wire).
+    # The full PNG is fetched by a decoding worker: its own resource timing says where it
+    # came from (transferSize 0: the browser cache, no bytes on the wire); the viewer answer
+    # with the preview was revalidated (304: headers only, the preview not sent again).
     pngs = _worker_pngs(page, case_id)
-    assert len(pngs) == 2 and all(size == 0 for _, size in pngs), pngs
-    print(f"next case from the cache: full view {_data(page, 'full-ms')} ms")
+    assert len(pngs) == 1 and all(size == 0 for _, size in pngs), pngs
+    viewer = _page_entries(page, f"/api/reads/{reads[1]}/viewer")
+    assert len(viewer) == 1 and viewer[0][1] < 5_000, viewer
+    print(f"next case from the cache: first view {_data(page, 'first-ms')} ms, "
+          f"full view {_data(page, 'full-ms')} ms")

@@ -127,3 +127,53 @@ def test_viewer_follows_case_access(world):
     _, reader = world.user("radiologist")
     for tail in ("viewer", "pixels", "pixels.png", "pixels.png?resolution=low", "header"):
         assert reader.get(f"/api/cases/{case_id}/{tail}").status_code == 403, tail
+
+
+def _preview(info) -> np.ndarray:
+    import base64
+
+    from PIL import Image
+
+    p = info["preview"]
+    with Image.open(io.BytesIO(base64.b64decode(p["png"]))) as im:
+        assert im.mode == "I;16" and im.size == (p["width"], p["height"])
+        return np.asarray(im)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_preview_inline_is_the_low_resolution_png(world):
+    case_id = world.upload(png_bytes(603))["case"]["id"]
+    plain = world.admin.ok("get", f"/api/cases/{case_id}/viewer")
+    assert "preview" not in plain
+    info = world.admin.ok("get", f"/api/cases/{case_id}/viewer?preview=true")
+    low, _ = _png(world.admin, info["png_urls"]["low"])
+    assert np.array_equal(_preview(info), low)
+    assert (info["preview"]["width"], info["preview"]["height"]) == (info["low_width"], info["low_height"])
+    assert {k: v for k, v in info.items() if k != "preview"} == plain
+
+
+def test_read_viewer_is_the_readers_own_with_its_preview(world):
+    case_id = world.upload(png_bytes(604))["case"]["id"]
+    reader_id, reader = world.user("radiologist")
+    _, other = world.user("radiologist")
+    read_id = world.admin.ok(
+        "post", "/api/reads", 201, json={"case_id": case_id, "reader_id": reader_id, "arm": "scp"}
+    )["id"]
+    r = reader.get(f"/api/reads/{read_id}/viewer")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json", r.text
+    info = r.json()
+    case_info = reader.ok("get", f"/api/cases/{case_id}/viewer?preview=true")
+    assert info == {"case_id": case_id, **case_info}
+    low, _ = _png(reader, info["png_urls"]["low"])
+    assert np.array_equal(_preview(info), low)
+    # kept by the browser but checked each time: a read taken away is refused at once
+    assert r.headers["cache-control"] == "private, no-cache"
+    again = reader.get(f"/api/reads/{read_id}/viewer", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    # another reader, staff (not their read) and a read that does not exist are refused
+    assert other.get(f"/api/reads/{read_id}/viewer").status_code == 403
+    assert other.get(
+        f"/api/reads/{read_id}/viewer", headers={"If-None-Match": r.headers["etag"]}
+    ).status_code == 403
+    assert world.admin.get(f"/api/reads/{read_id}/viewer").status_code == 403
+    assert reader.get(f"/api/reads/{read_id + 99}/viewer").status_code == 404

@@ -4,8 +4,6 @@ image's viewer data (``/viewer``, ``/pixels.png``, ``/header``, as for a case); 
 
 from __future__ import annotations
 
-import threading
-
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
@@ -16,9 +14,9 @@ from .._services import exam_reading
 from .._services import exams as service
 from .._services.cases import check_case_access
 from .._services.header import dicom_header
-from .._services.viewer import RESOLUTIONS, viewer_image
+from .._services.viewer import viewer_image
 from ..deps import CurrentActor, Db, ResultsActor, State
-from .viewer import _cached, check_resolution, png_response
+from .viewer import _cached, check_resolution, png_response, viewer_payload
 
 router = APIRouter(tags=["exams"])
 
@@ -61,20 +59,19 @@ def _exam_image(db, actor, exam_id: int, image_id: int) -> Image:
 
 @router.get("/api/exams/{exam_id}/images/{image_id}/viewer")
 def exam_image_viewer(
-    exam_id: PathId, image_id: PathId, actor: CurrentActor, state: State, db: Db
+    exam_id: PathId,
+    image_id: PathId,
+    actor: CurrentActor,
+    state: State,
+    db: Db,
+    preview: bool = False,
 ) -> dict:
-    """What the viewer needs of one image of the exam (as ``/api/cases/{id}/viewer``)."""
+    """What the viewer needs of one image of the exam (as ``/api/cases/{id}/viewer``; with
+    ``preview``, the low-resolution PNG too)."""
     image = _exam_image(db, actor, exam_id, image_id)
     view = viewer_image(state.store, image)
-    threading.Thread(target=view.warm, name=f"viewer-png-exam-{image_id}", daemon=True).start()
     base = f"/api/exams/{exam_id}/images/{image_id}"
-    return {
-        **view.info(),
-        "photometric": (image.meta or {}).get("photometric"),
-        "png_urls": {r: f"{base}/pixels.png?resolution={r}" for r in RESOLUTIONS},
-        "header_url": f"{base}/header",
-        "image_url": base,
-    }
+    return viewer_payload(image, view, base, image_url=base, preview=preview, raw=False)
 
 
 @router.get("/api/exams/{exam_id}/images/{image_id}/pixels.png")

@@ -98,8 +98,20 @@ def worklist_page(request: Request) -> HTMLResponse:
 
 @router.get("/read/{read_id}")
 def read_page(request: Request, read_id: PathId) -> HTMLResponse:
-    return _page(
-        request, "Case", "png16.js", "viewer.js", "maps.js", "editor.js", "exam.js", "read.js"
+    # the image's first view is asked for while the HTML is parsed (read.js takes it up);
+    # not with the transfer bench's before-knobs (?first=png, ?transfer=raw: asked by case)
+    knobs = {"first", "transfer"} & set(request.query_params)
+    return _render(
+        request,
+        "base.html",
+        "Case",
+        "png16.js",
+        "viewer.js",
+        "maps.js",
+        "editor.js",
+        "exam.js",
+        "read.js",
+        preload=() if knobs else (f"/api/reads/{read_id}/viewer",),
     )
 
 

@@ -41,12 +41,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from cxrpilot.errors import InvalidInputError
 
-from .._orm import Image
+from .._orm import Case, Image
 from .._storage import BlobStore
+from ._common import Actor
 from .cases import decode_png16
+from .reads import _own_read
 
 #: Longer side of the low-resolution first view, in pixels (RG1_UNCR: 391 x 368, 0.2 MB).
 LOW_SIDE = 400
@@ -278,6 +281,16 @@ def _load(root: Path, display_path: str, dicom_path: str | None, bits: int | Non
     if dicom_path:
         return _from_dicom(store.read(dicom_path))
     return _from_display(store.read(display_path), bits)
+
+
+def case_of_read(db: Session, actor: Actor, read_id: int) -> Case:
+    """The case of ``read_id`` if it is the actor's own read, open now (as the report editor
+    checks it: :class:`NotFound` / :class:`Forbidden` otherwise)."""
+    read = _own_read(db, actor, read_id)
+    case = db.get(Case, read.case_id)
+    if case is None:  # a read always has its case; a broken row is a server fault
+        raise RuntimeError(f"read {read_id} has no case row {read.case_id}")
+    return case
 
 
 _LOADING: dict[tuple, threading.Lock] = {}

@@ -12,8 +12,10 @@
 // prior (the same view of the same patient: the same region in both) and not for the
 // lateral (another projection); the link also carries the preset (by name) and invert. In
 // the three-pane layout the link joins the current image and the prior, never the lateral.
-// Window/level itself is never linked (see docs/workstation.md: the values' meaning differs
-// between exposures, processing and detectors, and the header cannot tell which match).
+// Window/level values are never copied (see docs/workstation.md: the values' meaning differs
+// between exposures, processing and detectors, and the header cannot tell which match); a
+// drag is linked relatively (viewer.js ViewLink.window: the same change in each pane's own
+// units, as a fraction of its own width).
 // Keys (outside text fields): l frontal + lateral, b compare with the newest prior (again:
 // back to one view), Shift+B the next older prior, Shift+L frontal + lateral + prior,
 // z link zoom/pan, x the next pane, ? the keys of the page (KeyHelp, below).
@@ -63,7 +65,7 @@ class ExamPanes {
     this.threeBtn = this.lateral && priors.length ? btn("Frontal + lateral + prior (Shift+L)",
       "Three panes: the current frontal, its lateral and a prior (Shift+L; Shift+B the next older prior)",
       () => this.toggle("three"), "layout-three") : null;
-    this.linkBtn = btn("Link zoom/pan (z)", "Zoom, pan, preset and invert follow between the current image and the prior or lateral (z)", () => this.link.set(!this.link.on), "link-toggle");
+    this.linkBtn = btn("Link zoom/pan (z)", "Zoom, pan, preset, invert and window/level drags (relatively) follow between the current image and the prior or lateral (z)", () => this.link.set(!this.link.on), "link-toggle");
     this.linkBtn.hidden = true;
     return el("div", { class: "layoutbar", "data-testid": "layout-bar" }, el("span", { class: "muted", text: "Views:" }),
       this.lateralBtn, this.priorBtn, this.threeBtn, this.linkBtn,
@@ -229,7 +231,7 @@ const KEY_HELP = [
   ["Views", [
     ["l", "frontal + lateral (again: one view)"], ["b", "compare with the newest prior (again: one view)"],
     ["Shift+B", "the next older prior"], ["Shift+L", "frontal + lateral + prior (three panes)"],
-    ["x", "next pane"], ["z", "link zoom / pan / preset / invert (current image and prior or lateral)"]]],
+    ["x", "next pane"], ["z", "link zoom / pan / preset / invert / W-L drag, relative (current image and prior or lateral)"]]],
   ["Report", [
     ["Ctrl+Enter", "sign"], ["n", "next case"], ["p", "print / PDF (signed)"], ["F2", "normal template"],
     ["F3 F4 F6–F9", "macros"], ["w", "into FINDINGS"], ["d", "hide / show the AI draft (AI-assisted)"],

@@ -7,6 +7,11 @@ const HEARTBEAT_MS = 5000;
 const PRIORITY = { routine: "Routine", urgent: "Urgent", stat: "STAT" };
 const S = { detail: null, report: null, dirty: false, saving: null, signed: false, shown: false, timer: 0 };
 let editor, saveState, signBtn, amendBtn, printLink, draftPanel, banner, mapOverlay;
+// The image first: its viewer answer with the first view inline is the page's first request,
+// beside /api/auth/me and /api/reads/{id} rather than after them (viewer.js). Not with the
+// transfer bench's before-knobs (?first=png, ?transfer=raw), which ask by case as before.
+const EARLY_VIEW = /[?&](first|transfer)=/.test(location.search) ? null : startReadViewer(readId);
+if (EARLY_VIEW) EARLY_VIEW.info.catch(() => {});  // a refusal is shown by main()
 
 function now() { return new Date().toLocaleTimeString(); }
 function setState(text, cls = "") { saveState.textContent = text; saveState.className = `savestate ${cls}`; }
@@ -166,7 +171,7 @@ async function nextRead() {
 async function prefetchNext() {
   try {
     const next = await nextRead();
-    if (next) document.body.dataset.prefetched = String(await prefetchCase(next.case_id));
+    if (next) document.body.dataset.prefetched = String(await prefetchRead(next.read_id));
   } catch (e) { /* prefetch is an optimisation only */ }
 }
 
@@ -251,24 +256,30 @@ function examLine(c) {
 }
 
 async function main() {
-  await initPage();
-  let d, templates;
-  try { [d, templates] = await Promise.all([api("GET", `/api/reads/${readId}`), api("GET", "/api/report-templates")]); }
-  catch (e) { showError("error", e); document.body.dataset.denied = String(e.status); return; }
-  S.detail = d;
-  document.getElementById("crumb").textContent = `${d.case.label} · ${d.read.arm === "scp" ? "Standard practice" : "AI-assisted"}`;
+  // The panes first (exam.js: this case's image, and the lateral or a prior beside it): the
+  // image is drawn as soon as its answer is in (EARLY_VIEW), while the rest of the page loads.
   const viewerBox = el("div", { class: "viewer" });
-  // the panes (exam.js): this case's image, and the lateral or a prior beside it
   const panes = el("div", { class: "panes", "data-layout": "single" }, viewerBox);
   const viewers = el("div", { class: "viewers" }, panes);
   const side = el("div", { class: "side" });
-  document.getElementById("root").append(el("div", { class: "reader" }, viewers, side));
-  const viewer = new Viewer(viewerBox, d.case.id, { onFirstDraw: () => {
+  const reader = el("div", { class: "reader" }, viewers, side);
+  document.getElementById("root").append(reader);
+  const viewer = new Viewer(viewerBox, null, { early: EARLY_VIEW, onFirstDraw: () => {
     S.shown = true;
     const t = Date.now();
     sendEvent("image_shown", t).then(() => { document.body.dataset.imageShown = String(t); });
   } });
-  viewer.load().then(prefetchNext).catch(e => showError("error", e));
+  const shown = EARLY_VIEW ? viewer.load() : null;
+  if (shown) shown.catch(() => {});  // shown below, unless the read itself is refused
+  await initPage();
+  let d, templates;
+  try { [d, templates] = await Promise.all([api("GET", `/api/reads/${readId}`), api("GET", "/api/report-templates")]); }
+  catch (e) { viewer.destroy(); reader.remove(); showError("error", e); document.body.dataset.denied = String(e.status); return; }
+  S.detail = d;
+  document.getElementById("crumb").textContent = `${d.case.label} · ${d.read.arm === "scp" ? "Standard practice" : "AI-assisted"}`;
+  viewer.caseId = d.case.id;
+  viewer.base = `/api/cases/${d.case.id}`;
+  (shown || viewer.load()).then(prefetchNext).catch(e => showError("error", e));
 
   editor = new ReportEditor(templates, { onInput: onEdit });
   const prio = d.case.priority && d.case.priority !== "routine"

@@ -2,10 +2,15 @@
 // zoom/pan, exact 1:1, invert, rotate/flip, ruler and angle (mm where the header has a pixel
 // spacing), a magnifier and the de-identified DICOM header.
 //
-// Pixels arrive as lossless 16-bit PNGs decoded by png16.js in Web Workers (off the main
-// thread, while they download): a low-resolution first view, then the full image (the query ?transfer=raw fetches the old uncompressed pixels instead,
-// for the transfer benchmark). Values: value = offset + t * scale (own units; presets and
-// the W/L readout are in them); MONOCHROME1 images are shown inverted.
+// Pixels arrive as lossless 16-bit PNGs: the low-resolution first view inline in the
+// viewer's answer (``/viewer?preview=true``; the read page asks ``/api/reads/{id}/viewer``
+// as its first request, before it knows the case), decoded here (small), then the full
+// image, asked for once the preview is in (so that the two do not share the link) and
+// decoded by png16.js in a Web Worker while it downloads. Bench knobs: ?first=png asks the
+// low-resolution PNG in a request of its own beside the full one and the metadata (the
+// transfer before the inline preview); ?transfer=raw the old uncompressed pixels.
+// Values: value = offset + t * scale (own units; presets and the W/L readout are in them);
+// MONOCHROME1 images are shown inverted.
 //
 // Mouse: left-drag = the current tool (window/level by default: horizontal width, vertical
 // level); right-, middle- or shift-drag = pan; wheel = zoom at the cursor.
@@ -18,28 +23,50 @@
 // Several panes (the read page's frontal + lateral, or current + prior): each is a Viewer
 // with its own tools and state; the keys act on the active pane (the one last clicked,
 // outlined). A ViewLink makes zoom and pan follow between panes (relative to each pane's
-// fit, so images of different sizes show the same part), and the preset (by name) and
-// invert; a window/level drag stays in its pane, because the images' units differ.
+// fit, so images of different sizes show the same part), the preset (by name), invert, and
+// a window/level drag relatively (each pane's level moves by the same fraction of its own
+// width, its width by the same ratio): never the values themselves, because the images'
+// units differ.
 "use strict";
 
 const TOOL_NAMES = { wl: "Window/level", ruler: "Ruler", angle: "Angle" };
 const LOUPE_SIZE = 220, LOUPE_FACTOR = 3;
 
-// Fetch a case's viewer pixels into the browser cache (the read page does it for the next
-// case while the reader reads this one). Resolves to the case id once cached.
-async function prefetchCase(caseId) {
-  const info = await api("GET", `/api/cases/${caseId}/viewer`);
-  await Promise.all(Object.values(info.png_urls).map(u => fetch(u, { credentials: "same-origin" }).then(r => r.arrayBuffer())));
-  return caseId;
+// Fetch a read's viewer answer (with its preview) and full pixels into the browser cache
+// (the read page does it for the next case while the reader reads this one). Resolves to
+// the read's case id once cached.
+async function prefetchRead(readId) {
+  const info = await api("GET", `/api/reads/${readId}/viewer`);
+  await fetch(info.png_urls.full, { credentials: "same-origin" }).then(r => r.arrayBuffer());
+  return info.case_id;
+}
+
+// The read page's first request: its case's viewer answer with the preview ({info: promise,
+// askedAt()}). The page's HTML preloads it (<link rel=preload>), so that it is asked for
+// while the scripts load; askedAt: when it was asked for, ms since the navigation's start.
+function startReadViewer(readId) {
+  const url = `/api/reads/${readId}/viewer`, startedAt = performance.now();
+  const askedAt = () => Math.min(startedAt, ...performance.getEntriesByName(new URL(url, location.href).href).map(e => e.startTime));
+  return { info: api("GET", url), askedAt };
+}
+
+// Base64 (the inline preview) to bytes.
+function base64Bytes(text) {
+  if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
+  const s = atob(text), out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }
 
 class Viewer {
   // base: where the image's viewer data is (a case's by default; an exam image's
-  // /api/exams/{id}/images/{image_id}); caption: what the pane shows (in its toolbar).
-  constructor(container, caseId, { onFirstDraw, base, caption } = {}) {
+  // /api/exams/{id}/images/{image_id}); caption: what the pane shows (in its toolbar);
+  // early: the answer already asked for (startReadViewer), used instead of asking again.
+  constructor(container, caseId, { onFirstDraw, base, caption, early } = {}) {
     this.container = container;
     this.caseId = caseId;
-    this.base = base || `/api/cases/${caseId}`;
+    this.base = base || (caseId == null ? null : `/api/cases/${caseId}`);
+    this.early = early || null;
     this.onFirstDraw = onFirstDraw;
     this.canvas = el("canvas", { "data-testid": "viewer-canvas" });
     this.readout = el("div", { class: "readout", "data-testid": "wl-readout" });
@@ -96,14 +123,23 @@ class Viewer {
   }
 
   async load() {
-    const t0 = performance.now();
-    const raw = new URLSearchParams(location.search).get("transfer") === "raw" && this.base.startsWith("/api/cases/");
-    // The PNGs are asked for at once, beside the metadata (their URLs are known), and
-    // decoded in workers while they download (png16.js fetchPng).
-    const png = (res) => fetchPng(`${this.base}/pixels.png?resolution=${res}`)
-      .catch(e => { throw new Error(`image (${res}): ${e.message}`); });
-    const early = raw ? null : { low: png("low"), full: png("full") };
-    const info = await api("GET", `${this.base}/viewer`);
+    const params = new URLSearchParams(location.search), cases = !!this.base && this.base.startsWith("/api/cases/");
+    const raw = params.get("transfer") === "raw" && cases, separate = params.get("first") === "png" && cases;
+    const early = raw || separate ? null : this.early;
+    let t0 = performance.now();
+    // data-first-ms / data-full-ms: since the viewer asked for the image; data-first-at /
+    // data-full-at: since the page was asked for (the navigation's start)
+    const mark = (name) => {
+      const t = performance.now();
+      this.canvas.dataset[`${name}Ms`] = String(Math.round(t - t0));
+      this.canvas.dataset[`${name}At`] = String(Math.round(t));
+    };
+    const png = (url, res) => fetchPng(url).catch(e => { throw new Error(`image (${res}): ${e.message}`); });
+    // before the inline preview (?first=png): both PNGs at once, beside the metadata
+    const pngs = separate ? { low: png(`${this.base}/pixels.png?resolution=low`, "low"),
+      full: png(`${this.base}/pixels.png?resolution=full`, "full") } : null;
+    const info = await (early ? early.info : api("GET", `${this.base}/viewer${raw || separate ? "" : "?preview=true"}`));
+    if (early) t0 = early.askedAt();
     this.info = info;
     this.w = info.width; this.h = info.height;
     info.presets.forEach((p, i) => this.presetSelect.append(el("option", { value: i }, `${i + 1}. ${p.name}`)));
@@ -114,25 +150,24 @@ class Viewer {
     this.resizer.observe(this.container);
     this.applyPreset(0);
     this.fit();
-    const mark = (name) => { this.canvas.dataset[name] = String(Math.round(performance.now() - t0)); };
     if (raw) {
       const r = await fetch(info.pixels_url, { credentials: "same-origin" });
       if (!r.ok) throw new Error(`image: HTTP ${r.status}`);
       this.setPixels(new Uint16Array(await r.arrayBuffer()), this.w, this.h, "full");
-      mark("firstMs"); mark("fullMs");
+      mark("first"); mark("full");
       return;
     }
-    const full = early.full;
-    full.catch(() => {});  // awaited below; not an unhandled rejection while low is drawn
+    const full = pngs ? pngs.full : png(info.png_urls.full, "full");
+    full.catch(() => {});  // awaited below; not an unhandled rejection while the preview is drawn
     try {
-      const low = await early.low;
-      if (this.resolution !== "full") { this.setPixels(low.data, low.width, low.height, "low"); mark("firstMs"); }
+      const low = pngs ? await pngs.low : await decodePng16(base64Bytes(info.preview.png));
+      if (this.resolution !== "full") { this.setPixels(low.data, low.width, low.height, "low"); mark("first"); }
     } catch (e) { /* the full image still comes */ }
     const f = await full;
     this.canvas.dataset.decoder = f.decodedIn;  // "worker" (main thread only as a fallback)
     this.setPixels(f.data, f.width, f.height, "full");
-    if (!this.canvas.dataset.firstMs) mark("firstMs");
-    mark("fullMs");
+    if (!this.canvas.dataset.firstMs) mark("first");
+    mark("full");
   }
 
   // Values (low or full resolution) to show; drawn over the full image's coordinates.
@@ -481,6 +516,7 @@ class Viewer {
       c.focus({ preventScroll: true });
       if (!pan && this.tool === "angle") { this.angleClick(this.toImage(at.x, at.y)); return; }
       const start = { x: e.clientX, y: e.clientY, c: this.center, w: this.width, px: this.panX, py: this.panY };
+      if (!pan && this.tool === "wl" && this.link) this.link.beginWindow(this);
       const sens = this.width / 300;  // a 300 px drag changes the window by its own width
       if (!pan && this.tool === "ruler") {
         const p = this.toImage(at.x, at.y);
@@ -495,6 +531,7 @@ class Viewer {
           this.markCustom();
           const sign = (this.invert !== this.info.monochrome1) ? -1 : 1;
           this.setWindow(start.c - dy * sens * sign, start.w + dx * sens);
+          if (this.link) this.link.window(this, (this.center - start.c) / start.w, this.width / start.w);
         }
       };
       const up = () => {
@@ -575,6 +612,20 @@ class ViewLink {
     }
   }
   invert(src, on) { if (this.on) for (const v of this.members) if (v !== src && v.invert !== on) v.toggleInvert({ linked: true }); }
+  // A window/level drag, relative: each other pane moves its own level by the same fraction
+  // of its own width and scales its width by the same ratio (from where it was when the drag
+  // began), so that no pane takes another's values (their units differ; see the top).
+  beginWindow(src) {
+    this.windowStart = new Map([...this.members].filter(v => v !== src && v.info).map(v => [v, { c: v.center, w: v.width }]));
+  }
+  window(src, levelShift, widthRatio) {
+    if (!this.on || !this.windowStart) return;
+    for (const [v, s] of this.windowStart) {
+      if (!this.members.has(v)) continue;
+      v.markCustom();
+      v.setWindow(s.c + levelShift * s.w, s.w * widthRatio);
+    }
+  }
 }
 
 function fmt(v) { return Math.abs(v) >= 100 ? String(Math.round(v)) : v.toFixed(1); }
