@@ -207,7 +207,11 @@ def read_pack(path: Path, image_size: int, *, workers: int | None = None) -> Pac
         if workers == 1 or len(jobs) == 1:
             parts = [_decode_chunk(j) for j in jobs]
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            import multiprocessing
+
+            # spawned, not forked: the caller may have started CUDA already
+            with ProcessPoolExecutor(max_workers=workers,
+                                     mp_context=multiprocessing.get_context("spawn")) as pool:
                 parts = list(pool.map(_decode_chunk, jobs))
         images = np.concatenate(parts) if parts else np.zeros((0, image_size, image_size), np.uint8)
         images.setflags(write=False)
