@@ -85,6 +85,21 @@ def test_pack_refusals(tiny_pack: Path, tmp_path: Path, options: dict, error: ty
                             init_from=ssl, progress=False, **kwargs)
 
 
+def test_cli_pretrains_and_fine_tunes_from_a_pack(tiny_pack: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from cxrpilot.cli import main
+
+    common = ["--pack", str(tiny_pack), "--arch", "resnet10t", "--image-size", "32",
+              "--samples-per-epoch", "64", "--batch-size", "16", "--device", "cpu"]
+    assert main(["train", "expert", "--pretrain", "ssl", "--out", str(tmp_path / "ssl"),
+                 "--epochs", "2", "--lr", "0.1", *common]) == 0
+    out = capsys.readouterr().out
+    assert f"use it with --init-from {tmp_path / 'ssl'}" in out and "SimSiam loss" in out
+    assert main(["train", "expert", "--out", str(tmp_path / "m"), "--epochs", "2",
+                 "--init-from", str(tmp_path / "ssl"), "--max-seconds", "60", *common]) == 0
+    assert "wrote expert-resnet10t-res32-cxr4" in capsys.readouterr().out
+
+
 def test_a_missing_pack_is_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidDatasetError, match=r"nope.npz'?: training pack not found"):
         read_pack(tmp_path / "nope.npz", 32)

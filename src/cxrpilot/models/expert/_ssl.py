@@ -99,9 +99,11 @@ class SimSiam(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(projection z, prediction p, encoder features) of a batch."""
-        features = self.network.resnet(pixel_values=x).pooler_output.flatten(1)
-        z = self.projector(features)
-        return z, self.predictor(z), features
+        features = self.network.resnet(pixel_values=x).pooler_output.flatten(1).float()
+        # the MLP heads in float32 also under a GPU's bf16 autocast (their batch norms)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            z = self.projector(features)
+            return z, self.predictor(z), features
 
 
 def _negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
