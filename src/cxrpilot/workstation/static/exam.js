@@ -65,12 +65,12 @@ class ExamPanes {
     this.threeBtn = this.lateral && priors.length ? btn("Frontal + lateral + prior (Shift+L)",
       "Three panes: the current frontal, its lateral and a prior (Shift+L; Shift+B the next older prior)",
       () => this.toggle("three"), "layout-three") : null;
-    this.linkBtn = btn("Link zoom/pan (z)", "Zoom, pan, preset, invert and window/level drags (relatively) follow between the current image and the prior or lateral (z)", () => this.link.set(!this.link.on), "link-toggle");
+    this.linkBtn = btn("Link views (z)", "Zoom, pan, preset, invert and window/level drags (relatively) follow between the current image and the prior or lateral (z)", () => this.link.set(!this.link.on), "link-toggle");
     this.linkBtn.hidden = true;
     return el("div", { class: "layoutbar", "data-testid": "layout-bar" }, el("span", { class: "muted", text: "Views:" }),
       this.lateralBtn, this.priorBtn, this.threeBtn, this.linkBtn,
       el("span", { class: "hint", title: "The keys act on the outlined pane; a click or x changes it" },
-        el("kbd", {}, "x"), " next pane · ",
+        el("span", { class: "hint-x" }, el("kbd", {}, "x"), " next pane · "),
         el("button", { class: "small", "data-testid": "key-help-open", title: "All the keys of this page (?)",
           onclick: () => KeyHelp.install().set(true) }, "Keys (?)")));
   }
