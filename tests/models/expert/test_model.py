@@ -231,6 +231,32 @@ def test_load_folder_errors(model_copy: Path, damage: str, error, message) -> No
             expert.load(model_copy)
 
 
+@pytest.mark.data
+@pytest.mark.parametrize("card_edit", ["schema-1", "every-output"])
+def test_a_card_that_assesses_every_output_assesses_real_images(model_copy: Path, real_images, card_edit) -> None:
+    """A schema-1 card (every output assessed, No Finding among them) assesses as the rule
+    says: every output with its status and probability, No Finding by the No Finding rule."""
+    card = json.loads((model_copy / "card.json").read_text())
+    if card_edit == "schema-1":
+        card["schema"] = 1
+        card.pop("assessed")
+    else:
+        card["assessed"] = card["labels"]
+    (model_copy / "card.json").write_text(json.dumps(card))
+    every = expert.load(model_copy)
+    assert "No Finding" in every.assessed
+    for image in real_images["pneumonia"][:2] + real_images["normal"][:2]:
+        findings = {f.name: f for f in every.assess(image)}
+        proba = dict(zip(every.labels, every.predict_proba([image])[0], strict=True))
+        for name in every.labels:
+            if name != "No Finding":
+                assert findings[name].status is every.status_of(name, proba[name])
+                assert findings[name].probability == pytest.approx(proba[name])
+        # Support Devices and Fracture are no outputs: never a normal image, never "present"
+        assert findings["No Finding"].status is not Status.PRESENT
+        assert findings["Fracture"].status is Status.NOT_ASSESSED
+
+
 @pytest.mark.parametrize(
     ("name", "error", "message"),
     [

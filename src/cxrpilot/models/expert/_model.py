@@ -188,11 +188,12 @@ class ExpertModel:
         """All 14 findings from one row of :meth:`predict_proba`.
 
         Assessed findings get a status from the card's thresholds; No Finding follows
-        :func:`~cxrpilot.draft.apply_no_finding_rule`; everything else is not assessed.
+        :func:`~cxrpilot.draft.apply_no_finding_rule` (also where the card lists it as
+        assessed, as schema-1 cards do); everything else is not assessed.
         """
         found = [
             Finding(name, self.status_of(name, float(p)), float(p))
-            for name, p in zip(self.labels, proba, strict=True) if name in self.assessed
+            for name, p in zip(self.labels, proba, strict=True) if name in self.assessed and name != "No Finding"
         ]
         if "No Finding" in self.labels:
             found.append(Finding("No Finding", Status.UNCERTAIN,
