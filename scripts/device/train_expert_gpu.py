@@ -276,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
     ssl = pretrain_expert(None, ssl_dir, epochs=epochs, image_size=args.ssl_size,
                           samples_per_epoch=spe, batch_size=batch, max_seconds=sec,
                           lr=args.ssl_lr,
-                          **{k: v for k, v in common.items()})
+                          **common)
     hist = ssl["training"]["history"]
     timings["stages"]["ssl"] = {"epochs_planned": epochs, "epochs_run": len(hist),
                                 "train_s": ssl["training"]["train_seconds"],

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import system_component_missing
 
-from .helpers import PASSWORD, Client, LiveServer, image_loader, small_drafter
+from .helpers import PASSWORD, Client, image_loader, live_site, small_drafter
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = (
@@ -279,15 +279,6 @@ def shots(tmp_path) -> Path:
 def site(settings_factory):
     """The real app on uvicorn with an admin; yields ``(server, admin client)``."""
     from cxrpilot.workstation import create_app
-    from cxrpilot.workstation._services import auth
 
-    app = create_app(settings_factory(), draft_producer=small_drafter, loader=image_loader())
-    with app.state.ws.sessions() as db:
-        auth.create_user(
-            db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher
-        )
-    server = LiveServer(app)
-    admin = server.client()
-    admin.login("admin")
-    yield server, admin
-    server.stop()
+    with live_site(create_app(settings_factory(), draft_producer=small_drafter, loader=image_loader())) as s:
+        yield s

@@ -3,6 +3,7 @@ and a client wrapper that logs in and sends the CSRF header."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -237,6 +238,23 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+
+@contextlib.contextmanager
+def live_site(app):
+    """``app`` on uvicorn with an admin (password :data:`PASSWORD`) logged in; yields
+    ``(server, admin client)`` and stops the server afterwards."""
+    from cxrpilot.workstation._services import auth
+
+    with app.state.ws.sessions() as db:
+        auth.create_user(db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher)
+    server = LiveServer(app)
+    try:
+        admin = server.client()
+        admin.login("admin")
+        yield server, admin
+    finally:
+        server.stop()
 
 
 def sample_images(n: int) -> list[bytes]:

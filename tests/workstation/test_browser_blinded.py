@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from .helpers import PASSWORD, LiveServer, browser_login, image_loader, sample_images, wait_for
+from .helpers import PASSWORD, browser_login, image_loader, live_site, sample_images, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -29,17 +29,10 @@ def composer_site(settings_factory):
     from cxrpilot.models import expert
     from cxrpilot.pipeline import ExpertDrafter
     from cxrpilot.workstation import create_app
-    from cxrpilot.workstation._services import auth
 
     drafter = ExpertDrafter(expert.load(), every_output=True)
-    app = create_app(settings_factory(), draft_producer=drafter.draft, loader=image_loader())
-    with app.state.ws.sessions() as db:
-        auth.create_user(db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher)
-    server = LiveServer(app)
-    admin = server.client()
-    admin.login("admin")
-    yield server, admin
-    server.stop()
+    with live_site(create_app(settings_factory(), draft_producer=drafter.draft, loader=image_loader())) as s:
+        yield s
 
 
 def _strings(value):

@@ -301,18 +301,11 @@ def checked_site(settings_factory):
     """As ``site``, with the app's own loader (isolated, chest checks on: a lateral is kept
     and not drafted)."""
     from cxrpilot.workstation import create_app
-    from cxrpilot.workstation._services import auth
 
-    from .helpers import LiveServer, small_drafter
+    from .helpers import live_site, small_drafter
 
-    app = create_app(settings_factory(), draft_producer=small_drafter)
-    with app.state.ws.sessions() as db:
-        auth.create_user(db, None, username="admin", password=PASSWORD, role="admin", hasher=app.state.ws.hasher)
-    server = LiveServer(app)
-    admin = server.client()
-    admin.login("admin")
-    yield server, admin
-    server.stop()
+    with live_site(create_app(settings_factory(), draft_producer=small_drafter)) as s:
+        yield s
 
 
 def test_lateral_only_case_says_why_there_is_no_draft_and_is_read_and_signed(

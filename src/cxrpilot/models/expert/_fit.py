@@ -156,6 +156,19 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+def start_run(seed: int, device: str) -> tuple[torch.device, torch.Generator, np.random.Generator]:
+    """The start of a seeded training run on ``device``: torch's global seed, the CPU
+    generator that draws the augmentations and the numpy generator that draws the batches
+    (both from ``seed``), and cuDNN's autotuner on a GPU; returns ``(device, g, rng)``."""
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return dev, g, rng
+
+
 def device_images(images: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor | np.ndarray:
     """The cached images where the network trains: on a GPU the whole array is copied there
     once (uint8 stays uint8), on the CPU it stays the numpy array it was."""
@@ -234,13 +247,8 @@ def fit_network(
     from tqdm.auto import tqdm
 
     t_start = time.perf_counter()
-    dev = resolve_device(device)
+    dev, g, rng = start_run(seed, device)
     cuda = dev.type == "cuda"
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
     # channels-last convolutions train ~1.7x faster on the CPU
     network = build_network(arch, targets.shape[1])
     if init_state is not None:  # fine-tuning: start from a trained network of the same shape

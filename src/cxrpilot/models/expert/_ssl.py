@@ -40,7 +40,7 @@ from cxrpilot.models.expert._fit import (
     _batch,
     augment,
     device_images,
-    resolve_device,
+    start_run,
 )
 from cxrpilot.models.expert._network import build_network
 
@@ -142,13 +142,8 @@ def pretrain_simsiam(
     from tqdm.auto import tqdm
 
     t_start = time.perf_counter()
-    dev = resolve_device(device)
+    dev, g, rng = start_run(seed, device)
     cuda = dev.type == "cuda"
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
     model = SimSiam(build_network(arch, num_labels)).to(dev).to(memory_format=torch.channels_last)
     pixels = device_images(images, dev)
     per_epoch = samples_per_epoch or len(train_idx)
