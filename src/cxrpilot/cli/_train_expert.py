@@ -30,6 +30,16 @@ def _box_weight(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -87,6 +97,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--box-weight", type=_box_weight, default=0.0, metavar="W",
                    help="weight of the box loss that pulls each boxed finding's map into the "
                         "radiologists' boxes (NIH; default 0: none)")
+    p.add_argument("--train-fraction", type=_fraction, default=1.0, metavar="F",
+                   help="train on a seeded share F of the training patients (whole patients; "
+                        "validation and test unchanged), for learning curves (default 1)")
     p.add_argument("--threads", type=_at_least(1), default=2, help="torch CPU threads (default 2)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="where to train (default cpu; cuda: images on the GPU, bf16 autocast)")
@@ -124,9 +137,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     from cxrpilot.models.expert import pretrain_expert
 
     if args.init_from or args.box_weight or args.train_sources or args.holdout_source \
-            or args.limit_per_class:
+            or args.limit_per_class or args.train_fraction != 1.0:
         raise InvalidInputError("--pretrain ssl takes no --init-from, --box-weight, "
-                                "--train-sources, --holdout-source or --limit-per-class")
+                                "--train-sources, --holdout-source, --limit-per-class or "
+                                "--train-fraction")
     card = pretrain_expert(
         None if args.pack else data_folder(args), args.out, seed=args.seed, epochs=args.epochs,
         image_size=args.image_size, arch=args.arch, sources=args.sources,
@@ -162,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         train_sources=args.train_sources, init_from=args.init_from,
         lr=3e-3 if args.lr is None else args.lr, box_weight=args.box_weight,
         device=args.device, batch_size=args.batch_size, max_seconds=args.max_seconds,
-        pack=args.pack,
+        pack=args.pack, train_fraction=args.train_fraction,
     )
     if args.json:
         print(json.dumps(card.to_dict(), indent=2))

@@ -72,6 +72,9 @@ def test_train_bad_options(shared_data: Path, tmp_path: Path, capsys: pytest.Cap
         (["--box-weight", "-1"], r"--box-weight: must be between 0 and 100, got -1"),
         (["--box-weight", "nan"], r"--box-weight: must be between 0 and 100, got nan"),
         (["--box-weight", "x"], r"--box-weight: expected a number, got 'x'"),
+        (["--train-fraction", "0"], r"--train-fraction: must be in \(0, 1\], got 0"),
+        (["--train-fraction", "1.5"], r"--train-fraction: must be in \(0, 1\], got 1.5"),
+        (["--train-fraction", "nan"], r"--train-fraction: must be in \(0, 1\], got nan"),
     ],
 )
 def test_train_bad_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
@@ -98,3 +101,45 @@ def test_models_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Cardiomegaly" in default[0]["outputs"]
     assert main(["models", "list"]) == 0
     assert "(default)" in capsys.readouterr().out
+
+
+def _table(sources: list[str], patients: list[str]):
+    from cxrpilot.models.expert._data import ExampleTable
+
+    n = len(sources)
+    return ExampleTable(paths=[f"{i}.png" for i in range(n)], sources=np.asarray(sources),
+                        patients=np.asarray(patients), targets=np.zeros((n, 1)),
+                        splits=np.asarray(["train"] * n), licences=[""] * n, notes="",
+                        counts={}, studies=[])
+
+
+def test_patient_fraction_keeps_whole_patients_per_source_and_nests() -> None:
+    from cxrpilot.models.expert._train import keep_patient_fraction
+
+    # 40 NIH patients with 1-3 images each, 20 patients of another source with 1 image each
+    sources, patients = [], []
+    for p in range(40):
+        for _ in range(1 + p % 3):
+            sources.append("nih-chestxray14")
+            patients.append(f"p{p}")
+    for p in range(20):
+        sources.append("covid-radiography")
+        patients.append(f"p{p}")  # the same keys as NIH's: patients are per source
+    table = _table(sources, patients)
+    idx = np.arange(len(sources))
+    half = keep_patient_fraction(table, idx, 0.5, seed=0)
+    quarter = keep_patient_fraction(table, idx, 0.25, seed=0)
+    key = [f"{table.sources[i]}/{table.patients[i]}" for i in idx]
+    for kept in (half, quarter):  # a patient is kept with all its images or not at all
+        kept_keys = {key[i] for i in kept}
+        assert set(kept) == {i for i in idx if key[i] in kept_keys}
+
+    def by_source(kept: np.ndarray, src: str) -> int:
+        return len({key[i] for i in kept if table.sources[i] == src})
+
+    assert by_source(half, "nih-chestxray14") == 20 and by_source(half, "covid-radiography") == 10
+    assert by_source(quarter, "nih-chestxray14") == 10 and by_source(quarter, "covid-radiography") == 5
+    assert set(quarter) <= set(half)  # the points of a learning curve nest
+    assert np.array_equal(half, keep_patient_fraction(table, idx, 0.5, seed=0))  # seeded
+    assert not np.array_equal(half, keep_patient_fraction(table, idx, 0.5, seed=1))
+    assert np.array_equal(keep_patient_fraction(table, idx, 1.0, seed=0), idx)

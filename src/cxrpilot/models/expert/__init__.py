@@ -72,6 +72,7 @@ def train_expert(
     batch_size: int = 64,
     max_seconds: float | None = None,
     pack: str | os.PathLike[str] | None = None,
+    train_fraction: float = 1.0,
     progress: bool = True,
 ) -> ModelCard:
     """Train an expert model on the open data and write it (ONNX weights + card) to ``out_dir``.
@@ -137,6 +138,9 @@ def train_expert(
     pack : path or None
         Read the table and images from this training pack (:func:`write_training_pack`)
         instead of ``data_dir`` — for a machine without the data folder.
+    train_fraction : float
+        Train on a seeded share of the training patients (whole patients; validation and
+        test unchanged): the points of a learning curve. Default 1: all of them.
     progress : bool
         Show progress bars.
 
@@ -169,7 +173,7 @@ def train_expert(
         train_sources=tuple(train_sources) if train_sources is not None else None,
         init_from=Path(init_from) if init_from is not None else None, lr=lr,
         box_weight=box_weight, device=device, batch_size=batch_size, max_seconds=max_seconds,
-        pack=Path(pack) if pack is not None else None,
+        pack=Path(pack) if pack is not None else None, train_fraction=train_fraction,
     )
 
 

@@ -91,6 +91,28 @@ def auc_summary(y_true: np.ndarray, y_score: np.ndarray, *, seed: int = 0,
             "n_positive": int(y.sum()), "method": str(est.method)}
 
 
+def keep_patient_fraction(table: ExampleTable, idx: np.ndarray, fraction: float, *,
+                          seed: int) -> np.ndarray:
+    """The images of a seeded ``fraction`` of the patients among ``idx`` (each source's own share).
+
+    For learning curves: whole patients are kept or dropped, so no patient is split, and the
+    validation and test images (not in ``idx``) stay the same. The draw depends only on the
+    seed and the patient keys, so a smaller fraction keeps a subset of a larger one's patients.
+    """
+    rng = np.random.default_rng([seed, 7919])
+    keys = np.asarray([f"{table.sources[i]}/{table.patients[i]}" for i in idx])
+    unique = np.unique(keys)
+    rank = dict(zip(unique, rng.permutation(len(unique)), strict=True))
+    sources = np.asarray([table.sources[i] for i in idx])
+    keep = np.zeros(len(idx), dtype=bool)
+    for src in np.unique(sources):
+        src_keys = np.unique(keys[sources == src])
+        order = sorted(src_keys, key=rank.__getitem__)
+        kept = set(order[:max(1, round(fraction * len(order)))])
+        keep |= (sources == src) & np.isin(keys, list(kept))
+    return idx[keep]
+
+
 def _sampling_weights(table: ExampleTable, idx: np.ndarray, cap: float = 5.0) -> np.ndarray:
     """Per-image draw weights over ``idx``: each source gets its :data:`SOURCE_SHARES` share
     of the draws (renormalised over the sources present), and within a source the Pneumonia
@@ -274,6 +296,7 @@ def train_expert(
     batch_size: int = 64,
     max_seconds: float | None = None,
     pack: Path | None = None,
+    train_fraction: float = 1.0,
 ) -> ModelCard:
     """See :func:`cxrpilot.models.expert.train_expert`."""
     import torch
@@ -292,6 +315,8 @@ def train_expert(
         raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
     if max_seconds is not None and not max_seconds > 0:
         raise InvalidInputError(f"max_seconds must be > 0, got {max_seconds}")
+    if not 0.0 < train_fraction <= 1.0:
+        raise InvalidInputError(f"train_fraction must be in (0, 1], got {train_fraction}")
     if pack is not None and (holdout_source is not None or limit_per_class is not None):
         raise InvalidInputError("a training pack holds the default table (all sources, no holdout, "
                                 "no per-class limit): drop --holdout-source / --limit-per-class, "
@@ -317,7 +342,7 @@ def train_expert(
                       samples_per_epoch=samples_per_epoch, threads=threads,
                       train_sources=train_sources, init_from=init_from, lr=lr,
                       box_weight=box_weight, device=device, batch_size=batch_size,
-                      max_seconds=max_seconds, pack=pack)
+                      max_seconds=max_seconds, pack=pack, train_fraction=train_fraction)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -327,7 +352,8 @@ def _train(data_dir: Path | None, out_dir: Path, *, seed: int, epochs: int, imag
            cache_dir: Path | None, progress: bool, samples_per_epoch: int | None,
            threads: int, train_sources: tuple[str, ...] | None, init_from: Path | None,
            lr: float, box_weight: float, device: str = "cpu", batch_size: int = 64,
-           max_seconds: float | None = None, pack: Path | None = None) -> ModelCard:
+           max_seconds: float | None = None, pack: Path | None = None,
+           train_fraction: float = 1.0) -> ModelCard:
     import torch
     from safetensors.torch import save_file
 
@@ -354,6 +380,8 @@ def _train(data_dir: Path | None, out_dir: Path, *, seed: int, epochs: int, imag
     t_data = time.perf_counter() - t_start
     trains = ok if train_sources is None else ok & np.isin(table.sources, train_sources)
     train_idx = np.flatnonzero(trains & (table.splits == "train"))
+    if train_fraction < 1.0:
+        train_idx = keep_patient_fraction(table, train_idx, train_fraction, seed=seed)
     val_idx = np.flatnonzero(trains & (table.splits == "validate"))
     test_idx = np.flatnonzero(ok & (table.splits == "test"))
     if len(train_idx) == 0 or len(val_idx) == 0:
@@ -470,7 +498,8 @@ def _train(data_dir: Path | None, out_dir: Path, *, seed: int, epochs: int, imag
             "learning_rate": lr,
             "limit_per_class": limit_per_class, "threads": threads,
             "device": _device_facts(device), "batch_size": batch_size,
-            "max_seconds": max_seconds,
+            "max_seconds": max_seconds, "train_fraction": train_fraction,
+            "train_images": len(train_idx),
             "data_pack": None if pack_data is None else pack_data.summary,
             "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
             "total_seconds": round(time.perf_counter() - t_start, 1),
