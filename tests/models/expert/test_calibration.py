@@ -95,6 +95,14 @@ def _auc(auc: float, n: int = 150, pos: int = 25) -> dict:
          {"nih-chestxray14": {"Edema": _auc(0.81)}}, ("Edema",)),
         # a lucky test split: validation below the bar
         ({"nih-chestxray14": {"Edema": _auc(0.85)}}, {"nih-chestxray14": {"Edema": _auc(0.77)}}, ()),
+        # another source that labels the finding is checked too (cross-source)...
+        ({"nih-chestxray14": {"Pneumonia": _auc(0.85)}, "pediatric-pneumonia": {"Pneumonia": _auc(0.78)}},
+         {"nih-chestxray14": {"Pneumonia": _auc(0.81)}}, ()),
+        ({"nih-chestxray14": {"Pneumonia": _auc(0.85)}, "pediatric-pneumonia": {"Pneumonia": _auc(0.88)}},
+         {"nih-chestxray14": {"Pneumonia": _auc(0.81)}}, ("Pneumonia",)),
+        # ...where it has enough negatives (covid-chestxray: 4 of 93)
+        ({"nih-chestxray14": {"Pneumonia": _auc(0.85)}, "covid-chestxray": {"Pneumonia": _auc(0.5, 93, 89)}},
+         {"nih-chestxray14": {"Pneumonia": _auc(0.81)}}, ("Pneumonia",)),
         # No Finding is never assessed
         ({"nih-chestxray14": {"No Finding": _auc(0.95)}}, None, ()),
     ],

@@ -142,16 +142,20 @@ def choose_assessed(test_metrics: dict[str, dict[str, Any]],
     """The outputs whose AUC on the NIH test patients reaches :data:`ASSESS_MIN_AUC` — within
     each view too (PA, AP: the NIH selection ties findings to the view, so a finding scored by
     the view alone must not pass), wherever a view has :data:`MIN_VIEW_CASES` positives and
-    negatives — and, when given, on the NIH validation patients, so that a finding is not
+    negatives — on the test images of every other source that labels the finding with as many
+    positives and negatives (the cross-source check: pneumonia on the pediatric and COVID
+    collections), and, when given, on the NIH validation patients, so that a finding is not
     assessed on the strength of one lucky split. No Finding is never among them: it follows
     from the other findings (:func:`cxrpilot.draft.apply_no_finding_rule`)."""
     def reaches(metrics: dict[str, dict[str, Any]], group: str, name: str) -> bool:
         m = (metrics.get(group) or {}).get(name) or {}
         return m.get("auc", 0.0) >= ASSESS_MIN_AUC
 
-    def views_hold(name: str) -> bool:
-        for view in ("PA", "AP"):
-            m = (test_metrics.get(f"nih-chestxray14 {view}") or {}).get(name)
+    def groups_hold(name: str) -> bool:
+        checked = [f"nih-chestxray14 {view}" for view in ("PA", "AP")]
+        checked += [g for g in test_metrics if g in SOURCES and g != "nih-chestxray14"]
+        for g in checked:
+            m = (test_metrics.get(g) or {}).get(name)
             if m and min(m["n_positive"], m["n"] - m["n_positive"]) >= MIN_VIEW_CASES \
                     and m["auc"] < ASSESS_MIN_AUC:
                 return False
@@ -159,7 +163,7 @@ def choose_assessed(test_metrics: dict[str, dict[str, Any]],
 
     group = "nih-chestxray14" if "nih-chestxray14" in test_metrics else "all"
     return tuple(name for name in LABELS if name != "No Finding"
-                 and reaches(test_metrics, group, name) and views_hold(name)
+                 and reaches(test_metrics, group, name) and groups_hold(name)
                  and (validation_metrics is None or reaches(validation_metrics, group, name)))
 
 
