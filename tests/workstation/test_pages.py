@@ -30,8 +30,8 @@ def test_every_page_comes_from_the_base_template_without_inline_code(world):
         assert r.status_code == 200, path
         html = r.text
         assert html.count("<head>") == 1
-        assert '<link rel="stylesheet" href="/static/app.css">' in html
-        srcs = re.findall(r'<script src="/static/([\w.]+)" defer></script>', html)
+        assert re.search(r'<link rel="stylesheet" href="/static/app\.css\?v=[0-9a-f]{12}">', html)
+        srcs = re.findall(r'<script src="/static/([\w.]+)\?v=[0-9a-f]{12}" defer></script>', html)
         assert srcs == ["api.js", *scripts], (path, srcs)
         # besides the files, one data block (JSON, which the browser does not run: the constants)
         assert html.count('<script type="application/json" id="cxr-constants">') == 1, path
@@ -45,7 +45,7 @@ def test_every_page_comes_from_the_base_template_without_inline_code(world):
 
 def test_static_scripts_set_no_style_attribute():
     """The CSP (no 'unsafe-inline') drops style attributes set from markup or setAttribute."""
-    from cxrpilot.workstation._routes.pages import STATIC
+    from cxrpilot.workstation._assets import STATIC
 
     for js in STATIC.glob("*.js"):
         text = js.read_text()

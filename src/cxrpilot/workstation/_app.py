@@ -215,8 +215,7 @@ def create_app(
 
     app.add_middleware(SecurityHeadersMiddleware)
 
-    from fastapi.staticfiles import StaticFiles
-
+    from . import _assets
     from ._routes import (
         audit,
         auth,
@@ -236,7 +235,7 @@ def create_app(
     routers = (auth, users, cases, viewer, exams, pacs, reads, templates, worklist, studies, evaluations, audit, pages)
     for module in routers:
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    app.mount("/static", _assets.AssetFiles(directory=_assets.STATIC), name="static")
 
     from ._routes import fhir, outbox, tokens
 

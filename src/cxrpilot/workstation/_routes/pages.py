@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from cxrpilot.vocabulary import Role
 
+from .._assets import asset_url
 from .._errors import Forbidden, NotAuthenticated
 from .._page_constants import HOME, page_constants
 from .._schemas import PathId
@@ -25,10 +26,11 @@ from .._services._common import Actor
 from .._services.studies import STAFF
 from ..deps import SESSION_COOKIE, Db, State
 
-STATIC = Path(__file__).resolve().parents[1] / "static"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 #: Every page carries these as JSON (base.html's ``#cxr-constants``; read by static/api.js).
 TEMPLATES.env.globals["cxr_constants"] = page_constants()
+#: ``static('app.css')`` -> ``/static/app.css?v=...``: the versioned URL (see :mod:`.._assets`).
+TEMPLATES.env.globals["static"] = asset_url
 
 router = APIRouter(include_in_schema=False)
 

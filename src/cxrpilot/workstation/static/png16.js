@@ -148,7 +148,8 @@ function decodePng16(buffer) { return decodePngStream(new Response(buffer)); }
 
 // --- decoding in a worker ---------------------------------------------------------------
 const PNG_WORKERS = 2;  // the low-resolution and the full image decode at once
-const PNG_WORKER_SCRIPT = "/static/png16.js";  // this file
+// this file, by the versioned URL the page loaded it from (cached: no second request)
+const PNG_WORKER_SCRIPT = (typeof document !== "undefined" && document.currentScript && document.currentScript.src) || "/static/png16.js";
 const pngPool = { workers: [], jobs: new Map(), next: 0, broken: false };
 
 function pngWorkerWanted() {
