@@ -14,6 +14,7 @@ from cxrpilot.models.composer import (
     METHODS,
     MODEL_WORDING,
     clean_report_text,
+    clean_section,
     compose,
     indication_findings,
     likelihood_phrase,
@@ -354,3 +355,21 @@ def test_clean_report_text(text, expected):
 def test_clean_report_text_rejects_non_text():
     with pytest.raises(TypeError, match="report text must be a str, got bytes"):
         clean_report_text(b"FINDINGS: none")
+
+
+@pytest.mark.parametrize(
+    ("text", "heading", "expected"),
+    [
+        ("Findings: The heart is enlarged (model probability 0.91). No effusion.", "FINDINGS",
+         "The heart is enlarged. No effusion."),
+        ("IMPRESSION:\n1. Cardiomegaly [p = 0.9]. 2. Not assessed by this model: edema.", "impression",
+         "1. Cardiomegaly."),
+        ("No abnormality among the assessed findings (model probability 0.95).", "FINDINGS", ""),
+        ("Impression: kept, it is not this section's heading.", "FINDINGS",
+         "IMPRESSION: kept, it is not this section's heading."),
+        ("Lungs are clear.", "FINDINGS", "Lungs are clear."),
+    ],
+)
+def test_clean_section(text, heading, expected):
+    assert clean_section(text, heading) == expected
+    assert clean_section(expected, heading) == expected  # idempotent

@@ -4,6 +4,10 @@ The queue is the table, so a restart resumes pending work; a job is claimed by a
 compare-and-set UPDATE (safe with several threads or processes on SQLite and PostgreSQL),
 leased for ``job_lease_s``, and a job whose lease expired (its worker died) is taken again
 until ``job_max_attempts``. Requests never wait for a draft.
+
+Whatever the producer (the pipeline, or one named by ``CXRPILOT_DRAFT_PRODUCER``), the report
+text is stored through :func:`cxrpilot.models.composer.clean_section`: no model wording
+reaches the text a reader edits or an evaluator sees; the machine facts stay in the findings.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cxrpilot.draft import Draft
 from cxrpilot.errors import CxrpilotError
 from cxrpilot.imaging import Radiograph
+from cxrpilot.models.composer import clean_section
 
 from ._orm import AiDraft, Case, Image, Job, utcnow
 from ._polling import run_until_stopped
@@ -150,6 +155,8 @@ class DraftWorker:
                     raise TypeError(
                         f"the draft producer returned {type(draft).__name__}, expected cxrpilot.draft.Draft"
                     )
+                findings_text = clean_section(draft.findings_text, "FINDINGS")
+                impression_text = clean_section(draft.impression_text, "IMPRESSION")
             except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
                 log.warning("draft job %s failed: %s", job.id, type(exc).__name__)
                 retry = (
@@ -168,8 +175,8 @@ class DraftWorker:
                     model_id=draft.model_id,
                     model_version=draft.model_version,
                     findings=d["findings"],
-                    findings_text=draft.findings_text,
-                    impression_text=draft.impression_text,
+                    findings_text=findings_text,
+                    impression_text=impression_text,
                     maps=d["maps"],
                     timings={
                         "store_load": t_load,

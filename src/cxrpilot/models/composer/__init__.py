@@ -7,7 +7,8 @@ sentences come from a phrase bank of real report sentences (IU Open-i, dev half;
 ``scripts/build_phrase_bank.py``), with templates where the bank has none. Machine facts
 (statuses, probabilities, what was not assessed) stay in the draft's structured part.
 
-:func:`clean_report_text` applies the same rule to text written by a language model.
+:func:`clean_report_text` applies the same rule to text written by a language model, and
+:func:`clean_section` to any drafter's section text (the workstation stores every draft so).
 
 Example
 -------
@@ -19,9 +20,9 @@ Example
 Airspace opacity, consistent with pneumonia.
 """
 
-from cxrpilot.models.composer._clean import MODEL_WORDING, clean_report_text
+from cxrpilot.models.composer._clean import MODEL_WORDING, clean_report_text, clean_section
 from cxrpilot.models.composer._compose import METHODS, compose, likelihood_phrase
 from cxrpilot.models.composer._phrases import indication_findings
 
-__all__ = ["compose", "likelihood_phrase", "clean_report_text", "indication_findings", "METHODS",
-           "MODEL_WORDING"]
+__all__ = ["compose", "likelihood_phrase", "clean_report_text", "clean_section", "indication_findings",
+           "METHODS", "MODEL_WORDING"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MODEL_WORDING", "clean_report_text"]
+__all__ = ["MODEL_WORDING", "clean_report_text", "clean_section"]
 
 #: Wording that belongs to the machine facts of a draft, never to its report text.
 MODEL_WORDING: re.Pattern[str] = re.compile(
@@ -89,3 +89,31 @@ def clean_report_text(text: str) -> str:
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines)
+
+
+def clean_section(text: str, heading: str) -> str:
+    """One section's text (FINDINGS or IMPRESSION) as a draft stores it: cleaned by
+    :func:`clean_report_text`, without the section's own heading at its start (the report
+    adds the headings, :func:`cxrpilot.draft.report_text`).
+
+    Parameters
+    ----------
+    text : str
+        The section's text, as any drafter wrote it.
+    heading : str
+        ``"FINDINGS"`` or ``"IMPRESSION"`` (any case).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> clean_section("Findings: Lungs are clear (model probability 0.97).", "FINDINGS")
+    'Lungs are clear.'
+    """
+    cleaned = clean_report_text(text)
+    own = f"{heading.strip().upper()}:"
+    if cleaned.startswith(own):
+        cleaned = cleaned[len(own):].lstrip()
+    return cleaned
