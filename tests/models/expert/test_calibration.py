@@ -77,8 +77,9 @@ def test_unknown_labels_contribute_no_loss_and_no_gradient() -> None:
     assert float(loss) == pytest.approx(float(alone))
 
 
-def _auc(auc: float, n: int = 150, pos: int = 25) -> dict:
-    return {"auc": auc, "n": n, "n_positive": pos}
+def _auc(auc: float, n: int = 150, pos: int = 25, ci_low: float | None = None) -> dict:
+    return {"auc": auc, "n": n, "n_positive": pos,
+            "ci_low": auc - 0.08 if ci_low is None else ci_low}
 
 
 @pytest.mark.parametrize(
@@ -103,6 +104,14 @@ def _auc(auc: float, n: int = 150, pos: int = 25) -> dict:
         # ...where it has enough negatives (covid-chestxray: 4 of 93)
         ({"nih-chestxray14": {"Pneumonia": _auc(0.85)}, "covid-chestxray": {"Pneumonia": _auc(0.5, 93, 89)}},
          {"nih-chestxray14": {"Pneumonia": _auc(0.81)}}, ("Pneumonia",)),
+        # an abnormality score: high overall, no better than chance among the abnormal images
+        # (the shipped model's Lung Opacity: 0.813 overall, 0.450 among the abnormal)
+        ({"nih-chestxray14": {"Lung Opacity": _auc(0.85)},
+          "nih-chestxray14 abnormal": {"Lung Opacity": _auc(0.55, 226, 192, ci_low=0.47)}},
+         {"nih-chestxray14": {"Lung Opacity": _auc(0.84)}}, ()),
+        ({"nih-chestxray14": {"Lung Opacity": _auc(0.85)},
+          "nih-chestxray14 abnormal": {"Lung Opacity": _auc(0.66, 226, 192, ci_low=0.57)}},
+         {"nih-chestxray14": {"Lung Opacity": _auc(0.84)}}, ("Lung Opacity",)),
         # No Finding is never assessed
         ({"nih-chestxray14": {"No Finding": _auc(0.95)}}, None, ()),
     ],
