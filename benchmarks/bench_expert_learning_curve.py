@@ -87,7 +87,6 @@ def main() -> int:
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "expert_learning_curve.md")
     args = ap.parse_args()
 
-    t0 = time.time()
     cards = {}
     for fraction in sorted(args.fractions):
         t = time.time()
@@ -101,7 +100,7 @@ def main() -> int:
         "# Expert model: learning curve over labelled NIH patients",
         "",
         (f"`python benchmarks/bench_expert_learning_curve.py` — {machine()}, "
-        f"{time.strftime('%Y-%m-%d')}, {time.time() - t0:.0f} s in all."),
+        f"{time.strftime('%Y-%m-%d')}, {sum(c.training['total_seconds'] for c in cards.values()):.0f} s of training runs."),
         "",
         ("Recipe: NIH-only, from scratch, transformers ResNet-10, 224 px, 12 epochs of 1000 "
         f"draws, seed {args.seed}; a seeded share of the NIH training patients (whole patients), "
