@@ -128,3 +128,31 @@ def test_sqlite_connection_settings(empty_url):
 def test_in_memory_sqlite_is_refused():
     with pytest.raises(InvalidInputError, match="use an SQLite file"):
         _db.make_engine("sqlite:///:memory:")
+
+
+def test_autogenerate_writes_a_revision_that_imports_nothing_of_the_application(tmp_path):
+    """``alembic revision --autogenerate`` through the shipped env.py and script.py.mako (from
+    an empty history, so the whole schema is written): the revision uses ``sa`` types only."""
+    import shutil
+
+    from alembic import command
+    from alembic.config import Config
+
+    scripts = tmp_path / "migrations"
+    shutil.copytree(_db.MIGRATIONS, scripts, ignore=shutil.ignore_patterns("versions", "__pycache__"))
+    (scripts / "versions").mkdir()
+    engine = _db.make_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(scripts))
+        cfg.attributes["engine"] = engine
+        command.revision(cfg, message="everything", autogenerate=True, rev_id="9999")
+    finally:
+        engine.dispose()
+    (written,) = (scripts / "versions").glob("9999_*.py")
+    code = written.read_text(encoding="utf-8")
+    assert "cxrpilot" not in code
+    assert "UTCDateTime" not in code
+    assert "sa.Column('created_at', sa.DateTime(timezone=True), nullable=False)" in code
+    assert "op.create_table('users'" in code
+    compile(code, str(written), "exec")

@@ -10,6 +10,7 @@ from cxrpilot.workstation import (
     _study_orm,  # noqa: F401  (registers the study tables)
 )
 from cxrpilot.workstation._orm import Base
+from cxrpilot.workstation.migrations import render_item
 
 target_metadata = Base.metadata
 
@@ -24,6 +25,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()
