@@ -140,6 +140,12 @@ def test_usual_report_order(method):
         ([F(n, "absent") for n in CRITICAL_FINDINGS if n != "Pneumothorax"] + [F("No Finding", "present")], False),
         ([F(n, "absent") for n in RULED] + [F("No Finding", "absent")], False),
         ([F(n, "absent") for n in RULED] + [F("No Finding", "uncertain")], False),
+        # No Finding given as present beside a critical finding that is not absent (an inconsistent
+        # producer): the critical finding wins
+        ([F(n, "absent") for n in CRITICAL_FINDINGS if n != "Pneumothorax"]
+         + [F("Pneumothorax", "uncertain", 0.4), F("No Finding", "present")], False),
+        ([F(n, "absent") for n in CRITICAL_FINDINGS if n != "Cardiomegaly"]
+         + [F("Cardiomegaly", "present"), F("No Finding", "present")], False),
     ],
 )
 @pytest.mark.parametrize("method", METHODS)
@@ -147,6 +153,13 @@ def test_global_normal_only_when_every_critical_finding_is_assessed_absent(findi
     _, impression = check_draft(findings, method=method)
     assert (NORMAL_IMPRESSION[0] in impression) is normal, impression
     assert impression  # pertinent negatives otherwise
+
+
+def test_the_global_normal_guard_catches_the_composers_normal():
+    """``check_draft``'s guard (no global normal unless No Finding covers every critical
+    finding) would see the one normal sentence the composer writes."""
+    assert GLOBAL_NORMAL.search(NORMAL_IMPRESSION[0])
+    assert GLOBAL_NORMAL.search("No abnormality among the assessed findings.")
 
 
 def test_pertinent_negatives_when_nothing_is_present():
