@@ -76,6 +76,21 @@ def _box(page, selector: str) -> dict:
     return page.locator(selector).bounding_box()
 
 
+ONE_ROW = """(bar) => {
+  const boxes = [...bar.children].filter(c => c.getClientRects().length).map(c => c.getBoundingClientRect());
+  const oneRow = Math.max(...boxes.map(b => b.top)) < Math.min(...boxes.map(b => b.bottom));
+  return { rows: oneRow ? 1 : 2, fits: bar.scrollWidth <= bar.clientWidth + 1, inMenu: +bar.dataset.inMenu,
+           caption: (bar.querySelector('.pane-caption') || {}).textContent || '' };
+}"""
+
+
+def _one_row(page, pane: str) -> dict:
+    """The pane's toolbar is one row that fits its width (what did not fit is in "More")."""
+    got = page.locator(f"{pane} [data-testid=viewer-toolbar]").evaluate(ONE_ROW)
+    assert got["rows"] == 1 and got["fits"], (pane, got)
+    return got
+
+
 def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     server, admin = site
     read_id = _setup(server, admin, shared_data)
@@ -92,7 +107,9 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     page.goto(f"{server.url}/read/{read_id}")
     page.wait_for_selector("body[data-exam-ready]", timeout=30000)
     _full(page, MAIN, "512×389")
-    assert "Current · 2020-01-26 · frontal (PA)" in page.inner_text(".panes > .viewer [data-testid=pane-caption]")
+    assert "Current · frontal (PA) · 2020-01-26" in page.inner_text(".panes > .viewer [data-testid=pane-caption]")
+    _one_row(page, ".panes > .viewer")
+    page.screenshot(path=str(shots / "read-single-1280x800.png"))
 
     # The priors: newest first; day 4's signed impression; day 7's report hidden (AI draft).
     rows = page.locator("[data-testid=priors-table] tbody tr")
@@ -114,10 +131,11 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     assert abs(left["width"] - right["width"]) < 0.1 * left["width"] and left["height"] > 300
     assert "lateral (LL)" in page.inner_text("[data-testid=second-viewer] [data-testid=pane-caption]")
     assert page.get_attribute("[data-testid=link-toggle]", "aria-pressed") == "false"  # not linked
+    page.screenshot(path=str(shots / "read-lateral-1280x800.png"))
     # The new pane is active (outlined): keys act on it only.
     assert "active" in page.get_attribute("[data-testid=second-viewer]", "class")
-    page.keyboard.press("i")
-    assert "inverted" in page.inner_text("[data-testid=second-viewer] [data-testid=wl-readout]")
+    page.keyboard.press("i")  # the readout is redrawn on the next animation frame
+    wait_for(lambda: "inverted" in page.inner_text("[data-testid=second-viewer] [data-testid=wl-readout]"), timeout=5)
     assert "inverted" not in page.inner_text(".panes > .viewer [data-testid=wl-readout]")
     page.keyboard.press("x")  # the other pane
     assert "active" in page.get_attribute(".panes > .viewer", "class")
@@ -192,6 +210,24 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     page.keyboard.up("Shift")
     wait_for(lambda: float(_data(page, MAIN, "origin-x")) > o_main + 20, timeout=5)
     page.screenshot(path=str(shots / "read-prior-1280x800.png"))
+    # Each pane's toolbar keeps one row at 1280 px; the tools that do not fit are in "More",
+    # where they work as in the bar.
+    for pane in (".panes > .viewer", "[data-testid=second-viewer]"):
+        assert _one_row(page, pane)["inMenu"] > 0
+    more = page.locator("[data-testid=second-viewer] [data-testid=tool-more]")
+    menu = page.locator("[data-testid=second-viewer] [data-testid=tool-menu]")
+    assert menu.is_hidden()
+    more.click()
+    assert menu.is_visible() and more.get_attribute("aria-expanded") == "true"
+    assert "Header" in menu.inner_text()
+    page.screenshot(path=str(shots / "read-prior-menu-1280x800.png"))
+    menu.locator("[data-testid=header-toggle]").click()
+    assert menu.is_hidden()  # a choice closes the menu
+    page.wait_for_selector("[data-testid=second-viewer] [data-testid=header-panel]:not([hidden])")
+    page.locator("[data-testid=second-viewer] [aria-label='Close header']").click()
+    more.click()
+    page.keyboard.press("Escape")
+    assert menu.is_hidden()
     # The prior's other view, from its report bar.
     page.locator("[data-testid=prior-view]", has_text="lateral").click()
     _full(page, SECOND, "401×512")
@@ -201,6 +237,8 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     page.keyboard.press("f")
     page.wait_for_timeout(300)
     page.screenshot(path=str(shots / "read-prior-1920x1080.png"))
+    for pane in (".panes > .viewer", "[data-testid=second-viewer]"):
+        _one_row(page, pane)
 
     # b again: back to one view; a click on a prior's Compare opens it.
     page.keyboard.press("b")
@@ -252,6 +290,8 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     page.keyboard.press("f")
     page.wait_for_timeout(300)
     page.screenshot(path=str(shots / "read-three-1280x800.png"))
+    for pane in (".panes > .viewer", "[data-testid=second-viewer]", "[data-testid=third-viewer]"):
+        _one_row(page, pane)
     # Shift+B: the next older prior (wrapping to day 7) in the third pane; the lateral stays.
     page.keyboard.press("Shift+B")
     _full(page, THIRD, "512×405")

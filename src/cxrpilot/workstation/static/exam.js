@@ -45,8 +45,7 @@ class ExamPanes {
     const others = exam.images.filter(i => i.id !== exam.case_image_id);  // the main pane shows the case's image
     this.lateral = others.find(i => i.view === "lateral") || others[0] || null;
     if (this.lateral || priors.length) {
-      this.main.toolbar.append(el("span", { class: "pane-caption", "data-testid": "pane-caption",
-        text: ["Current", exam.study_date, viewName(exam.images.find(i => i.id === exam.case_image_id))].filter(Boolean).join(" · ") }));
+      this.main.setCaption(["Current", viewName(exam.images.find(i => i.id === exam.case_image_id)), exam.study_date].filter(Boolean).join(" · "));
       this.box.prepend(this.layoutBar());
       this.main.fit();
     }
@@ -141,7 +140,8 @@ class ExamPanes {
 
   lateralCaption() {
     const exam = this.data.exam;
-    return ["Current", exam.study_date, viewName(this.lateral)].filter(Boolean).join(" · ");
+    // the view first: where a narrow pane cuts the caption short, it keeps what tells the panes apart
+    return ["Current", viewName(this.lateral), exam.study_date].filter(Boolean).join(" · ");
   }
 
   showLateral() {

@@ -68,7 +68,7 @@ class MapOverlay {
     this.button = el("button", { "data-testid": "map-toggle", "aria-pressed": "false",
       title: "AI output: where the model looked (h; Shift+H next finding)", onclick: () => this.toggle() }, "AI map (h)");
     this.label = el("div", { class: "maplabel", "data-testid": "map-label", role: "status", hidden: true });
-    viewer.toolbar.append(this.button);
+    viewer.addTool(this.button, { rank: 13 });  // the last to go into "More"
     viewer.container.append(this.label);
     viewer.addLayer(this);
     window.addEventListener("keydown", (e) => {

@@ -17,6 +17,8 @@
 // Keys (outside text fields): i invert, f fit, o 1:1, r reset, + - zoom, 1-9 presets,
 // m ruler, a angle, g magnifier, t / Shift+T rotate 90° right / left, v / Shift+V flip
 // horizontally / vertically, e header, Delete clear measurements, Esc back to window/level.
+// The toolbar keeps one row whatever the pane's width (layoutTools): the tools that do not
+// fit go, lowest rank first, into its "More" menu, and the pane's caption is cut short last.
 // Layers (addLayer: an object with draw(ctx, viewer)) are drawn over the image in its own
 // coordinates (0..w, 0..h), so they follow zoom, pan, rotation and flips; maps.js is one.
 //
@@ -31,6 +33,7 @@
 
 const TOOL_NAMES = { wl: "Window/level", ruler: "Ruler", angle: "Angle" };
 const LOUPE_SIZE = 220, LOUPE_FACTOR = 3;
+const CAPTION_SHARE = 0.6;  // of a narrow toolbar, what the pane's caption keeps before it is cut
 
 // Fetch a read's viewer answer (with its preview) and full pixels into the browser cache
 // (the read page does it for the next case while the reader reads this one). Resolves to
@@ -74,26 +77,39 @@ class Viewer {
     this.loupe = el("canvas", { class: "loupe", "data-testid": "loupe", width: LOUPE_SIZE, height: LOUPE_SIZE, hidden: true });
     this.presetSelect = el("select", { "aria-label": "Window preset", "data-testid": "preset",
       onchange: () => { if (this.presetSelect.value !== "custom") this.applyPreset(+this.presetSelect.value); } });
-    const btn = (label, title, onclick, attrs = {}) => el("button", { title, onclick, ...attrs }, label);
+    // a glyph in the bar, its name in the "More" menu
+    const glyph = (g, name) => el("span", {}, el("span", { class: "glyph", text: g }), el("span", { class: "long", text: name }));
+    // rank: which tools stay in a narrow pane's bar longest (see layoutTools); key: shown in the menu
+    const btn = (label, title, onclick, rank, key, attrs = {}) =>
+      el("button", { title, onclick, "data-rank": rank, "data-key": key, ...attrs }, label);
     this.toolButtons = {
-      ruler: btn("Ruler", "Ruler: drag to measure (m)", () => this.setTool("ruler"), { "data-tool": "ruler", "aria-pressed": "false" }),
-      angle: btn("Angle", "Angle: click three points, the vertex second (a)", () => this.setTool("angle"), { "data-tool": "angle", "aria-pressed": "false" }),
+      ruler: btn("Ruler", "Ruler: drag to measure (m)", () => this.setTool("ruler"), 7, "m", { "data-tool": "ruler", "aria-pressed": "false" }),
+      angle: btn("Angle", "Angle: click three points, the vertex second (a)", () => this.setTool("angle"), 4, "a", { "data-tool": "angle", "aria-pressed": "false" }),
     };
-    this.loupeButton = btn("Loupe", `Magnifier ×${LOUPE_FACTOR} (g)`, () => this.toggleLoupe(), { "data-testid": "loupe-toggle", "aria-pressed": "false" });
-    const bar = el("div", { class: "toolbar" },
-      this.presetSelect,
-      btn("Invert", "Invert (i)", () => this.toggleInvert()),
-      btn("Fit", "Fit to window (f)", () => this.fit()),
-      btn("1:1", "One image pixel per screen pixel (o)", () => this.oneToOne(), { "data-testid": "one-to-one" }),
-      btn("+", "Zoom in (+)", () => this.zoomBy(1.25)),
-      btn("−", "Zoom out (-)", () => this.zoomBy(0.8)),
-      btn("⟳", "Rotate 90° right (t; Shift+T left)", () => this.rotate(1), { "aria-label": "Rotate right" }),
-      btn("⇋", "Flip horizontally (v; Shift+V vertically)", () => this.flip("h"), { "aria-label": "Flip horizontally" }),
+    this.loupeButton = btn("Loupe", `Magnifier ×${LOUPE_FACTOR} (g)`, () => this.toggleLoupe(), 5, "g", { "data-testid": "loupe-toggle", "aria-pressed": "false" });
+    this.tools = [
+      btn("Invert", "Invert (i)", () => this.toggleInvert(), 11, "i"),
+      btn("Fit", "Fit to window (f)", () => this.fit(), 12, "f"),
+      btn("1:1", "One image pixel per screen pixel (o)", () => this.oneToOne(), 10, "o", { "data-testid": "one-to-one" }),
+      btn(glyph("+", "Zoom in"), "Zoom in (+)", () => this.zoomBy(1.25), 9, "+", { "aria-label": "Zoom in" }),
+      btn(glyph("−", "Zoom out"), "Zoom out (-)", () => this.zoomBy(0.8), 8, "-", { "aria-label": "Zoom out" }),
+      btn(glyph("⟳", "Rotate right"), "Rotate 90° right (t; Shift+T left)", () => this.rotate(1), 3, "t", { "aria-label": "Rotate right" }),
+      btn(glyph("⇋", "Flip horizontally"), "Flip horizontally (v; Shift+V vertically)", () => this.flip("h"), 2, "v", { "aria-label": "Flip horizontally" }),
       this.toolButtons.ruler, this.toolButtons.angle, this.loupeButton,
-      btn("Header", "DICOM header, de-identified (e)", () => this.toggleHeader(), { "data-testid": "header-toggle" }),
-      btn("Reset", "Reset window, zoom, rotation, measurements (r)", () => this.reset()),
-      caption ? el("span", { class: "pane-caption", "data-testid": "pane-caption", text: caption }) : null);
+      btn("Header", "DICOM header, de-identified (e)", () => this.toggleHeader(), 0, "e", { "data-testid": "header-toggle" }),
+      btn("Reset", "Reset window, zoom, rotation, measurements (r)", () => this.reset(), 1, "r"),
+    ];
+    // a pane too narrow for every tool keeps them in one row: the rest go into "More"
+    this.moreMenu = el("div", { class: "toolmenu", "data-testid": "tool-menu", hidden: true,
+      onclick: (e) => { if (e.target.closest("button")) this.toggleMenu(false); } });
+    this.moreButton = el("button", { class: "more", "data-testid": "tool-more", "aria-haspopup": "true", "aria-expanded": "false",
+      title: "More tools (each also on its key)", onclick: () => this.toggleMenu() }, "More ▾");
+    this.more = el("span", { class: "toolmore", hidden: true }, this.moreButton, this.moreMenu);
+    this.presetSelect.dataset.rank = "12.5";  // the keys 1-9 choose a preset too
+    this.tools.unshift(this.presetSelect);
+    const bar = el("div", { class: "toolbar", "data-testid": "viewer-toolbar" }, ...this.tools, this.more);
     this.toolbar = bar;
+    if (caption) this.setCaption(caption);
     this.headerPanel = el("div", { class: "header-panel", "data-testid": "header-panel", hidden: true });
     this.layers = [];
     this.measurements = [];
@@ -113,9 +129,61 @@ class Viewer {
     for (const v of Viewer.all) v.container.classList.toggle("active", v === this);
   }
 
+  // The pane's caption, at the toolbar's right end (cut short with "…" where the pane is narrow).
+  setCaption(text) {
+    if (!this.caption) this.caption = el("span", { class: "pane-caption", "data-testid": "pane-caption" });
+    Object.assign(this.caption, { textContent: text, title: text });
+    this.toolbar.append(this.caption);
+    this.layoutTools();
+  }
+
+  // A tool from outside (the AI map): in the bar after the viewer's own, before the caption.
+  addTool(button, { rank = 13, key = "" } = {}) {
+    Object.assign(button.dataset, { rank: String(rank), key });
+    this.tools.push(button);
+    this.more.before(button);
+    this.layoutTools();
+  }
+
+  // One row whatever the pane's width: the caption keeps its length (up to CAPTION_SHARE of
+  // the bar), and the tools that do not fit move, lowest rank first, into the "More" menu (in
+  // the bar's order); the caption gives way last (down to "…").
+  layoutTools() {
+    const bar = this.toolbar, cap = this.caption;
+    this.toggleMenu(false);
+    for (const t of this.tools) this.more.before(t);
+    this.more.hidden = true;
+    if (!bar.clientWidth) return;  // a hidden pane: laid out when it is shown (resize)
+    if (cap) cap.style.minWidth = `${Math.floor(Math.min(cap.scrollWidth, bar.clientWidth * CAPTION_SHARE))}px`;
+    const over = () => bar.scrollWidth > bar.clientWidth + 1;
+    const moved = new Set();
+    for (const t of [...this.tools].sort((x, y) => x.dataset.rank - y.dataset.rank)) {
+      if (!over()) break;
+      this.more.hidden = false;
+      this.moreMenu.append(t); moved.add(t);
+    }
+    for (const t of this.tools) if (moved.has(t)) this.moreMenu.append(t); else this.more.before(t);
+    this.more.hidden = !moved.size;
+    if (cap && over()) cap.style.minWidth = "0";
+    bar.dataset.inMenu = String(moved.size);
+  }
+
+  toggleMenu(open = this.moreMenu.hidden) {
+    if (open === !this.moreMenu.hidden) return;
+    this.moreMenu.hidden = !open;
+    this.moreButton.setAttribute("aria-expanded", String(open));
+    if (open) this.activate();  // Esc and the keys act on this pane
+    if (!open) { document.removeEventListener("pointerdown", this.onOutside); return; }
+    this.onOutside = this.onOutside || ((e) => { if (!this.more.contains(e.target)) this.toggleMenu(false); });
+    document.addEventListener("pointerdown", this.onOutside);
+    const first = this.moreMenu.querySelector("button");
+    if (first) first.focus();
+  }
+
   // Take the pane away: its keys, its size observer, its place in a link.
   destroy() {
     window.removeEventListener("keydown", this.onKey || (() => {}));
+    document.removeEventListener("pointerdown", this.onOutside);
     if (this.resizer) this.resizer.disconnect();
     if (this.link) this.link.remove(this);
     Viewer.all.delete(this);
@@ -146,7 +214,7 @@ class Viewer {
     this.customOption = el("option", { value: "custom", hidden: true }, "Custom");
     this.presetSelect.append(this.customOption);
     this.bind();
-    this.resizer = new ResizeObserver(() => this.fit());
+    this.resizer = new ResizeObserver(() => { this.layoutTools(); this.fit(); });
     this.resizer.observe(this.container);
     this.applyPreset(0);
     this.fit();
@@ -262,10 +330,12 @@ class Viewer {
     this.drawImageTo(ctx, this.matrix(), dpr);
     this.renderLoupe();
     const oneToOne = Math.abs(this.zoom * dpr - 1) < 1e-6;
-    this.readout.textContent = `W ${fmt(this.width)}  L ${fmt(this.center)} · ${this.info.units} ·` +
+    // one line (cut with "…" in a narrow pane; the whole in its tooltip): the view's state first
+    const readout = `W ${fmt(this.width)}  L ${fmt(this.center)} ·` +
       `  zoom ${oneToOne ? "1:1" : this.zoom.toFixed(2)}` + (this.invert ? "  inverted" : "") +
       (this.rot ? `  rotated ${this.rot * 90}°` : "") + (this.flipH ? "  flipped ⇋" : "") + (this.flipV ? "  flipped ⇵" : "") +
-      `  (${this.info.source}, ${this.w}×${this.h}${this.resolution === "low" ? ", low resolution — loading full…" : ""})`;
+      ` · ${this.info.units}  (${this.info.source}, ${this.w}×${this.h}${this.resolution === "low" ? ", low resolution — loading full…" : ""})`;
+    if (readout !== this.readout.textContent) { this.readout.textContent = readout; this.readout.title = readout; }
     this.publish();
     if (!this.drawn) {
       this.drawn = true;
@@ -559,7 +629,7 @@ class Viewer {
         t: () => this.rotate(1), T: () => this.rotate(-1), v: () => this.flip("h"), V: () => this.flip("v"),
         e: () => this.toggleHeader(),
         Delete: () => { this.measurements = []; this.pending = null; this.publishMeasurements(); this.schedule(); },
-        Escape: () => { this.headerPanel.hidden = true; this.setTool("wl"); },
+        Escape: () => { this.headerPanel.hidden = true; this.toggleMenu(false); this.setTool("wl"); },
       }[k];
       if (act) { act(); if (k !== "Escape") e.preventDefault(); }
       else if (/^[1-9]$/.test(k)) this.applyPreset(+k - 1);
