@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cxrpilot.cli._inputs import ENCODING_FIX, check_encoding
+from cxrpilot.cli._inputs import ENCODING_FIX, add_encoding_option, check_encoding
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a local Hugging Face model folder to add BERTScore (nothing is downloaded)")
     p.add_argument("--html", metavar="FILE", default=None, help="also write a self-contained HTML report")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of the input files (default utf-8)")
+    add_encoding_option(p)
     p.set_defaults(handler=run_reports)
 
     p = sub.add_parser(
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="scores of a second model: adds DeLong's test per finding")
     p.add_argument("--html", metavar="FILE", default=None)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of the input files (default utf-8)")
+    add_encoding_option(p)
     p.set_defaults(handler=run_findings)
 
     p = sub.add_parser(

@@ -1,4 +1,4 @@
-"""What sub-commands share: the ``--encoding`` check and remedy, the ``--data`` folder option."""
+"""What sub-commands share: the ``--encoding`` option, its check and remedy, the ``--data`` folder option."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ def check_encoding(encoding: str) -> str:
             f"unknown encoding {encoding!r} given with --encoding; expected e.g. utf-8, latin-1, cp1252"
         ) from None
     return encoding
+
+
+def add_encoding_option(parser) -> None:
+    """``--encoding NAME``: the text encoding of the input files (default utf-8; the command
+    checks it with :func:`check_encoding`)."""
+    parser.add_argument("--encoding", default="utf-8",
+                        help="text encoding of the input files (default utf-8)")
 
 
 def add_data_option(parser) -> None:

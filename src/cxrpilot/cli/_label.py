@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from cxrpilot.cli._inputs import ENCODING_FIX, check_encoding
+from cxrpilot.cli._inputs import ENCODING_FIX, add_encoding_option, check_encoding
 from cxrpilot.data import find_files
 from cxrpilot.errors import CxrpilotError, InvalidDatasetError
 
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("csv", "jsonl", "text"), default="csv", help="output format (default csv)")
     p.add_argument("--text-column", default=None,
                    help=f"column / key holding the report text in CSV and JSONL (default: the first of {', '.join(DEFAULT_COLUMNS)})")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of the inputs (default utf-8)")
+    add_encoding_option(p)
     p.add_argument("--labeler", default="rules", help="'rules' (default) or 'chexbert:PATH'")
     p.add_argument("--out", default=None, metavar="FILE", help="write the labels here instead of standard output")
     p.add_argument("--json", action="store_true", help="machine output: JSON lines (same as --format jsonl)")

@@ -20,34 +20,23 @@ def _at_least(minimum: int):
     return parse
 
 
-def _box_weight(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 100.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
-    return value
+def _number(ok, must: str, *, noun: str = "a number"):
+    """An argparse type: a float for which ``ok`` holds (never for nan), else ``must``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{must}, got {text}")
+        return value
+    return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value <= 1.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
+_box_weight = _number(lambda v: 0.0 <= v <= 100.0, "must be between 0 and 100")
+_fraction = _number(lambda v: 0.0 < v <= 1.0, "must be in (0, 1]")
+_seconds = _number(lambda v: 0.0 < v < float("inf"), "must be a positive number of seconds",
+                   noun="a number of seconds")
 
 
 #: The --arch choices (the names of ``cxrpilot.models.expert._network.ARCHITECTURES``, listed
