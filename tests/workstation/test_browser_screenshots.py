@@ -1,8 +1,9 @@
 """Screenshots of the read page at 1280x800 and 1920x1080 (both arms), for review.
 
 Saved to $CXRPILOT_SCREENSHOTS (or the test's temporary folder). The test also checks what
-a small screen must still show without scrolling the page: the image, the toolbar, the
-report's FINDINGS and IMPRESSION and the Sign button inside the side panel's scroll.
+a small screen must still show without scrolling the page: the worklist's every column, the
+image, the toolbar (one row), the report's FINDINGS and IMPRESSION and the Sign button inside
+the side panel's scroll.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def test_read_page_screenshots(browser, site, shots):
         page.wait_for_url("**/worklist")
         page.wait_for_selector("body[data-worklist-ready]")
         page.screenshot(path=str(shots / f"worklist-{w}x{h}.png"))
+        # every column in the window: neither the page nor the table scrolls sideways
+        assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+        assert page.locator(".table-scroll").evaluate("b => b.scrollWidth <= b.clientWidth + 1")
         for arm, read in reads.items():
             page.goto(f"{server.url}/read/{read}")
             page.wait_for_selector("[data-testid=viewer-canvas][data-resolution=full]", timeout=30000)
@@ -43,6 +47,7 @@ def test_read_page_screenshots(browser, site, shots):
             page.screenshot(path=str(shots / f"read-{arm}-{w}x{h}.png"))
             # the page itself does not scroll; the side panel does
             assert page.evaluate("() => document.documentElement.scrollHeight <= innerHeight + 1")
+            assert page.locator(".viewer .toolbar").evaluate("b => b.scrollWidth <= b.clientWidth + 1")
             toolbar = page.locator(".viewer .toolbar").bounding_box()
             canvas = page.locator("[data-testid=viewer-canvas]").bounding_box()
             assert toolbar["y"] + toolbar["height"] < canvas["y"] + canvas["height"] * 0.25

@@ -93,7 +93,7 @@ function select(i) {
   const j = Math.max(0, Math.min(W.rows.length - 1, i));
   W.rows.forEach((r, k) => r.classList.toggle("selected", k === j));
   W.selected = +W.rows[j].dataset.readId;
-  W.rows[j].scrollIntoView({ block: "nearest" });
+  W.rows[j].scrollIntoView({ block: "nearest", inline: "nearest" });
 }
 
 function index() { return W.rows.findIndex(r => +r.dataset.readId === W.selected); }
@@ -140,7 +140,8 @@ function page() {
     el("p", { class: "muted keys" }, el("kbd", {}, "↑"), " ", el("kbd", {}, "↓"), " (", el("kbd", {}, "j"), " ", el("kbd", {}, "k"),
       ") move, ", el("kbd", {}, "Enter"), " open, ", el("kbd", {}, "/"), " search, ", el("kbd", {}, "s"), " signed, sort by ",
       el("kbd", {}, "p"), " priority, ", aiKeys = el("span", {}, el("kbd", {}, "c"), " AI critical flags, "), el("kbd", {}, "t"), " time · ", sortBox),
-    el("table", { class: "list", "data-testid": "worklist" }, el("thead"), tbody));
+    // the table scrolls sideways in its own box where the window is too narrow, never the page
+    el("div", { class: "table-scroll" }, el("table", { class: "list", "data-testid": "worklist" }, el("thead"), tbody)));
   document.getElementById("root").replaceChildren(main);
 }
 
