@@ -103,6 +103,12 @@ def test_exam_lateral_and_priors(browser, site, shots, shared_data):
     assert "Study date" in page.inner_text("[data-testid=worklist] thead")
     row = page.locator(f"[data-read-id='{read_id}']")
     assert "ACC-D10" in row.inner_text() and row.locator("[data-testid=study-date]").inner_text() == "2020-01-26"
+    # Search by accession (the search also takes the case and the indication).
+    page.fill("[data-testid=worklist-search]", "acc-d10")
+    assert page.locator("[data-testid=worklist] tbody tr[data-read-id]").count() == 1
+    page.fill("[data-testid=worklist-search]", "ACC-D04")  # signed, hidden by default
+    assert page.locator("[data-testid=worklist] tbody tr[data-read-id]").count() == 0
+    page.fill("[data-testid=worklist-search]", "")
 
     page.goto(f"{server.url}/read/{read_id}")
     page.wait_for_selector("body[data-exam-ready]", timeout=30000)

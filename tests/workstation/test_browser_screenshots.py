@@ -51,7 +51,10 @@ def test_read_page_screenshots(browser, site, shots):
             toolbar = page.locator(".viewer .toolbar").bounding_box()
             canvas = page.locator("[data-testid=viewer-canvas]").bounding_box()
             assert toolbar["y"] + toolbar["height"] < canvas["y"] + canvas["height"] * 0.25
+            # Sign stays in sight at the side panel's foot, before and after its scroll
             sign = page.locator("[data-testid=sign]")
-            sign.scroll_into_view_if_needed()
-            assert sign.is_visible()
+            for scroll in (0, 10_000):
+                page.locator(".side").evaluate("(s, y) => { s.scrollTop = y; }", scroll)
+                box = sign.bounding_box()
+                assert sign.is_visible() and box["y"] >= 0 and box["y"] + box["height"] <= h, (scroll, box)
         page.context.close()
