@@ -46,7 +46,7 @@ def main() -> None:
 
     from cxrpilot import imaging, pipeline
     from cxrpilot.evaluation import clinical_efficacy
-    from cxrpilot.models.expert._data import SOURCES, build_table
+    from cxrpilot.models.expert import SOURCES, build_table
     from cxrpilot.reports import label_report
 
     drafter = pipeline.load_drafter()

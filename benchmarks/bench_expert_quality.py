@@ -70,10 +70,7 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     from cxrpilot.models import expert
-    from cxrpilot.models.expert._cache import cached_images
-    from cxrpilot.models.expert._calibration import sigmoid
-    from cxrpilot.models.expert._data import LABELS, SOURCES, build_table
-    from cxrpilot.models.expert._train import auc_summary
+    from cxrpilot.models.expert import LABELS, SOURCES, auc_summary, build_table, cached_images
 
     data = Path(args.data)
     model = expert.load(args.model)
@@ -90,7 +87,7 @@ def main() -> None:
     test = np.flatnonzero(ok & (table.splits == "test"))
     train = np.flatnonzero(ok & (table.splits == "train"))
     x_test = ((images[test].astype(np.float32) - card.mean) / card.std)[:, None]
-    proba = sigmoid(model.predict_logits(x_test) / np.asarray(card.temperatures))
+    proba = model.calibrate(model.predict_logits(x_test))
     y = table.targets[test]
     src = table.sources[test]
     view = np.array([str(table.studies[i].images[0].view or "") for i in test])
@@ -141,7 +138,7 @@ def main() -> None:
         "outer 12.5 % band black (lungs visible)": masked(x_nih, fill, 0.125, keep_border=False),
         "only the outer 12.5 % band (lungs hidden)": masked(x_nih, fill, 0.125, keep_border=True),
     }
-    probs = {k: sigmoid(model.predict_logits(x) / np.asarray(card.temperatures))
+    probs = {k: model.calibrate(model.predict_logits(x))
              for k, x in variants.items()}
     is_ap = (view[nih] == "AP").astype(float)
     lines += ["### 3. Shortcut checks (shipped model, NIH test patients)", "",
@@ -169,19 +166,12 @@ def main() -> None:
     lines += [f"- {text}", ""]
     checks.append(text)
     if args.update_card:
-        import json
-
-        from cxrpilot.models.expert._card import CARD_FILE, ModelCard, render_markdown, write_card
-        from cxrpilot.models.expert._model import sha256_file
-
-        data = json.loads((model.path / CARD_FILE).read_text())
+        data = card.to_dict()
         data["metrics"]["cross_source"] = cross
         data["metrics"]["shortcut_checks"] = checks
-        updated = ModelCard.from_dict(data)
-        assert sha256_file(model.path / updated.weights_file) == updated.sha256
-        write_card(updated, model.path)
-        (model.path / "model_card.md").write_text(render_markdown(updated), encoding="utf-8")
-        print(f"updated {model.path / CARD_FILE}")
+        written = expert.write_card(expert.ModelCard.from_dict(data), model.path)
+        expert.load(model.path)  # the updated card still matches the weights (sha256)
+        print(f"updated {written}")
     text = "\n".join(lines)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

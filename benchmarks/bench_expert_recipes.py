@@ -73,8 +73,7 @@ def validation_maps(data: str, card, folder: Path) -> dict:
     training code measured them get them measured here, on the same split."""
     if card.metrics.get("maps_validation") is not None:
         return card.metrics["maps_validation"]
-    from cxrpilot.models.expert._data import SOURCES, build_table
-    from cxrpilot.models.expert._maps import box_hit_rates
+    from cxrpilot.models.expert import SOURCES, box_hit_rates, build_table
 
     if not _VALIDATION_BOXED:
         table = build_table(Path(data), SOURCES, seed=0, limit_per_class=None,

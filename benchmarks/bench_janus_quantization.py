@@ -4,8 +4,8 @@ The speed benchmark (``bench_janus_speed.py``) uses random weights, whose logits
 flat, so it cannot say whether ``quantize="int8"`` / ``"int4"`` changes reports. No trained
 Janus-Pro weights can be downloaded here, so this script trains a small LLaMA language model
 (the architecture of Janus-Pro's language model, scaled down) on real report text and
-measures, on reports it never saw, what the ONNX Runtime decoder of
-``cxrpilot.models.janus._ort_decode`` changes when its weights are quantised:
+measures, on reports it never saw, what the ONNX Runtime decoder
+(``cxrpilot.models.janus.OrtDecoder``) changes when its weights are quantised:
 
 - data: IU Open-i reports (``iu-xray/reports/*.xml``), "FINDINGS: ... IMPRESSION: ..."
   (``cxrpilot.reports.normalise``d); trained on the fixed ``dev`` half
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     import transformers
 
-    from cxrpilot.models.janus._ort_decode import OrtDecoder
+    from cxrpilot.models.janus import OrtDecoder
     from cxrpilot.reports import label_reports
 
     transformers.logging.set_verbosity_error()

@@ -50,7 +50,7 @@ Configurations (``--configs``, default: all that apply to the device):
 the decoding step, through transformers' ``CompileConfig``; compile time reported apart),
 ``int8-ort`` and ``int4-ort`` (what ``cxrpilot.models.janus.load(..., quantize="int8" / "int4")``
 runs: bf16 prefill in torch, then decoding in one ONNX Runtime graph with 8- / 4-bit block-wise
-weights and an in-place KV cache, ``cxrpilot.models.janus._ort_decode``), ``int4-ort-t1`` (torch
+weights and an in-place KV cache, ``cxrpilot.models.janus.OrtDecoder``), ``int4-ort-t1`` (torch
 and ONNX Runtime on one thread), ``int4-ort-nospin`` (ONNX Runtime's workers sleeping between
 operators instead of spinning, ``session.intra_op.allow_spinning=0``), and ``int4-ortgenai``
 (only with the ``bench`` extra: ONNX Runtime GenAI's model builder, ``python -m onnxruntime_genai.models.builder -p int4 -e cpu``,
@@ -159,7 +159,7 @@ def build_tokenizer_folder(folder: Path, data: Path, vocab_size: int) -> Path:
 
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from cxrpilot.models.janus._prompt import REPORT_QUESTION, SYSTEM_PROMPT
+    from cxrpilot.models.janus import REPORT_QUESTION, SYSTEM_PROMPT
 
     texts: list[str] = []
     for path in sorted((data / "iu-xray" / "reports").glob("*.xml")):
@@ -204,7 +204,7 @@ def build_model(scale: str, tokenizer: Any, dtype: Any, attn: str, seed: int = 0
     from transformers import JanusForConditionalGeneration
     from transformers.initialization import no_init_weights
 
-    from cxrpilot.models.janus._convert import janus_config_from_original
+    from cxrpilot.models.janus import janus_config_from_original
 
     t0 = time.perf_counter()
     config = janus_config_from_original(original_config(scale), tokenizer=tokenizer)
@@ -288,9 +288,12 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     from transformers import CompileConfig, StoppingCriteriaList
 
     from cxrpilot import imaging
-    from cxrpilot.models.janus._convert import _build_processor
-    from cxrpilot.models.janus._prompt import build_question, get_chat_format
-    from cxrpilot.models.janus._reporter import JanusReporter
+    from cxrpilot.models.janus import (
+        JanusReporter,
+        build_processor,
+        build_question,
+        get_chat_format,
+    )
 
     transformers.logging.set_verbosity_error()
     spec = CONFIGS[args.worker]
@@ -299,15 +302,14 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     dtype = getattr(torch, spec["dtype"])
     result: dict[str, Any] = {"config": args.worker, **spec, "device": str(device), "threads": torch.get_num_threads(),
                               "interop_threads": torch.get_num_interop_threads(), "load_start": os.getloadavg()[0]}
-    processor = _build_processor(Path(args.tokenizer_dir), 576, 384)
+    processor = build_processor(Path(args.tokenizer_dir), 576, 384)
     model, result["build_s"] = build_model(args.scale, processor.tokenizer, dtype, spec["attn"])
     decoder = None
     bits = None
     if spec["quantize"]:
-        from cxrpilot.models.janus._ort_decode import OrtDecoder
-        from cxrpilot.models.janus._speed import QUANTIZATIONS
+        from cxrpilot.models.janus import QUANTIZATION_BITS, OrtDecoder
 
-        bits = QUANTIZATIONS[spec["quantize"]]
+        bits = QUANTIZATION_BITS[spec["quantize"]]
         t0 = time.perf_counter()
         decoder = OrtDecoder.build(model, bits=bits, max_length=int(model.config.text_config.max_position_embeddings),
                                    threads=spec["threads"], session_config=spec["ort"])
@@ -461,7 +463,7 @@ def llama_config(scale: str, tokenizer: Any, layers: int | None = None) -> Any:
     model the other configurations build; ``layers`` keeps only the first layers)."""
     from transformers import LlamaConfig
 
-    from cxrpilot.models.janus._convert import janus_config_from_original
+    from cxrpilot.models.janus import janus_config_from_original
 
     text = janus_config_from_original(original_config(scale), tokenizer=tokenizer).text_config.to_dict()
     config = LlamaConfig(**{k: v for k, v in text.items() if k not in ("architectures", "model_type")})
@@ -482,9 +484,9 @@ def save_llama_folder(scale: str, tokenizer_dir: Path, folder: Path, layers: int
     from transformers import LlamaForCausalLM
     from transformers.initialization import no_init_weights
 
-    from cxrpilot.models.janus._convert import _build_processor
+    from cxrpilot.models.janus import build_processor
 
-    config = llama_config(scale, _build_processor(tokenizer_dir, 576, 384).tokenizer, layers)
+    config = llama_config(scale, build_processor(tokenizer_dir, 576, 384).tokenizer, layers)
     with no_init_weights():
         model = LlamaForCausalLM(config)
     model = model.to(torch.bfloat16)
@@ -562,10 +564,13 @@ def run_worker_ortgenai(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from transformers import LlamaForCausalLM
 
-    from cxrpilot.models.janus._convert import _build_processor
-    from cxrpilot.models.janus._ort_decode import OrtDecoder
-    from cxrpilot.models.janus._prompt import build_question, get_chat_format
-    from cxrpilot.models.janus._reporter import JanusReporter
+    from cxrpilot.models.janus import (
+        JanusReporter,
+        OrtDecoder,
+        build_processor,
+        build_question,
+        get_chat_format,
+    )
 
     spec = CONFIGS[args.worker]
     apply_threads(spec)
@@ -573,7 +578,7 @@ def run_worker_ortgenai(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"config": args.worker, **spec, "device": "cpu", "threads": threads,
                               "interop_threads": torch.get_num_interop_threads(), "load_start": os.getloadavg()[0],
                               "build_s": 0.0, "ortgenai_version": og.__version__}
-    processor = _build_processor(Path(args.tokenizer_dir), 576, 384)
+    processor = build_processor(Path(args.tokenizer_dir), 576, 384)
     # the prompt ids as the Janus configurations build them (no model needed for the ids)
     ids = JanusReporter(model=None, processor=processor, model_dir=Path(args.tokenizer_dir),
                         chat_format=get_chat_format("janus-pro-cxr"), model_id="janus:random-janus-pro-1b",
@@ -706,9 +711,10 @@ def machine_bounds(device: str, scale: str = "full") -> dict[str, float]:
       device, or a CPU with AVX512-BF16 / AMX, on which torch runs bf16 products in oneDNN;
       elsewhere bf16 is emulated and its "peak" is meaningless, NaN), the best of square
       products of two sizes; and the rate at one of the prefill's own shapes (646 x 2048 x 5632);
-    - memory bandwidth as STREAM measures it (best of several runs, arrays far beyond the
-      caches): read (a sum), copy, triad (``a = b + s c``), each counted in bytes moved.
-      The read bandwidth is the decode bound: a decode step reads each weight once.
+    - memory bandwidth as STREAM measures it (:func:`memory_bandwidth`): read (a sum), copy,
+      triad (``a = b + s c``) over arrays far beyond the caches, each counted in bytes moved,
+      the best of :data:`STREAM_REPEATS` runs with the median and the worst beside it. The
+      read bandwidth is the decode bound: a decode step reads each weight once.
     """
     import torch
 
@@ -725,7 +731,7 @@ def machine_bounds(device: str, scale: str = "full") -> dict[str, float]:
             times.append(time.perf_counter() - t0)
         return min(times)
 
-    from cxrpilot.models.janus._speed import cpu_has_native_bf16
+    from cxrpilot.models.janus import cpu_has_native_bf16
 
     out: dict[str, float] = {"native_bf16": float(device == "cuda" or cpu_has_native_bf16())}
     sizes = (4096, 8192) if device == "cuda" else ((1024, 2048) if scale == "small" else (2048, 4096))
@@ -750,14 +756,58 @@ def machine_bounds(device: str, scale: str = "full") -> dict[str, float]:
                     lambda x=x, w=w: torch.nn.functional.linear(x, w), 2)
         del x, w
     n = (1 << 30) if device == "cuda" else (1 << 26 if scale == "small" else 1 << 28)  # 4 GiB / 1 GiB fp32
-    a = torch.rand(n, device=device)
-    b = torch.rand(n, device=device)
-    c = torch.empty(n, device=device)
-    size = n * 4
-    out["read_bytes_s"] = size / best(lambda: a.sum(), 7)
-    out["copy_bytes_s"] = 2 * size / best(lambda: c.copy_(a), 5)
-    out["triad_bytes_s"] = 3 * size / best(lambda: torch.add(a, b, alpha=3.0, out=c), 5)
+    out.update(memory_bandwidth(device, n))
     return out
+
+
+#: Timed runs of each STREAM kernel (STREAM's NTIMES is 10; more here: the machine is shared, and the
+#: best run is the one least disturbed by other work).
+STREAM_REPEATS = 20
+
+
+def memory_bandwidth(device: str, elements: int, repeats: int = STREAM_REPEATS) -> dict[str, float]:
+    """STREAM's method on fp32 arrays of ``elements`` (far beyond the caches: 1 GiB each at full
+    size, 32x this Zen 5's L3): each iteration runs read (``a.sum()``), copy and triad in turn,
+    ``repeats`` timed iterations after an untimed one (STREAM drops its first), and each kernel's
+    rate is its best run (STREAM's "best rate"), with the median and the worst beside it
+    (``<kernel>_bytes_s``, ``_median_bytes_s``, ``_worst_bytes_s``; ``stream_repeats``)."""
+    import torch
+
+    a = torch.rand(elements, device=device)
+    b = torch.rand(elements, device=device)
+    c = torch.empty(elements, device=device)
+    size = elements * a.element_size()
+    kernels = {"read": (size, lambda: a.sum()), "copy": (2 * size, lambda: c.copy_(a)),
+               "triad": (3 * size, lambda: torch.add(a, b, alpha=3.0, out=c))}
+    times: dict[str, list[float]] = {k: [] for k in kernels}
+    for i in range(repeats + 1):
+        for name, (_, fn) in kernels.items():
+            t0 = time.perf_counter()
+            fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if i:
+                times[name].append(time.perf_counter() - t0)
+    out: dict[str, float] = {"stream_repeats": float(repeats)}
+    for name, (moved, _) in kernels.items():
+        out.update({f"{name}_{key}": v for key, v in stream_rates(moved, times[name]).items()})
+    return out
+
+
+def stream_rates(moved: int, times: list[float]) -> dict[str, float]:
+    """Bytes/s of one kernel's runs: ``bytes_s`` the best (the bound), ``median_bytes_s``,
+    ``worst_bytes_s``."""
+    return {"bytes_s": moved / min(times), "median_bytes_s": moved / statistics.median(times),
+            "worst_bytes_s": moved / max(times)}
+
+
+def run_bounds(before: dict[str, float], after: dict[str, float] | None) -> dict[str, float]:
+    """The bounds the ratios divide by: each rate the best measured in the run, before or after
+    the workers (what the machine showed it can do; a shared machine's measurements move)."""
+    if not after:
+        return dict(before)
+    return {k: max(v, after.get(k, v)) if k.endswith(("_flops", "bytes_s")) and not k.endswith(
+        ("median_bytes_s", "worst_bytes_s")) else v for k, v in before.items()}
 
 
 # -- the parent: run the configurations, write the table ---------------------------------------------------
@@ -806,11 +856,17 @@ def bound_rows(args: argparse.Namespace, r: dict[str, Any], bounds: dict[str, fl
     return out
 
 
+def stream_text(bounds: dict[str, float], kernels: tuple[str, ...] = ("read", "copy", "triad")) -> str:
+    """``read 70.1 (65.2, 40.3), copy ...``: each kernel's best, median and worst GB/s."""
+    return ", ".join(f"{k} {bounds.get(f'{k}_bytes_s', 0) / 1e9:.1f} ({bounds.get(f'{k}_median_bytes_s', 0) / 1e9:.1f}"
+                     f", {bounds.get(f'{k}_worst_bytes_s', 0) / 1e9:.1f})" for k in kernels)
+
+
 def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str, str], bounds: dict[str, float],
            out_dir: Path, started: float, load: tuple[float, float],
            bounds_after: tuple[dict[str, float], float] | None = None) -> str:
     """The markdown tables; ``bounds_after``: (the bounds measured again after the workers, the
-    load average then), shown beside the ones the ratios use (a shared machine's bounds move)."""
+    load average then), shown beside the first; the ratios use each bound's best (:func:`run_bounds`)."""
     import torch
 
     ok = dict(results)
@@ -822,6 +878,7 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
     batches = sorted(set(args.batches))
     title = "full-size Janus-Pro-1B architecture" if args.scale == "full" else "reduced model (--scale small)"
     native = bool(bounds.get("native_bf16"))
+    used = run_bounds(bounds, bounds_after[0] if bounds_after else None)
     gb = 1e9
     lines = [
         f"## Janus-Pro speed: {title}, random weights (`benchmarks/bench_janus_speed.py`)",
@@ -843,14 +900,16 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
            f"{bounds.get('matmul_bfloat16_prefill_shape_no_onednn_flops', float('nan')) / 1e9:.0f} with oneDNN "
            "switched off; native bf16 (AVX512-BF16): torch runs bf16 products in oneDNN)"
            if native else "not measured (no native bf16 on this CPU: emulated)")
-        + f"; memory (STREAM-like, GB/s): read {bounds.get('read_bytes_s', 0) / gb:.1f}, copy "
-        f"{bounds.get('copy_bytes_s', 0) / gb:.1f}, triad {bounds.get('triad_bytes_s', 0) / gb:.1f} "
-        f"(load average {load[0]:.1f})."
+        + f"; memory (STREAM-like, GB/s, best (median, worst) of {bounds.get('stream_repeats', 0):.0f} runs): "
+        + stream_text(bounds) + f" (load average {load[0]:.1f})."
         + (f" Measured again after the workers (load average {bounds_after[1]:.1f}): matmul bf16 "
            f"{bounds_after[0].get('matmul_bfloat16_flops', float('nan')) / 1e9:.0f}, fp32 "
-           f"{bounds_after[0].get('matmul_float32_flops', 0) / 1e9:.0f} GFLOP/s; read "
-           f"{bounds_after[0].get('read_bytes_s', 0) / gb:.1f} GB/s. The ratios below use the bounds before "
-           "the workers." if bounds_after else "")),
+           f"{bounds_after[0].get('matmul_float32_flops', 0) / 1e9:.0f} GFLOP/s; "
+           + stream_text(bounds_after[0], ("read",)) + " GB/s." if bounds_after else "")
+        + (" The ratios below use each bound's best measurement in the run (before or after the workers): "
+           f"matmul bf16 {used.get('matmul_bfloat16_flops', float('nan')) / 1e9:.0f}, fp32 "
+           f"{used.get('matmul_float32_flops', 0) / 1e9:.0f} GFLOP/s, read {used.get('read_bytes_s', 0) / gb:.1f} "
+           "GB/s.")),
         "",
         (f"| config | time to first token (s) | vision encoder (s) | prefill (s) | decode (tokens/s) | "
         f"{args.tokens}-token report (s) | vs {ref} | peak RSS (GiB) | greedy tokens = {ref} | "
@@ -883,7 +942,7 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
     rows = {}
     for name in args.configs:
         if name in ok:
-            b = rows[name] = bound_rows(args, ok[name], bounds)
+            b = rows[name] = bound_rows(args, ok[name], used)
             r = ok[name]
             label = f"{name} ({r['layers']} of 24 layers)" if r.get("engine") == "ortgenai" else name
             lines.append(
@@ -896,7 +955,7 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
     for name in genai:
         r = ok[name]
         ours = {**r, **r["ours"]}
-        b_genai, b_ours = rows[name], bound_rows(args, ours, bounds)
+        b_genai, b_ours = rows[name], bound_rows(args, ours, used)
         lines += [
             "",
             (f"ONNX Runtime GenAI {r.get('ortgenai_version', '?')} against the project's decoder on the same "

@@ -57,22 +57,17 @@ POLICIES = {"uncertain as positive": {1, -1}, "uncertain as negative": {1}}
 
 def keyword_labels(text: str) -> dict[str, int | None]:
     """The baseline: any mention phrase of an observation makes it positive."""
-    from cxrpilot.reports import normalise, split_sections
-    from cxrpilot.reports._labeler import _MENTION_RES, _OTHER
+    from cxrpilot.reports import mentions, split_sections
     from cxrpilot.vocabulary import OBSERVATIONS
 
-    body = normalise(split_sections(text).labeling_text()).lower()
+    body = split_sections(text).labeling_text()
     labels: dict[str, int | None] = dict.fromkeys(OBSERVATIONS)
     if not body.strip():
         return labels
-    other = False
-    for name, (pattern, inherents, _keys) in _MENTION_RES.items():
-        hit = any(inherents[int(m.lastgroup[1:])] in (1, -1) for m in pattern.finditer(body))
-        if name == _OTHER:
-            other = other or hit
-        elif hit:
-            labels[name] = 1
-    abnormal = other or any(labels[n] == 1 for n in OBSERVATIONS if n not in ("No Finding", "Support Devices"))
+    found = mentions(body)
+    for name in found.observations:
+        labels[name] = 1
+    abnormal = found.other or any(labels[n] == 1 for n in OBSERVATIONS if n not in ("No Finding", "Support Devices"))
     labels["No Finding"] = 0 if abnormal else 1
     return labels
 

@@ -82,15 +82,13 @@ _NORMAL = re.compile(r"^No acute cardiopulmonary \w+\.$")
 def sentence_key(sentence: str) -> tuple[tuple[str, int], ...] | None:
     """The (observation, label) pairs the labeler reads in one sentence, or None when the
     sentence mentions another abnormality or nothing at all."""
-    from cxrpilot.reports import label_text, normalise
-    from cxrpilot.reports._labeler import _MENTION_RES, _OTHER
+    from cxrpilot.reports import label_text, mentions
 
     labels = label_text(sentence)
     key = tuple(sorted((k, v) for k, v in labels.items() if v is not None and k != "No Finding"))
     if not key:
         return None
-    other, _, _ = _MENTION_RES[_OTHER]
-    if other.search(normalise(sentence).lower()):
+    if mentions(sentence).other:
         return None
     named = {name for name, _ in key}
     if any(regex.search(sentence) for name, regex in _NAME_RES.items() if name not in named):

@@ -249,10 +249,10 @@ def run(args: argparse.Namespace) -> int:
     batch = args.batch_size
     common = {"arch": args.arch, "seed": args.seed, "device": args.device, "pack": args.pack,
               "threads": args.threads, "progress": args.progress, "cache_dir": None}
-    from cxrpilot.models.expert._pack import read_pack
+    from cxrpilot.models.expert import read_training_pack
 
     t = time.perf_counter()
-    pack = read_pack(Path(args.pack), args.ssl_size, workers=None)
+    pack = read_training_pack(args.pack, args.ssl_size)
     n_train = int((pack.table.splits == "train").sum())
     n_nih_train = int(((pack.table.splits == "train")
                        & (pack.table.sources == "nih-chestxray14")).sum())

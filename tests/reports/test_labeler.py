@@ -16,6 +16,7 @@ from cxrpilot.reports import (
     label_report,
     label_reports,
     label_text,
+    mentions,
     read_iu_xml,
 )
 from cxrpilot.vocabulary import OBSERVATIONS, Status
@@ -430,3 +431,12 @@ def test_composer_hedges_read_back_exactly():
 def test_composer_wording_reads_back(text, expected):
     labels = label_text(text)
     assert {k: v for k, v in labels.items() if v is not None and k != "No Finding"} == expected
+
+
+def test_mentions_ignore_cues_and_tell_other_abnormalities_apart():
+    found = mentions("No pneumothorax.  Small left pleural effusion. Healed rib fracture.")
+    assert found.observations == {"Pneumothorax", "Pleural Effusion", "Fracture"}
+    assert not found.other  # all three are among the 14
+    assert mentions("Hiatal hernia.").other
+    assert mentions("Hiatal hernia.").observations == frozenset()
+    assert mentions("") == (frozenset(), False)

@@ -9,12 +9,14 @@ from cxrpilot.reports._iu import IU_HALVES, IuReport, iu_half, read_iu_xml
 from cxrpilot.reports._labeler import (
     ChexbertLabeler,
     Labeler,
+    Mentions,
     RuleLabeler,
     findings_from_labels,
     get_labeler,
     label_report,
     label_reports,
     label_text,
+    mentions,
 )
 from cxrpilot.reports._mesh import MESH_VALIDATED, mesh_labels
 from cxrpilot.reports._sections import (
@@ -43,6 +45,8 @@ __all__ = [
     "ChexbertLabeler",
     "get_labeler",
     "findings_from_labels",
+    "mentions",
+    "Mentions",
     "mesh_labels",
     "MESH_VALIDATED",
 ]

@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from cxrpilot.draft import Finding
 from cxrpilot.errors import InvalidInputError, ModelLoadError, UnknownModelError
@@ -56,6 +56,8 @@ __all__ = [
     "ChexbertLabeler",
     "get_labeler",
     "findings_from_labels",
+    "Mentions",
+    "mentions",
 ]
 
 Labels = dict[str, "int | None"]
@@ -202,6 +204,32 @@ def _blank_unassessed(text: str) -> str:
         hi = breaks[j][0] if j < len(breaks) else len(text)
         chars[lo:hi] = " " * (hi - lo)
     return "".join(chars)
+
+
+class Mentions(NamedTuple):
+    """What :func:`mentions` found in a text."""
+
+    #: The observations with a positive or uncertain phrase in the text.
+    observations: frozenset[str]
+    #: True when an abnormality outside the 14 observations is mentioned.
+    other: bool
+
+
+def mentions(text: str) -> Mentions:
+    """The phrases of the labeler's tables found in ``text`` (normalised and lower-cased
+    here), every negation and uncertainty cue ignored.
+
+    An observation counts when one of its phrases that states it (positive or uncertain)
+    occurs; ``other`` when a phrase of :data:`~cxrpilot.reports._rules.OTHER_FINDINGS` does.
+    The keyword baseline the labeler is measured against, and the phrase bank's filter.
+
+    >>> mentions("No pneumothorax. Small effusion.").observations >= {"Pneumothorax", "Pleural Effusion"}
+    True
+    """
+    body = normalise(text).lower()
+    found = {name for name, (pattern, inherents, _keys) in _MENTION_RES.items()
+             if any(inherents[int(m.lastgroup[1:])] in (1, -1) for m in pattern.finditer(body))}
+    return Mentions(frozenset(found - {_OTHER}), _OTHER in found)
 
 
 def label_text(text: str) -> Labels:

@@ -28,8 +28,9 @@ def test_round_trip(tmp_path: Path) -> None:
     card = ModelCard.from_dict(GOOD)
     assert card.labels == ("No Finding", "Pneumonia")
     assert card.thresholds["Pneumonia"] == Thresholds(0.1, 0.9)
-    write_card(card, tmp_path)
+    assert write_card(card, tmp_path) == tmp_path / "card.json"
     assert read_card(tmp_path / "card.json") == card
+    assert (tmp_path / "model_card.md").read_text(encoding="utf-8") == render_markdown(card)
 
 
 @pytest.mark.parametrize(

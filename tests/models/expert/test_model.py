@@ -98,6 +98,9 @@ def test_batch_equals_single(model, real_images) -> None:
     assert together.shape == (8, len(model.labels))
     np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-5)
     assert ((together >= 0) & (together <= 1)).all()
+    # the same probabilities from the inputs and raw outputs (what the quality benchmark runs)
+    np.testing.assert_allclose(model.calibrate(model.predict_logits(model.preprocess(batch))),
+                               together)
 
 
 @pytest.mark.data

@@ -17,6 +17,12 @@ Example
 >>> "Pleural Effusion" in model.labels     # an output; model.assessed says what it states
 True
 >>> findings, maps = model.assess_with_maps(imaging.load("chest.png"))    # doctest: +SKIP
+
+For measuring a model on its data (the benchmarks): :data:`SOURCES` and :data:`LABELS` of the
+training data, :func:`build_table` (its images, labels and seeded patient split),
+:func:`cached_images` (the decoded network-input squares), :func:`auc_summary` (AUC with a
+bootstrap CI), :func:`box_hit_rates` (how often the maps point into radiologists' boxes) and
+:func:`write_card` (a card updated with new measurements).
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cxrpilot.models.expert._card import ModelCard, Thresholds
+from cxrpilot.models.expert._cache import cached_images
+from cxrpilot.models.expert._card import ModelCard, Thresholds, write_card
+from cxrpilot.models.expert._data import LABELS, SOURCES, build_table
+from cxrpilot.models.expert._maps import box_hit_rates
 from cxrpilot.models.expert._model import (
     DEFAULT_MODEL,
     ExpertModel,
@@ -33,19 +42,27 @@ from cxrpilot.models.expert._model import (
     load,
     read_model_card,
 )
-from cxrpilot.models.expert._train import choose_assessed
+from cxrpilot.models.expert._train import auc_summary, choose_assessed
 
 __all__ = [
     "DEFAULT_MODEL",
+    "LABELS",
+    "SOURCES",
     "ExpertModel",
     "ModelCard",
     "Thresholds",
+    "auc_summary",
     "available_models",
+    "box_hit_rates",
+    "build_table",
+    "cached_images",
     "choose_assessed",
     "load",
     "pretrain_expert",
     "read_model_card",
+    "read_training_pack",
     "train_expert",
+    "write_card",
     "write_training_pack",
 ]
 
@@ -270,3 +287,12 @@ def write_training_pack(
                       limit_per_class=limit_per_class, cache_dir=Path(cache_dir) if cache_dir is not None else None,
                       progress=progress)
 
+
+def read_training_pack(path: str | os.PathLike[str], image_size: int, *,
+                       workers: int | None = None):
+    """The table and images (uint8 squares of ``image_size``) of a pack written by
+    :func:`write_training_pack`, decoded with ``workers`` processes (default: the CPUs this
+    process may use): a ``PackData`` (``table``, ``images``, ``data_sha256``, ``summary``)."""
+    from cxrpilot.models.expert._pack import read_pack
+
+    return read_pack(Path(path), image_size, workers=workers)

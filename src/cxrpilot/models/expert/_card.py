@@ -190,9 +190,11 @@ def read_card(path: Path) -> ModelCard:
 
 
 def write_card(card: ModelCard, folder: Path) -> Path:
-    """Write ``card.json`` into ``folder``; returns its path."""
+    """Write ``card.json`` and its human-readable ``model_card.md`` into ``folder``; returns
+    the path of ``card.json``."""
     path = Path(folder) / CARD_FILE
     path.write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
+    (Path(folder) / "model_card.md").write_text(render_markdown(card), encoding="utf-8")
     return path
 
 

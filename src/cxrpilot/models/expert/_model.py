@@ -145,6 +145,11 @@ class ExpertModel:
         :meth:`preprocess`)."""
         return self._run(inputs, maps=False)[0]
 
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities ``sigmoid(logit / T)`` of :meth:`predict_logits` outputs,
+        with the card's temperature ``T`` of each output."""
+        return sigmoid(np.asarray(logits, dtype=np.float64) / self._temps)
+
     def _run(self, inputs: np.ndarray, *, maps: bool) -> tuple[np.ndarray, np.ndarray | None]:
         names = ["logits", "maps"] if maps else [self._session.get_outputs()[0].name]
         outs = [self._session.run(names, {self._input: inputs[i : i + _BATCH]})
@@ -173,7 +178,7 @@ class ExpertModel:
         >>> model.predict_proba([imaging.load("chest.dcm")]).shape   # doctest: +SKIP
         (1, 3)
         """
-        return sigmoid(self.predict_logits(preprocess(radiographs, self.card)) / self._temps)
+        return self.calibrate(self.predict_logits(preprocess(radiographs, self.card)))
 
     def status_of(self, name: str, probability: float) -> Status:
         """present / uncertain / absent from the card's thresholds for ``name``."""
@@ -216,7 +221,7 @@ class ExpertModel:
         if not self._has_maps:
             return self.assess(radiograph), ()
         logits, cams = self._run(preprocess([radiograph], self.card), maps=True)
-        findings = self.findings_from_proba(sigmoid(logits / self._temps)[0])
+        findings = self.findings_from_proba(self.calibrate(logits)[0])
         shown = [f.name for f in findings if f.status in (Status.PRESENT, Status.UNCERTAIN)
                  and f.name in self.labels]
         return findings, self._maps_from(cams[0], radiograph, shown)

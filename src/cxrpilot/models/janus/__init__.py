@@ -10,13 +10,31 @@
 - :func:`finetune` fine-tunes on :class:`~cxrpilot.data.Study` records, LoRA or full
   (``cxrpilot train janus``).
 
+Parts for measuring and rebuilding the pieces (the benchmarks): :func:`build_processor` and
+:func:`janus_config_from_original` (a processor and config from original checkpoint files),
+:func:`get_chat_format` and :data:`SYSTEM_PROMPT` (the prompt template), :class:`OrtDecoder`
+(the ONNX Runtime decoder behind ``quantize``; :data:`QUANTIZATION_BITS` maps each
+``quantize`` choice to its weight bits) and :func:`cpu_has_native_bf16`.
+
 Importing this package is light: torch and transformers are imported when used.
 """
 
-from cxrpilot.models.janus._convert import convert_checkpoint
+from cxrpilot.models.janus._convert import (
+    build_processor,
+    convert_checkpoint,
+    janus_config_from_original,
+)
 from cxrpilot.models.janus._finetune import FinetuneConfig, FinetuneResult, finetune
-from cxrpilot.models.janus._prompt import CHAT_FORMATS, REPORT_QUESTION, build_question
+from cxrpilot.models.janus._ort_decode import OrtDecoder
+from cxrpilot.models.janus._prompt import (
+    CHAT_FORMATS,
+    REPORT_QUESTION,
+    SYSTEM_PROMPT,
+    build_question,
+    get_chat_format,
+)
 from cxrpilot.models.janus._reporter import JanusOutput, JanusReporter, load
+from cxrpilot.models.janus._speed import QUANTIZATION_BITS, cpu_has_native_bf16
 
 __all__ = [
     "load",
@@ -29,4 +47,11 @@ __all__ = [
     "build_question",
     "REPORT_QUESTION",
     "CHAT_FORMATS",
+    "SYSTEM_PROMPT",
+    "get_chat_format",
+    "build_processor",
+    "janus_config_from_original",
+    "OrtDecoder",
+    "QUANTIZATION_BITS",
+    "cpu_has_native_bf16",
 ]

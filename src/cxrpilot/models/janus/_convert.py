@@ -28,7 +28,7 @@ from typing import Any
 
 from cxrpilot.errors import ModelLoadError
 
-__all__ = ["convert_checkpoint", "convert_state_dict", "janus_config_from_original"]
+__all__ = ["build_processor", "convert_checkpoint", "convert_state_dict", "janus_config_from_original"]
 
 # --- verbatim from transformers/models/janus/convert_janus_weights_to_hf.py -----------------
 MAPPINGS = {
@@ -296,7 +296,22 @@ def _load_original_state_dict(src: Path) -> tuple[dict[str, Any], list[Path]]:
     )
 
 
-def _build_processor(src: Path, num_image_tokens: int, image_size: int) -> Any:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path`` of a model folder: ``{}`` when the file is absent or holds
+    no object; ``ModelLoadError`` naming the file when it cannot be read or parsed."""
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot read {str(path)!r}: {exc}") from exc
+    return value if isinstance(value, dict) else {}
+
+
+def build_processor(src: Path, num_image_tokens: int, image_size: int) -> Any:
+    """The ``transformers.JanusProcessor`` of a checkpoint folder's tokenizer files
+    (``tokenizer.json``, special tokens), for ``num_image_tokens`` image tokens of an
+    ``image_size`` px square."""
     from transformers import JanusProcessor, PreTrainedTokenizerFast
 
     from cxrpilot.models.janus._preprocess import DeepseekJanusImageProcessor
@@ -307,20 +322,11 @@ def _build_processor(src: Path, num_image_tokens: int, image_size: int) -> Any:
             f"no tokenizer.json in {str(src)!r}; the original Janus checkpoints ship it beside config.json"
         )
 
-    def read_json(name: str) -> dict[str, Any]:
-        path = src / name
-        if not path.is_file():
-            return {}
-        try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"cannot read {str(path)!r}: {exc}") from exc
-        return value if isinstance(value, dict) else {}
-
     def token(value: Any) -> str | None:
         return value.get("content") if isinstance(value, dict) else value
 
-    special = {**read_json("tokenizer_config.json"), **read_json("special_tokens_map.json")}
+    special = {**read_json_object(src / "tokenizer_config.json"),
+               **read_json_object(src / "special_tokens_map.json")}
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_file=str(tokenizer_file),
         bos_token=token(special.get("bos_token")),
@@ -343,7 +349,7 @@ def _build_processor(src: Path, num_image_tokens: int, image_size: int) -> Any:
     pad = token(special.get("pad_token")) or "<｜▁pad▁｜>"
     tokenizer.pad_token = pad if pad in vocab else tokenizer.eos_token
 
-    pre = read_json("preprocessor_config.json")
+    pre = read_json_object(src / "preprocessor_config.json")
     side = int(pre.get("image_size", image_size))
     if side != image_size:
         raise ModelLoadError(
@@ -428,11 +434,8 @@ def convert_checkpoint(
     config_file = src / "config.json"
     if not config_file.is_file():
         raise ModelLoadError(f"no config.json in {str(src)!r}; expected an original DeepSeek-format Janus checkpoint")
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {str(config_file)!r}: {exc}") from exc
-    model_type = config.get("model_type") if isinstance(config, dict) else None
+    config = read_json_object(config_file)
+    model_type = config.get("model_type")
     if model_type == "janus":
         raise ModelLoadError(
             f"{str(src)!r} is already in HF format (model_type 'janus'); load it directly with --model janus:{src}"
@@ -452,7 +455,7 @@ def convert_checkpoint(
     vision = _params(config, "vision_config", config_file)
     image_size = int(vision.get("image_size", 384))
     patch = int({**SIGLIP_TOWERS.get(vision.get("model_name"), {}), **vision}.get("patch_size", 16))
-    processor = _build_processor(src, (image_size // patch) ** 2, image_size)
+    processor = build_processor(src, (image_size // patch) ** 2, image_size)
     janus_config = janus_config_from_original(config, tokenizer=processor.tokenizer, source=config_file)
 
     state, files = _load_original_state_dict(src)

@@ -10,7 +10,6 @@ config and processor; torch and transformers are imported inside the functions.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cxrpilot.draft import Finding
 from cxrpilot.errors import InvalidInputError, ModelLoadError
 from cxrpilot.models.composer import clean_report_text
+from cxrpilot.models.janus._convert import read_json_object
 from cxrpilot.models.janus._parse import read_report
 from cxrpilot.models.janus._prompt import ChatFormat, build_question, get_chat_format
 
@@ -100,11 +100,8 @@ def check_model_dir(path: str | Path) -> Path:
             f"no config.json in {str(folder)!r}; expected an HF-format Janus checkpoint "
             f"(for the original DeepSeek format {_IMPORT_HINT})"
         )
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {str(config_file)!r}: {exc}") from exc
-    model_type = config.get("model_type") if isinstance(config, dict) else None
+    config = read_json_object(config_file)
+    model_type = config.get("model_type")
     if model_type == "multi_modality":
         raise ModelLoadError(
             f"{str(folder)!r} holds an original DeepSeek-format checkpoint "
@@ -160,14 +157,7 @@ def resolve_dtype(dtype: Any, device: Any) -> Any:
 
 def read_meta(folder: Path) -> dict[str, Any]:
     """The cxrpilot metadata beside the weights ({} when absent)."""
-    path = folder / META_FILE
-    if not path.is_file():
-        return {}
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {str(path)!r}: {exc}") from exc
-    return meta if isinstance(meta, dict) else {}
+    return read_json_object(folder / META_FILE)
 
 
 def to_pil(radiograph: Any) -> Any:
@@ -468,7 +458,7 @@ def load(
     A :class:`~cxrpilot.draft.Draft` (findings fused with an expert model's, the draft
     banner) is composed by :class:`cxrpilot.pipeline.JanusDrafter`.
     """
-    from cxrpilot.models.janus._speed import QUANTIZATIONS
+    from cxrpilot.models.janus._speed import QUANTIZATION_BITS
     from cxrpilot.vocabulary import check_quantize
 
     check_quantize(quantize)
@@ -516,7 +506,7 @@ def load(
     if quantize is not None:
         from cxrpilot.models.janus._ort_decode import OrtDecoder, cache_folder
 
-        bits = QUANTIZATIONS[quantize]
+        bits = QUANTIZATION_BITS[quantize]
         max_length = int(model.config.text_config.max_position_embeddings)
         weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and p.is_file()]
         decoder = OrtDecoder.build(model, bits=bits, max_length=max_length,

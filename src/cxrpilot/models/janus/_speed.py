@@ -5,28 +5,28 @@
   products, which the prefill is made of, run several times faster than fp32's (AMX tiles;
   measured peaks 2.7x fp32's on a Zen 4 EPYC, ~4x on a Zen 5 EPYC, both AVX512-BF16 without
   AMX); elsewhere bf16 is emulated and slower, so fp32 stays the default.
-- :data:`QUANTIZATIONS`: ``quantize="int8"`` / ``"int4"`` in :func:`cxrpilot.models.janus.load`
+- :data:`QUANTIZATION_BITS`: ``quantize="int8"`` / ``"int4"`` in :func:`cxrpilot.models.janus.load`
   decode with the ONNX Runtime graph of :mod:`cxrpilot.models.janus._ort_decode` (language
   model and text head with 8- or 4-bit block-wise weights); the prefill stays in torch.
 
-Measured figures: ``BENCHMARKS.md`` (section *Janus-Pro speed*). This module imports torch;
-the package imports it only when a model is loaded.
+Measured figures: ``BENCHMARKS.md`` (section *Janus-Pro speed*). torch is imported only
+when :func:`cpu_has_native_bf16` runs.
 """
 
 from __future__ import annotations
 
-import torch
-
 from cxrpilot.vocabulary import QUANTIZATIONS as _NAMES
 
-__all__ = ["QUANTIZATIONS", "cpu_has_native_bf16"]
+__all__ = ["QUANTIZATION_BITS", "cpu_has_native_bf16"]
 
 #: Accepted values of ``quantize`` (:data:`cxrpilot.vocabulary.QUANTIZATIONS`) -> weight bits.
-QUANTIZATIONS = {name: int(name.removeprefix("int")) for name in _NAMES}
+QUANTIZATION_BITS = {name: int(name.removeprefix("int")) for name in _NAMES}
 
 
 def _cpu_check(name: str) -> bool:
     """``torch.cpu.<name>()``, False when this torch lacks the probe or it fails."""
+    import torch
+
     check = getattr(getattr(torch, "cpu", None), name, None)
     try:
         return bool(check()) if check is not None else False
