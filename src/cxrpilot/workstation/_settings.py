@@ -80,7 +80,8 @@ class Settings(BaseSettings):
         :func:`cxrpilot.models.janus.load`).
     draft_producer : str or None
         ``"module:attribute"`` naming a callable ``Radiograph -> Draft`` used instead of the
-        pipeline (for custom deployments and tests).
+        pipeline (for custom deployments and tests). Its report text is stored cleaned, as
+        every draft's is (:func:`cxrpilot.models.composer.clean_section`).
     job_lease_s, job_max_attempts : int
         A running job whose lease expired is taken again; after ``job_max_attempts`` crashes
         of the worker it is marked failed.
