@@ -72,16 +72,13 @@ def _server(tmp: Path):
     import uvicorn
 
     from cxrpilot.imaging import load
-    from cxrpilot.workstation import Settings, create_app
-    from cxrpilot.workstation._services import auth
+    from cxrpilot.workstation import Settings, admin, create_app
 
     settings = Settings(data_dir=tmp, secret_key="b" * 40, worker_threads=1, environment="development",
                         password_time_cost=1, password_memory_kib=1024)
     app = create_app(settings, loader=functools.partial(load, check=False))
-    st = app.state.ws
-    with st.sessions() as db:
-        for name, role in (("admin", "admin"), ("rad", "radiologist")):
-            auth.create_user(db, None, username=name, password=PASSWORD, role=role, hasher=st.hasher)
+    for name, role in (("admin", "admin"), ("rad", "radiologist")):
+        admin.create_user(settings, name, role, password=PASSWORD)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=18767, log_level="warning", access_log=False))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

@@ -56,10 +56,7 @@ KNOWN: dict[str, set[str]] = {
         "cxrpilot.workstation._orm.Read",
         "cxrpilot.workstation._services.cases.encode_png16",
     },
-    "benchmarks.bench_viewer_transfer": {
-        "cxrpilot.workstation._services.auth",
-        "cxrpilot.workstation._services.viewer._from_dicom",
-    },
+    "benchmarks.bench_viewer_transfer": {"cxrpilot.workstation._services.viewer._from_dicom"},
 }
 
 
