@@ -117,6 +117,15 @@ def test_h_shows_the_map_with_its_name_and_hides_it(browser, site, shots):
     wait_for(lambda: probe.colour(MAP_PEAKS[names[0]]) > 60, timeout=5)
     assert probe.colour(FAR) == 0  # the colour sits where the model looked, not everywhere
     page.screenshot(path=str(shots / "maps-1-on.png"))
+    # the label and the readout share the pane's bottom line without covering each other
+    # (at 1280 px too, where the readout would reach under the label)
+    for width, height in ((1600, 900), (1280, 800)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(200)
+        readout = page.locator("[data-testid=wl-readout]").bounding_box()
+        assert readout["x"] + readout["width"] <= label.bounding_box()["x"], width
+    page.set_viewport_size({"width": 1600, "height": 900})
+    page.wait_for_timeout(200)
 
     # Shift+H (or the side panel's button) chooses another finding.
     if len(names) > 1:
