@@ -42,13 +42,18 @@ def _import_string(spec: str) -> Any:
 
 
 def _pipeline_producer(settings: Settings) -> Callable[[], DraftProducer]:
-    """A factory (called in the worker thread, once) of the pipeline's default drafter."""
+    """A factory (called in the worker thread, once) of the pipeline's default drafter; the
+    worker gives it the case's indication."""
 
     def factory() -> DraftProducer:
         from cxrpilot import pipeline
 
         drafter = pipeline.load_drafter(settings.draft_model, quantize=settings.draft_quantize)
-        return lambda radiograph: pipeline.draft(radiograph, model=drafter)
+
+        def produce(radiograph, *, indication: str | None = None):
+            return pipeline.draft(radiograph, model=drafter, indication=indication)
+
+        return produce
 
     return factory
 

@@ -8,10 +8,13 @@ until ``job_max_attempts``. Requests never wait for a draft.
 Whatever the producer (the pipeline, or one named by ``CXRPILOT_DRAFT_PRODUCER``), the report
 text is stored through :func:`cxrpilot.models.composer.clean_section`: no model wording
 reaches the text a reader edits or an evaluator sees; the machine facts stay in the findings.
+A producer that takes an ``indication`` keyword is given the case's indication (the
+IMPRESSION answers it first); one that takes the radiograph only is called with it alone.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -25,7 +28,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cxrpilot.draft import Draft
 from cxrpilot.errors import CxrpilotError
-from cxrpilot.imaging import Radiograph
 from cxrpilot.models.composer import clean_section
 
 from ._orm import AiDraft, Case, Image, Job, utcnow
@@ -37,11 +39,25 @@ __all__ = ["DraftProducer", "DraftWorker"]
 
 log = logging.getLogger(__name__)
 
-#: Anything that turns a radiograph into a draft (the pipeline, or a test's callable).
-DraftProducer = Callable[[Radiograph], Draft]
+#: Anything that turns a radiograph into a draft (the pipeline, or a test's callable); it may
+#: also take ``indication=`` (str or None), see :func:`takes_indication`.
+DraftProducer = Callable[..., Draft]
 
 POLL_S = 1.0
 MAX_ERROR_CHARS = 2000
+
+
+def takes_indication(producer: DraftProducer) -> bool:
+    """Whether ``producer`` accepts an ``indication`` keyword (or any keyword)."""
+    try:
+        params = inspect.signature(producer).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature: radiograph only
+        return False
+    return any(
+        p.kind is p.VAR_KEYWORD
+        or (p.name == "indication" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        for p in params
+    )
 
 
 class DraftWorker:
@@ -150,7 +166,11 @@ class DraftWorker:
                 t0 = time.perf_counter()
                 radiograph = radiograph_of(self.store, image)
                 t_load = time.perf_counter() - t0
-                draft = self._producer_fn()(radiograph)
+                producer = self._producer_fn()
+                if takes_indication(producer):
+                    draft = producer(radiograph, indication=(case.indication or "").strip() or None)
+                else:
+                    draft = producer(radiograph)
                 if not isinstance(draft, Draft):
                     raise TypeError(
                         f"the draft producer returned {type(draft).__name__}, expected cxrpilot.draft.Draft"
