@@ -52,7 +52,9 @@ the decoding step, through transformers' ``CompileConfig``; compile time reporte
 runs: bf16 prefill in torch, then decoding in one ONNX Runtime graph with 8- / 4-bit block-wise
 weights and an in-place KV cache, ``cxrpilot.models.janus.OrtDecoder``), ``int4-ort-t1`` (torch
 and ONNX Runtime on one thread), ``int4-ort-nospin`` (ONNX Runtime's workers sleeping between
-operators instead of spinning, ``session.intra_op.allow_spinning=0``), and ``int4-ortgenai``
+operators instead of spinning, ``session.intra_op.allow_spinning=0``), ``int4-ort-compile`` and
+``int4-ort-compile-freeze`` (int4-ort with the prefill's language model and vision tower through
+``torch.compile``, inductor; -freeze with inductor's freezing; compile time reported apart), and ``int4-ortgenai``
 (only with the ``bench`` extra: ONNX Runtime GenAI's model builder, ``python -m onnxruntime_genai.models.builder -p int4 -e cpu``,
 on a ``LlamaForCausalLM`` with Janus-Pro-1B's language-model config and random weights, and its
 generator, beside the project's decoder on the same checkpoint; at full size cut to 12 of 24
@@ -85,11 +87,12 @@ from _machine import cpu_features, machine
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: name -> (dtype, attention, KV cache, compile, quantize; threads: torch intra-op = interop = ONNX Runtime
+#: name -> (dtype, attention, KV cache, compile (the decoding step), prefill (eager, compile, compile-freeze:
+#: the language model and vision tower through torch.compile, :func:`compile_prefill`), quantize; threads: torch intra-op = interop = ONNX Runtime
 #: intra-op threads, None = torch's default; ort: ONNX Runtime session config entries; engine: "janus" =
 #: the project's code path, "ortgenai" = ONNX Runtime GenAI's own model builder and generator)
 _BASE: dict[str, Any] = {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": None,
-                         "threads": None, "ort": None, "engine": "janus"}
+                         "threads": None, "ort": None, "engine": "janus", "prefill": "eager"}
 CONFIGS: dict[str, dict[str, Any]] = {name: {**_BASE, **spec} for name, spec in {
     "fp32": {"dtype": "float32"},
     "fp32-eager": {"dtype": "float32", "attn": "eager"},
@@ -104,6 +107,11 @@ CONFIGS: dict[str, dict[str, Any]] = {name: {**_BASE, **spec} for name, spec in 
     "int4-ort-t1": {"quantize": "int4", "threads": 1},
     # ONNX Runtime's workers sleep between operators instead of spinning, as they do by default
     "int4-ort-nospin": {"quantize": "int4", "ort": {"session.intra_op.allow_spinning": "0"}},
+    # the prefill (language model and vision tower) through torch.compile (inductor, C++ kernels: the
+    # norms, rotary embedding, SiLU x up fused; the matrix products stay oneDNN's); -freeze: inductor's
+    # freezing (weights as constants, prepacked for oneDNN)
+    "int4-ort-compile": {"quantize": "int4", "prefill": "compile"},
+    "int4-ort-compile-freeze": {"quantize": "int4", "prefill": "compile-freeze"},
     # ONNX Runtime GenAI (pip extra `bench`): its model builder's int4 CPU graph of the same LLaMA language
     # model (random weights of its own), its generator; text prompt of the same length (no image input)
     "int4-ortgenai": {"quantize": "int4", "engine": "ortgenai"},
@@ -315,6 +323,8 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
                                    threads=spec["threads"], session_config=spec["ort"])
         result["quantize_s"] = time.perf_counter() - t0
     model = model.to(device)
+    if spec["prefill"] != "eager":
+        compile_prefill(model, freezing=spec["prefill"] == "compile-freeze")
     result["weight_bytes_per_token"] = weight_bytes_per_token(model, bits)
     result["kv_bytes_per_position"] = kv_bytes_per_position(model.config.text_config, 4 if decoder else
                                                             torch.tensor([], dtype=dtype).element_size())
@@ -386,6 +396,13 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     # vision encoder alone (batch 1)
     with torch.inference_mode():
         pixels = reporter.pixel_values(radiographs[:1]).to(device, reporter.dtype)
+        if spec["prefill"] != "eager":  # compiles the vision tower and the language model (timed apart)
+            t0 = time.perf_counter()
+            inputs = reporter.batch_inputs([ids], radiographs[:1])
+            mask = inputs["attention_mask"]
+            model(**inputs, position_ids=(mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0), use_cache=True,
+                  logits_to_keep=1)
+            result["prefill_compile_s"] = time.perf_counter() - t0
         times = []
         for _ in range(3):  # the first call includes one-off kernel set-up
             t0 = time.perf_counter()
@@ -684,6 +701,17 @@ def step_flops(text_config: Any, vision_config: Any | None, lm_matmul_params: in
         vision = 2 * vision_matmul_params * tokens + 4 * tokens * tokens * int(vision_config.hidden_size) * int(
             vision_config.num_hidden_layers)
     return float(prefill), float(vision)
+
+
+def compile_prefill(model: Any, freezing: bool = False) -> None:
+    """``torch.compile`` (inductor, static shapes) of the language model and the vision tower in
+    place: what the prefill runs (the ONNX Runtime decoder does the decoding); compiled on first
+    call. ``freezing``: inductor's freezing (weights folded in as constants, prepacked for oneDNN)."""
+    import torch._inductor.config as inductor
+
+    inductor.freezing = freezing
+    model.model.language_model.compile(dynamic=False)
+    model.model.vision_model.compile(dynamic=False)
 
 
 def apply_threads(spec: dict[str, Any]) -> None:
@@ -1004,6 +1032,10 @@ def report(args: argparse.Namespace, results: dict[str, dict], errors: dict[str,
     if compile_r:
         lines.append(f"torch.compile: the first static-cache run with compilation took {compile_r['warmup_s']:.0f} s "
                      f"(a one-off cost per process and batch size) against {compile_r['latency_s']:.1f} s afterwards.")
+    for name in args.configs:
+        if "prefill_compile_s" in ok.get(name, {}):
+            lines.append(f"{name}: compiling the prefill (vision tower and language model, on the first call) took "
+                         f"{ok[name]['prefill_compile_s']:.0f} s, once per process and prompt shape.")
     lines += [
         "",
         (f"Greedy-token agreement compares each configuration's batch-1 tokens with {ref} on the same input: "

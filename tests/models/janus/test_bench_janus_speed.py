@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -71,3 +72,42 @@ def test_bounds_arithmetic_of_the_full_size_architecture():
     nan = float("nan")
     assert bench.bound_rows(args, r, {**bounds, "matmul_bfloat16_flops": nan})["prefill_bound_s"] == \
         pytest.approx(prefill / 130e9)
+
+
+def bench_module():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import bench_janus_speed as bench
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return bench
+
+
+def test_memory_bandwidth_is_the_best_of_stream_runs_with_the_spread():
+    bench = bench_module()
+    # 1 GB moved in 10, 20 and 40 ms: best 100 GB/s, median 50, worst 25
+    rates = bench.stream_rates(10**9, [0.020, 0.010, 0.040])
+    assert rates == pytest.approx({"bytes_s": 1e11, "median_bytes_s": 5e10, "worst_bytes_s": 2.5e10})
+    # measured: every kernel timed `repeats` times (the untimed first run dropped), best >= median >= worst
+    out = bench.memory_bandwidth("cpu", 1 << 20, repeats=5)
+    assert out["stream_repeats"] == 5
+    for kernel in ("read", "copy", "triad"):
+        best, median, worst = (out[f"{kernel}_{k}"] for k in ("bytes_s", "median_bytes_s", "worst_bytes_s"))
+        assert best >= median >= worst > 0
+
+
+def test_ratios_use_each_bounds_best_measurement_of_the_run():
+    bench = bench_module()
+    nan = float("nan")
+    before = {"native_bf16": 1.0, "matmul_bfloat16_flops": 800e9, "matmul_float32_flops": 220e9,
+              "read_bytes_s": 45e9, "read_median_bytes_s": 40e9, "read_worst_bytes_s": 20e9, "stream_repeats": 20.0}
+    after = {**before, "matmul_bfloat16_flops": 900e9, "matmul_float32_flops": 200e9, "read_bytes_s": 70e9,
+             "read_median_bytes_s": 60e9, "read_worst_bytes_s": 10e9}
+    used = bench.run_bounds(before, after)
+    assert used["matmul_bfloat16_flops"] == 900e9 and used["matmul_float32_flops"] == 220e9
+    assert used["read_bytes_s"] == 70e9
+    assert used["read_median_bytes_s"] == 40e9 and used["read_worst_bytes_s"] == 20e9  # the first run's spread
+    assert bench.run_bounds(before, None) == before
+    no_bf16 = bench.run_bounds({**before, "matmul_bfloat16_flops": nan}, {**after, "matmul_bfloat16_flops": nan})
+    assert math.isnan(no_bf16["matmul_bfloat16_flops"])  # no native bf16: stays NaN (the fp32 peak is used)
+    assert "read 45.0 (40.0, 20.0)" in bench.stream_text(before, ("read",))
