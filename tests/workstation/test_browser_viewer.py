@@ -85,6 +85,8 @@ def test_viewer_tools(browser, site, shots, rg1_uncr):
     page.wait_for_selector(f"{CANVAS}[data-resolution=full]", timeout=30000)
     # The PNGs were decoded in Web Workers (png16.js run as a worker), allowed by the CSP.
     assert _data(page, "decoder") == "worker" and not csp_errors, csp_errors
+    # started by the versioned URL the page loaded png16.js from (kept by the browser's cache)
+    assert page.evaluate("PNG_WORKER_SCRIPT").startswith(f"{server.url}/static/png16.js?v=")
 
     # The browser's decode of both PNGs (streamed, from memory, in the worker) is exactly the
     # raw values.
