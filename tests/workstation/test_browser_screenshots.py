@@ -51,6 +51,11 @@ def test_read_page_screenshots(browser, site, shots):
             toolbar = page.locator(".viewer .toolbar").bounding_box()
             canvas = page.locator("[data-testid=viewer-canvas]").bounding_box()
             assert toolbar["y"] + toolbar["height"] < canvas["y"] + canvas["height"] * 0.25
+            # FINDINGS and IMPRESSION in sight above the Sign bar, the panel not scrolled
+            bar_top = page.locator(".side .actions").bounding_box()["y"]
+            for section in ("#findings", "#impression"):
+                box = page.locator(section).bounding_box()
+                assert box["height"] >= 50 and box["y"] + 50 <= bar_top, (arm, w, section, box, bar_top)
             # Sign stays in sight at the side panel's foot, before and after its scroll
             sign = page.locator("[data-testid=sign]")
             for scroll in (0, 10_000):
