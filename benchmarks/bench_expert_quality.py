@@ -70,7 +70,15 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     from cxrpilot.models import expert
-    from cxrpilot.models.expert import LABELS, SOURCES, auc_summary, build_table, cached_images
+    from cxrpilot.models.expert import (
+        ABNORMAL_GROUP,
+        ABNORMALITY_BASELINE_GROUP,
+        LABELS,
+        SOURCES,
+        auc_summary,
+        build_table,
+        cached_images,
+    )
 
     data = Path(args.data)
     model = expert.load(args.model)
@@ -92,9 +100,19 @@ def main() -> None:
     src = table.sources[test]
     view = np.array([str(table.studies[i].images[0].view or "") for i in test])
     nih = src == "nih-chestxray14"
+    no_finding = LABELS.index("No Finding")
     groups = {"all": np.ones(len(test), bool), "NIH": nih, "NIH PA": nih & (view == "PA"),
-              "NIH AP": nih & (view == "AP"),
+              "NIH AP": nih & (view == "AP"), "NIH abnormal": nih & (y[:, no_finding] == 0),
               **{s: src == s for s in SOURCES if s != "nih-chestxray14"}}
+    # finding specificity: among the abnormal NIH images, and a pure abnormality score's AUC
+    specificity = {
+        ABNORMAL_GROUP: {lab: auc_summary(y[groups["NIH abnormal"], j],
+                                          proba[groups["NIH abnormal"], j], seed=seed)
+                         for j, lab in enumerate(LABELS)},
+        ABNORMALITY_BASELINE_GROUP: {lab: auc_summary(y[nih, j], 1.0 - proba[nih, no_finding],
+                                                      seed=seed)
+                                     for j, lab in enumerate(LABELS) if lab != "No Finding"},
+    }
 
     # 1. in-distribution test splits
     lines += ["### 1. Held-out test split, per finding", "",
@@ -102,6 +120,16 @@ def main() -> None:
     for j, lab in enumerate(LABELS):
         cells = [fmt(auc_summary(y[sel, j], proba[sel, j], seed=seed)) for sel in groups.values()]
         lines.append(f"| {lab} | {'yes' if lab in card.assessed else 'no'} | " + " | ".join(cells) + " |")
+    lines += ["", ("Finding specificity (NIH test): 'NIH abnormal' above is each output's AUC among "
+                   "the images with No Finding = 0; scoring every finding by 1 - P(No Finding) "
+                   "(a pure abnormality score) gives:"), "",
+              "| finding | own output, NIH | 1 - No Finding, NIH | own output, NIH abnormal |",
+              "|---|---|---|---|"]
+    for j, lab in enumerate(LABELS):
+        if lab != "No Finding":
+            lines.append(f"| {lab} | {fmt(auc_summary(y[nih, j], proba[nih, j], seed=seed))} | "
+                         f"{fmt(specificity[ABNORMALITY_BASELINE_GROUP][lab])} | "
+                         f"{fmt(specificity[ABNORMAL_GROUP][lab])} |")
     lines.append("")
 
     # 2. cross-source
@@ -169,6 +197,7 @@ def main() -> None:
         data = card.to_dict()
         data["metrics"]["cross_source"] = cross
         data["metrics"]["shortcut_checks"] = checks
+        data["metrics"]["test"].update(specificity)  # as the training code now writes them
         written = expert.write_card(expert.ModelCard.from_dict(data), model.path)
         expert.load(model.path)  # the updated card still matches the weights (sha256)
         print(f"updated {written}")

@@ -42,9 +42,16 @@ from cxrpilot.models.expert._model import (
     load,
     read_model_card,
 )
-from cxrpilot.models.expert._train import auc_summary, choose_assessed
+from cxrpilot.models.expert._train import (
+    ABNORMAL_GROUP,
+    ABNORMALITY_BASELINE_GROUP,
+    auc_summary,
+    choose_assessed,
+)
 
 __all__ = [
+    "ABNORMALITY_BASELINE_GROUP",
+    "ABNORMAL_GROUP",
     "DEFAULT_MODEL",
     "LABELS",
     "SOURCES",
