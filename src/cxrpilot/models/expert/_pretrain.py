@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -22,27 +23,61 @@ SSL_KIND = "expert-ssl-pretraining"
 
 
 def pretrain_expert(
-    data_dir: Path | None,
-    out_dir: Path,
+    data_dir: str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str],
     *,
-    seed: int,
-    epochs: int,
-    image_size: int,
-    arch: str,
-    sources: tuple[str, ...] | None,
-    cache_dir: Path | None,
-    progress: bool,
+    seed: int = 0,
+    epochs: int = 8,
+    image_size: int = 128,
+    arch: str = "resnet10",
+    sources: Sequence[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     samples_per_epoch: int | None = None,
     threads: int = 2,
     lr: float | None = None,
     batch_size: int = 64,
     device: str = "cpu",
     max_seconds: float | None = None,
-    pack: Path | None = None,
-) -> dict[str, Any]:
-    """SimSiam pretraining on the training split of ``sources`` (no labels used); writes
-    ``model.safetensors``, ``config.json`` and ``card.json`` into ``out_dir`` and returns the
-    card as a dict."""
+    pack: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Self-supervised pretraining (SimSiam) of the expert network on the training images of
+    all sources, labels unused; writes a folder that :func:`train_expert` takes as
+    ``init_from``.
+
+    The table and split are those of :func:`train_expert` (same ``seed``), and only the
+    training split is used, so held-out patients stay unseen. See
+    ``cxrpilot.models.expert._ssl`` for the recipe and why it was chosen.
+
+    Parameters
+    ----------
+    data_dir, out_dir, seed, epochs, image_size, arch, sources, cache_dir, threads, device, max_seconds, pack
+        As for :func:`train_expert`.
+    samples_per_epoch : int or None
+        Images drawn (uniformly, with replacement) per epoch; default: the training split.
+    lr : float or None
+        SGD learning rate (default 0.05 x batch_size / 256).
+    batch_size : int
+        Images per step (each gives two views); >= 2.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        The folder's ``card.json``: kind ``expert-ssl-pretraining``, normalisation,
+        architecture and the loss history (``loss`` falls towards -1; ``feature_std`` near 0
+        would mean collapse).
+
+    Raises
+    ------
+    InvalidDatasetError, InvalidInputError, MissingDependencyError
+        As for :func:`train_expert`.
+    """
+    from cxrpilot.errors import require
+
+    for module in ("torch", "transformers", "safetensors"):
+        require(module, extra="train")
     import torch
     from safetensors.torch import save_file
 
@@ -51,7 +86,7 @@ def pretrain_expert(
     from cxrpilot.models.expert._fit import resolve_device, to_unit
     from cxrpilot.models.expert._network import ARCHITECTURES
     from cxrpilot.models.expert._ssl import pretrain_simsiam
-    from cxrpilot.models.expert._train import _data_hashes, _device_facts
+    from cxrpilot.models.expert._train import _data_hashes, _device_facts, torch_threads
 
     if arch not in ARCHITECTURES:
         raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
@@ -63,27 +98,30 @@ def pretrain_expert(
         raise InvalidInputError(f"batch_size must be >= 2 (batch normalisation), got {batch_size}")
     if max_seconds is not None and not max_seconds > 0:
         raise InvalidInputError(f"max_seconds must be > 0, got {max_seconds}")
+    data_dir = Path(data_dir) if data_dir is not None else None
+    out_dir = Path(out_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
+    pack = Path(pack) if pack is not None else None
+    sources = tuple(sources) if sources is not None else None
     resolve_device(device)
     sources = tuple(sources or SOURCES)
     unknown = sorted(set(sources) - set(SOURCES))
     if unknown:
         raise InvalidDatasetError(f"unknown sources {unknown}; expected some of {', '.join(SOURCES)}")
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         t_start = time.perf_counter()
         pack_data = None
         if pack is not None:
             from cxrpilot.models.expert._pack import read_pack
 
-            pack_data = read_pack(Path(pack), image_size,
+            pack_data = read_pack(pack, image_size,
                                   workers=None if device != "cpu" else threads)
             table, images = pack_data.table, pack_data.images
             ok = np.isin(table.sources, sources)
         else:
             if data_dir is None:
                 raise InvalidInputError("no data: pass a data folder or a training pack")
-            table = build_table(Path(data_dir), sources, seed=seed, cache_dir=cache_dir,
+            table = build_table(data_dir, sources, seed=seed, cache_dir=cache_dir,
                                 progress=progress)
             images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir,
                                        progress=progress)
@@ -101,9 +139,6 @@ def pretrain_expert(
                                   lr=lr, device=device, max_seconds=max_seconds,
                                   progress=progress)
         t_train = time.perf_counter() - t0
-    finally:
-        torch.set_num_threads(previous_threads)
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     network = result.network
     save_file({k: v.contiguous() for k, v in network.state_dict().items()},
@@ -133,7 +168,7 @@ def pretrain_expert(
             "max_seconds": max_seconds,
             "data_pack": None if pack_data is None else pack_data.summary,
             "data_sha256": pack_data.data_sha256 if pack_data is not None
-            else _data_hashes(table, Path(data_dir)),
+            else _data_hashes(table, data_dir),
             "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
             "machine": describe_machine(),
             "software": {"cxrpilot": __version__, "torch": torch.__version__,

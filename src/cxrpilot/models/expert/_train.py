@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +35,7 @@ from cxrpilot.models.expert._data import (
 if TYPE_CHECKING:
     from cxrpilot.models.expert._fit import Box
 
-__all__ = ["train_expert", "auc_summary", "model_name", "ASSESS_MIN_AUC", "choose_assessed",
+__all__ = ["train_expert", "torch_threads", "auc_summary", "model_name", "ASSESS_MIN_AUC", "choose_assessed",
            "input_boxes"]
 
 #: A finding is assessed only when its held-out AUC (on the NIH test patients, the one source
@@ -299,36 +302,142 @@ def _split_counts(table: ExampleTable, keep: np.ndarray) -> dict[str, Any]:
     return out
 
 
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's CPU threads set to ``threads`` for the ``with`` block, then set back."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def train_expert(
-    data_dir: Path | None,
-    out_dir: Path,
+    data_dir: str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str],
     *,
-    seed: int,
-    epochs: int,
-    image_size: int,
-    arch: str,
-    sources: tuple[str, ...] | None,
-    holdout_source: str | None,
-    limit_per_class: int | None,
-    cache_dir: Path | None,
-    progress: bool,
+    seed: int = 0,
+    epochs: int = 8,
+    image_size: int = 128,
+    arch: str = "resnet10",
+    sources: Sequence[str] | None = None,
+    holdout_source: str | None = None,
+    limit_per_class: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     samples_per_epoch: int | None = None,
     threads: int = 2,
-    train_sources: tuple[str, ...] | None = None,
-    init_from: Path | None = None,
+    train_sources: Sequence[str] | None = None,
+    init_from: str | os.PathLike[str] | None = None,
     lr: float = 3e-3,
     box_weight: float = 0.0,
     device: str = "cpu",
     batch_size: int = 64,
     max_seconds: float | None = None,
-    pack: Path | None = None,
+    pack: str | os.PathLike[str] | None = None,
     train_fraction: float = 1.0,
+    progress: bool = True,
 ) -> ModelCard:
-    """See :func:`cxrpilot.models.expert.train_expert`."""
+    """Train an expert model on the open data and write it (ONNX weights + card) to ``out_dir``.
+
+    Images are de-duplicated across sources (perceptual hash) before a patient-level,
+    seeded train/validate/test split. The network is trained on the train split, calibrated
+    (temperature per finding) and given its low/high thresholds on the validation split,
+    and measured on the test split of each source (AUC with 95 % bootstrap CI). Needs the
+    ``train`` extra (torch, transformers, onnx).
+
+    Parameters
+    ----------
+    data_dir : path or None
+        The shared data folder (with ``nih-chestxray14/``, ``covid-radiography/``,
+        ``pediatric-pneumonia/``, ``covid-chestxray/``); None when ``pack`` is given.
+    out_dir : path
+        Folder to write ``model.onnx``, ``card.json``, ``model_card.md`` and
+        ``model.safetensors`` into (created).
+    seed : int
+        Seeds the split, the initialisation, the batch order and the augmentation.
+    epochs : int
+    image_size : int
+        Side of the square network input in pixels.
+    arch : str
+        ``"resnet10"``, ``"resnet18"``, ``"resnet10t"``, ``"resnet14w"`` (narrow CPU
+        networks) or ``"resnet18w64"``, ``"resnet34w64"``, ``"resnet50w64"`` (standard
+        widths, for a GPU); see ``_network.ARCHITECTURES``.
+    sources : sequence of str or None
+        Data sources to use (default: all four).
+    holdout_source : str or None
+        Train without this source (and without images duplicated in it) and test on all of
+        it: the cross-source measurement.
+    limit_per_class : int or None
+        Use at most this many images per source and class (for quick runs and tests).
+    cache_dir : path or None
+        Where decoded, resized images are cached between runs (default:
+        ``$CXRPILOT_CACHE_DIR/expert-images``, else the system's temp folder,
+        ``cxrpilot-cache``).
+    samples_per_epoch : int or None
+        Training images drawn per epoch (with replacement, balancing the classes within
+        each source); default: the size of the train split.
+    threads : int
+        torch CPU threads (on a busy shared CPU, 1 can be much faster than 2).
+    train_sources : sequence of str or None
+        Train (and validate) only on these of ``sources``; the split and the test sets stay
+        those of all ``sources``, so recipes compare on the same splits.
+    init_from : path or None
+        Fine-tune: start from the network of this model folder (written by this function
+        or by :func:`pretrain_expert`, same ``arch``; its normalisation is kept) instead of
+        random weights.
+    lr : float
+        Peak learning rate of the one-cycle schedule.
+    box_weight : float
+        Weight of the box loss (0: none): on images with radiologists' boxes (NIH), the
+        class activation map of each boxed finding is pulled into its boxes.
+    device : str
+        ``"cpu"`` (default; the seeded numbers of earlier versions) or ``"cuda"``: images
+        held on the GPU, augmented there, bfloat16 autocast, channels-last.
+    batch_size : int
+        Images per optimiser step (default 64).
+    max_seconds : float or None
+        Wall-clock budget of the training loop: it stops at the first step past it.
+    pack : path or None
+        Read the table and images from this training pack (:func:`write_training_pack`)
+        instead of ``data_dir`` — for a machine without the data folder.
+    train_fraction : float
+        Train on a seeded share of the training patients (whole patients; validation and
+        test unchanged): the points of a learning curve. Default 1: all of them.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    ModelCard
+        The card written to ``out_dir/card.json``.
+
+    Raises
+    ------
+    InvalidDatasetError
+        A source folder is missing or malformed.
+    InvalidInputError
+        A bad option, e.g. ``device="cuda"`` where torch sees no GPU.
+    MissingDependencyError
+        torch / transformers / onnx are not installed.
+    """
+    from cxrpilot.errors import require
+
+    for module in ("torch", "transformers", "onnx"):
+        require(module, extra="train")
     import torch
 
     from cxrpilot.models.expert._network import ARCHITECTURES
 
+    data_dir = Path(data_dir) if data_dir is not None else None
+    out_dir = Path(out_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
+    init_from = Path(init_from) if init_from is not None else None
+    pack = Path(pack) if pack is not None else None
+    sources = tuple(sources) if sources is not None else None
+    train_sources = tuple(train_sources) if train_sources is not None else None
     if arch not in ARCHITECTURES:
         raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
     if epochs < 1:
@@ -359,28 +468,6 @@ def train_expert(
     if holdout_source is not None and holdout_source not in sources:
         raise InvalidDatasetError(
             f"holdout source {holdout_source!r} is not among the sources {', '.join(sources)}")
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return _train(data_dir, out_dir, seed=seed, epochs=epochs, image_size=image_size, arch=arch,
-                      sources=sources, holdout_source=holdout_source,
-                      limit_per_class=limit_per_class, cache_dir=cache_dir, progress=progress,
-                      samples_per_epoch=samples_per_epoch, threads=threads,
-                      train_sources=train_sources, init_from=init_from, lr=lr,
-                      box_weight=box_weight, device=device, batch_size=batch_size,
-                      max_seconds=max_seconds, pack=pack, train_fraction=train_fraction)
-    finally:
-        torch.set_num_threads(previous_threads)
-
-
-def _train(data_dir: Path | None, out_dir: Path, *, seed: int, epochs: int, image_size: int, arch: str,
-           sources: tuple[str, ...], holdout_source: str | None, limit_per_class: int | None,
-           cache_dir: Path | None, progress: bool, samples_per_epoch: int | None,
-           threads: int, train_sources: tuple[str, ...] | None, init_from: Path | None,
-           lr: float, box_weight: float, device: str = "cpu", batch_size: int = 64,
-           max_seconds: float | None = None, pack: Path | None = None,
-           train_fraction: float = 1.0) -> ModelCard:
-    import torch
     from safetensors.torch import save_file
 
     from cxrpilot.evaluation import expected_calibration_error
@@ -388,184 +475,185 @@ def _train(data_dir: Path | None, out_dir: Path, *, seed: int, epochs: int, imag
     from cxrpilot.models.expert._model import sha256_file
     from cxrpilot.models.expert._network import export_onnx
 
-    t_start = time.perf_counter()
-    pack_data = None
-    if pack is not None:  # the table and images of a training pack (see ._pack)
-        from cxrpilot.models.expert._pack import read_pack
+    with torch_threads(threads):
+        t_start = time.perf_counter()
+        pack_data = None
+        if pack is not None:  # the table and images of a training pack (see ._pack)
+            from cxrpilot.models.expert._pack import read_pack
 
-        pack_data = read_pack(Path(pack), image_size, workers=None if device != "cpu" else threads)
-        table, images = pack_data.table, pack_data.images
-        missing = sorted(set(sources) - set(table.sources.tolist()))
-        if missing:
-            raise InvalidDatasetError(f"the training pack {str(pack)!r} has no images of {missing}")
-        ok = np.isin(table.sources, sources)
-    else:
-        table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
-                            holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
-        images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir, progress=progress)
-    t_data = time.perf_counter() - t_start
-    trains = ok if train_sources is None else ok & np.isin(table.sources, train_sources)
-    train_idx = np.flatnonzero(trains & (table.splits == "train"))
-    if train_fraction < 1.0:
-        train_idx = keep_patient_fraction(table, train_idx, train_fraction, seed=seed)
-    val_idx = np.flatnonzero(trains & (table.splits == "validate"))
-    test_idx = np.flatnonzero(ok & (table.splits == "test"))
-    if len(train_idx) == 0 or len(val_idx) == 0:
-        raise InvalidDatasetError(
-            f"too few images under {str(pack or data_dir)!r} to train: {len(train_idx)} train, "
-            f"{len(val_idx)} validation images")
-    from cxrpilot.models.expert._fit import to_unit
+            pack_data = read_pack(pack, image_size, workers=None if device != "cpu" else threads)
+            table, images = pack_data.table, pack_data.images
+            missing = sorted(set(sources) - set(table.sources.tolist()))
+            if missing:
+                raise InvalidDatasetError(f"the training pack {str(pack)!r} has no images of {missing}")
+            ok = np.isin(table.sources, sources)
+        else:
+            table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
+                                holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
+            images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir, progress=progress)
+        t_data = time.perf_counter() - t_start
+        trains = ok if train_sources is None else ok & np.isin(table.sources, train_sources)
+        train_idx = np.flatnonzero(trains & (table.splits == "train"))
+        if train_fraction < 1.0:
+            train_idx = keep_patient_fraction(table, train_idx, train_fraction, seed=seed)
+        val_idx = np.flatnonzero(trains & (table.splits == "validate"))
+        test_idx = np.flatnonzero(ok & (table.splits == "test"))
+        if len(train_idx) == 0 or len(val_idx) == 0:
+            raise InvalidDatasetError(
+                f"too few images under {str(pack or data_dir)!r} to train: {len(train_idx)} train, "
+                f"{len(val_idx)} validation images")
+        from cxrpilot.models.expert._fit import to_unit
 
-    sample = to_unit(images[train_idx[:: max(1, len(train_idx) // 2000)]])
-    mean, std = float(sample.mean()), float(sample.std())
+        sample = to_unit(images[train_idx[:: max(1, len(train_idx) // 2000)]])
+        mean, std = float(sample.mean()), float(sample.std())
 
-    t0 = time.perf_counter()
-    weights = _sampling_weights(table, train_idx)
-    weights[val_idx] = _sampling_weights(table, val_idx)[val_idx]
-    init_state, start = None, None
-    if init_from is not None:  # fine-tune: same network and normalisation as the start model
-        from safetensors.torch import load_file
+        t0 = time.perf_counter()
+        weights = _sampling_weights(table, train_idx)
+        weights[val_idx] = _sampling_weights(table, val_idx)[val_idx]
+        init_state, start = None, None
+        if init_from is not None:  # fine-tune: same network and normalisation as the start model
+            from safetensors.torch import load_file
 
-        init_state = load_file(str(Path(init_from) / "model.safetensors"))
-        start = json.loads((Path(init_from) / "card.json").read_text())
-        mean, std = float(start["mean"]), float(start["std"])
-        start_arch = (start.get("architecture") or {}).get("name")
-        if start_arch not in (None, arch):
-            raise InvalidInputError(f"--init-from {str(init_from)!r} is a {start_arch} network; "
-                                    f"pass --arch {start_arch} (got {arch})")
-    boxes = input_boxes(table, image_size) if box_weight > 0 else None
-    fit = fit_network(images, table.targets, weights, train_idx, val_idx, arch=arch, mean=mean,
-                      std=std, epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
-                      lr=lr, init_state=init_state, boxes=boxes, box_weight=box_weight,
-                      batch_size=batch_size, device=device, max_seconds=max_seconds,
-                      progress=progress)
-    t_train = time.perf_counter() - t0
-    network = fit.network
+            init_state = load_file(str(init_from / "model.safetensors"))
+            start = json.loads((init_from / "card.json").read_text())
+            mean, std = float(start["mean"]), float(start["std"])
+            start_arch = (start.get("architecture") or {}).get("name")
+            if start_arch not in (None, arch):
+                raise InvalidInputError(f"--init-from {str(init_from)!r} is a {start_arch} network; "
+                                        f"pass --arch {start_arch} (got {arch})")
+        boxes = input_boxes(table, image_size) if box_weight > 0 else None
+        fit = fit_network(images, table.targets, weights, train_idx, val_idx, arch=arch, mean=mean,
+                          std=std, epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
+                          lr=lr, init_state=init_state, boxes=boxes, box_weight=box_weight,
+                          batch_size=batch_size, device=device, max_seconds=max_seconds,
+                          progress=progress)
+        t_train = time.perf_counter() - t0
+        network = fit.network
 
-    if device != "cpu":  # the trained network came back to the CPU; logits on the GPU again
-        from cxrpilot.models.expert._fit import device_images, resolve_device
+        if device != "cpu":  # the trained network came back to the CPU; logits on the GPU again
+            from cxrpilot.models.expert._fit import device_images, resolve_device
 
-        dev = resolve_device(device)
-        on_device, network = device_images(images, dev), network.to(dev)
-        val_logits = network_logits(network, on_device, val_idx, mean, std)
-        test_logits = network_logits(network, on_device, test_idx, mean, std)
-        network, on_device = network.to("cpu"), None
-    else:
-        val_logits = network_logits(network, images, val_idx, mean, std)
-        test_logits = network_logits(network, images, test_idx, mean, std)
-    temps, thresholds, calibration = [], {}, {}
-    for j, name in enumerate(LABELS):
-        y_val = table.targets[val_idx, j]
-        known = ~np.isnan(y_val)
-        if len(np.unique(y_val[known])) < 2:
-            temps.append(1.0)
-            thresholds[name] = Thresholds(0.25, 0.75)
-            continue
-        t = fit_temperature(y_val[known], val_logits[known, j])
-        temps.append(round(t, 5))
-        p_val = sigmoid(val_logits[known, j] / t)
-        low, high = choose_thresholds(y_val[known], p_val)
-        thresholds[name] = Thresholds(round(low, 4), round(high, 4))
-        y_test = table.targets[test_idx, j]
-        kt = ~np.isnan(y_test)
-        calibration[name] = {
-            "temperature": round(t, 5),
-            "ece_val_before": round(expected_calibration_error(y_val[known], sigmoid(val_logits[known, j])), 4),
-            "ece_val_after": round(expected_calibration_error(y_val[known], p_val), 4),
-        }
-        if kt.any():
-            calibration[name]["ece_test_before"] = round(
-                expected_calibration_error(y_test[kt], sigmoid(test_logits[kt, j])), 4)
-            calibration[name]["ece_test_after"] = round(
-                expected_calibration_error(y_test[kt], sigmoid(test_logits[kt, j] / t)), 4)
-    test_proba = sigmoid(test_logits / np.asarray(temps))
-    val_proba = sigmoid(val_logits / np.asarray(temps))
-    test_metrics = _grouped_aucs(table, test_idx, test_proba, sources, seed=seed)
-    validation_metrics = _grouped_aucs(table, val_idx, val_proba, sources, seed=seed,
-                                       by_view=False)
-    assessed = choose_assessed(test_metrics, validation_metrics)
+            dev = resolve_device(device)
+            on_device, network = device_images(images, dev), network.to(dev)
+            val_logits = network_logits(network, on_device, val_idx, mean, std)
+            test_logits = network_logits(network, on_device, test_idx, mean, std)
+            network, on_device = network.to("cpu"), None
+        else:
+            val_logits = network_logits(network, images, val_idx, mean, std)
+            test_logits = network_logits(network, images, test_idx, mean, std)
+        temps, thresholds, calibration = [], {}, {}
+        for j, name in enumerate(LABELS):
+            y_val = table.targets[val_idx, j]
+            known = ~np.isnan(y_val)
+            if len(np.unique(y_val[known])) < 2:
+                temps.append(1.0)
+                thresholds[name] = Thresholds(0.25, 0.75)
+                continue
+            t = fit_temperature(y_val[known], val_logits[known, j])
+            temps.append(round(t, 5))
+            p_val = sigmoid(val_logits[known, j] / t)
+            low, high = choose_thresholds(y_val[known], p_val)
+            thresholds[name] = Thresholds(round(low, 4), round(high, 4))
+            y_test = table.targets[test_idx, j]
+            kt = ~np.isnan(y_test)
+            calibration[name] = {
+                "temperature": round(t, 5),
+                "ece_val_before": round(expected_calibration_error(y_val[known], sigmoid(val_logits[known, j])), 4),
+                "ece_val_after": round(expected_calibration_error(y_val[known], p_val), 4),
+            }
+            if kt.any():
+                calibration[name]["ece_test_before"] = round(
+                    expected_calibration_error(y_test[kt], sigmoid(test_logits[kt, j])), 4)
+                calibration[name]["ece_test_after"] = round(
+                    expected_calibration_error(y_test[kt], sigmoid(test_logits[kt, j] / t)), 4)
+        test_proba = sigmoid(test_logits / np.asarray(temps))
+        val_proba = sigmoid(val_logits / np.asarray(temps))
+        test_metrics = _grouped_aucs(table, test_idx, test_proba, sources, seed=seed)
+        validation_metrics = _grouped_aucs(table, val_idx, val_proba, sources, seed=seed,
+                                           by_view=False)
+        assessed = choose_assessed(test_metrics, validation_metrics)
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    max_diff = export_onnx(network, out_dir / WEIGHTS_FILE, image_size, opset=20)
-    save_file({k: v.contiguous() for k, v in network.state_dict().items()},
-              str(out_dir / "model.safetensors"))
-    (out_dir / "config.json").write_text(network.config.to_json_string(), encoding="utf-8")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        max_diff = export_onnx(network, out_dir / WEIGHTS_FILE, image_size, opset=20)
+        save_file({k: v.contiguous() for k, v in network.state_dict().items()},
+                  str(out_dir / "model.safetensors"))
+        (out_dir / "config.json").write_text(network.config.to_json_string(), encoding="utf-8")
 
-    keep = ok.copy()
-    seen = set(train_sources or sources)
-    if start is not None:  # a fine-tuned network has seen its start model's sources too
-        seen |= set(start["training"].get("train_sources") or [])
-    n_sources = len([s for s in seen if s != holdout_source])
-    weights_sha256 = sha256_file(out_dir / WEIGHTS_FILE)
-    card = ModelCard(
-        model_id=model_name(arch, image_size, n_sources, holdout_source),
-        # the id names the architecture and data; the version names these very weights
-        version=f"{time.strftime('%Y.%m.%d')}+{weights_sha256[:8]}",
-        labels=LABELS,
-        assessed=assessed,
-        image_size=image_size,
-        mean=round(mean, 6),
-        std=round(std, 6),
-        temperatures=tuple(temps),
-        thresholds=thresholds,
-        sha256=weights_sha256,
-        architecture={
-            "library": "transformers", "class": "ResNetForImageClassification", "name": arch,
-            "config": json.loads(network.config.to_json_string()),
-            "parameters": int(sum(p.numel() for p in network.parameters())),
-            "onnx_opset": 20, "onnx_max_abs_diff_vs_torch": max_diff,
-        },
-        training={
-            "seed": seed, "epochs": epochs, "best_epoch": fit.best_epoch, "history": fit.history,
-            "image_size": image_size, "holdout_source": holdout_source,
-            "train_sources": list(train_sources) if train_sources else list(sources),
-            "fine_tuned_from": None if start is None else start["training"],
-            "learning_rate": lr,
-            "limit_per_class": limit_per_class, "threads": threads,
-            "device": _device_facts(device), "batch_size": batch_size,
-            "max_seconds": max_seconds, "train_fraction": train_fraction,
-            "train_images": len(train_idx),
-            "data_pack": None if pack_data is None else pack_data.summary,
-            "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
-            "total_seconds": round(time.perf_counter() - t_start, 1),
-            "samples_per_epoch": samples_per_epoch or len(train_idx),
-            "loss": "binary cross-entropy per label (unknown labels masked)" + (
-                f" + {box_weight} x box loss (-log share of each boxed finding's class "
-                "activation map inside the radiologists' boxes) on the "
-                f"{sum(1 for i in train_idx if boxes[i])} training images with boxes"
-                if boxes is not None else ""),
-            "box_weight": box_weight,
-            "sampling": "training images drawn with replacement, with weights balancing the "
-                        "classes within each source (cap 5), so that the source cannot stand in "
-                        "for the class; the validation loss uses the same weights",
-            "augmentation": "rotation +-8 deg, zoom +-20 %, shift +-6 %, random one-axis squeeze "
-                            "(padding bars), gamma/contrast/brightness, black bands of up to 20 % "
-                            "over the borders of half the images",
-            "sources": table.source_summary(keep),
-            "data_notes": table.notes,
-            "splits": _split_counts(table, keep),
-            "unreadable_images": int((~ok).sum()),
-            "threshold_rule": THRESHOLD_RULE,
-            "machine": describe_machine(),
-            "data_sha256": pack_data.data_sha256 if pack_data is not None
-            else _data_hashes(table, Path(data_dir)),
-            "software": {"cxrpilot": __version__, "torch": torch.__version__,
-                         "python": platform.python_version()},
-        },
-        metrics={"test": test_metrics, "validation": validation_metrics,
-                 "assessment_rule": ASSESSMENT_RULE,
-                 "maps": _map_hit_rates(out_dir, table, test_idx, assessed=assessed, mean=mean,
-                                        std=std, image_size=image_size,
-                                        images=None if pack_data is None else images),
-                 # for choosing between recipes without looking at the test split
-                 "maps_validation": _map_hit_rates(out_dir, table, val_idx, assessed=assessed,
-                                                   mean=mean, std=std, image_size=image_size,
-                                                   images=None if pack_data is None else images),
-                 "calibration": calibration,
-                 "calibration_method": "temperature scaling per label on the validation split "
-                                       "(Guo et al. 2017); ECE with 10 equal-width bins"},
-        limitations=LIMITATIONS,
-    )
-    write_card(card, out_dir)
-    return card
+        keep = ok.copy()
+        seen = set(train_sources or sources)
+        if start is not None:  # a fine-tuned network has seen its start model's sources too
+            seen |= set(start["training"].get("train_sources") or [])
+        n_sources = len([s for s in seen if s != holdout_source])
+        weights_sha256 = sha256_file(out_dir / WEIGHTS_FILE)
+        card = ModelCard(
+            model_id=model_name(arch, image_size, n_sources, holdout_source),
+            # the id names the architecture and data; the version names these very weights
+            version=f"{time.strftime('%Y.%m.%d')}+{weights_sha256[:8]}",
+            labels=LABELS,
+            assessed=assessed,
+            image_size=image_size,
+            mean=round(mean, 6),
+            std=round(std, 6),
+            temperatures=tuple(temps),
+            thresholds=thresholds,
+            sha256=weights_sha256,
+            architecture={
+                "library": "transformers", "class": "ResNetForImageClassification", "name": arch,
+                "config": json.loads(network.config.to_json_string()),
+                "parameters": int(sum(p.numel() for p in network.parameters())),
+                "onnx_opset": 20, "onnx_max_abs_diff_vs_torch": max_diff,
+            },
+            training={
+                "seed": seed, "epochs": epochs, "best_epoch": fit.best_epoch, "history": fit.history,
+                "image_size": image_size, "holdout_source": holdout_source,
+                "train_sources": list(train_sources) if train_sources else list(sources),
+                "fine_tuned_from": None if start is None else start["training"],
+                "learning_rate": lr,
+                "limit_per_class": limit_per_class, "threads": threads,
+                "device": _device_facts(device), "batch_size": batch_size,
+                "max_seconds": max_seconds, "train_fraction": train_fraction,
+                "train_images": len(train_idx),
+                "data_pack": None if pack_data is None else pack_data.summary,
+                "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
+                "total_seconds": round(time.perf_counter() - t_start, 1),
+                "samples_per_epoch": samples_per_epoch or len(train_idx),
+                "loss": "binary cross-entropy per label (unknown labels masked)" + (
+                    f" + {box_weight} x box loss (-log share of each boxed finding's class "
+                    "activation map inside the radiologists' boxes) on the "
+                    f"{sum(1 for i in train_idx if boxes[i])} training images with boxes"
+                    if boxes is not None else ""),
+                "box_weight": box_weight,
+                "sampling": "training images drawn with replacement, with weights balancing the "
+                            "classes within each source (cap 5), so that the source cannot stand in "
+                            "for the class; the validation loss uses the same weights",
+                "augmentation": "rotation +-8 deg, zoom +-20 %, shift +-6 %, random one-axis squeeze "
+                                "(padding bars), gamma/contrast/brightness, black bands of up to 20 % "
+                                "over the borders of half the images",
+                "sources": table.source_summary(keep),
+                "data_notes": table.notes,
+                "splits": _split_counts(table, keep),
+                "unreadable_images": int((~ok).sum()),
+                "threshold_rule": THRESHOLD_RULE,
+                "machine": describe_machine(),
+                "data_sha256": pack_data.data_sha256 if pack_data is not None
+                else _data_hashes(table, data_dir),
+                "software": {"cxrpilot": __version__, "torch": torch.__version__,
+                             "python": platform.python_version()},
+            },
+            metrics={"test": test_metrics, "validation": validation_metrics,
+                     "assessment_rule": ASSESSMENT_RULE,
+                     "maps": _map_hit_rates(out_dir, table, test_idx, assessed=assessed, mean=mean,
+                                            std=std, image_size=image_size,
+                                            images=None if pack_data is None else images),
+                     # for choosing between recipes without looking at the test split
+                     "maps_validation": _map_hit_rates(out_dir, table, val_idx, assessed=assessed,
+                                                       mean=mean, std=std, image_size=image_size,
+                                                       images=None if pack_data is None else images),
+                     "calibration": calibration,
+                     "calibration_method": "temperature scaling per label on the validation split "
+                                           "(Guo et al. 2017); ECE with 10 equal-width bins"},
+            limitations=LIMITATIONS,
+        )
+        write_card(card, out_dir)
+        return card
+
