@@ -16,7 +16,6 @@ from cxrpilot.errors import InvalidDatasetError, InvalidInputError
 from cxrpilot.models import expert
 from cxrpilot.models.expert._cache import cached_images
 from cxrpilot.models.expert._data import SOURCES, build_table
-from cxrpilot.models.expert._pack import read_pack
 from cxrpilot.models.expert._train import input_boxes
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
@@ -24,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.data]
 
 def test_pack_holds_the_table_of_the_data_folder(tiny_pack: Path, shared_data: Path) -> None:
     table = build_table(shared_data, SOURCES, seed=0, limit_per_class=3)
-    pack = read_pack(tiny_pack, 64, workers=2)
+    pack = expert.read_training_pack(tiny_pack, 64, workers=2)
     assert pack.table.paths == [os.path.relpath(p, shared_data) for p in table.paths]
     assert pack.table.splits.tolist() == table.splits.tolist()
     assert pack.table.sources.tolist() == table.sources.tolist()
@@ -38,7 +37,7 @@ def test_pack_pixels_and_boxes_match_the_files(tiny_pack: Path, shared_data: Pat
     table = build_table(shared_data, SOURCES, seed=0, limit_per_class=3)
     nih = np.flatnonzero(table.sources == "nih-chestxray14")
     want, ok = cached_images([table.paths[i] for i in nih], 320)
-    pack = read_pack(tiny_pack, 320, workers=2)
+    pack = expert.read_training_pack(tiny_pack, 320, workers=2)
     got = pack.images[nih].astype(np.float32) / 255
     assert ok.all()
     assert float(np.abs(got - want.astype(np.float32)).mean()) < 0.02  # 8 bits + WebP q80
@@ -102,4 +101,4 @@ def test_cli_pretrains_and_fine_tunes_from_a_pack(tiny_pack: Path, tmp_path: Pat
 
 def test_a_missing_pack_is_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidDatasetError, match=r"nope.npz'?: training pack not found"):
-        read_pack(tmp_path / "nope.npz", 32)
+        expert.read_training_pack(tmp_path / "nope.npz", 32)

@@ -27,9 +27,6 @@ bootstrap CI), :func:`box_hit_rates` (how often the maps point into radiologists
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from cxrpilot.models.expert._cache import cached_images
 from cxrpilot.models.expert._card import ModelCard, Thresholds, write_card
 from cxrpilot.models.expert._data import LABELS, SOURCES, build_table
@@ -41,6 +38,7 @@ from cxrpilot.models.expert._model import (
     load,
     read_model_card,
 )
+from cxrpilot.models.expert._pack import read_training_pack, write_training_pack
 from cxrpilot.models.expert._pretrain import pretrain_expert
 from cxrpilot.models.expert._train import (
     ABNORMAL_GROUP,
@@ -73,39 +71,3 @@ __all__ = [
     "write_card",
     "write_training_pack",
 ]
-
-
-def write_training_pack(
-    data_dir: str | os.PathLike[str],
-    path: str | os.PathLike[str],
-    *,
-    seed: int = 0,
-    sides: dict[str, int] | None = None,
-    quality: int = 80,
-    limit_per_class: int | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
-) -> dict:
-    """Write the training table of all sources (split with ``seed``) and its images as one
-    file, for training where the data folder is not (a lent GPU machine).
-
-    Images are stored as the letterboxed network-input squares, 8-bit WebP at ``quality``,
-    at a side per source (default: NIH 320 px, the others 160 px). ``limit_per_class``
-    keeps at most that many images per source and class (small packs for tests). Returns a
-    summary (file size, images per source, sides).
-    """
-    from cxrpilot.models.expert._pack import write_pack
-
-    return write_pack(Path(data_dir), Path(path), seed=seed, sides=sides, quality=quality,
-                      limit_per_class=limit_per_class, cache_dir=Path(cache_dir) if cache_dir is not None else None,
-                      progress=progress)
-
-
-def read_training_pack(path: str | os.PathLike[str], image_size: int, *,
-                       workers: int | None = None):
-    """The table and images (uint8 squares of ``image_size``) of a pack written by
-    :func:`write_training_pack`, decoded with ``workers`` processes (default: the CPUs this
-    process may use): a ``PackData`` (``table``, ``images``, ``data_sha256``, ``summary``)."""
-    from cxrpilot.models.expert._pack import read_pack
-
-    return read_pack(Path(path), image_size, workers=workers)

@@ -25,7 +25,6 @@ import io
 import json
 import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,8 @@ import numpy as np
 
 from cxrpilot.errors import InvalidDatasetError
 
-__all__ = ["PACK_VERSION", "DEFAULT_PACK_SIDES", "PackData", "write_pack", "read_pack"]
+__all__ = ["PACK_VERSION", "DEFAULT_PACK_SIDES", "PackData", "write_training_pack",
+           "read_training_pack"]
 
 PACK_VERSION = 1
 #: Stored side per source: NIH (the multi-finding fine-tuning) large enough for a 320-px
@@ -77,13 +77,25 @@ def _decode_chunk(args: tuple[list[bytes], list[int], int]) -> np.ndarray:
     return out
 
 
-def write_pack(data_dir: Path, path: Path, *, seed: int = 0,
-               sides: Mapping[str, int] | None = None, quality: int = 80,
-               limit_per_class: int | None = None, cache_dir: Path | None = None,
-               progress: bool = False) -> dict[str, Any]:
-    """Build the training table of all sources from ``data_dir`` (split with ``seed``; at
-    most ``limit_per_class`` images per source and class, for small test packs) and write
-    it with its images to ``path``; returns the pack's summary."""
+def write_training_pack(
+    data_dir: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    sides: dict[str, int] | None = None,
+    quality: int = 80,
+    limit_per_class: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Write the training table of all sources (split with ``seed``) and its images as one
+    file, for training where the data folder is not (a lent GPU machine).
+
+    Images are stored as the letterboxed network-input squares, 8-bit WebP at ``quality``,
+    at a side per source (default: NIH 320 px, the others 160 px). ``limit_per_class``
+    keeps at most that many images per source and class (small packs for tests). Returns a
+    summary (file size, images per source, sides).
+    """
     from tqdm.auto import tqdm
 
     from cxrpilot.models.expert._cache import cached_images
@@ -92,6 +104,7 @@ def write_pack(data_dir: Path, path: Path, *, seed: int = 0,
 
     sides = {**DEFAULT_PACK_SIDES, **(sides or {})}
     data_dir = Path(data_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
     table = build_table(data_dir, SOURCES, seed=seed, limit_per_class=limit_per_class,
                         cache_dir=cache_dir, progress=progress)
     n = len(table.paths)
@@ -174,9 +187,12 @@ def _summary(meta: dict[str, Any], path: Path) -> dict[str, Any]:
 _DECODED: dict[tuple[str, int, int], np.ndarray] = {}
 
 
-def read_pack(path: Path, image_size: int, *, workers: int | None = None) -> PackData:
-    """The table and the images (uint8, ``image_size`` square) of a pack; images are decoded
-    with ``workers`` processes (default: the CPUs this process may use) once per process."""
+def read_training_pack(path: str | os.PathLike[str], image_size: int, *,
+                       workers: int | None = None) -> PackData:
+    """The table and images (uint8 squares of ``image_size``) of a pack written by
+    :func:`write_training_pack`, decoded with ``workers`` processes (default: the CPUs this
+    process may use; once per process): a ``PackData`` (``table``, ``images``,
+    ``data_sha256``, ``summary``)."""
     from concurrent.futures import ProcessPoolExecutor
 
     from cxrpilot.data import Study, StudyImage

@@ -112,9 +112,9 @@ def pretrain_expert(
         t_start = time.perf_counter()
         pack_data = None
         if pack is not None:
-            from cxrpilot.models.expert._pack import read_pack
+            from cxrpilot.models.expert._pack import read_training_pack
 
-            pack_data = read_pack(pack, image_size,
+            pack_data = read_training_pack(pack, image_size,
                                   workers=None if device != "cpu" else threads)
             table, images = pack_data.table, pack_data.images
             ok = np.isin(table.sources, sources)

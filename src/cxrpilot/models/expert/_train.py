@@ -479,9 +479,9 @@ def train_expert(
         t_start = time.perf_counter()
         pack_data = None
         if pack is not None:  # the table and images of a training pack (see ._pack)
-            from cxrpilot.models.expert._pack import read_pack
+            from cxrpilot.models.expert._pack import read_training_pack
 
-            pack_data = read_pack(pack, image_size, workers=None if device != "cpu" else threads)
+            pack_data = read_training_pack(pack, image_size, workers=None if device != "cpu" else threads)
             table, images = pack_data.table, pack_data.images
             missing = sorted(set(sources) - set(table.sources.tolist()))
             if missing:
