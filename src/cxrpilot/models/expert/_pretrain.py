@@ -82,32 +82,26 @@ def pretrain_expert(
     from safetensors.torch import save_file
 
     from cxrpilot.models.expert._cache import cached_images
-    from cxrpilot.models.expert._data import LABELS, SOURCES, build_table
+    from cxrpilot.models.expert._data import LABELS, build_table
     from cxrpilot.models.expert._fit import resolve_device, to_unit
-    from cxrpilot.models.expert._network import ARCHITECTURES
     from cxrpilot.models.expert._ssl import pretrain_simsiam
-    from cxrpilot.models.expert._train import _data_hashes, _device_facts, torch_threads
+    from cxrpilot.models.expert._train import (
+        _data_hashes,
+        _device_facts,
+        check_run_options,
+        known_sources,
+        torch_threads,
+    )
 
-    if arch not in ARCHITECTURES:
-        raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
-    if epochs < 1:
-        raise InvalidInputError(f"epochs must be >= 1, got {epochs}")
-    if image_size < 16:
-        raise InvalidInputError(f"image_size must be >= 16, got {image_size}")
+    check_run_options(arch=arch, epochs=epochs, image_size=image_size, max_seconds=max_seconds)
     if batch_size < 2:
         raise InvalidInputError(f"batch_size must be >= 2 (batch normalisation), got {batch_size}")
-    if max_seconds is not None and not max_seconds > 0:
-        raise InvalidInputError(f"max_seconds must be > 0, got {max_seconds}")
     data_dir = Path(data_dir) if data_dir is not None else None
     out_dir = Path(out_dir)
     cache_dir = Path(cache_dir) if cache_dir is not None else None
     pack = Path(pack) if pack is not None else None
-    sources = tuple(sources) if sources is not None else None
     resolve_device(device)
-    sources = tuple(sources or SOURCES)
-    unknown = sorted(set(sources) - set(SOURCES))
-    if unknown:
-        raise InvalidDatasetError(f"unknown sources {unknown}; expected some of {', '.join(SOURCES)}")
+    sources = known_sources(sources)
     with torch_threads(threads):
         t_start = time.perf_counter()
         pack_data = None

@@ -35,7 +35,7 @@ from cxrpilot.models.expert._data import (
 if TYPE_CHECKING:
     from cxrpilot.models.expert._fit import Box
 
-__all__ = ["train_expert", "torch_threads", "auc_summary", "model_name", "ASSESS_MIN_AUC", "choose_assessed",
+__all__ = ["train_expert", "check_run_options", "known_sources", "torch_threads", "auc_summary", "model_name", "ASSESS_MIN_AUC", "choose_assessed",
            "input_boxes"]
 
 #: A finding is assessed only when its held-out AUC (on the NIH test patients, the one source
@@ -302,6 +302,32 @@ def _split_counts(table: ExampleTable, keep: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def check_run_options(*, arch: str, epochs: int, image_size: int,
+                      max_seconds: float | None) -> None:
+    """Refuse the options that training and pretraining share, each named."""
+    from cxrpilot.models.expert._network import ARCHITECTURES
+
+    if arch not in ARCHITECTURES:
+        raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+    if epochs < 1:
+        raise InvalidInputError(f"epochs must be >= 1, got {epochs}")
+    if image_size < 16:
+        raise InvalidInputError(f"image_size must be >= 16, got {image_size}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise InvalidInputError(f"max_seconds must be > 0, got {max_seconds}")
+
+
+def known_sources(sources: Sequence[str] | None) -> tuple[str, ...]:
+    """``sources`` as a tuple (default, and for an empty one: all of :data:`SOURCES`);
+    refused when one is not a source."""
+    sources = tuple(sources) if sources is not None else ()
+    sources = sources or SOURCES
+    unknown = sorted(set(sources) - set(SOURCES))
+    if unknown:
+        raise InvalidDatasetError(f"unknown sources {unknown}; expected some of {', '.join(SOURCES)}")
+    return sources
+
+
 @contextmanager
 def torch_threads(threads: int) -> Iterator[None]:
     """torch's CPU threads set to ``threads`` for the ``with`` block, then set back."""
@@ -429,27 +455,17 @@ def train_expert(
         require(module, extra="train")
     import torch
 
-    from cxrpilot.models.expert._network import ARCHITECTURES
-
     data_dir = Path(data_dir) if data_dir is not None else None
     out_dir = Path(out_dir)
     cache_dir = Path(cache_dir) if cache_dir is not None else None
     init_from = Path(init_from) if init_from is not None else None
     pack = Path(pack) if pack is not None else None
-    sources = tuple(sources) if sources is not None else None
     train_sources = tuple(train_sources) if train_sources is not None else None
-    if arch not in ARCHITECTURES:
-        raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
-    if epochs < 1:
-        raise InvalidInputError(f"epochs must be >= 1, got {epochs}")
+    check_run_options(arch=arch, epochs=epochs, image_size=image_size, max_seconds=max_seconds)
     if not 0.0 <= box_weight <= 100.0:
         raise InvalidInputError(f"box_weight must be in [0, 100], got {box_weight}")
-    if image_size < 16:
-        raise InvalidInputError(f"image_size must be >= 16, got {image_size}")
     if batch_size < 1:
         raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
-    if max_seconds is not None and not max_seconds > 0:
-        raise InvalidInputError(f"max_seconds must be > 0, got {max_seconds}")
     if not 0.0 < train_fraction <= 1.0:
         raise InvalidInputError(f"train_fraction must be in (0, 1], got {train_fraction}")
     if pack is not None and (holdout_source is not None or limit_per_class is not None):
@@ -461,10 +477,7 @@ def train_expert(
     from cxrpilot.models.expert._fit import resolve_device
 
     resolve_device(device)
-    sources = tuple(sources or SOURCES)
-    unknown = sorted(set(sources) - set(SOURCES))
-    if unknown:
-        raise InvalidDatasetError(f"unknown sources {unknown}; expected some of {', '.join(SOURCES)}")
+    sources = known_sources(sources)
     if holdout_source is not None and holdout_source not in sources:
         raise InvalidDatasetError(
             f"holdout source {holdout_source!r} is not among the sources {', '.join(sources)}")
