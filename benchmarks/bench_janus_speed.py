@@ -52,7 +52,8 @@ the decoding step, through transformers' ``CompileConfig``; compile time reporte
 runs: bf16 prefill in torch, then decoding in one ONNX Runtime graph with 8- / 4-bit block-wise
 weights and an in-place KV cache, ``cxrpilot.models.janus.OrtDecoder``), ``int4-ort-t1`` (torch
 and ONNX Runtime on one thread), ``int4-ort-nospin`` (ONNX Runtime's workers sleeping between
-operators instead of spinning, ``session.intra_op.allow_spinning=0``), ``int4-ort-compile`` and
+operators instead of spinning, ``session.intra_op.allow_spinning=0``), ``int4-ort-unpadded`` (the prompt
+not left-padded to ``JanusReporter``'s multiple of 8 tokens), ``int4-ort-compile`` and
 ``int4-ort-compile-freeze`` (int4-ort with the prefill's language model and vision tower through
 ``torch.compile``, inductor; -freeze with inductor's freezing; compile time reported apart), and ``int4-ortgenai``
 (only with the ``bench`` extra: ONNX Runtime GenAI's model builder, ``python -m onnxruntime_genai.models.builder -p int4 -e cpu``,
@@ -92,7 +93,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: intra-op threads, None = torch's default; ort: ONNX Runtime session config entries; engine: "janus" =
 #: the project's code path, "ortgenai" = ONNX Runtime GenAI's own model builder and generator)
 _BASE: dict[str, Any] = {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": None,
-                         "threads": None, "ort": None, "engine": "janus", "prefill": "eager"}
+                         "threads": None, "ort": None, "engine": "janus", "prefill": "eager", "pad": None}
 CONFIGS: dict[str, dict[str, Any]] = {name: {**_BASE, **spec} for name, spec in {
     "fp32": {"dtype": "float32"},
     "fp32-eager": {"dtype": "float32", "attn": "eager"},
@@ -110,6 +111,8 @@ CONFIGS: dict[str, dict[str, Any]] = {name: {**_BASE, **spec} for name, spec in 
     # the prefill (language model and vision tower) through torch.compile (inductor, C++ kernels: the
     # norms, rotary embedding, SiLU x up fused; the matrix products stay oneDNN's); -freeze: inductor's
     # freezing (weights as constants, prepacked for oneDNN)
+    # the prompt left-padded to the longest only, not to JanusReporter's multiple of 8 tokens
+    "int4-ort-unpadded": {"quantize": "int4", "pad": 1},
     "int4-ort-compile": {"quantize": "int4", "prefill": "compile"},
     "int4-ort-compile-freeze": {"quantize": "int4", "prefill": "compile-freeze"},
     # ONNX Runtime GenAI (pip extra `bench`): its model builder's int4 CPU graph of the same LLaMA language
@@ -333,6 +336,9 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     reporter = JanusReporter(model=model, processor=processor, model_dir=Path(args.tokenizer_dir),
                              chat_format=get_chat_format("janus-pro-cxr"), model_id="janus:random-janus-pro-1b",
                              version="random", quantization=spec["quantize"], decoder=decoder)
+    if spec["pad"]:
+        reporter.prompt_multiple = spec["pad"]
+    result["prompt_multiple"] = reporter.prompt_multiple
     batches = sorted(set(args.batches))
     files = radiograph_files(Path(args.data), max(batches))
     t0 = time.perf_counter()
@@ -360,7 +366,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     def generate(batch: int, tokens: int, keep_logits: bool = False) -> tuple[Timer, Any, Any, float, float]:
         t0 = time.perf_counter()
-        inputs = reporter.batch_inputs([ids] * batch, radiographs[:batch])
+        inputs = reporter.batch_inputs([ids] * batch, radiographs[:batch], reporter.prompt_multiple)
         t1 = time.perf_counter()
         timer = Timer(cuda)
         timer.start = t1
@@ -398,7 +404,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         pixels = reporter.pixel_values(radiographs[:1]).to(device, reporter.dtype)
         if spec["prefill"] != "eager":  # compiles the vision tower and the language model (timed apart)
             t0 = time.perf_counter()
-            inputs = reporter.batch_inputs([ids], radiographs[:1])
+            inputs = reporter.batch_inputs([ids], radiographs[:1], reporter.prompt_multiple)
             mask = inputs["attention_mask"]
             model(**inputs, position_ids=(mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0), use_cache=True,
                   logits_to_keep=1)
@@ -420,7 +426,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     compiled_call = language_model._compiled_call_impl  # None unless compile_prefill() compiled it
     times: dict[str, list[float]] = {"eager": [], "compiled": []}
     with torch.inference_mode():
-        inputs = reporter.batch_inputs([ids], radiographs[:1])
+        inputs = reporter.batch_inputs([ids], radiographs[:1], reporter.prompt_multiple)
         image = model.model.get_image_features(inputs.pop("pixel_values"), return_dict=True)
         for _ in range(2 if compiled_call is None else 3):
             for mode in ("eager",) if compiled_call is None else ("compiled", "eager"):

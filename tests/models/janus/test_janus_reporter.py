@@ -127,6 +127,27 @@ def test_batched_generation_equals_unbatched(reporter, radiographs):
     assert [o.new_tokens for o in batched] == [o.new_tokens for o in single]
 
 
+def test_prompts_are_left_padded_to_a_multiple_of_eight_tokens_with_the_same_report(reporter, radiographs):
+    from cxrpilot.models.janus._reporter import PROMPT_MULTIPLE
+
+    assert PROMPT_MULTIPLE == reporter.prompt_multiple == 8
+    ids = reporter.prompt_ids(build_question(indication="Cough"))
+    width = -(-len(ids) // 8) * 8
+    assert width > len(ids)  # this prompt is not a multiple of 8 already: the padding is exercised
+    inputs = reporter.batch_inputs([ids], radiographs[:1], 8)
+    assert inputs["input_ids"].shape[1] == width
+    assert inputs["attention_mask"][0].tolist() == [0] * (width - len(ids)) + [1] * len(ids)
+    assert inputs["input_ids"][0, width - len(ids):].tolist() == ids
+    assert reporter.batch_inputs([ids], radiographs[:1])["input_ids"].shape[1] == len(ids)  # default: unpadded
+    # the report is the same as without the padding (the padded positions are masked out)
+    padded = reporter.generate(radiographs[:2], indications=["Cough", None], max_new_tokens=16)
+    unpadded = replace(reporter, prompt_multiple=1).generate(radiographs[:2], indications=["Cough", None],
+                                                             max_new_tokens=16)
+    assert [o.text for o in padded] == [o.text for o in unpadded]
+    assert [o.new_tokens for o in padded] == [o.new_tokens for o in unpadded]
+    assert [o.prompt_tokens for o in padded] == [o.prompt_tokens for o in unpadded]
+
+
 def test_expert_findings_reach_the_prompt_tokens(reporter, radiographs):
     expert = [Finding("Pneumonia", "present", 0.93), Finding("Lung Opacity", "present", 0.97),
               Finding("Pleural Effusion", "absent", 0.04)]

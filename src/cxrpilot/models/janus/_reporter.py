@@ -23,6 +23,9 @@ from cxrpilot.models.janus._convert import read_json_object
 from cxrpilot.models.janus._parse import read_report
 from cxrpilot.models.janus._prompt import ChatFormat, build_question, get_chat_format
 
+#: Prompts are left-padded to a multiple of this many tokens (:attr:`JanusReporter.prompt_multiple`).
+PROMPT_MULTIPLE = 8
+
 if TYPE_CHECKING:  # pragma: no cover
     from cxrpilot.imaging import Radiograph
 
@@ -207,6 +210,10 @@ class JanusReporter:
     decoder : OrtDecoder or None
         That decoder (:mod:`cxrpilot.models.janus._ort_decode`); None: transformers'
         ``generate``.
+    prompt_multiple : int
+        :meth:`generate` left-pads each batch's prompts to a multiple of this many tokens
+        (:data:`PROMPT_MULTIPLE`; 1: to the longest only): oneDNN's bf16 matrix products run
+        the prefill's 646 rows far slower than 648 (``BENCHMARKS.md``, *Janus-Pro speed*).
     """
 
     model: Any
@@ -217,6 +224,7 @@ class JanusReporter:
     version: str
     quantization: str | None = None
     decoder: Any = None
+    prompt_multiple: int = PROMPT_MULTIPLE
 
     # -- sizes, all read from the checkpoint ------------------------------------------
     @property
@@ -246,13 +254,17 @@ class JanusReporter:
         """Preprocessed images, shape (n, 3, S, S) (see :func:`preprocess_images`)."""
         return preprocess_images(self.processor, radiographs)
 
-    def batch_inputs(self, question_ids: Sequence[list[int]], radiographs: Sequence[Any]) -> dict:
-        """Left-padded ``input_ids`` / ``attention_mask`` and ``pixel_values`` on the device."""
+    def batch_inputs(
+        self, question_ids: Sequence[list[int]], radiographs: Sequence[Any], multiple: int = 1
+    ) -> dict:
+        """Left-padded ``input_ids`` / ``attention_mask`` and ``pixel_values`` on the device;
+        the width is the longest prompt rounded up to a multiple of ``multiple`` tokens."""
         import torch
 
         tok = self.processor.tokenizer
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         width = max(len(ids) for ids in question_ids)
+        width = -(-width // max(1, multiple)) * max(1, multiple)
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in question_ids])
         mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in question_ids])
         return {
@@ -335,7 +347,7 @@ class JanusReporter:
             chunk = list(range(start, min(n, start + batch_size)))
             t0 = time.perf_counter()
             ids = [self.prompt_ids(questions[i]) for i in chunk]
-            inputs = self.batch_inputs(ids, [radiographs[i] for i in chunk])
+            inputs = self.batch_inputs(ids, [radiographs[i] for i in chunk], self.prompt_multiple)
             t1 = time.perf_counter()
             new_rows = self._new_tokens(inputs, config)
             t2 = time.perf_counter()
