@@ -5,9 +5,12 @@ constraints and imports nothing from the ORM or from other revisions, so that a 
 to the application can never change what an old revision does. ``alembic revision
 --autogenerate`` writes revisions that way: :func:`render_item` renders the ORM's one custom
 type as the plain column type it stores, so ``script.py.mako`` needs no ORM import. The
-revisions therefore repeat the header that ``script.py.mako`` writes and the
-``sa.Column(...)`` shapes of earlier revisions; ``duplicates`` lists those pairs, and they
-are kept on purpose.
+revisions therefore repeat the ``sa.Column(...)`` shapes of earlier revisions; ``duplicates``
+lists those pairs, and they are kept on purpose.
+
+A revision's identity is its ``revision`` and ``down_revision`` variables, written once (not
+again in the docstring); ``branch_labels`` and ``depends_on`` appear only when set (Alembic
+reads them as ``None`` when absent); git records when a revision was written.
 """
 
 from __future__ import annotations

@@ -2,21 +2,13 @@
 
 The audit log is append-only and signed report text is read-only: triggers refuse the
 changes on SQLite and PostgreSQL alike.
-
-Revision ID: 0001
-Revises: (none)
-Create Date: 2026-11-23 12:27:02.254151
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

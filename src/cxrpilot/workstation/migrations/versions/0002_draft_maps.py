@@ -7,21 +7,13 @@ rows top to bottom over the whole image. Drafts written before this revision get
 Plain ``ADD COLUMN`` / ``DROP COLUMN`` on both backends (SQLite has both since 3.35): a
 batch rebuild of ``drafts`` on SQLite would drop and re-create a table that ``reports``
 references.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-12-02 10:00:00.000000
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

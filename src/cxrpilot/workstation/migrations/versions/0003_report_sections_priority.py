@@ -7,21 +7,13 @@ signed-report trigger now refuses changes to them too. ``cases.priority``: ``rou
 
 Plain ``ADD COLUMN`` / ``DROP COLUMN`` on both backends (as in 0002): a batch rebuild of
 ``reports`` or ``cases`` on SQLite would re-create tables that others reference.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-03 10:00:00.000000
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 SECTIONS = ("indication_text", "technique_text", "comparison_text")
 

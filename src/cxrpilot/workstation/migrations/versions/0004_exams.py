@@ -13,21 +13,13 @@ Plain ``ADD COLUMN`` on both backends (as in 0002/0003; a batch rebuild of ``ima
 keys are declared inline in ``ADD COLUMN ... REFERENCES`` (SQLite cannot add a constraint
 to an existing table), on PostgreSQL as named constraints. Uniqueness of the added columns
 is a unique index on both.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-05 10:00:00.000000
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def _add_exam_column(table: str) -> None:

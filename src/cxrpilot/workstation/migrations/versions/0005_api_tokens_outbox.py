@@ -7,21 +7,13 @@ bytes, the UID it was given when queued, and delivery state (attempts, next atte
 lease, acknowledgement).
 
 Two new tables, nothing existing changes.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-06 10:00:00.000000
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

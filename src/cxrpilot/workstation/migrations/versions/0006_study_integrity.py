@@ -12,21 +12,13 @@ constraint cannot cover (NULLs are distinct in it).
 
 The upgrade refuses, naming them, duplicate ad-hoc reads made before this revision
 (delete or move the extra ones first: nothing is deleted here).
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-07 10:00:00.000000
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 _WHERE = sa.text("study_id IS NULL")
 

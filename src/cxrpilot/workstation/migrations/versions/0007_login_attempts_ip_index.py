@@ -3,20 +3,12 @@
 The throttle counts an address's recent failures (``WHERE ip = ? AND at >= ?``) on every
 login and password check; the existing index ``(username, ip, at)`` cannot serve a query
 without the user name, so under a password-spraying flood each login scanned the table.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-02 04:00:00.000000
 """
-
-from __future__ import annotations
 
 from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -6,21 +6,13 @@ again (a CT series, the dog DX) and refused them again. A row per instance, keye
 SHA-256 of its SOP Instance UID (the UID of an image not taken is not stored), with the
 reason and when. Nothing existing changes; the downgrade drops the table (later pulls then
 retrieve those instances once more and refuse them again).
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-09 10:00:00.000000
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
