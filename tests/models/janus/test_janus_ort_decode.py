@@ -1,5 +1,6 @@
 """The ONNX Runtime decoder: the fp32 graph writes exactly transformers' tokens (one by one
-and batched with left padding), 8- and 4-bit weights stay close, and its limits."""
+and batched with left padding), 8- and 4-bit weights stay close (blocks of 32, 64, 128), and
+its limits."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
+from onnx import helper, numpy_helper
+
 from cxrpilot.errors import InvalidInputError
 from cxrpilot.models.janus import _ort_decode, load
-from cxrpilot.models.janus._ort_decode import OrtDecoder, _quantize, build_decoder_graph
+from cxrpilot.models.janus._ort_decode import (
+    BLOCK_SIZE,
+    OrtDecoder,
+    _quantize,
+    build_decoder_graph,
+    cache_folder,
+)
 
 from .janus_tiny import torch
 from .test_janus_reporter import crop
@@ -28,6 +37,13 @@ def fp32_reporter(tiny_janus_dir):
 @pytest.fixture(scope="module")
 def decoders(fp32_reporter):
     return {bits: OrtDecoder.build(fp32_reporter.model, bits=bits, max_length=1024) for bits in (None, 8, 4)}
+
+
+@pytest.fixture(scope="module")
+def block_decoders(fp32_reporter):
+    """4-bit decoders with larger blocks (the tiny model's 64 / 128 inputs: one or two blocks per row)."""
+    return {block: OrtDecoder.build(fp32_reporter.model, bits=4, max_length=1024, block_size=block)
+            for block in (64, 128)}
 
 
 def with_decoder(reporter, decoder):
@@ -69,12 +85,16 @@ def step_logits(reporter, decoder, radiographs, steps=6):
     # relative error of the decode-step logits against the fp32 graph on the tiny model
     # (hidden size 64, so errors barely average out): measured 8-bit 0.025-0.035 (mostly the
     # int8 activations), 4-bit 0.26-0.38; the bounds leave ~2x / 1.5x room (a wrong weight
-    # layout gives ~1.4)
-    ("bits", "tolerance"), [(8, 0.07), (4, 0.6)],
+    # layout gives ~1.4); 4-bit with blocks of 64 / 128 (the 64-wide inputs: one block per row;
+    # the 128-wide down projection: two / one) measured 0.26-0.42 / 0.27-0.40: the same bound
+    ("bits", "block", "tolerance"), [(8, 32, 0.07), (4, 32, 0.6), (4, 64, 0.6), (4, 128, 0.6)],
 )
-def test_quantised_weights_stay_close_to_fp32(fp32_reporter, decoders, radiographs, bits, tolerance):
+def test_quantised_weights_stay_close_to_fp32(fp32_reporter, decoders, block_decoders, radiographs, bits, block,
+                                              tolerance):
     reference = step_logits(fp32_reporter, decoders[None], radiographs)
-    got = step_logits(fp32_reporter, decoders[bits], radiographs)
+    decoder = decoders[bits] if block == BLOCK_SIZE else block_decoders[block]
+    assert decoder.block_size == block
+    got = step_logits(fp32_reporter, decoder, radiographs)
     errors = np.linalg.norm(got - reference, axis=1) / np.linalg.norm(reference, axis=1)
     assert errors.max() < tolerance, errors
 
@@ -97,21 +117,69 @@ def test_fp32_graph_step_matches_the_transformers_forward(fp32_reporter, decoder
     np.testing.assert_allclose(np.stack(got), np.stack(reference), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("bits", [8, 4])
-def test_quantised_blocks_dequantise_to_the_weights(bits):
+@pytest.mark.parametrize(
+    # (bits, block, blocks per row of 96 inputs): 64 and 128 leave a zero-padded last block
+    ("bits", "block", "blocks"), [(8, 32, 3), (4, 32, 3), (4, 16, 6), (4, 64, 2), (4, 128, 1), (8, 128, 1)],
+)
+def test_quantised_blocks_dequantise_to_the_weights(bits, block, blocks):
     rng = np.random.default_rng(0)
-    weight = rng.standard_normal((48, 96)).astype(np.float32)  # (out, in): 3 blocks of 32
-    packed, scales = _quantize(torch.from_numpy(weight), bits)
-    assert packed.shape == (48, 3, 32 * bits // 8) and scales.shape == (48, 3)
+    weight = rng.standard_normal((48, 96)).astype(np.float32)  # (out, in)
+    packed, scales = _quantize(torch.from_numpy(weight), bits, block)
+    assert packed.shape == (48, blocks, block * bits // 8) and scales.shape == (48, blocks)
     if bits == 8:
         q = packed.astype(np.int16) - 128
     else:  # two 4-bit values per byte, low nibble first; zero point 8
-        q = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(48, 3, 32).astype(np.int16) - 8
-    restored = (q.reshape(48, 3, 32) * scales[..., None]).reshape(48, 96)
-    step = np.abs(np.repeat(scales, 32, axis=1))  # scale = block max / 2^(bits-1), signed
+        q = np.stack([packed & 0x0F, packed >> 4], axis=-1).astype(np.int16) - 8
+    restored = (q.reshape(48, blocks, block) * scales[..., None]).reshape(48, blocks * block)[:, :96]
+    step = np.abs(np.repeat(scales, block, axis=1))[:, :96]  # scale = block max / 2^(bits-1), signed
     error = np.abs(restored - weight)
     assert np.all(error <= step + 1e-6)  # the block's extreme may clip by one step
     assert np.mean(error <= step / 2 + 1e-6) > 0.95  # the rest round to the nearest level
+
+
+@pytest.mark.parametrize(("bits", "block"), [(4, 128), (8, 64), (4, 16)])
+def test_block_size_reaches_every_matmulnbits_node(fp32_reporter, bits, block):
+    proto = build_decoder_graph(fp32_reporter.model.model.language_model, fp32_reporter.model.lm_head,
+                                bits=bits, max_length=64, block_size=block)
+    nodes = [n for n in proto.graph.node if n.op_type == "MatMulNBits"]
+    assert len(nodes) == 4 * 2 + 1  # qkv, o, gate_up, down per layer, and the head
+    initializers = {t.name: t for t in proto.graph.initializer}
+    for node in nodes:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        assert attrs["block_size"] == block and attrs["bits"] == bits
+        scales = numpy_helper.to_array(initializers[node.input[2]])
+        assert scales.shape == (attrs["N"], -(-attrs["K"] // block))
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [(48, "got 48"), (8, "got 8"), (0, "got 0"), (-32, "got -32"), (32.0, "got 32.0"), (True, "got True"),
+     ("64", "got '64'")],
+)
+def test_bad_block_sizes_are_refused(fp32_reporter, tmp_path, block, message):
+    pattern = rf"block_size must be a power of two >= 16 \(16, 32, 64, 128, \.\.\.\), {message}; the default is 32"
+    with pytest.raises(InvalidInputError, match=pattern):
+        build_decoder_graph(fp32_reporter.model.model.language_model, fp32_reporter.model.lm_head,
+                            bits=4, max_length=64, block_size=block)
+    with pytest.raises(InvalidInputError, match=pattern):
+        OrtDecoder.build(fp32_reporter.model, bits=4, max_length=64, block_size=block)
+    with pytest.raises(InvalidInputError, match=pattern):
+        cache_folder(tmp_path, [], bits=4, max_length=64, block_size=block, root=tmp_path)
+
+
+def test_cache_folder_is_keyed_to_the_block_size(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"weights")
+
+    def folder(bits, block=None):
+        extra = {} if block is None else {"block_size": block}
+        return cache_folder(tmp_path, [weights], bits=bits, max_length=64, root=tmp_path / "cache", **extra)
+
+    assert folder(4) == folder(4, BLOCK_SIZE)  # the default
+    assert len({folder(4, 32), folder(4, 64), folder(4, 128), folder(8, 128)}) == 4
+    assert folder(4, 128).name.startswith(f"{tmp_path.name}-int4-b128-")
+    assert folder(None, 32) == folder(None, 128)  # the fp32 graph has no blocks
+    assert folder(None).name.startswith(f"{tmp_path.name}-fp32-")
 
 
 def test_graph_refuses_unknown_bits(fp32_reporter):

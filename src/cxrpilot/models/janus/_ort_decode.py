@@ -7,8 +7,9 @@ memory traffic and by per-step overhead. This module moves the decode steps to o
 Runtime graph built here from the loaded weights:
 
 - each linear layer is a ``MatMulNBits`` node (block-wise symmetric weight-only quantisation,
-  8 or 4 bits, blocks of 32 along the input dimension, quantised by ONNX Runtime's own
-  ``quantize_matmul_{8,4}bits``; int8 dot products on the activations, accuracy level 4);
+  8 or 4 bits, one fp32 scale per block of ``block_size`` weights along the input dimension,
+  32 by default, quantised by ONNX Runtime's own ``quantize_matmul_{8,4}bits``; int8 dot
+  products on the activations, accuracy level 4);
   q/k/v and gate/up are fused into one matrix each;
 - attention is ``GroupQueryAttention`` with rotary embedding and a key/value cache that is
   written in place (one preallocated buffer per layer, bound as both past and present);
@@ -38,12 +39,16 @@ import numpy as np
 
 from cxrpilot.errors import InvalidInputError
 
-__all__ = ["BITS", "DecodeStream", "OrtDecoder", "build_decoder_graph", "cache_folder", "default_cache_root"]
+__all__ = ["BITS", "BLOCK_SIZE", "DecodeStream", "OrtDecoder", "build_decoder_graph", "cache_folder", "check_block_size",
+           "default_cache_root"]
 
 #: Weight widths the decoder graph can be built with (None: fp32, for checking the graph).
 BITS = (8, 4)
 
-_BLOCK_SIZE = 32
+#: Default quantisation block: weights along the input dimension that share one fp32 scale
+#: (any power of two >= 16 can be given; larger blocks read fewer scales per token but round
+#: coarser: ``BENCHMARKS.md``, Janus-Pro speed and quantisation).
+BLOCK_SIZE = 32
 _MS_DOMAIN = "com.microsoft"
 _GRAPH_FILE = "decoder.onnx"
 #: Bump when the graph built here changes, so cached graphs of older versions are not reused.
@@ -58,6 +63,16 @@ class _Shape:
     kv_heads: int
     head_dim: int
     eps: float
+
+
+def check_block_size(block_size: Any) -> int:
+    """``block_size`` as an int, or :class:`InvalidInputError`: ``MatMulNBits`` takes powers
+    of two from 16 up."""
+    if (isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer))
+            or block_size < 16 or block_size & (block_size - 1)):
+        raise InvalidInputError(f"block_size must be a power of two >= 16 (16, 32, 64, 128, ...), "
+                                f"got {block_size!r}; the default is {BLOCK_SIZE}")
+    return int(block_size)
 
 
 def _shape_of(language_model: Any) -> _Shape:
@@ -77,8 +92,9 @@ def _shape_of(language_model: Any) -> _Shape:
 class _GraphBuilder:
     """Collects nodes and initialisers of the decoder graph."""
 
-    def __init__(self, bits: int | None) -> None:
+    def __init__(self, bits: int | None, block_size: int = BLOCK_SIZE) -> None:
         self.bits = bits
+        self.block_size = block_size
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
 
@@ -105,12 +121,12 @@ class _GraphBuilder:
                 self.node("MatMul", inputs, [f"{name}/matmul"])
                 self.node("Add", [f"{name}/matmul", self.constant(f"{name}.bias", bias)], [out])
             return out
-        packed, scales = _quantize(weight, self.bits)
+        packed, scales = _quantize(weight, self.bits, self.block_size)
         inputs = [x, self.constant(f"{name}.qweight", packed), self.constant(f"{name}.scales", scales)]
         if bias is not None:
             inputs += ["", "", self.constant(f"{name}.bias", bias.astype(np.float32))]
         self.node("MatMulNBits", inputs, [out], domain=_MS_DOMAIN, K=k, N=n, bits=self.bits,
-                  block_size=_BLOCK_SIZE, accuracy_level=4)
+                  block_size=self.block_size, accuracy_level=4)
         return out
 
 
@@ -120,22 +136,23 @@ def _transposed(weight: Any) -> np.ndarray:
     return weight.detach().t().contiguous().float().numpy()
 
 
-def _quantize(weight: Any, bits: int) -> tuple[np.ndarray, np.ndarray]:
+def _quantize(weight: Any, bits: int, block_size: int = BLOCK_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Block-wise symmetric quantisation of a torch (N, K) weight in MatMulNBits's layout, by
-    ONNX Runtime's own kernels: packed (N, K/32, 32*bits/8) uint8 and scales (N, K/32) fp32."""
+    ONNX Runtime's own kernels: packed (N, B, block_size*bits/8) uint8 and scales (N, B) fp32,
+    B = ceil(K / block_size) blocks (the last one zero-padded)."""
     from onnxruntime.capi._pybind_state import quantize_matmul_4bits, quantize_matmul_8bits
 
     n, k = weight.shape
-    blocks = -(-k // _BLOCK_SIZE)
+    blocks = -(-k // block_size)
     per_byte = 8 // bits
     transposed = _transposed(weight)  # (K, N)
-    if blocks * _BLOCK_SIZE != k:
-        transposed = np.pad(transposed, ((0, blocks * _BLOCK_SIZE - k), (0, 0)))
-    packed = np.zeros((n, blocks, _BLOCK_SIZE // per_byte), dtype=np.uint8)
+    if blocks * block_size != k:
+        transposed = np.pad(transposed, ((0, blocks * block_size - k), (0, 0)))
+    packed = np.zeros((n, blocks, block_size // per_byte), dtype=np.uint8)
     scales = np.zeros((n, blocks), dtype=np.float32)
     zero_points = np.zeros((n, -(-blocks // per_byte)), dtype=np.uint8)  # unused: symmetric
     kernel = quantize_matmul_8bits if bits == 8 else quantize_matmul_4bits
-    kernel(packed, transposed, scales, zero_points, _BLOCK_SIZE, n, k, True)
+    kernel(packed, transposed, scales, zero_points, block_size, n, k, True)
     return packed, scales
 
 
@@ -143,7 +160,8 @@ def _numpy(tensor: Any) -> np.ndarray:
     return tensor.detach().float().cpu().numpy()
 
 
-def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, max_length: int) -> Any:
+def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, max_length: int,
+                        block_size: int = BLOCK_SIZE) -> Any:
     """The one-step decoder as an ``onnx.ModelProto``.
 
     Parameters
@@ -157,6 +175,9 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
         Weight width of every linear layer and the head; None keeps fp32 ``MatMul`` weights.
     max_length : int
         Longest sequence (prompt + new tokens) the rotary tables cover.
+    block_size : int
+        Weights along the input dimension sharing one scale (a power of two >= 16; unused
+        with ``bits=None``).
 
     Inputs: ``inputs_embeds`` (batch, seq, hidden) fp32; ``seqlens_k`` (batch,) int32 = each
     row's total length minus one; ``total_sequence_length`` () int32; per layer
@@ -169,8 +190,9 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
 
     if bits is not None and bits not in BITS:
         raise InvalidInputError(f"bits must be one of {BITS} or None, got {bits!r}")
+    block_size = check_block_size(block_size)
     shape = _shape_of(language_model)
-    g = _GraphBuilder(bits)
+    g = _GraphBuilder(bits, block_size)
 
     rotary = language_model.rotary_emb
     rope_type = getattr(rotary, "rope_type", "default")
@@ -256,13 +278,14 @@ def build_decoder_graph(language_model: Any, lm_head: Any, *, bits: int | None, 
     )
 
 
-def _save_graph(language_model: Any, lm_head: Any, bits: int | None, max_length: int, folder: Path) -> None:
+def _save_graph(language_model: Any, lm_head: Any, bits: int | None, max_length: int, block_size: int,
+                folder: Path) -> None:
     """Build the graph and write it to ``folder`` (``decoder.onnx`` + ``decoder.onnx.data``;
     weights go to the data file: protobuf messages stop at 2 GB). The folder appears whole
     or not at all (written beside it, then renamed)."""
     import onnx
 
-    proto = build_decoder_graph(language_model, lm_head, bits=bits, max_length=max_length)
+    proto = build_decoder_graph(language_model, lm_head, bits=bits, max_length=max_length, block_size=block_size)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
@@ -291,18 +314,22 @@ def default_cache_root() -> Path:
 
 
 def cache_folder(model_dir: Path, weight_files: list[Path], *, bits: int | None, max_length: int,
-                 dtype: str = "", root: Path | None = None) -> Path:
+                 dtype: str = "", root: Path | None = None, block_size: int = BLOCK_SIZE) -> Path:
     """Where the decoder graph of the checkpoint in ``model_dir`` is cached: a folder named by
     a hash of the folder's real path, each weight file's name, size and modification time,
-    the bits, the length, the dtype the weights were loaded in and the graph version — new
-    or changed weights get a new folder."""
+    the bits, the block size (quantised graphs), the length, the dtype the weights were
+    loaded in and the graph version — new or changed weights get a new folder."""
+    block_size = check_block_size(block_size)
     identity = [str(model_dir.resolve()), f"bits={bits}", f"max_length={max_length}", f"dtype={dtype}",
                 f"v{_GRAPH_VERSION}"]
+    if bits is not None:
+        identity.append(f"block_size={block_size}")
     for path in sorted(weight_files):
         stat = path.stat()
         identity.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
     digest = hashlib.sha256("\n".join(identity).encode("utf-8")).hexdigest()[:24]
-    return (root or default_cache_root()) / "janus-decoder" / f"{model_dir.name}-{'fp32' if bits is None else f'int{bits}'}-{digest}"
+    kind = "fp32" if bits is None else f"int{bits}-b{block_size}"
+    return (root or default_cache_root()) / "janus-decoder" / f"{model_dir.name}-{kind}-{digest}"
 
 
 class OrtDecoder:
@@ -311,15 +338,18 @@ class OrtDecoder:
     Build it with :meth:`build`; call :meth:`decode` once per batch.
     """
 
-    def __init__(self, session: Any, shape: _Shape, max_length: int, bits: int | None) -> None:
+    def __init__(self, session: Any, shape: _Shape, max_length: int, bits: int | None,
+                 block_size: int = BLOCK_SIZE) -> None:
         self.session = session
         self.shape = shape
         self.max_length = max_length
         self.bits = bits
+        self.block_size = block_size
 
     @classmethod
     def build(cls, model: Any, *, bits: int | None, max_length: int = 2048, threads: int | None = None,
-              cache_dir: str | Path | None = None, session_config: dict[str, str] | None = None) -> OrtDecoder:
+              cache_dir: str | Path | None = None, session_config: dict[str, str] | None = None,
+              block_size: int = BLOCK_SIZE) -> OrtDecoder:
         """Build the decoder graph from a loaded ``JanusForConditionalGeneration`` and open it.
 
         ``max_length`` bounds prompt + new tokens of one sequence; ``threads`` defaults to
@@ -329,19 +359,23 @@ class OrtDecoder:
         session config entries, e.g. ``{"session.intra_op.allow_spinning": "0"}`` (worker
         threads sleep between operators instead of spinning as ONNX Runtime's default has them:
         faster only where other work holds the cores, ``BENCHMARKS.md``); they change speed only,
-        never the tokens.
+        never the tokens. ``block_size``: weights per quantisation scale (:data:`BLOCK_SIZE` by
+        default, a power of two >= 16; give :func:`cache_folder` the same).
         """
         return cls.from_parts(model.model.language_model, model.lm_head, bits=bits, max_length=max_length,
-                              threads=threads, cache_dir=cache_dir, session_config=session_config)
+                              threads=threads, cache_dir=cache_dir, session_config=session_config,
+                              block_size=block_size)
 
     @classmethod
     def from_parts(cls, language_model: Any, lm_head: Any, *, bits: int | None, max_length: int = 2048,
                    threads: int | None = None, cache_dir: str | Path | None = None,
-                   session_config: dict[str, str] | None = None) -> OrtDecoder:
+                   session_config: dict[str, str] | None = None, block_size: int = BLOCK_SIZE) -> OrtDecoder:
         """:meth:`build` from a LLaMA ``language_model`` and its ``lm_head`` (e.g. the
         ``model`` and ``lm_head`` of a ``LlamaForCausalLM``)."""
         import onnxruntime as ort
         import torch
+
+        block_size = check_block_size(block_size)
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or torch.get_num_threads())
@@ -353,14 +387,14 @@ class OrtDecoder:
 
         def open_session(path: Path) -> OrtDecoder:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            return cls(session, _shape_of(language_model), max_length, bits)
+            return cls(session, _shape_of(language_model), max_length, bits, block_size)
 
         if cache_dir is not None:
             cached = Path(cache_dir) / _GRAPH_FILE
             if cached.is_file():
                 return open_session(cached)
             try:
-                _save_graph(language_model, lm_head, bits, max_length, Path(cache_dir))
+                _save_graph(language_model, lm_head, bits, max_length, block_size, Path(cache_dir))
                 return open_session(cached)
             except OSError as exc:  # an unwritable cache: build in a temporary folder instead
                 warnings.warn(f"cannot cache the Janus decoder graph in {str(cache_dir)!r} ({exc}); "
@@ -368,7 +402,7 @@ class OrtDecoder:
         # ONNX Runtime copies the weights into its own (pre-packed) buffers, so the temporary
         # files can go once the session is open.
         with tempfile.TemporaryDirectory(prefix="cxrpilot-janus-ort-") as folder:
-            _save_graph(language_model, lm_head, bits, max_length, Path(folder) / "graph")
+            _save_graph(language_model, lm_head, bits, max_length, block_size, Path(folder) / "graph")
             return open_session(Path(folder) / "graph" / _GRAPH_FILE)
 
     def open(self, past_key_values: Any, lengths: list[int], capacity: int) -> DecodeStream:
