@@ -52,7 +52,10 @@ the decoding step, through transformers' ``CompileConfig``; compile time reporte
 runs: bf16 prefill in torch, then decoding in one ONNX Runtime graph with 8- / 4-bit block-wise
 weights and an in-place KV cache, ``cxrpilot.models.janus.OrtDecoder``), ``int4-ort-t1`` (torch
 and ONNX Runtime on one thread), ``int4-ort-nospin`` (ONNX Runtime's workers sleeping between
-operators instead of spinning, ``session.intra_op.allow_spinning=0``), ``int4-ort-unpadded`` (the prompt
+operators instead of spinning, ``session.intra_op.allow_spinning=0``), ``int4-ort-b64`` and
+``int4-ort-b128`` (int4-ort with one quantisation scale per 64 / 128 weights instead of
+``OrtDecoder``'s default 32: fewer scales to read, coarser rounding; the decode bound counts that
+graph's packed weights and scales), ``int4-ort-unpadded`` (the prompt
 not left-padded to ``JanusReporter``'s multiple of 8 tokens), ``int4-ort-compile`` and
 ``int4-ort-compile-freeze`` (int4-ort with the prefill's language model and vision tower through
 ``torch.compile``, inductor; -freeze with inductor's freezing; compile time reported apart), and ``int4-ortgenai``
@@ -91,9 +94,11 @@ REPO = Path(__file__).resolve().parents[1]
 #: name -> (dtype, attention, KV cache, compile (the decoding step), prefill (eager, compile, compile-freeze:
 #: the language model and vision tower through torch.compile, :func:`compile_prefill`), quantize; threads: torch intra-op = interop = ONNX Runtime
 #: intra-op threads, None = torch's default; ort: ONNX Runtime session config entries; engine: "janus" =
-#: the project's code path, "ortgenai" = ONNX Runtime GenAI's own model builder and generator)
+#: the project's code path, "ortgenai" = ONNX Runtime GenAI's own model builder and generator; block: the
+#: decoder's quantisation block, None = ``OrtDecoder``'s default)
 _BASE: dict[str, Any] = {"dtype": "bfloat16", "attn": "sdpa", "cache": "dynamic", "compile": False, "quantize": None,
-                         "threads": None, "ort": None, "engine": "janus", "prefill": "eager", "pad": None}
+                         "threads": None, "ort": None, "engine": "janus", "prefill": "eager", "pad": None,
+                         "block": None}
 CONFIGS: dict[str, dict[str, Any]] = {name: {**_BASE, **spec} for name, spec in {
     "fp32": {"dtype": "float32"},
     "fp32-eager": {"dtype": "float32", "attn": "eager"},
@@ -108,6 +113,9 @@ CONFIGS: dict[str, dict[str, Any]] = {name: {**_BASE, **spec} for name, spec in 
     "int4-ort-t1": {"quantize": "int4", "threads": 1},
     # ONNX Runtime's workers sleep between operators instead of spinning, as they do by default
     "int4-ort-nospin": {"quantize": "int4", "ort": {"session.intra_op.allow_spinning": "0"}},
+    # one scale per 64 / 128 weights instead of the decoder's default 32
+    "int4-ort-b64": {"quantize": "int4", "block": 64},
+    "int4-ort-b128": {"quantize": "int4", "block": 128},
     # the prefill (language model and vision tower) through torch.compile (inductor, C++ kernels: the
     # norms, rotary embedding, SiLU x up fused; the matrix products stay oneDNN's); -freeze: inductor's
     # freezing (weights as constants, prepacked for oneDNN)
@@ -240,16 +248,20 @@ def build_model(scale: str, tokenizer: Any, dtype: Any, attn: str, seed: int = 0
     return model, time.perf_counter() - t0
 
 
-def weight_bytes_per_token(model: Any, bits: int | None = None) -> int:
+def weight_bytes_per_token(model: Any, bits: int | None = None, block_size: int = 32) -> int:
     """Bytes of weights one decoding step reads: the language model's matrices and the text
-    head (with ``bits``: packed weights plus one fp32 scale per block of 32)."""
+    head (with ``bits``: as the decoder graph stores them, each row of K inputs in
+    ceil(K / ``block_size``) blocks of ``block_size * bits / 8`` packed bytes plus one fp32 scale)."""
     from torch import nn
 
     total = 0
     for module in [*model.model.language_model.modules(), model.lm_head]:
         if isinstance(module, nn.Linear):
-            n = module.weight.numel()
-            total += n * module.weight.element_size() if bits is None else n * bits // 8 + n // 32 * 4
+            rows, k = module.weight.shape
+            if bits is None:
+                total += rows * k * module.weight.element_size()
+            else:
+                total += rows * -(-k // block_size) * (block_size * bits // 8 + 4)
     return total
 
 
@@ -322,13 +334,15 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 
         bits = QUANTIZATION_BITS[spec["quantize"]]
         t0 = time.perf_counter()
+        block = {"block_size": spec["block"]} if spec["block"] else {}
         decoder = OrtDecoder.build(model, bits=bits, max_length=int(model.config.text_config.max_position_embeddings),
-                                   threads=spec["threads"], session_config=spec["ort"])
+                                   threads=spec["threads"], session_config=spec["ort"], **block)
+        result["block_size"] = decoder.block_size
         result["quantize_s"] = time.perf_counter() - t0
     model = model.to(device)
     if spec["prefill"] != "eager":
         compile_prefill(model, freezing=spec["prefill"] == "compile-freeze")
-    result["weight_bytes_per_token"] = weight_bytes_per_token(model, bits)
+    result["weight_bytes_per_token"] = weight_bytes_per_token(model, bits, decoder.block_size if decoder else 32)
     result["kv_bytes_per_position"] = kv_bytes_per_position(model.config.text_config, 4 if decoder else
                                                             torch.tensor([], dtype=dtype).element_size())
     result["lm_matmul_params"], result["vision_matmul_params"] = matmul_params(model)

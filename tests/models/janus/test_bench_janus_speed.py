@@ -111,3 +111,22 @@ def test_ratios_use_each_bounds_best_measurement_of_the_run():
     no_bf16 = bench.run_bounds({**before, "matmul_bfloat16_flops": nan}, {**after, "matmul_bfloat16_flops": nan})
     assert math.isnan(no_bf16["matmul_bfloat16_flops"])  # no native bf16: stays NaN (the fp32 peak is used)
     assert "read 45.0 (40.0, 20.0)" in bench.stream_text(before, ("read",))
+
+
+@pytest.mark.parametrize(("bits", "block"), [(4, 32), (4, 64), (4, 128), (8, 32), (8, 128)])
+def test_decode_bound_counts_the_graph_bytes_at_its_block_size(tiny_janus_dir, bits, block):
+    # the bytes the decode bound divides by are the decoder graph's own packed weights and scales
+    pytest.importorskip("onnxruntime")
+    from onnx import numpy_helper
+
+    from cxrpilot.models.janus import load
+    from cxrpilot.models.janus._ort_decode import build_decoder_graph
+
+    model = load(tiny_janus_dir, device="cpu", dtype="float32").model
+    proto = build_decoder_graph(model.model.language_model, model.lm_head, bits=bits, max_length=64,
+                                block_size=block)
+    stored = sum(numpy_helper.to_array(t).nbytes for t in proto.graph.initializer
+                 if t.name.endswith((".qweight", ".scales")))
+    assert bench_module().weight_bytes_per_token(model, bits, block) == stored
+    assert set(bench_module().CONFIGS) >= {"int4-ort-b64", "int4-ort-b128"}
+    assert bench_module().CONFIGS["int4-ort-b128"] == {**bench_module().CONFIGS["int4-ort"], "block": 128}
