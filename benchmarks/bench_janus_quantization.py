@@ -13,13 +13,19 @@ measures, on reports it never saw, what the ONNX Runtime decoder
 - tokenizer: byte-level BPE trained on the dev half;
 - model: ``LlamaForCausalLM`` (``--hidden``, ``--layers``, heads of 64, SiLU MLP 2.75x),
   AdamW with warm-up and cosine decay, ``--steps`` steps of ``--batch`` reports;
-- per decoder (fp32 graph = the reference, int8, int4; the same graph the product runs):
+- per decoder (fp32 graph = the reference, then ``--decoders``: 8 or 4 bits and the
+  quantisation block, ``int4-b128`` = 4 bits, one scale per 128 weights; the same graph the
+  product runs):
   held-out perplexity (teacher forcing, one decode step per token after a torch prefill of
   the first token), the relative error of the next-token logits against fp32, top-1
   agreement of the next token with fp32, and greedy continuations (prompt: "FINDINGS:" plus
   the report's first three words, ``--new-tokens`` tokens): texts identical to fp32's,
   tokens before the first difference, and the 14 findings the report labeler reads from the
-  text (:func:`cxrpilot.reports.label_reports`) identical to those of fp32's text.
+  text (:func:`cxrpilot.reports.label_reports`) identical to those of fp32's text;
+- each block size against the default block (``OrtDecoder``'s ``BLOCK_SIZE``) at the same
+  bits, paired on the same reports: the difference in greedy texts and findings equal to
+  fp32's, with a 95 % interval (normal approximation of the per-report paired differences),
+  and how many reports agree with fp32 under one and not the other.
 
 A small model trained for minutes is not Janus-Pro: large pretrained models have outlier
 features that quantisation can hit harder, and small ones average less noise. This shows the
@@ -28,7 +34,7 @@ size of the change on a real report distribution, not Janus-Pro-CXR's own figure
 Prints, and writes ``benchmarks/results/janus_quantization.md``.
 
 Usage: ``python benchmarks/bench_janus_quantization.py [--steps 600] [--eval-reports 300]
-[--data ../shared/data]``
+[--decoders int8-b32,int8-b128,int4-b32,int4-b64,int4-b128] [--data ../shared/data]``
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ from typing import Any
 
 import numpy as np
 from _machine import machine
+
+#: quantised decoders compared with the fp32 graph by default: "int{bits}-b{block}"
+DECODERS = "int8-b32,int8-b128,int4-b32,int4-b64,int4-b128"
 
 REPO = Path(__file__).resolve().parents[1]
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
@@ -152,6 +161,30 @@ def greedy(model: Any, decoder: Any, prompt: list[int], new_tokens: int, eos: in
                           max_new_tokens=new_tokens, eos_token_id=eos, pad_token_id=0)[0]
 
 
+def parse_decoders(text: str) -> dict[str, tuple[int, int]]:
+    """``"int4-b32,int8-b128"`` -> {name: (bits, block size)}; ``int4`` alone: the default block."""
+    import re
+
+    from cxrpilot.models.janus._ort_decode import BITS, BLOCK_SIZE, check_block_size
+
+    out: dict[str, tuple[int, int]] = {}
+    for name in (n.strip() for n in text.split(",") if n.strip()):
+        match = re.fullmatch(r"int(\d+)(?:-b(\d+))?", name)
+        if not match or int(match[1]) not in BITS:
+            raise SystemExit(f"unknown decoder {name!r}; expected int8 / int4 with an optional block, e.g. int4-b128")
+        bits, block = int(match[1]), check_block_size(int(match[2] or BLOCK_SIZE))
+        out[f"int{bits}-b{block}"] = (bits, block)
+    return out
+
+
+def paired_difference(a: list[bool], b: list[bool]) -> tuple[float, float, int, int]:
+    """Mean of a - b over paired reports, the 95 % half-width (normal approximation of the
+    paired differences), and the discordant counts (a only, b only)."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    half = 1.96 * float(d.std(ddof=1)) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return float(d.mean()), half, int((d > 0).sum()), int((d < 0).sum())
+
+
 def log_softmax(x: np.ndarray) -> np.ndarray:
     x = x - x.max(axis=-1, keepdims=True)
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
@@ -170,17 +203,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-reports", type=int, default=300)
     parser.add_argument("--new-tokens", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--decoders", default=DECODERS,
+                        help=f"quantised decoders, int{{bits}}-b{{block}} (default {DECODERS})")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "janus_quantization.md"))
     args = parser.parse_args(argv)
+    quantised = parse_decoders(args.decoders)
 
     import torch
     import transformers
 
     from cxrpilot.models.janus import OrtDecoder
+    from cxrpilot.models.janus._ort_decode import BLOCK_SIZE
     from cxrpilot.reports import label_reports
 
     transformers.logging.set_verbosity_error()
     started = time.perf_counter()
+    load_start = os.getloadavg()[0]
     halves = report_texts(Path(args.data))
     tok = train_tokenizer(halves["dev"], args.vocab)
     eos = tok.token_to_id(EOS)
@@ -195,8 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     losses = train(model, train_ids, args)
     train_s = time.perf_counter() - t0
 
-    decoders = {name: OrtDecoder.from_parts(model.model, model.lm_head, bits=bits, max_length=args.max_len + 128)
-                for name, bits in (("fp32", None), ("int8", 8), ("int4", 4))}
+    decoders = {name: OrtDecoder.from_parts(model.model, model.lm_head, bits=bits, block_size=block,
+                                            max_length=args.max_len + 128)
+                for name, (bits, block) in {"fp32": (None, BLOCK_SIZE), **quantised}.items()}
     # the fp32 graph is the reference; check it against the torch model once
     with torch.inference_mode():
         torch_logits = model(input_ids=torch.tensor([held_ids[0]])).logits[0, :-1].float().numpy()
@@ -212,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
                        for p in prompts]
     reference_labels = label_reports(reference_texts)
     reference_tokens = [tok.encode(t).ids for t in reference_texts]
+    t_eval = time.perf_counter()
     for name, decoder in decoders.items():
         nll, count, rel, top1 = 0.0, 0, [], []
         for ids, ref in zip(held_ids, reference_logits):
@@ -228,12 +268,14 @@ def main(argv: list[str] | None = None) -> None:
             a = tok.encode(row).ids
             prefix.append(next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b))))
         labels = label_reports(texts)
+        same_text = [a == b for a, b in zip(texts, reference_texts)]
+        same_labels = [a == b for a, b in zip(labels, reference_labels)]
         results[name] = {
             "ppl": math.exp(nll / count), "rel": float(np.mean(rel)), "top1": float(np.mean(top1)),
-            "same_text": float(np.mean([a == b for a, b in zip(texts, reference_texts)])),
+            "same_text": float(np.mean(same_text)), "same_text_rows": same_text,
             "prefix": float(np.mean(prefix)), "ref_len": float(np.mean([len(t) for t in reference_tokens])),
-            "same_labels": float(np.mean([a == b for a, b in zip(labels, reference_labels)])),
-            "example": texts[0],
+            "same_labels": float(np.mean(same_labels)), "same_labels_rows": same_labels,
+            "example": texts[0], "bits": decoder.bits, "block": decoder.block_size if decoder.bits else None,
         }
         print(f"[{name}] perplexity {results[name]['ppl']:.3f}, logits rel. error {results[name]['rel']:.2e}, "
               f"top-1 = fp32 {results[name]['top1']:.4f}, greedy text = fp32 {results[name]['same_text']:.3f}, "
@@ -248,18 +290,37 @@ def main(argv: list[str] | None = None) -> None:
         f"reports on the {len(train_ids)} IU reports of the dev half ({train_s / 60:.1f} min; loss "
         f"{np.mean(losses[:20]):.2f} -> {np.mean(losses[-50:]):.2f}); evaluated on {len(held_ids)} held-out "
         f"reports ({sum(len(i) - 1 for i in held_ids)} tokens). fp32 graph vs the torch model: max abs logit "
-        f"difference {graph_error:.1e}."),
+        f"difference {graph_error:.1e}. Evaluation of the {len(decoders)} decoders "
+        f"{(time.perf_counter() - t_eval) / 60:.1f} min; load average {load_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end."),
         "",
-        ("| decoder | held-out perplexity | vs fp32 | next-token logits rel. error | next token = fp32 | "
+        ("| decoder | bits | block | held-out perplexity | vs fp32 | next-token logits rel. error | next token = fp32 | "
         f"greedy text = fp32 ({args.new_tokens} tokens) | tokens before first difference | "
         "14 findings = fp32's |"),
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base = results["fp32"]["ppl"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['ppl']:.3f} | {100 * (r['ppl'] / base - 1):+.2f} % | {r['rel']:.1e} | "
+        lines.append(f"| {name} | {r['bits'] or 32} | {r['block'] or '-'} | {r['ppl']:.3f} | "
+                     f"{100 * (r['ppl'] / base - 1):+.2f} % | {r['rel']:.1e} | "
                      f"{100 * r['top1']:.2f} % | {100 * r['same_text']:.1f} % | {r['prefix']:.1f} of "
                      f"{r['ref_len']:.1f} | {100 * r['same_labels']:.1f} % |")
+    paired = [(name, r, f"int{r['bits']}-b{BLOCK_SIZE}") for name, r in results.items()
+              if r["bits"] and r["block"] != BLOCK_SIZE and f"int{r['bits']}-b{BLOCK_SIZE}" in results]
+    if paired:
+        lines += ["", (f"Each block size against blocks of {BLOCK_SIZE} at the same bits, paired on the same "
+                       f"{len(prompts)} greedy reports (difference in percentage points, 95 % interval of the paired "
+                       "differences; reports equal to fp32's under this block only / under the default only):"), "",
+                  ("| decoder | vs | greedy text = fp32: difference | only / only | 14 findings = fp32's: difference "
+                   "| only / only |"),
+                  "|---|---|---:|---:|---:|---:|"]
+        for name, r, ref in paired:
+            cells = []
+            for key in ("same_text_rows", "same_labels_rows"):
+                diff, half, mine, theirs = paired_difference(r[key], results[ref][key])
+                cells += [f"{100 * diff:+.1f} ({100 * (diff - half):+.1f} to {100 * (diff + half):+.1f})",
+                          f"{mine} / {theirs}"]
+            lines.append(f"| {name} | {ref} | " + " | ".join(cells) + " |")
     lines += ["", "First held-out prompt, greedy:", ""]
     lines += [f"- {name}: {r['example']!r}" for name, r in results.items()]
     lines += ["", ("A small model trained for minutes is not Janus-Pro: this sizes the change on a real report "

@@ -22,6 +22,41 @@ def test_quantization_benchmark_runs_and_writes_the_table(shared_data, tmp_path)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = {line.split("|")[1].strip(): line for line in out.read_text().splitlines() if line.startswith("| ")}
-    assert {"fp32", "int8", "int4"} <= set(rows)
+    text = out.read_text()
+    table, paired = text.split("Each block size against blocks of 32", 1)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    assert {"fp32", "int8-b32", "int8-b128", "int4-b32", "int4-b64", "int4-b128"} <= set(rows)  # the default set
     assert "| +0.00 % | 0.0e+00 | 100.00 % | 100.0 % |" in rows["fp32"]  # the reference against itself
+    assert "| int4-b128 | 4 | 128 |" in rows["int4-b128"]
+    pairs = {tuple(c.strip() for c in line.split("|")[1:3]) for line in paired.splitlines() if line.startswith("| int")}
+    assert pairs == {("int8-b128", "int8-b32"), ("int4-b64", "int4-b32"), ("int4-b128", "int4-b32")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("int4", {"int4-b32": (4, 32)}), ("int4-b128, int8-b64", {"int4-b128": (4, 128), "int8-b64": (8, 64)})],
+)
+def test_decoder_names(text, expected):
+    assert bench_module().parse_decoders(text) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [("int3", "unknown decoder 'int3'"), ("int4-b48", "power of two"),
+                                               ("fp16", "unknown decoder 'fp16'")])
+def test_bad_decoder_names_are_refused(text, message):
+    with pytest.raises((SystemExit, ValueError), match=message):
+        bench_module().parse_decoders(text)
+
+
+def test_paired_difference():
+    diff, half, mine, theirs = bench_module().paired_difference([True, True, False, True], [True, False, False, False])
+    assert (diff, mine, theirs) == (0.5, 2, 0)
+    assert half == pytest.approx(1.96 * 0.5773502691896258 / 2)
+
+
+def bench_module():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import bench_janus_quantization as bench
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return bench
