@@ -16,16 +16,6 @@ from ._diagnostic import proportion_ci
 from ._result import Estimate, to_jsonable
 from ._validation import check_confidence, check_positive_int, warn_undefined
 
-__all__ = [
-    "TestResult",
-    "PreferenceResult",
-    "compare_ordinal",
-    "majority_preference",
-    "preference_share",
-    "fleiss_kappa_ci",
-    "icc",
-]
-
 _NAN = float("nan")
 
 

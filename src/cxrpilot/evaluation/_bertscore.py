@@ -11,8 +11,6 @@ import numpy as np
 
 from cxrpilot.errors import InvalidInputError, ModelLoadError, require
 
-__all__ = ["bertscore"]
-
 
 def bertscore(
     predictions: Sequence[str],

@@ -23,8 +23,6 @@ from cxrpilot.vocabulary import CHEXPERT_5, OBSERVATIONS
 
 from ._result import to_jsonable
 
-__all__ = ["ClinicalEfficacy", "clinical_efficacy", "binarise_labels"]
-
 Labels = Mapping[str, int | None]
 Labeler = Callable[[Sequence[str]], Sequence[Labels]]
 UNCERTAIN_POLICIES = ("negative", "positive")

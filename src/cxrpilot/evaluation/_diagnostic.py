@@ -26,18 +26,6 @@ from ._validation import (
     warn_undefined,
 )
 
-__all__ = [
-    "roc_auc_ci",
-    "roc_auc_by_finding",
-    "delong_test",
-    "proportion_ci",
-    "youden_threshold",
-    "threshold_metrics",
-    "reliability_diagram",
-    "expected_calibration_error",
-    "roc_curve_points",
-]
-
 _NAN = float("nan")
 #: Work per bootstrap chunk (replicates x cases), bounds the memory used to ~ 8 * this bytes.
 _CHUNK_CELLS = 2_000_000

@@ -16,8 +16,6 @@ from collections.abc import Hashable, Sequence
 
 from cxrpilot.errors import InvalidInputError
 
-__all__ = ["word_tokens", "word_edit_distance", "char_edit_distance"]
-
 # A decimal number ("1.5", "2,000") or a word with internal hyphens or apostrophes
 # ("T-spine", "patient's"); everything else (spaces, punctuation) separates tokens.
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['\u2019-]\w+)*")

@@ -23,8 +23,6 @@ from cxrpilot.vocabulary import Arm
 from ._result import Estimate, RocCurve
 from ._study_data import ARMS, RADPEER_SCORES, StudyData
 
-__all__ = ["render_study_html", "render_findings_html", "render_reports_html"]
-
 ARM_LABEL = {Arm.AI_ASSISTED.value: "AI-assisted", Arm.SCP.value: "Standard practice (SCP)"}
 ARM_COLOR = {Arm.AI_ASSISTED.value: "#1f6fb2", Arm.SCP.value: "#d9822b"}
 

@@ -19,15 +19,6 @@ from ._edit_distance import word_edit_distance, word_tokens
 from ._result import Estimate, to_jsonable
 from ._validation import check_confidence, check_positive_int, warn_undefined
 
-__all__ = [
-    "ArmSummary",
-    "summarise",
-    "relative_change_ci",
-    "MixedModelResult",
-    "reading_time_mixed_model",
-    "draft_edits",
-]
-
 _NAN = float("nan")
 
 

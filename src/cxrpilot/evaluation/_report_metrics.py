@@ -37,8 +37,6 @@ import numpy as np
 
 from cxrpilot.errors import CxrpilotError, InvalidInputError, MissingDependencyError, require
 
-__all__ = ["REPORT_METRICS", "ptb_tokenize", "report_metrics", "report_metric_scores"]
-
 #: The metric names :func:`report_metrics` returns, in order.
 REPORT_METRICS: tuple[str, ...] = (
     "BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D",

@@ -13,15 +13,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = [
-    "Estimate",
-    "DeLongResult",
-    "ThresholdMetrics",
-    "ReliabilityDiagram",
-    "RocCurve",
-    "to_jsonable",
-]
-
 
 def to_jsonable(value: Any) -> Any:
     """Convert results, numpy scalars/arrays and NaN into plain JSON values (NaN -> None)."""

@@ -22,8 +22,6 @@ from cxrpilot.vocabulary import ARMS, Arm
 from ._study_data import EVALUATION_COLUMNS, RADPEER_SCORES, READ_COLUMNS
 from ._validation import check_positive_int
 
-__all__ = ["SimulationSpec", "simulate_reader_study", "write_study_export"]
-
 _FINDINGS = (
     "Mild cardiomegaly.", "Small left pleural effusion.", "Small right pleural effusion.",
     "Bibasilar atelectasis.", "Right lower lobe consolidation.", "Mild pulmonary edema.",

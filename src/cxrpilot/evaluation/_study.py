@@ -20,8 +20,6 @@ from ._result import to_jsonable
 from ._study_data import ARMS, RADPEER_SCORES, StudyData, load_study
 from ._validation import check_positive_int
 
-__all__ = ["StudyAnalysis", "analyze_study"]
-
 TREATMENT, CONTROL = ARMS
 
 

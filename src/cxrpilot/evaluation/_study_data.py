@@ -30,16 +30,6 @@ from cxrpilot.vocabulary import ARMS, EVALUATION_COLUMNS, RADPEER_SCORES, READ_C
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = [
-    "ARMS",
-    "RADPEER_SCORES",
-    "READ_COLUMNS",
-    "EVALUATION_COLUMNS",
-    "StudyData",
-    "load_study",
-    "study_from_records",
-]
-
 
 @dataclass(frozen=True)
 class StudyData:

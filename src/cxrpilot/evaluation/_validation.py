@@ -10,15 +10,6 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from cxrpilot.errors import InvalidInputError
 
-__all__ = [
-    "UndefinedMetricWarning",
-    "check_binary_labels",
-    "check_scores",
-    "check_confidence",
-    "check_positive_int",
-    "warn_undefined",
-]
-
 
 def warn_undefined(message: str) -> None:
     """Warn that a statistic is undefined for the data given (it is returned as NaN)."""

@@ -11,8 +11,6 @@ from pathlib import Path
 from cxrpilot.errors import InvalidInputError, InvalidReportError
 from cxrpilot.reports._sections import Sections
 
-__all__ = ["IuReport", "read_iu_xml", "iu_half", "IU_HALVES"]
-
 _LABELS = {"COMPARISON": "comparison", "INDICATION": "indication", "FINDINGS": "findings", "IMPRESSION": "impression"}
 
 

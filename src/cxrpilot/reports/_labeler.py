@@ -47,19 +47,6 @@ from cxrpilot.reports._rules import (
 from cxrpilot.reports._sections import normalise, split_sections
 from cxrpilot.vocabulary import LABEL_STATUS, OBSERVATIONS
 
-__all__ = [
-    "label_report",
-    "label_text",
-    "label_reports",
-    "Labeler",
-    "RuleLabeler",
-    "ChexbertLabeler",
-    "get_labeler",
-    "findings_from_labels",
-    "Mentions",
-    "mentions",
-]
-
 Labels = dict[str, "int | None"]
 
 _NO_FINDING = "No Finding"

@@ -55,8 +55,6 @@ from collections.abc import Iterable
 
 from cxrpilot.vocabulary import OBSERVATIONS
 
-__all__ = ["mesh_labels", "MESH_VALIDATED", "MESH_RULES"]
-
 #: Observations the MeSH mapping can validate (No Finding from ``normal``).
 MESH_VALIDATED: tuple[str, ...] = OBSERVATIONS
 

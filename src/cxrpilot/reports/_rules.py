@@ -44,8 +44,6 @@ Error analysis for these tables is done on the development half of the IU report
 
 from __future__ import annotations
 
-__all__ = ["MENTIONS", "KEYS", "OTHER_FINDINGS", "TRIGGERS", "CLAUSE_BREAKS", "OR_CONNECTORS"]
-
 # ---------------------------------------------------------------------------------------------
 # building blocks
 _W = r"[^\s.,;:!?]+"  # one word (no punctuation)

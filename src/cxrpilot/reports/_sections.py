@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Sections", "split_sections", "normalise", "split_sentences", "PLACEHOLDER"]
-
 #: The one token that every de-identification mark becomes (IU's ``XXXX``, MIMIC's ``___``).
 PLACEHOLDER = "___"
 

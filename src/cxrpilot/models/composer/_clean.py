@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MODEL_WORDING", "clean_report_text", "clean_section"]
-
 #: Wording that belongs to the machine facts of a draft, never to its report text.
 MODEL_WORDING: re.Pattern[str] = re.compile(
     r"(?i:\b(?:models?|probabilit(?:y|ies)|not\s+assessed|assessed\s+findings?|unassessed|"

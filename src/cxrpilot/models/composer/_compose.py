@@ -24,8 +24,6 @@ from cxrpilot.models.composer._phrases import (
 )
 from cxrpilot.vocabulary import CRITICAL_FINDINGS, LABEL_STATUS, Status
 
-__all__ = ["compose", "likelihood_phrase", "METHODS"]
-
 #: The ways :func:`compose` can word a draft: ``"sentences"`` (the default: report sentences
 #: retrieved per finding from the phrase bank, templates where it has none) and
 #: ``"templates"`` (the hand-written templates only).
