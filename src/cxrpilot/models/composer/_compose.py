@@ -123,6 +123,18 @@ def _hedged(f: Finding) -> str:
     return f"{_cap(NOUN[f.name])} cannot be excluded."
 
 
+def _explained_by(sign: str, f: Finding) -> str:
+    """``sign`` (a present finding's wording, without its full stop) with the
+    interpretation ``f`` it explains, worded by ``f``'s likelihood ("Consolidation,
+    consistent with pneumonia.")."""
+    phrase = likelihood_phrase(f.probability, f.status)
+    if f.status is Status.PRESENT:
+        return f"{sign}, {phrase} {NOUN[f.name]}."
+    if phrase == "possible":
+        return f"{sign}, which may represent {NOUN[f.name]}."
+    return f"{sign}; {NOUN[f.name]} cannot be excluded."
+
+
 def _sort_key(item: tuple[dict[str, int], str]) -> tuple[int, int, int]:
     states = item[0]
     return (min(REGION_OF[n] for n in states), min(_RANK[v] for v in states.values()),
@@ -139,14 +151,7 @@ def _findings_text(assessed: list[Finding], method: str) -> str:
     if pneumonia is not None and pneumonia.status in (Status.PRESENT, Status.UNCERTAIN):
         sign = next((n for n in EXPLAINS["Pneumonia"] if n in by_name and by_name[n].status is Status.PRESENT), None)
         if sign is not None:
-            base = PRESENT[sign][:-1]
-            phrase = likelihood_phrase(pneumonia.probability, pneumonia.status)
-            if pneumonia.status is Status.PRESENT:
-                text = f"{base}, {'consistent with' if phrase == 'consistent with' else 'likely'} pneumonia."
-            elif phrase == "possible":
-                text = f"{base}, which may represent pneumonia."
-            else:
-                text = f"{base}; pneumonia cannot be excluded."
+            text = _explained_by(PRESENT[sign][:-1], pneumonia)
             items.append(({sign: 1, "Pneumonia": pairs["Pneumonia"]}, text))
             del pairs[sign], pairs["Pneumonia"]
 
@@ -187,14 +192,7 @@ def _positive_items(positives: list[Finding], asked: tuple[str, ...]) -> list[tu
                      and by_name[s].status is Status.PRESENT), None)
         if sign is None:
             continue
-        phrase = likelihood_phrase(f.probability, f.status)
-        head = _cap(NOUN[sign.name])
-        if f.status is Status.PRESENT:
-            text = f"{head}, {phrase} {NOUN[interp]}."
-        elif phrase == "possible":
-            text = f"{head}, which may represent {NOUN[interp]}."
-        else:
-            text = f"{head}; {NOUN[interp]} cannot be excluded."
+        text = _explained_by(_cap(NOUN[sign.name]), f)
         used.update((interp, sign.name))
         items.append((min(_impression_priority(f, asked), _impression_priority(sign, asked)), text))
     for f in positives:
