@@ -58,21 +58,18 @@ from cxrpilot.vocabulary import OBSERVATIONS
 #: Observations the MeSH mapping can validate (No Finding from ``normal``).
 MESH_VALIDATED: tuple[str, ...] = OBSERVATIONS
 
-_NOT_LUNG = (
-    r"(?:^|/)(?:ribs?|breast|sternum|mediastinum|heart|thoracic vertebrae|spine|adipose tissue|clavicle|humerus|"
-    r"shoulder|abdomen|soft tissue|neck|pleura|diaphragm|cervical vertebrae|lumbar vertebrae|thorax|paratracheal|"
-    r"costophrenic angle|sulcus|pleural sinus|supracardiac|round)(?:/|$)"
+# qualifiers that place a finding outside the lung parenchyma
+_OUTSIDE_LUNG = (
+    r"ribs?|breast|sternum|mediastinum|heart|thoracic vertebrae|spine|adipose tissue|clavicle|humerus|"
+    r"shoulder|abdomen|soft tissue|neck|pleura|diaphragm|cervical vertebrae|lumbar vertebrae|thorax|paratracheal"
 )
+_NOT_LUNG = rf"(?:^|/)(?:{_OUTSIDE_LUNG}|costophrenic angle|sulcus|pleural sinus|supracardiac|round)(?:/|$)"
 
 # "round" is how the coders qualify a *nodular* opacity or density ("6 mm nodular opacity in
 # the right upper lobe" -> Opacity/lung/upper lobe/right/round): a nodule, unless it lies
 # outside the lung or is a reticulonodular (interstitial) pattern
 _ROUND = r"(?:^|/)round(?:/|$)"
-_ROUND_NOT_LESION = (
-    r"^(?=.*(?:^|/)round(?:/|$))(?=.*(?:^|/)(?:ribs?|breast|sternum|mediastinum|heart|thoracic vertebrae|spine|"
-    r"adipose tissue|clavicle|humerus|shoulder|abdomen|soft tissue|neck|pleura|diaphragm|cervical vertebrae|"
-    r"lumbar vertebrae|thorax|paratracheal|supracardiac|reticular|interstitial)(?:/|$))"
-)
+_ROUND_NOT_LESION = rf"^(?=.*{_ROUND})(?=.*(?:^|/)(?:{_OUTSIDE_LUNG}|supracardiac|reticular|interstitial)(?:/|$))"
 
 #: (MeSH head, regex over the qualifiers or None for any, observation, value): value 1 maps
 #: the term to the observation, None marks it ambiguous for that observation. Rules are
