@@ -17,21 +17,19 @@ queued, see :mod:`._services.outbound`).
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
-import uuid
 from datetime import timedelta
 
 from pydantic import SecretStr
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cxrpilot.interop.deliver import without_credentials
 
 from ._interop_orm import OutboxItem
 from ._orm import utcnow
-from ._polling import run_until_stopped
+from ._polling import claim_row, lease_holder_name, run_until_stopped
 from ._settings import Settings
 
 __all__ = ["OutboxSender", "backoff_s", "channel", "destination"]
@@ -96,7 +94,7 @@ class OutboxSender:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.name = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.name = lease_holder_name()
         self.rng = random.Random()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -127,21 +125,15 @@ class OutboxSender:
             and_(OutboxItem.status == "sending", OutboxItem.lease_until < now),
         )
         lease = timedelta(seconds=self.settings.pacs_timeout_s * 4 + 30)
-        for item_id in db.scalars(select(OutboxItem.id).where(due).order_by(OutboxItem.id).limit(8)):
-            result = db.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item_id, due)
-                .values(
-                    status="sending",
-                    attempts=OutboxItem.attempts + 1,
-                    lease_until=now + lease,
-                    worker=self.name,
-                )
-            )
-            db.commit()
-            if result.rowcount == 1:
-                return db.get(OutboxItem, item_id, populate_existing=True)
-        return None
+        return claim_row(
+            db,
+            OutboxItem,
+            due,
+            status="sending",
+            attempts=OutboxItem.attempts + 1,
+            lease_until=now + lease,
+            worker=self.name,
+        )
 
     def deliver(self, item: OutboxItem):
         """Send one item; returns the :class:`~cxrpilot.interop.deliver.Ack` or raises

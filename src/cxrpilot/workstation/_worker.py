@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cxrpilot.draft import Draft
@@ -31,7 +29,7 @@ from cxrpilot.errors import CxrpilotError
 from cxrpilot.models.composer import clean_section
 
 from ._orm import AiDraft, Case, Image, Job, utcnow
-from ._polling import run_until_stopped
+from ._polling import claim_row, lease_holder_name, run_until_stopped
 from ._services.cases import radiograph_of
 from ._storage import BlobStore
 
@@ -82,7 +80,7 @@ class DraftWorker:
         self.threads = threads
         self.lease_s = lease_s
         self.max_attempts = max_attempts
-        self.name = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.name = lease_holder_name()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -128,22 +126,16 @@ class DraftWorker:
         claimable = or_(
             Job.status == "pending", and_(Job.status == "running", Job.lease_until < now)
         )
-        for job_id in db.scalars(select(Job.id).where(claimable).order_by(Job.id).limit(8)).all():
-            result = db.execute(
-                update(Job)
-                .where(Job.id == job_id, claimable)
-                .values(
-                    status="running",
-                    attempts=Job.attempts + 1,
-                    lease_until=now + timedelta(seconds=self.lease_s),
-                    worker=self.name,
-                    updated_at=now,
-                )
-            )
-            db.commit()
-            if result.rowcount == 1:
-                return db.get(Job, job_id, populate_existing=True)
-        return None
+        return claim_row(
+            db,
+            Job,
+            claimable,
+            status="running",
+            attempts=Job.attempts + 1,
+            lease_until=now + timedelta(seconds=self.lease_s),
+            worker=self.name,
+            updated_at=now,
+        )
 
     def run_once(self) -> bool:
         """Process one job if there is one; returns whether one was processed."""
