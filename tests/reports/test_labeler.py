@@ -259,9 +259,10 @@ def test_label_reports_and_rule_labeler_agree():
     assert isinstance(get_labeler(), Labeler)
 
 
-def test_label_report_rejects_non_text():
-    with pytest.raises(TypeError, match="must be a str, got NoneType"):
-        label_report(None)  # type: ignore[arg-type]
+@pytest.mark.parametrize("function", [label_report, label_text])
+def test_label_rejects_non_text(function):
+    with pytest.raises(TypeError, match="^report text must be a str, got NoneType$"):
+        function(None)
 
 
 @pytest.mark.data

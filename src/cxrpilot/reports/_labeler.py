@@ -44,7 +44,7 @@ from cxrpilot.reports._rules import (
     OTHER_FINDINGS,
     TRIGGERS,
 )
-from cxrpilot.reports._sections import normalise, split_sections
+from cxrpilot.reports._sections import check_text, normalise, split_sections
 from cxrpilot.vocabulary import LABEL_STATUS, OBSERVATIONS
 
 Labels = dict[str, "int | None"]
@@ -224,8 +224,7 @@ def label_text(text: str) -> Labels:
 
     See :func:`label_report`, which picks FINDINGS and IMPRESSION first.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"report text must be a str, got {type(text).__name__}")
+    check_text(text)
     labels: Labels = dict.fromkeys(OBSERVATIONS)
     text = normalise(_blank_unassessed(text)).lower()
     if not text.strip(" .;:,"):
@@ -310,8 +309,7 @@ def label_report(text: str) -> Labels:
     >>> labels["Pneumothorax"], labels["No Finding"]
     (0, 0)
     """
-    if not isinstance(text, str):
-        raise TypeError(f"report text must be a str, got {type(text).__name__}")
+    check_text(text)
     # not-assessed lists are blanked before the section split joins their lines
     return label_text(split_sections(_blank_unassessed(text)).labeling_text())
 

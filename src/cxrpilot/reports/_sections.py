@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 #: The one token that every de-identification mark becomes (IU's ``XXXX``, MIMIC's ``___``).
 PLACEHOLDER = "___"
 
+
+def check_text(text: object) -> None:
+    """Refuse report text that is not a str (the one wording of this error in the package)."""
+    if not isinstance(text, str):
+        raise TypeError(f"report text must be a str, got {type(text).__name__}")
+
+
 # heading words -> section field; longest spellings first so that the alternation prefers them
 _HEADINGS: dict[str, str] = {
     "clinical indication": "indication",
@@ -155,8 +162,7 @@ def split_sections(text: str) -> Sections:
     >>> s.findings, s.impression
     ('Lungs are clear.', '1. Normal. 2. No effusion.')
     """
-    if not isinstance(text, str):
-        raise TypeError(f"report text must be a str, got {type(text).__name__}")
+    check_text(text)
     marks: list[tuple[int, int, str]] = []  # (start, end of heading, heading as written)
     taken: list[tuple[int, int]] = []
 
@@ -205,8 +211,7 @@ def normalise(text: str) -> str:
     >>> normalise("Normal chest x-XXXX.  The XXXX XXXX are intact.")
     'Normal chest x-___. The ___ are intact.'
     """
-    if not isinstance(text, str):
-        raise TypeError(f"report text must be a str, got {type(text).__name__}")
+    check_text(text)
     out = _DEID.sub(PLACEHOLDER, text)
     out = _DEID_RUN.sub(PLACEHOLDER, out)
     return _clean(out)
@@ -234,8 +239,7 @@ def split_sentences(text: str) -> list[str]:
     >>> split_sentences("1. No acute disease. 2. A 1.5 cm nodule, seen by Dr. Smith.")
     ['No acute disease.', 'A 1.5 cm nodule, seen by Dr. Smith.']
     """
-    if not isinstance(text, str):
-        raise TypeError(f"report text must be a str, got {type(text).__name__}")
+    check_text(text)
     sentences: list[str] = []
     start = 0
     for m in _BOUNDARY.finditer(text):
