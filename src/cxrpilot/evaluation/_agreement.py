@@ -13,7 +13,7 @@ from scipy import stats
 from cxrpilot.errors import InvalidInputError, require
 
 from ._diagnostic import proportion_ci
-from ._result import Estimate, to_jsonable
+from ._result import Estimate, jsonable_fields
 from ._validation import check_confidence, check_positive_int, warn_undefined
 
 _NAN = float("nan")
@@ -29,7 +29,7 @@ class TestResult:
     n: int
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({"statistic": self.statistic, "p": self.p, "method": self.method, "n": self.n})
+        return jsonable_fields(self)
 
 
 def compare_ordinal(a: Any, b: Any, *, paired: bool) -> TestResult:
@@ -139,7 +139,7 @@ class PreferenceResult:
     test: TestResult
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return jsonable_fields(self)
 
 
 def preference_share(

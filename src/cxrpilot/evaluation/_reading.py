@@ -16,7 +16,7 @@ from cxrpilot.errors import InvalidInputError, require
 from cxrpilot.vocabulary import OBSERVATIONS, Arm
 
 from ._edit_distance import word_edit_distance, word_tokens
-from ._result import Estimate, to_jsonable
+from ._result import Estimate, jsonable_fields
 from ._validation import check_confidence, check_positive_int, warn_undefined
 
 _NAN = float("nan")
@@ -36,7 +36,7 @@ class ArmSummary:
     mean_ci_high: float
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({k: getattr(self, k) for k in self.__slots__})
+        return jsonable_fields(self)
 
 
 def summarise(values: Any, *, confidence: float = 0.95) -> ArmSummary:
@@ -168,7 +168,7 @@ class MixedModelResult:
     arm_means: dict[str, Estimate] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return jsonable_fields(self)
 
 
 def reading_time_mixed_model(

@@ -8,7 +8,7 @@ observations, method). Results made of several numbers are small frozen dataclas
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -29,6 +29,12 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def jsonable_fields(result: Any) -> dict[str, Any]:
+    """The fields of a dataclass result, in order, as plain JSON values (:func:`to_jsonable`):
+    the ``to_dict()`` of the result types."""
+    return to_jsonable({f.name: getattr(result, f.name) for f in fields(result)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +121,7 @@ class ThresholdMetrics:
     fn: int
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(asdict(self))
+        return jsonable_fields(self)
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ class ReliabilityDiagram:
     max_calibration_error: float
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({f.name: getattr(self, f.name) for f in fields(self)})
+        return jsonable_fields(self)
 
 
 @dataclass(frozen=True)
@@ -162,4 +168,4 @@ class RocCurve:
     auc: float
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({f.name: getattr(self, f.name) for f in fields(self)})
+        return jsonable_fields(self)

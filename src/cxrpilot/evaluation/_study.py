@@ -16,7 +16,7 @@ from cxrpilot.vocabulary import RADPEER_SIGNIFICANT
 from ._agreement import compare_ordinal, fleiss_kappa_ci, icc, preference_share
 from ._diagnostic import proportion_ci
 from ._reading import draft_edits, reading_time_mixed_model, relative_change_ci, summarise
-from ._result import to_jsonable
+from ._result import jsonable_fields
 from ._study_data import ARMS, RADPEER_SCORES, StudyData, load_study
 from ._validation import check_positive_int
 
@@ -39,7 +39,7 @@ class StudyAnalysis:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return jsonable_fields(self)
 
     def summary_lines(self) -> list[str]:
         """A short human-readable summary, a line per statistic (``cxrpilot eval study``
