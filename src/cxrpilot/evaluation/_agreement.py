@@ -13,23 +13,20 @@ from scipy import stats
 from cxrpilot.errors import InvalidInputError, require
 
 from ._diagnostic import proportion_ci
-from ._result import Estimate, jsonable_fields
+from ._result import Estimate, JsonFields
 from ._validation import check_confidence, check_positive_int, warn_undefined
 
 _NAN = float("nan")
 
 
 @dataclass(frozen=True, slots=True)
-class TestResult:
+class TestResult(JsonFields):
     """A hypothesis test: statistic, two-sided p-value, method and the units compared."""
 
     statistic: float
     p: float
     method: str
     n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable_fields(self)
 
 
 def compare_ordinal(a: Any, b: Any, *, paired: bool) -> TestResult:
@@ -113,7 +110,7 @@ def majority_preference(votes: Any, *, k: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PreferenceResult:
+class PreferenceResult(JsonFields):
     """Shares of cases under the k-of-n rule.
 
     Attributes
@@ -137,9 +134,6 @@ class PreferenceResult:
     no_consensus: Estimate
     prefer_a_among_consensus: Estimate
     test: TestResult
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable_fields(self)
 
 
 def preference_share(

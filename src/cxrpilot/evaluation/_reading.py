@@ -16,14 +16,14 @@ from cxrpilot.errors import InvalidInputError, require
 from cxrpilot.vocabulary import OBSERVATIONS, Arm
 
 from ._edit_distance import word_edit_distance, word_tokens
-from ._result import Estimate, jsonable_fields
+from ._result import Estimate, JsonFields
 from ._validation import check_confidence, check_positive_int, warn_undefined
 
 _NAN = float("nan")
 
 
 @dataclass(frozen=True, slots=True)
-class ArmSummary:
+class ArmSummary(JsonFields):
     """Mean, SD, median, quartiles and count of a sample, with a t interval for the mean."""
 
     n: int
@@ -34,9 +34,6 @@ class ArmSummary:
     q3: float
     mean_ci_low: float
     mean_ci_high: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable_fields(self)
 
 
 def summarise(values: Any, *, confidence: float = 0.95) -> ArmSummary:
@@ -131,7 +128,7 @@ def relative_change_ci(
 
 
 @dataclass(frozen=True)
-class MixedModelResult:
+class MixedModelResult(JsonFields):
     """A linear mixed model of (log) reading time on arm with random reader and case effects.
 
     Attributes
@@ -166,9 +163,6 @@ class MixedModelResult:
     n: int
     warnings: tuple[str, ...] = ()
     arm_means: dict[str, Estimate] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable_fields(self)
 
 
 def reading_time_mixed_model(

@@ -31,10 +31,14 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def jsonable_fields(result: Any) -> dict[str, Any]:
-    """The fields of a dataclass result, in order, as plain JSON values (:func:`to_jsonable`):
-    the ``to_dict()`` of the result types."""
-    return to_jsonable({f.name: getattr(result, f.name) for f in fields(result)})
+class JsonFields:
+    """Base of the result dataclasses: ``to_dict()`` gives the fields, in order, as plain
+    JSON values (:func:`to_jsonable`)."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable({f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,7 @@ class DeLongResult(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class ThresholdMetrics:
+class ThresholdMetrics(JsonFields):
     """Sensitivity, specificity, PPV and NPV at one threshold (``y_score >= threshold``
     is called positive), each with a binomial confidence interval.
 
@@ -120,12 +124,9 @@ class ThresholdMetrics:
     tn: int
     fn: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable_fields(self)
-
 
 @dataclass(frozen=True)
-class ReliabilityDiagram:
+class ReliabilityDiagram(JsonFields):
     """Binned calibration: per bin its edges, count, mean predicted probability and the
     observed fraction of positives (NaN for an empty bin).
 
@@ -148,12 +149,9 @@ class ReliabilityDiagram:
     ece: float
     max_calibration_error: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable_fields(self)
-
 
 @dataclass(frozen=True)
-class RocCurve:
+class RocCurve(JsonFields):
     """Points of a ROC curve (from :func:`sklearn.metrics.roc_curve`) and its AUC.
 
     Attributes
@@ -166,6 +164,3 @@ class RocCurve:
     tpr: np.ndarray
     thresholds: np.ndarray
     auc: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable_fields(self)

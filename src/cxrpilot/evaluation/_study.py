@@ -16,7 +16,7 @@ from cxrpilot.vocabulary import RADPEER_SIGNIFICANT
 from ._agreement import compare_ordinal, fleiss_kappa_ci, icc, preference_share
 from ._diagnostic import proportion_ci
 from ._reading import draft_edits, reading_time_mixed_model, relative_change_ci, summarise
-from ._result import jsonable_fields
+from ._result import JsonFields
 from ._study_data import ARMS, RADPEER_SCORES, StudyData, load_study
 from ._validation import check_positive_int
 
@@ -24,7 +24,7 @@ TREATMENT, CONTROL = ARMS
 
 
 @dataclass(frozen=True)
-class StudyAnalysis:
+class StudyAnalysis(JsonFields):
     """Every statistic of a reader study (see :func:`analyze_study`); ``to_dict()`` for JSON."""
 
     source: str
@@ -37,9 +37,6 @@ class StudyAnalysis:
     edits: dict[str, Any]
     settings: dict[str, Any]
     notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable_fields(self)
 
     def summary_lines(self) -> list[str]:
         """A short human-readable summary, a line per statistic (``cxrpilot eval study``
