@@ -71,7 +71,7 @@ def run(args, producer, files: list[Path], warmup: Path, associations: int) -> d
     from sqlalchemy import func, select
 
     from cxrpilot.workstation import Settings, create_app
-    from cxrpilot.workstation._orm import AiDraft
+    from cxrpilot.workstation.orm import AiDraft
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cstore-"))
     port = _free_port()

@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--flood", type=int, default=8)
     args = ap.parse_args()
     from cxrpilot.workstation import Settings, admin, create_app
-    from cxrpilot.workstation._orm import Case, Image, Read
+    from cxrpilot.workstation.orm import Case, Image, Read
 
     tmp = Path(tempfile.mkdtemp())
     limits = {  # every attempt is checked (older versions lack the last two throttles)

@@ -68,8 +68,7 @@ def main() -> None:
 
     from cxrpilot.workstation import Settings, create_app
     from cxrpilot.workstation import admin as ws_admin
-    from cxrpilot.workstation._interop_orm import OutboxItem
-    from cxrpilot.workstation._orm import Report
+    from cxrpilot.workstation.orm import OutboxItem, Report
     from tests.interop._orthanc import Orthanc, find_orthanc
     from tests.workstation.helpers import PASSWORD, Client, image_loader, small_drafter
 

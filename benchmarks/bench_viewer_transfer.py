@@ -167,12 +167,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
     from pydicom.data import get_testdata_file
 
-    from cxrpilot.workstation._services.viewer import _from_dicom
+    from cxrpilot.workstation.display import viewer_image_from_dicom
 
     load_start = os.getloadavg()[0]
     dcm = Path(get_testdata_file("RG1_UNCR.dcm")).read_bytes()
     t = time.perf_counter()
-    view = _from_dicom(dcm)
+    view = viewer_image_from_dicom(dcm)
     t_decode = time.perf_counter() - t
     t = time.perf_counter()
     low = view.png("low")

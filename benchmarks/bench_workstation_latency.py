@@ -35,8 +35,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
     from cxrpilot.workstation import Settings, admin, create_app
-    from cxrpilot.workstation._orm import AiDraft, Case, Image, Read
-    from cxrpilot.workstation._services.cases import encode_png16
+    from cxrpilot.workstation.display import encode_png16
+    from cxrpilot.workstation.orm import AiDraft, Case, Image, Read
 
     tmp = Path(tempfile.mkdtemp())
     settings = Settings(data_dir=tmp, database_url=args.database_url, secret_key="b" * 40, worker_threads=0,

@@ -35,28 +35,6 @@ KNOWN: dict[str, set[str]] = {
         "cxrpilot.models.expert._network.build_network",
         "cxrpilot.models.expert._network.export_onnx",
     },
-    # Workstation benchmarks: users come from the public cxrpilot.workstation.admin; what
-    # is left seeds rows (images, cases, drafts, reads) straight into the ORM or reads
-    # delivery times from it, which no public API offers (seeding thousands of cases through
-    # the HTTP API would time the import, not the worklist).
-    "benchmarks.bench_cstore_ingest": {"cxrpilot.workstation._orm.AiDraft"},
-    "benchmarks.bench_login_flood": {
-        "cxrpilot.workstation._orm.Case",
-        "cxrpilot.workstation._orm.Image",
-        "cxrpilot.workstation._orm.Read",
-    },
-    "benchmarks.bench_sr_delivery": {
-        "cxrpilot.workstation._interop_orm.OutboxItem",
-        "cxrpilot.workstation._orm.Report",
-    },
-    "benchmarks.bench_workstation_latency": {
-        "cxrpilot.workstation._orm.AiDraft",
-        "cxrpilot.workstation._orm.Case",
-        "cxrpilot.workstation._orm.Image",
-        "cxrpilot.workstation._orm.Read",
-        "cxrpilot.workstation._services.cases.encode_png16",
-    },
-    "benchmarks.bench_viewer_transfer": {"cxrpilot.workstation._services.viewer._from_dicom"},
 }
 
 

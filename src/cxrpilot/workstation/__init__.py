@@ -6,7 +6,9 @@ Start it with ``cxrpilot serve``; build it in code with :func:`create_app`::
     from cxrpilot.workstation import Settings, create_app
     app = create_app(Settings(data_dir="ws-data"))
 
-See ``docs/workstation.md``.
+The database's schema, for seed scripts and research queries, is :mod:`.orm`; the stored and
+served pixels are :mod:`.display`; administration from the shell is :mod:`.admin`. See
+``docs/workstation.md``.
 """
 
 from ._app import create_app

@@ -14,8 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ._orm import Base, _in, utcnow
 
-__all__ = ["OUTBOX_KINDS", "OUTBOX_STATUSES", "ApiToken", "OutboxItem", "PullRefusal"]
-
 #: ``report_sr`` / ``ai_sr`` go to the PACS, ``fhir_report`` to the FHIR server.
 OUTBOX_KINDS = ("report_sr", "ai_sr", "fhir_report")
 #: ``superseded``: a FHIR version that a newer version of the same report replaced
