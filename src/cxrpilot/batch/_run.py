@@ -10,7 +10,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -235,9 +235,9 @@ def run_batch(
             if concurrency is None:  # one worker per GPU, else per CPU the cluster offers
                 workers = max(1, int(resources.get("GPU", 0) // gpus) if gpus
                               else int(resources.get("CPU", workers)))
-            counts = _execute(ray, pending, out, model=model, done=done.hashes,
-                              batch_size=batch_size, workers=workers, gpus=gpus, check=check,
-                              indication=indication, progress=progress, headers=headers)
+            job = _Job(model=model, done=done.hashes, batch_size=batch_size, workers=workers,
+                       gpus=gpus, check=check, indication=indication, headers=headers)
+            counts = _execute(ray, pending, out, job, progress=progress)
         skipped += counts.hash_skipped
         drafted, failed, parts = counts.drafted, counts.failed, counts.parts
         write_s, recovered = counts.write_s, counts.recovered
@@ -248,23 +248,41 @@ def run_batch(
                         recovered=recovered)
 
 
-def _map(ds: Any, ray: Any, *, model: ModelSpec, done: frozenset[str], batch_size: int,
-         workers: int, gpus: float, check: bool, indication: str | None,
-         headers: dict[str, str] | None, recovery: bool = False) -> Any:
+@dataclass(frozen=True)
+class _Job:
+    """What every block of one run is drafted with: the worker's options (the model, the
+    hashes already in RESULTS, the checks, the indication, the DICOMweb headers) and the
+    actor pool's shape (images per block, workers, GPUs per worker)."""
+
+    model: ModelSpec
+    done: frozenset[str]
+    batch_size: int
+    workers: int
+    gpus: float
+    check: bool
+    indication: str | None
+    headers: dict[str, str] | None
+
+    def worker_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of each :class:`DraftWorker`."""
+        return {"model": self.model, "done": self.done, "check": self.check,
+                "indication": self.indication, "headers": self.headers}
+
+
+def _map(ds: Any, ray: Any, job: _Job, *, recovery: bool = False) -> Any:
     # A dead worker is restarted (model loaded again) and its block run again, at most
     # BLOCK_RETRIES times: a file that kills every worker must not loop forever. A recovery
     # pass starts with the actors the cluster can place now (a lost node's never come back).
-    pool = (ray.data.ActorPoolStrategy(min_size=1, max_size=workers, initial_size=workers)
-            if recovery else ray.data.ActorPoolStrategy(size=workers))
+    pool = (ray.data.ActorPoolStrategy(min_size=1, max_size=job.workers, initial_size=job.workers)
+            if recovery else ray.data.ActorPoolStrategy(size=job.workers))
     return ds.map_batches(
         DraftWorker,
-        fn_constructor_kwargs={"model": model, "done": done, "check": check,
-                               "indication": indication, "headers": headers},
-        batch_size=batch_size,
+        fn_constructor_kwargs=job.worker_kwargs(),
+        batch_size=job.batch_size,
         batch_format="pyarrow",
         compute=pool,
         num_cpus=1,
-        num_gpus=gpus or None,
+        num_gpus=job.gpus or None,
         max_restarts=-1,
         max_task_retries=BLOCK_RETRIES,
     )
@@ -280,10 +298,8 @@ class _Counts:
     recovered: int = 0
 
 
-def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: ModelSpec,
-             done: frozenset[str], batch_size: int, workers: int, gpus: float, check: bool,
-             indication: str | None, progress: bool,
-             headers: dict[str, str] | None) -> _Counts:
+def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, job: _Job, *,
+             progress: bool) -> _Counts:
     """Stream ``pending`` through the model actors, then (``RECOVERY_PASSES`` times) the
     images no block brought back, one per block."""
     import ray.data
@@ -309,9 +325,8 @@ def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: Model
             if recovery:  # never wait for actors a lost node's resources would have held
                 ctx.wait_for_min_actors_s = -1
             before = counts.drafted + counts.failed
-            seen = _stream(ray, todo, out, counts, bar, run_id=run_id, model=model, done=done,
-                           batch_size=1 if recovery else batch_size, workers=workers,
-                           gpus=gpus, check=check, indication=indication, headers=headers,
+            pass_job = replace(job, batch_size=1) if recovery else job  # one image per block
+            seen = _stream(ray, todo, out, counts, bar, pass_job, run_id=run_id,
                            recovery=recovery)
             if recovery:
                 counts.recovered += counts.drafted + counts.failed - before
@@ -325,21 +340,17 @@ def _execute(ray: Any, pending: list[dict[str, Any]], out: Path, *, model: Model
     return counts
 
 
-def _stream(ray: Any, pending: list[dict[str, Any]], out: Path, counts: _Counts, bar: Any, *,
-            run_id: str, model: ModelSpec, done: frozenset[str], batch_size: int, workers: int,
-            gpus: float, check: bool, indication: str | None, headers: dict[str, str] | None,
-            recovery: bool) -> set[str]:
+def _stream(ray: Any, pending: list[dict[str, Any]], out: Path, counts: _Counts, bar: Any,
+            job: _Job, *, run_id: str, recovery: bool) -> set[str]:
     """One pass: write each block that comes back as a part file; the sources it brought
     back (written or skipped)."""
     import pyarrow.compute as pc
 
-    ds = ray.data.from_items(pending, override_num_blocks=math.ceil(len(pending) / batch_size))
+    ds = ray.data.from_items(pending, override_num_blocks=math.ceil(len(pending) / job.batch_size))
     with warnings.catch_warnings():
         # Ray 2.60 deprecates remote args without a replacement for max_task_retries yet
         warnings.simplefilter("ignore", DeprecationWarning)
-        ds = _map(ds, ray, model=model, done=done, batch_size=batch_size, workers=workers,
-                  gpus=gpus, check=check, indication=indication, headers=headers,
-                  recovery=recovery)
+        ds = _map(ds, ray, job, recovery=recovery)
     seen: set[str] = set()
     for block in ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
         n = block.num_rows
