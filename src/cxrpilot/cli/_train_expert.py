@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from cxrpilot.cli._inputs import add_data_option, data_folder
 
@@ -121,6 +122,21 @@ def _check_device(device: str) -> None:
                                     "on this machine; use --device cpu")
 
 
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments that :func:`train_expert` and :func:`pretrain_expert` share, from
+    the command line."""
+    return {"seed": args.seed, "epochs": args.epochs, "image_size": args.image_size,
+            "arch": args.arch, "sources": args.sources, "cache_dir": args.cache_dir,
+            "progress": not args.json, "samples_per_epoch": args.samples_per_epoch,
+            "threads": args.threads, "batch_size": args.batch_size, "device": args.device,
+            "max_seconds": args.max_seconds, "pack": args.pack}
+
+
+def _data_dir(args: argparse.Namespace) -> str | None:
+    """The data folder (None when a training pack is given)."""
+    return None if args.pack else data_folder(args)
+
+
 def _pretrain(args: argparse.Namespace) -> int:
     from cxrpilot.errors import InvalidInputError
     from cxrpilot.models.expert import pretrain_expert
@@ -130,14 +146,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         raise InvalidInputError("--pretrain ssl takes no --init-from, --box-weight, "
                                 "--train-sources, --holdout-source, --limit-per-class or "
                                 "--train-fraction")
-    card = pretrain_expert(
-        None if args.pack else data_folder(args), args.out, seed=args.seed, epochs=args.epochs,
-        image_size=args.image_size, arch=args.arch, sources=args.sources,
-        cache_dir=args.cache_dir, progress=not args.json,
-        samples_per_epoch=args.samples_per_epoch, threads=args.threads, lr=args.lr,
-        batch_size=args.batch_size, device=args.device, max_seconds=args.max_seconds,
-        pack=args.pack,
-    )
+    card = pretrain_expert(_data_dir(args), args.out, lr=args.lr, **_run_options(args))
     if args.json:
         print(json.dumps(card, indent=2))
         return 0
@@ -157,15 +166,10 @@ def run(args: argparse.Namespace) -> int:
     if args.pretrain == "ssl":
         return _pretrain(args)
     card = train_expert(
-        None if args.pack else data_folder(args), args.out, seed=args.seed, epochs=args.epochs,
-        image_size=args.image_size,
-        arch=args.arch, sources=args.sources, holdout_source=args.holdout_source,
-        limit_per_class=args.limit_per_class, cache_dir=args.cache_dir, progress=not args.json,
-        samples_per_epoch=args.samples_per_epoch, threads=args.threads,
-        train_sources=args.train_sources, init_from=args.init_from,
-        lr=3e-3 if args.lr is None else args.lr, box_weight=args.box_weight,
-        device=args.device, batch_size=args.batch_size, max_seconds=args.max_seconds,
-        pack=args.pack, train_fraction=args.train_fraction,
+        _data_dir(args), args.out, holdout_source=args.holdout_source,
+        limit_per_class=args.limit_per_class, train_sources=args.train_sources,
+        init_from=args.init_from, lr=3e-3 if args.lr is None else args.lr,
+        box_weight=args.box_weight, train_fraction=args.train_fraction, **_run_options(args),
     )
     if args.json:
         print(json.dumps(card.to_dict(), indent=2))

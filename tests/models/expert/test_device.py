@@ -15,7 +15,12 @@ F = torch.nn.functional
 
 from cxrpilot.cli import main
 from cxrpilot.errors import InvalidInputError
-from cxrpilot.models.expert._fit import augment_with_masks, fit_network, resolve_device
+from cxrpilot.models.expert._fit import (
+    LoopOptions,
+    augment_with_masks,
+    fit_network,
+    resolve_device,
+)
 from cxrpilot.models.expert._network import ARCHITECTURES, LogitsAndMaps, build_network
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
@@ -79,8 +84,8 @@ def _problem(n: int = 24, size: int = 32):
 
 def test_uint8_images_train_as_their_float_values() -> None:
     pixels, targets = _problem()
-    common = dict(arch="resnet10t", mean=0.5, std=0.3, epochs=1, seed=4, batch_size=8,
-                  progress=False)
+    common = dict(arch="resnet10t", mean=0.5, std=0.3,
+                  loop=LoopOptions(epochs=1, seed=4, batch_size=8, progress=False))
     idx = np.arange(len(pixels))
     a = fit_network(pixels, targets, np.ones(len(pixels)), idx[:16], idx[16:], **common)
     b = fit_network(pixels.astype(np.float32) / np.float32(255), targets, np.ones(len(pixels)),
@@ -94,9 +99,9 @@ def test_uint8_images_train_as_their_float_values() -> None:
 def test_max_seconds_stops_inside_the_first_epoch() -> None:
     pixels, targets = _problem(n=64)
     idx = np.arange(64)
+    loop = LoopOptions(epochs=50, seed=0, batch_size=4, max_seconds=1e-3, progress=False)
     fit = fit_network(pixels, targets, np.ones(64), idx[:56], idx[56:], arch="resnet10t",
-                      mean=0.5, std=0.3, epochs=50, seed=0, batch_size=4, max_seconds=1e-3,
-                      progress=False)
+                      mean=0.5, std=0.3, loop=loop)
     (entry,) = fit.history
     assert entry["steps_done"] == 1 and "wall-clock budget" in entry["stopped"]
     assert fit.best_epoch == 1 and "val_loss" in entry

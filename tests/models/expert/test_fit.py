@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 from cxrpilot.data import Study, StudyImage
 from cxrpilot.models.expert._data import LABELS
 from cxrpilot.models.expert._fit import (
+    LoopOptions,
     augment,
     augment_with_masks,
     box_loss,
@@ -109,8 +110,8 @@ def test_guided_fit_pulls_the_map_into_the_box() -> None:
         else:
             boxes.append(())
     idx = np.arange(n)
-    common = dict(arch="resnet10t", mean=0.3, std=0.3, epochs=3, seed=0, batch_size=16,
-                  progress=False, lr=3e-3)
+    common = dict(arch="resnet10t", mean=0.3, std=0.3, lr=3e-3,
+                  loop=LoopOptions(epochs=3, seed=0, batch_size=16, progress=False))
     masks = box_masks([boxes[i] for i in idx[1::2]], 1, side=size)
     losses = {}
     for weight in (0.0, 1.0):

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from cxrpilot.models.expert._fit import fit_network
+from cxrpilot.models.expert._fit import LoopOptions, fit_network
 from cxrpilot.models.expert._ssl import pretrain_simsiam, simsiam_views
 
 
@@ -38,9 +38,9 @@ def test_simsiam_loss_falls_and_fine_tuning_starts_from_it() -> None:
     torch.set_num_threads(2)
     images = _blobs()
     idx = np.arange(len(images))
+    loop = LoopOptions(epochs=5, seed=0, samples_per_epoch=160, batch_size=16, progress=False)
     result = pretrain_simsiam(images, idx, arch="resnet10t", num_labels=3, mean=0.3, std=0.3,
-                              epochs=5, seed=0, samples_per_epoch=160, batch_size=16, lr=0.1,
-                              progress=False)
+                              loop=loop, lr=0.1)
     losses = [h["loss"] for h in result.history]
     assert len(losses) == 5 and result.steps == 50
     assert losses[-1] < losses[0] - 0.02  # negative cosine: falls from ~0 towards -1
@@ -49,8 +49,8 @@ def test_simsiam_loss_falls_and_fine_tuning_starts_from_it() -> None:
     state = result.network.state_dict()
     targets = (np.arange(len(images)) % 2).astype(float)[:, None].repeat(3, 1)
     fit = fit_network(images, targets, np.ones(len(images)), idx[:80], idx[80:],
-                      arch="resnet10t", mean=0.3, std=0.3, epochs=2, seed=0, batch_size=16,
-                      init_state=state, progress=False)
+                      arch="resnet10t", mean=0.3, std=0.3, init_state=state,
+                      loop=LoopOptions(epochs=2, seed=0, batch_size=16, progress=False))
     assert fit.history[0]["train_loss"] > 0
     # the fine-tuned network began at the pretrained weights: the stem moved only a little
     key = "resnet.embedder.embedder.convolution.weight"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,8 +14,9 @@ import torch.nn.functional as F
 
 from cxrpilot.models.expert._network import LogitsAndMaps, build_network
 
-__all__ = ["FitResult", "fit_network", "network_logits", "augment", "augment_with_masks",
-           "box_masks", "box_loss", "Box", "resolve_device", "device_images", "to_unit"]
+__all__ = ["FitResult", "LoopOptions", "TrainingLoop", "fit_network", "network_logits",
+           "augment", "augment_with_masks", "box_masks", "box_loss", "Box", "resolve_device",
+           "device_images", "to_unit"]
 
 
 @dataclass
@@ -180,6 +182,95 @@ def device_images(images: np.ndarray | torch.Tensor, device: torch.device) -> to
     return torch.from_numpy(np.require(images, requirements=["C", "W"])).to(device)
 
 
+@dataclass(frozen=True)
+class LoopOptions:
+    """How a training loop runs: what :func:`fit_network` and
+    :func:`._ssl.pretrain_simsiam` share.
+
+    Each of ``epochs`` epochs draws ``samples_per_epoch`` training images (default: as many
+    as there are) and takes them in steps of ``batch_size``. ``seed`` seeds the batch order,
+    the augmentation and the initialisation; ``device`` is ``"cpu"`` or ``"cuda"``;
+    ``max_seconds`` stops the loop at the first step past that wall-clock time; ``progress``
+    shows progress bars.
+    """
+
+    epochs: int
+    seed: int
+    samples_per_epoch: int | None = None
+    batch_size: int = 64
+    device: str = "cpu"
+    max_seconds: float | None = None
+    progress: bool = True
+
+
+class TrainingLoop:
+    """The epochs and steps of one run of :class:`LoopOptions`: the batches of each epoch,
+    a progress bar per epoch, and the wall-clock budget (counted from this object's
+    creation). ``for epoch in loop.epochs()`` ends after the epoch the budget ran out in;
+    ``for step, idx in loop.steps(epoch, order)`` after the step it ran out at."""
+
+    def __init__(self, options: LoopOptions, n_train: int, *, name: str = "epoch") -> None:
+        from tqdm.auto import tqdm
+
+        self._tqdm = tqdm
+        self.options = options
+        self.name = name
+        self.per_epoch = options.samples_per_epoch or n_train
+        self.steps_per_epoch = max(1, math.ceil(self.per_epoch / options.batch_size))
+        self.out_of_time = False
+        self._t_start = time.perf_counter()
+        self._bar = None
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.options.epochs
+
+    @property
+    def stopped(self) -> str:
+        """The history's note of a loop that ran out of time."""
+        return f"wall-clock budget of {self.options.max_seconds:.0f} s reached"
+
+    def seconds(self) -> float:
+        """Seconds since the start, rounded to 0.1."""
+        return round(time.perf_counter() - self._t_start, 1)
+
+    def draw(self, rng: np.random.Generator, train_idx: np.ndarray,
+             p: np.ndarray | None = None) -> np.ndarray:
+        """An epoch's images: ``per_epoch`` of ``train_idx``, with replacement (weights ``p``)."""
+        return rng.choice(train_idx, size=self.per_epoch, replace=True, p=p)
+
+    def epochs(self) -> Iterator[int]:
+        for epoch in range(1, self.options.epochs + 1):
+            yield epoch
+            if self.out_of_time:
+                return
+
+    def steps(self, epoch: int, order: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """``(step, sorted image indices)`` of each batch of ``order``, behind a progress bar."""
+        opts = self.options
+        self._bar = self._tqdm(range(self.steps_per_epoch),
+                               desc=f"{self.name} {epoch}/{opts.epochs}",
+                               disable=not opts.progress, leave=False, unit="batch")
+        try:
+            for step in self._bar:
+                yield step, np.sort(order[step * opts.batch_size : (step + 1) * opts.batch_size])
+                if opts.max_seconds is not None and \
+                        time.perf_counter() - self._t_start > opts.max_seconds:
+                    self.out_of_time = True
+                    return
+        finally:
+            self._bar.close()
+
+    def show(self, **postfix: str) -> None:
+        """Values shown after the running epoch's progress bar."""
+        self._bar.set_postfix(**postfix)
+
+    def write(self, line: str) -> None:
+        """A line under the progress bars (when they are shown)."""
+        if self.options.progress:
+            self._tqdm.write(line)
+
+
 def _batch(images: np.ndarray | torch.Tensor, idx: np.ndarray) -> torch.Tensor:
     """(B, 1, S, S) float32 [0, 1] pixels of ``images[idx]``, on the images' device."""
     if isinstance(images, torch.Tensor):
@@ -212,23 +303,17 @@ def fit_network(
     arch: str,
     mean: float,
     std: float,
-    epochs: int,
-    seed: int,
-    samples_per_epoch: int | None = None,
-    batch_size: int = 64,
+    loop: LoopOptions,
     lr: float = 3e-3,
     init_state: dict[str, torch.Tensor] | None = None,
     boxes: Sequence[Sequence[Box]] | None = None,
     box_weight: float = 0.0,
-    device: str = "cpu",
-    max_seconds: float | None = None,
-    progress: bool = True,
 ) -> FitResult:
     """Train with AdamW and a one-cycle schedule (from scratch, or from ``init_state`` when
     fine-tuning); keep the epoch with the lowest validation loss.
 
     ``images`` is (N, S, S) in [0, 1] (float16 is fine) or uint8 (0-255), ``targets``
-    (N, L) with NaN for unknown labels. Each epoch draws ``samples_per_epoch`` training
+    (N, L) with NaN for unknown labels. Each epoch draws ``loop.samples_per_epoch`` training
     images (default: as many as there are) with replacement, with probability proportional
     to ``weights`` (N,) — e.g. weights that balance classes within each source.
 
@@ -236,18 +321,14 @@ def fit_network(
     ``box_weight`` > 0, the loss adds ``box_weight`` times :func:`box_loss` for the images
     of each batch that have boxes, moved by the same augmentation as their pixels.
 
-    ``device="cuda"`` trains on the GPU: the images are copied there once, augmented there,
-    and the forward pass runs under bfloat16 autocast with channels-last memory (the
+    ``loop.device="cuda"`` trains on the GPU: the images are copied there once, augmented
+    there, and the forward pass runs under bfloat16 autocast with channels-last memory (the
     random draws stay those of the seed). On the CPU nothing of that changes the numbers.
-    ``max_seconds`` stops training at the first step past that wall-clock time (the
+    ``loop.max_seconds`` stops training at the first step past that wall-clock time (the
     epoch it cuts short is validated and can be kept); ``history`` then says so.
     """
-    import time
-
-    from tqdm.auto import tqdm
-
-    t_start = time.perf_counter()
-    dev, g, rng = start_run(seed, device)
+    training = TrainingLoop(loop, len(train_idx))
+    dev, g, rng = start_run(loop.seed, loop.device)
     cuda = dev.type == "cuda"
     # channels-last convolutions train ~1.7x faster on the CPU
     network = build_network(arch, targets.shape[1])
@@ -257,28 +338,22 @@ def fit_network(
     with_maps = LogitsAndMaps(network)
     pixels = device_images(images, dev)
     guided = boxes is not None and box_weight > 0
-    per_epoch = samples_per_epoch or len(train_idx)
-    steps = max(1, math.ceil(per_epoch / batch_size))
     p_train = weights[train_idx] / weights[train_idx].sum()
     opt = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps * epochs,
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=training.total_steps,
                                                 pct_start=0.2)
     y_all = torch.from_numpy(targets.astype(np.float32)).to(dev)
     ones = torch.ones(len(targets), device=dev)
     val_weights = torch.from_numpy(weights[val_idx].astype(np.float32)).to(dev)
     best_loss, best_state, best_epoch = math.inf, None, 0
     history: list[dict[str, float]] = []
-    out_of_time = False
-    for epoch in range(1, epochs + 1):
+    for epoch in training.epochs():
         network.train()
-        order = rng.choice(train_idx, size=per_epoch, replace=True, p=p_train)
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                   leave=False, unit="batch")
+        order = training.draw(rng, train_idx, p=p_train)
         running = 0.0
         running_dev = torch.zeros((), device=dev)
         done = 0
-        for step in bar:
-            idx = np.sort(order[step * batch_size : (step + 1) * batch_size])
+        for step, idx in training.steps(epoch, order):
             x = _batch(pixels, idx)
             boxed = guided and any(boxes[i] for i in idx)
             masks = box_masks([boxes[i] for i in idx], targets.shape[1]).to(dev) \
@@ -302,20 +377,16 @@ def fit_network(
             if cuda:  # no host sync per step: the loss is read every 25 steps
                 running_dev += loss.detach()
                 if step % 25 == 0:
-                    bar.set_postfix(loss=f"{float(running_dev) / (step + 1):.3f}")
+                    training.show(loss=f"{float(running_dev) / (step + 1):.3f}")
             else:
                 running += float(loss.detach())
-                bar.set_postfix(loss=f"{running / (step + 1):.3f}")
-            if max_seconds is not None and time.perf_counter() - t_start > max_seconds:
-                out_of_time = True
-                break
-        bar.close()
+                training.show(loss=f"{running / (step + 1):.3f}")
         if cuda:
             running = float(running_dev)
         entry = {"epoch": epoch, "train_loss": running / done}
-        if out_of_time:
+        if training.out_of_time:
             entry["steps_done"] = done
-            entry["stopped"] = f"wall-clock budget of {max_seconds:.0f} s reached"
+            entry["stopped"] = training.stopped
         if len(val_idx):
             logits = torch.from_numpy(network_logits(network, pixels, val_idx, mean, std))
             val_loss = float(_masked_bce(logits.float().to(dev), y_all[torch.from_numpy(val_idx).to(dev)],
@@ -324,14 +395,11 @@ def fit_network(
         else:
             val_loss = entry["train_loss"]
         history.append(entry)
-        if progress:
-            tqdm.write("epoch {epoch}: train loss {train_loss:.4f}".format(**entry)
+        training.write("epoch {epoch}: train loss {train_loss:.4f}".format(**entry)
                        + (f", validation loss {val_loss:.4f}" if len(val_idx) else ""))
         if val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
             best_state = copy.deepcopy(network.state_dict())
-        if out_of_time:
-            break
     if best_state is not None:
         network.load_state_dict(best_state)
     network = network.to("cpu").to(memory_format=torch.contiguous_format).eval()

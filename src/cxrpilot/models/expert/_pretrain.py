@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from cxrpilot import __version__
 from cxrpilot.errors import InvalidDatasetError, InvalidInputError
 from cxrpilot.machine import describe_machine
 
@@ -78,18 +76,17 @@ def pretrain_expert(
 
     for module in ("torch", "transformers", "safetensors"):
         require(module, extra="train")
-    import torch
     from safetensors.torch import save_file
 
-    from cxrpilot.models.expert._cache import cached_images
-    from cxrpilot.models.expert._data import LABELS, build_table
-    from cxrpilot.models.expert._fit import resolve_device, to_unit
+    from cxrpilot.models.expert._data import LABELS
+    from cxrpilot.models.expert._fit import LoopOptions, resolve_device
     from cxrpilot.models.expert._ssl import pretrain_simsiam
     from cxrpilot.models.expert._train import (
-        _data_hashes,
         _device_facts,
         check_run_options,
         known_sources,
+        read_training_data,
+        software_versions,
         torch_threads,
     )
 
@@ -103,35 +100,21 @@ def pretrain_expert(
     resolve_device(device)
     sources = known_sources(sources)
     with torch_threads(threads):
-        t_start = time.perf_counter()
-        pack_data = None
-        if pack is not None:
-            from cxrpilot.models.expert._pack import read_training_pack
-
-            pack_data = read_training_pack(pack, image_size,
-                                  workers=None if device != "cpu" else threads)
-            table, images = pack_data.table, pack_data.images
-            ok = np.isin(table.sources, sources)
-        else:
-            if data_dir is None:
-                raise InvalidInputError("no data: pass a data folder or a training pack")
-            table = build_table(data_dir, sources, seed=seed, cache_dir=cache_dir,
-                                progress=progress)
-            images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir,
-                                       progress=progress)
-        t_data = time.perf_counter() - t_start
-        train_idx = np.flatnonzero(ok & (table.splits == "train"))
+        data = read_training_data(data_dir, pack, sources=sources, image_size=image_size,
+                                  seed=seed, cache_dir=cache_dir, threads=threads, device=device,
+                                  progress=progress)
+        table = data.table
+        train_idx = np.flatnonzero(data.ok & (table.splits == "train"))
         if len(train_idx) < batch_size:
             raise InvalidDatasetError(f"{len(train_idx)} training images, fewer than one batch "
                                       f"of {batch_size}")
-        sample = to_unit(images[train_idx[:: max(1, len(train_idx) // 2000)]])
-        mean, std = float(sample.mean()), float(sample.std())
+        mean, std = data.normalisation(train_idx)
         t0 = time.perf_counter()
-        result = pretrain_simsiam(images, train_idx, arch=arch, num_labels=len(LABELS),
-                                  mean=mean, std=std, epochs=epochs, seed=seed,
-                                  samples_per_epoch=samples_per_epoch, batch_size=batch_size,
-                                  lr=lr, device=device, max_seconds=max_seconds,
-                                  progress=progress)
+        loop = LoopOptions(epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
+                           batch_size=batch_size, device=device, max_seconds=max_seconds,
+                           progress=progress)
+        result = pretrain_simsiam(data.images, train_idx, arch=arch, num_labels=len(LABELS),
+                                  mean=mean, std=std, loop=loop, lr=lr)
         t_train = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     network = result.network
@@ -160,13 +143,11 @@ def pretrain_expert(
             "images": len(train_idx), "split": "train (all sources, labels unused)",
             "train_sources": used, "threads": threads, "device": _device_facts(device),
             "max_seconds": max_seconds,
-            "data_pack": None if pack_data is None else pack_data.summary,
-            "data_sha256": pack_data.data_sha256 if pack_data is not None
-            else _data_hashes(table, data_dir),
-            "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
+            "data_pack": None if data.pack is None else data.pack.summary,
+            "data_sha256": data.sha256(data_dir),
+            "data_seconds": round(data.seconds, 1), "train_seconds": round(t_train, 1),
             "machine": describe_machine(),
-            "software": {"cxrpilot": __version__, "torch": torch.__version__,
-                         "python": platform.python_version()},
+            "software": software_versions(),
         },
     }
     (out_dir / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")

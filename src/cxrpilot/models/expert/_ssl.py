@@ -29,7 +29,6 @@ every stage, so their AUCs stay held-out.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +36,8 @@ import torch
 import torch.nn.functional as F
 
 from cxrpilot.models.expert._fit import (
+    LoopOptions,
+    TrainingLoop,
     _batch,
     augment,
     device_images,
@@ -118,56 +119,43 @@ def pretrain_simsiam(
     num_labels: int,
     mean: float,
     std: float,
-    epochs: int,
-    seed: int,
-    samples_per_epoch: int | None = None,
-    batch_size: int = 64,
+    loop: LoopOptions,
     lr: float | None = None,
-    device: str = "cpu",
-    max_seconds: float | None = None,
-    progress: bool = True,
 ) -> SslResult:
     """SimSiam pretraining of a fresh ``arch`` network on ``images[train_idx]``.
 
     ``images`` (N, S, S) are [0, 1] floats or uint8. Each epoch draws
-    ``samples_per_epoch`` images uniformly with replacement (default: as many as there
+    ``loop.samples_per_epoch`` images uniformly with replacement (default: as many as there
     are). SGD with momentum 0.9, weight decay 1e-4 and a cosine schedule, base learning
     rate 0.05 x batch / 256 (the paper's; ``lr`` overrides), the predictor at a fixed rate.
-    On ``device="cuda"`` the images live on the GPU and the forward pass runs under
-    bfloat16 autocast. ``max_seconds`` stops at the first step past that wall-clock time.
+    On ``loop.device="cuda"`` the images live on the GPU and the forward pass runs under
+    bfloat16 autocast. ``loop.max_seconds`` stops at the first step past that wall-clock
+    time.
 
-    Returns the network of the classifier (its head freshly initialised with ``seed``) so
-    that :func:`._fit.fit_network` can start from its ``state_dict``.
+    Returns the network of the classifier (its head freshly initialised with ``loop.seed``)
+    so that :func:`._fit.fit_network` can start from its ``state_dict``.
     """
-    from tqdm.auto import tqdm
-
-    t_start = time.perf_counter()
-    dev, g, rng = start_run(seed, device)
+    training = TrainingLoop(loop, len(train_idx), name="SimSiam epoch")
+    dev, g, rng = start_run(loop.seed, loop.device)
     cuda = dev.type == "cuda"
     model = SimSiam(build_network(arch, num_labels)).to(dev).to(memory_format=torch.channels_last)
     pixels = device_images(images, dev)
-    per_epoch = samples_per_epoch or len(train_idx)
-    steps = max(1, math.ceil(per_epoch / batch_size))
-    base_lr = lr if lr is not None else 0.05 * batch_size / 256
+    base_lr = lr if lr is not None else 0.05 * loop.batch_size / 256
     trunk = [p for n, p in model.named_parameters() if not n.startswith("predictor.")]
     opt = torch.optim.SGD([{"params": trunk, "fixed": False},
                            {"params": model.predictor.parameters(), "fixed": True}],
                           lr=base_lr, momentum=0.9, weight_decay=1e-4)
-    total = steps * epochs
+    total = training.total_steps
     history: list[dict[str, float]] = []
     done_total = 0
-    out_of_time = False
-    for epoch in range(1, epochs + 1):
+    for epoch in training.epochs():
         model.train()
-        order = rng.choice(train_idx, size=per_epoch, replace=True)
-        bar = tqdm(range(steps), desc=f"SimSiam epoch {epoch}/{epochs}", disable=not progress,
-                   leave=False, unit="batch")
+        order = training.draw(rng, train_idx)
         losses, z_stds = [], []
-        for step in bar:
+        for step, idx in training.steps(epoch, order):
             for group in opt.param_groups:
                 group["lr"] = base_lr if group["fixed"] else \
                     base_lr * 0.5 * (1 + math.cos(math.pi * done_total / total))
-            idx = np.sort(order[step * batch_size : (step + 1) * batch_size])
             v1, v2 = simsiam_views(_batch(pixels, idx), g)
             v1 = ((v1 - mean) / std).contiguous(memory_format=torch.channels_last)
             v2 = ((v2 - mean) / std).contiguous(memory_format=torch.channels_last)
@@ -184,22 +172,15 @@ def pretrain_simsiam(
             f1 = f1.detach().float()
             z_stds.append(F.normalize(f1, dim=-1).std(dim=0).mean() * math.sqrt(f1.shape[1]))
             if not cuda or step % 25 == 0:
-                bar.set_postfix(loss=f"{float(torch.stack(losses).mean()):.3f}")
-            if max_seconds is not None and time.perf_counter() - t_start > max_seconds:
-                out_of_time = True
-                break
-        bar.close()
+                training.show(loss=f"{float(torch.stack(losses).mean()):.3f}")
         entry = {"epoch": epoch, "loss": float(torch.stack(losses).mean()),
                  "first_loss": float(losses[0]), "last_loss": float(losses[-1]),
                  "feature_std": float(torch.stack(z_stds).mean()), "steps": len(losses),
-                 "seconds": round(time.perf_counter() - t_start, 1)}
-        if out_of_time:
-            entry["stopped"] = f"wall-clock budget of {max_seconds:.0f} s reached"
+                 "seconds": training.seconds()}
+        if training.out_of_time:
+            entry["stopped"] = training.stopped
         history.append(entry)
-        if progress:
-            tqdm.write("SimSiam epoch {epoch}: loss {loss:.4f}, feature_std {feature_std:.3f}"
+        training.write("SimSiam epoch {epoch}: loss {loss:.4f}, feature_std {feature_std:.3f}"
                        .format(**entry))
-        if out_of_time:
-            break
     network = model.network.to("cpu").to(memory_format=torch.contiguous_format).eval()
     return SslResult(network=network, history=history, steps=done_total)

@@ -8,6 +8,7 @@ import platform
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,11 @@ from cxrpilot.models.expert._data import (
 
 if TYPE_CHECKING:
     from cxrpilot.models.expert._fit import Box
+    from cxrpilot.models.expert._pack import PackData
 
-__all__ = ["train_expert", "check_run_options", "known_sources", "torch_threads", "auc_summary", "model_name", "ASSESS_MIN_AUC", "choose_assessed",
-           "input_boxes"]
+__all__ = ["train_expert", "check_run_options", "known_sources", "torch_threads",
+           "TrainingData", "read_training_data", "software_versions", "auc_summary",
+           "model_name", "ASSESS_MIN_AUC", "choose_assessed", "input_boxes"]
 
 #: A finding is assessed only when its held-out AUC (on the NIH test patients, the one source
 #: that labels every finding) reaches this.
@@ -292,6 +295,66 @@ def _device_facts(device: str) -> dict[str, Any]:
             "cuda": torch.version.cuda}
 
 
+def software_versions() -> dict[str, str]:
+    """The card's ``training.software``: the versions a run trained with."""
+    import torch
+
+    return {"cxrpilot": __version__, "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a training run reads (:func:`read_training_data`): the table, its images as
+    network-input squares (``ok``: those of the wanted sources that could be read), the
+    training pack they came from (or None) and the seconds reading took."""
+
+    table: ExampleTable
+    images: np.ndarray
+    ok: np.ndarray
+    pack: PackData | None
+    seconds: float
+
+    def normalisation(self, train_idx: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation of the [0, 1] pixels of the training images ``train_idx``
+        (of at most ~2,000 of them, evenly spaced)."""
+        from cxrpilot.models.expert._fit import to_unit
+
+        sample = to_unit(self.images[train_idx[:: max(1, len(train_idx) // 2000)]])
+        return float(sample.mean()), float(sample.std())
+
+    def sha256(self, data_dir: Path | None) -> dict[str, str]:
+        """The card's ``data_sha256``: the pack's, or :func:`_data_hashes` of the table."""
+        if self.pack is not None:
+            return self.pack.data_sha256
+        return _data_hashes(self.table, data_dir)
+
+
+def read_training_data(data_dir: Path | None, pack: Path | None, *, sources: tuple[str, ...],
+                       image_size: int, seed: int, cache_dir: Path | None, threads: int,
+                       device: str, progress: bool, limit_per_class: int | None = None,
+                       holdout_source: str | None = None) -> TrainingData:
+    """The table and images of a training run: those of the training pack ``pack``
+    (:func:`write_training_pack`), else the table of ``data_dir`` (:func:`build_table`) and
+    its cached images (:func:`cached_images`)."""
+    t_start = time.perf_counter()
+    pack_data = None
+    if pack is not None:  # the table and images of a training pack (see ._pack)
+        from cxrpilot.models.expert._pack import read_training_pack
+
+        pack_data = read_training_pack(pack, image_size,
+                                       workers=None if device != "cpu" else threads)
+        table, images = pack_data.table, pack_data.images
+        ok = np.isin(table.sources, sources)
+    else:
+        if data_dir is None:
+            raise InvalidInputError("no data: pass a data folder or a training pack")
+        table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
+                            holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
+        images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir, progress=progress)
+    return TrainingData(table, images, ok, pack_data, time.perf_counter() - t_start)
+
+
 def _split_counts(table: ExampleTable, keep: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for split in ("train", "validate", "test"):
@@ -453,7 +516,6 @@ def train_expert(
 
     for module in ("torch", "transformers", "onnx"):
         require(module, extra="train")
-    import torch
 
     data_dir = Path(data_dir) if data_dir is not None else None
     out_dir = Path(out_dir)
@@ -472,8 +534,6 @@ def train_expert(
         raise InvalidInputError("a training pack holds the default table (all sources, no holdout, "
                                 "no per-class limit): drop --holdout-source / --limit-per-class, "
                                 "or train from --data")
-    if pack is None and data_dir is None:
-        raise InvalidInputError("no data: pass a data folder or a training pack")
     from cxrpilot.models.expert._fit import resolve_device
 
     resolve_device(device)
@@ -484,27 +544,21 @@ def train_expert(
     from safetensors.torch import save_file
 
     from cxrpilot.evaluation import expected_calibration_error
-    from cxrpilot.models.expert._fit import fit_network, network_logits
+    from cxrpilot.models.expert._fit import LoopOptions, fit_network, network_logits
     from cxrpilot.models.expert._model import sha256_file
     from cxrpilot.models.expert._network import export_onnx
 
     with torch_threads(threads):
         t_start = time.perf_counter()
-        pack_data = None
-        if pack is not None:  # the table and images of a training pack (see ._pack)
-            from cxrpilot.models.expert._pack import read_training_pack
-
-            pack_data = read_training_pack(pack, image_size, workers=None if device != "cpu" else threads)
-            table, images = pack_data.table, pack_data.images
+        data = read_training_data(data_dir, pack, sources=sources, image_size=image_size,
+                                  seed=seed, cache_dir=cache_dir, threads=threads, device=device,
+                                  progress=progress, limit_per_class=limit_per_class,
+                                  holdout_source=holdout_source)
+        table, images, ok, pack_data = data.table, data.images, data.ok, data.pack
+        if pack_data is not None:
             missing = sorted(set(sources) - set(table.sources.tolist()))
             if missing:
                 raise InvalidDatasetError(f"the training pack {str(pack)!r} has no images of {missing}")
-            ok = np.isin(table.sources, sources)
-        else:
-            table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
-                                holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
-            images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir, progress=progress)
-        t_data = time.perf_counter() - t_start
         trains = ok if train_sources is None else ok & np.isin(table.sources, train_sources)
         train_idx = np.flatnonzero(trains & (table.splits == "train"))
         if train_fraction < 1.0:
@@ -515,10 +569,7 @@ def train_expert(
             raise InvalidDatasetError(
                 f"too few images under {str(pack or data_dir)!r} to train: {len(train_idx)} train, "
                 f"{len(val_idx)} validation images")
-        from cxrpilot.models.expert._fit import to_unit
-
-        sample = to_unit(images[train_idx[:: max(1, len(train_idx) // 2000)]])
-        mean, std = float(sample.mean()), float(sample.std())
+        mean, std = data.normalisation(train_idx)
 
         t0 = time.perf_counter()
         weights = _sampling_weights(table, train_idx)
@@ -535,11 +586,12 @@ def train_expert(
                 raise InvalidInputError(f"--init-from {str(init_from)!r} is a {start_arch} network; "
                                         f"pass --arch {start_arch} (got {arch})")
         boxes = input_boxes(table, image_size) if box_weight > 0 else None
+        loop = LoopOptions(epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
+                           batch_size=batch_size, device=device, max_seconds=max_seconds,
+                           progress=progress)
         fit = fit_network(images, table.targets, weights, train_idx, val_idx, arch=arch, mean=mean,
-                          std=std, epochs=epochs, seed=seed, samples_per_epoch=samples_per_epoch,
-                          lr=lr, init_state=init_state, boxes=boxes, box_weight=box_weight,
-                          batch_size=batch_size, device=device, max_seconds=max_seconds,
-                          progress=progress)
+                          std=std, loop=loop, lr=lr, init_state=init_state, boxes=boxes,
+                          box_weight=box_weight)
         t_train = time.perf_counter() - t0
         network = fit.network
 
@@ -627,7 +679,7 @@ def train_expert(
                 "max_seconds": max_seconds, "train_fraction": train_fraction,
                 "train_images": len(train_idx),
                 "data_pack": None if pack_data is None else pack_data.summary,
-                "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
+                "data_seconds": round(data.seconds, 1), "train_seconds": round(t_train, 1),
                 "total_seconds": round(time.perf_counter() - t_start, 1),
                 "samples_per_epoch": samples_per_epoch or len(train_idx),
                 "loss": "binary cross-entropy per label (unknown labels masked)" + (
@@ -648,10 +700,8 @@ def train_expert(
                 "unreadable_images": int((~ok).sum()),
                 "threshold_rule": THRESHOLD_RULE,
                 "machine": describe_machine(),
-                "data_sha256": pack_data.data_sha256 if pack_data is not None
-                else _data_hashes(table, data_dir),
-                "software": {"cxrpilot": __version__, "torch": torch.__version__,
-                             "python": platform.python_version()},
+                "data_sha256": data.sha256(data_dir),
+                "software": software_versions(),
             },
             metrics={"test": test_metrics, "validation": validation_metrics,
                      "assessment_rule": ASSESSMENT_RULE,
