@@ -308,6 +308,33 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+#: The two formats of a Janus checkpoint folder, by the ``model_type`` of its config.json.
+CHECKPOINT_FORMATS = {"janus": "a Janus-Pro checkpoint in HF format",
+                      "multi_modality": "an original DeepSeek-format Janus checkpoint"}
+
+
+def read_checkpoint_config(folder: Path, model_type: str, *, missing: str,
+                           other_format: str) -> dict[str, Any]:
+    """The config.json of the checkpoint folder ``folder``, whose ``model_type`` must be
+    ``model_type`` (a key of :data:`CHECKPOINT_FORMATS`); else ``ModelLoadError``: without a
+    config.json, "no config.json in FOLDER; expected ``missing``"; for the other format,
+    ``other_format`` (what to do with it); for any other model, the value found and the one
+    expected."""
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ModelLoadError(f"no config.json in {str(folder)!r}; expected {missing}")
+    config = read_json_object(config_file)
+    found = config.get("model_type")
+    if found != model_type and found in CHECKPOINT_FORMATS:
+        raise ModelLoadError(other_format)
+    if found != model_type:
+        raise ModelLoadError(
+            f"{str(config_file)!r} has model_type {found!r}; expected {model_type!r} "
+            f"({CHECKPOINT_FORMATS[model_type]})"
+        )
+    return config
+
+
 def build_processor(src: Path, num_image_tokens: int, image_size: int) -> Any:
     """The ``transformers.JanusProcessor`` of a checkpoint folder's tokenizer files
     (``tokenizer.json``, special tokens), for ``num_image_tokens`` image tokens of an
@@ -432,19 +459,11 @@ def convert_checkpoint(
             "Janus folder (config.json with model_type 'multi_modality', weights, tokenizer.json)"
         )
     config_file = src / "config.json"
-    if not config_file.is_file():
-        raise ModelLoadError(f"no config.json in {str(src)!r}; expected an original DeepSeek-format Janus checkpoint")
-    config = read_json_object(config_file)
-    model_type = config.get("model_type")
-    if model_type == "janus":
-        raise ModelLoadError(
-            f"{str(src)!r} is already in HF format (model_type 'janus'); load it directly with --model janus:{src}"
-        )
-    if model_type != "multi_modality":
-        raise ModelLoadError(
-            f"{str(config_file)!r} has model_type {model_type!r}; expected 'multi_modality' "
-            "(an original DeepSeek-format Janus checkpoint)"
-        )
+    config = read_checkpoint_config(
+        src, "multi_modality", missing=CHECKPOINT_FORMATS["multi_modality"],
+        other_format=f"{str(src)!r} is already in HF format (model_type 'janus'); load it "
+        f"directly with --model janus:{src}",
+    )
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise ModelLoadError(f"output folder {str(dst)!r} exists and is not empty; choose a new folder")
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cxrpilot.draft import Finding
 from cxrpilot.errors import InvalidInputError, ModelLoadError
 from cxrpilot.models.composer import clean_report_text
-from cxrpilot.models.janus._convert import read_json_object
+from cxrpilot.models.janus._convert import read_checkpoint_config, read_json_object
 from cxrpilot.models.janus._parse import read_report
 from cxrpilot.models.janus._prompt import ChatFormat, build_question, get_chat_format
 
@@ -97,24 +97,12 @@ def check_model_dir(path: str | Path) -> Path:
             f"Janus model path {str(folder)!r} is a file; expected a folder with config.json, "
             "model weights and the processor/tokenizer files"
         )
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise ModelLoadError(
-            f"no config.json in {str(folder)!r}; expected an HF-format Janus checkpoint "
-            f"(for the original DeepSeek format {_IMPORT_HINT})"
-        )
-    config = read_json_object(config_file)
-    model_type = config.get("model_type")
-    if model_type == "multi_modality":
-        raise ModelLoadError(
-            f"{str(folder)!r} holds an original DeepSeek-format checkpoint "
-            f"(model_type 'multi_modality'); {_IMPORT_HINT} to convert it to HF format"
-        )
-    if model_type != "janus":
-        raise ModelLoadError(
-            f"{str(config_file)!r} has model_type {model_type!r}; expected 'janus' "
-            "(a Janus-Pro checkpoint in HF format)"
-        )
+    read_checkpoint_config(
+        folder, "janus",
+        missing=f"an HF-format Janus checkpoint (for the original DeepSeek format {_IMPORT_HINT})",
+        other_format=f"{str(folder)!r} holds an original DeepSeek-format checkpoint "
+        f"(model_type 'multi_modality'); {_IMPORT_HINT} to convert it to HF format",
+    )
     if not any((folder / name).is_file() for name in _WEIGHT_FILES):
         raise ModelLoadError(
             f"no model weights in {str(folder)!r}; expected one of {', '.join(_WEIGHT_FILES)}"
