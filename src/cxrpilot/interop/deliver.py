@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from cxrpilot.errors import CxrpilotError
 
+from .dicomweb import DICOM_JSON, json_value, json_values
+
 #: The ``user:password@`` of a URL (``http://bridge:s3cret@pacs/...``).
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
 
@@ -157,10 +159,6 @@ def _status_error(what: str, response) -> DeliveryError:
     )
 
 
-def _value(item: dict, tag: str):
-    return (item.get(tag, {}).get("Value") or [None])[0]
-
-
 def stow_rs(
     data: bytes,
     *,
@@ -205,7 +203,7 @@ def stow_rs(
             content=body,
             headers={
                 "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
-                "Accept": "application/dicom+json",
+                "Accept": DICOM_JSON,
                 **(headers or {}),
             },
             timeout=timeout_s,
@@ -219,11 +217,11 @@ def stow_rs(
     if not isinstance(answer, dict):
         answer = {}
     failed = [
-        item for item in (answer.get("00081198", {}).get("Value") or [])
-        if _value(item, "00081155") in (sop_instance_uid, None)
+        item for item in json_values(answer, "00081198")
+        if json_value(item, "00081155") in (sop_instance_uid, None)
     ]
     if failed and response.status_code in (200, 202, 409):
-        reason = _value(failed[0], "00081197")
+        reason = json_value(failed[0], "00081197")
         shown = f"0x{int(reason):04X}" if isinstance(reason, int) else "not given"
         raise DeliveryError(
             f"{what}: instance refused (HTTP {response.status_code}, failure reason {shown})",
@@ -231,7 +229,7 @@ def stow_rs(
         )
     if response.status_code not in (200, 202):
         raise _status_error(what, response)
-    stored = {_value(item, "00081155") for item in (answer.get("00081199", {}).get("Value") or [])}
+    stored = {json_value(item, "00081155") for item in json_values(answer, "00081199")}
     if sop_instance_uid not in stored:
         raise DeliveryError(
             f"{what}: the answer does not list the instance as stored", retry=True
@@ -251,7 +249,7 @@ def _verify_stored(
         response = httpx.get(
             f"{root}/instances",
             params={"SOPInstanceUID": sop_instance_uid},
-            headers={"Accept": "application/dicom+json", **(headers or {})},
+            headers={"Accept": DICOM_JSON, **(headers or {})},
             timeout=timeout_s,
         )
     except httpx.HTTPError as exc:
@@ -263,7 +261,7 @@ def _verify_stored(
         found = response.json() if response.status_code == 200 and response.content else []
     except ValueError:
         found = []
-    uids = {_value(item, "00080018") for item in found if isinstance(item, dict)}
+    uids = {json_value(item, "00080018") for item in found if isinstance(item, dict)}
     if sop_instance_uid not in uids:
         raise DeliveryError(
             f"{what}: the PACS acknowledged the instance but a QIDO-RS search does not find "

@@ -71,12 +71,15 @@ class MultipartPart:
         return self.headers.get("content-type", "text/plain").split(";")[0].strip().lower()
 
 
-def _value(item: Mapping[str, Any], tag: str) -> Any:
+def json_value(item: Mapping[str, Any], tag: str) -> Any:
+    """The first value of attribute ``tag`` (``"0020000D"``) of a DICOM JSON object, None
+    when it is absent or has no value."""
     values = (item.get(tag) or {}).get("Value") or []
     return values[0] if values else None
 
 
-def _values(item: Mapping[str, Any], tag: str) -> tuple[Any, ...]:
+def json_values(item: Mapping[str, Any], tag: str) -> tuple[Any, ...]:
+    """All values of attribute ``tag`` of a DICOM JSON object (empty when absent)."""
     return tuple((item.get(tag) or {}).get("Value") or ())
 
 
@@ -303,15 +306,15 @@ class DicomWebClient:
                     "/studies", {**base, "limit": str(self.page_size), "offset": str(offset)}
                 )
                 for item in page:
-                    uid = _value(item, _STUDY_UID)
+                    uid = json_value(item, _STUDY_UID)
                     if not uid or uid in found:
                         continue
-                    n = _value(item, _N_INSTANCES)
+                    n = json_value(item, _N_INSTANCES)
                     found[uid] = StudySummary(
                         study_uid=str(uid),
-                        study_date=_value(item, _STUDY_DATE),
-                        accession_number=_value(item, _ACCESSION),
-                        modalities=tuple(str(m) for m in _values(item, _MODALITIES)),
+                        study_date=json_value(item, _STUDY_DATE),
+                        accession_number=json_value(item, _ACCESSION),
+                        modalities=tuple(str(m) for m in json_values(item, _MODALITIES)),
                         instances=int(n) if n is not None else None,
                         attributes=item,
                     )
@@ -324,7 +327,7 @@ class DicomWebClient:
         """``(series_uid, sop_instance_uid)`` of every instance of a study."""
         out = []
         for item in self._json(f"/studies/{_uid(study_uid)}/instances", None):
-            series, sop = _value(item, _SERIES_UID), _value(item, _SOP_UID)
+            series, sop = json_value(item, _SERIES_UID), json_value(item, _SOP_UID)
             if series and sop:
                 out.append((str(series), str(sop)))
         return out
