@@ -45,6 +45,7 @@ __all__ = [
     "to_json",
     "report_text",
     "FHIR_JSON",
+    "STATUSES",
     "PATIENT_KEY_SYSTEM",
     "ACCESSION_SYSTEM",
     "REPORT_SYSTEM",
@@ -76,6 +77,7 @@ DRAFT_TAG = {
     "code": "ai-draft",
     "display": "AI draft - requires review by a radiologist",
 }
+#: The DiagnosticReport statuses written here (AI drafts, signed and amended reports).
 STATUSES = ("preliminary", "final", "amended")
 #: The extension (valueString) that carries why a report version amends the previous one.
 AMENDMENT_REASON_URL = "urn:cxrpilot:fhir:extension:amendment-reason"

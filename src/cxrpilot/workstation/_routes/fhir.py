@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from cxrpilot.interop.fhir import FHIR_JSON, FORMATS, SearchParam, searchset, to_json
 
 from .._errors import WorkstationError
-from .._schemas import check_text
+from .._schemas import INT32_MAX, check_text
 from .._services import fhir_reports as service
 from ..deps import Db, ResultsActor, State
 
@@ -41,10 +41,7 @@ class FhirRoute(APIRoute):
             try:
                 return await handler(request)
             except WorkstationError as exc:
-                answer = outcome(400 if exc.status_code == 422 else exc.status_code, str(exc))
-                if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
-                    answer.headers["Retry-After"] = str(retry_after)
-                return answer
+                return error_outcome(exc)
             except RequestValidationError as exc:
                 problems = "; ".join(
                     f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
@@ -98,6 +95,15 @@ def outcome(status: int, message: str) -> Response:
         ],
     }
     return Response(json.dumps(body), status_code=status, media_type=FHIR_JSON)
+
+
+def error_outcome(exc: WorkstationError) -> Response:
+    """The OperationOutcome of a workstation error: its status (a 422 is FHIR's 400) and
+    message, with ``Retry-After`` when the error says when to try again."""
+    answer = outcome(400 if exc.status_code == 422 else exc.status_code, str(exc))
+    if (retry_after := getattr(exc, "retry_after_s", None)) is not None:
+        answer.headers["Retry-After"] = str(retry_after)
+    return answer
 
 
 #: Media ranges of an ``Accept`` header that JSON FHIR answers (``application/json+fhir``:
@@ -154,7 +160,7 @@ def _answer(request: Request, build: Callable[[], Any]) -> Response:
     try:
         resource = build()
     except WorkstationError as exc:
-        return outcome(400 if exc.status_code == 422 else exc.status_code, str(exc))
+        return error_outcome(exc)
     return Response(to_json(resource), media_type=FHIR_JSON)
 
 
@@ -168,7 +174,7 @@ def _search_value_problem(
 ) -> str | None:
     """Why a search value cannot be searched (too long for its column, NUL, lone
     surrogate), naming the parameter, not the value; ``None`` when all can."""
-    key = patient.split("/", 1)[1] if patient and patient.startswith("Patient/") else patient
+    key = service.patient_key(patient)
     for name, value, limit in (("patient", key, 64), ("accession", accession, 64)):
         if value is None:
             continue
@@ -263,7 +269,7 @@ def read(
 def read_version(
     request: Request,
     resource_id: ResourceId,
-    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    version: Annotated[int, Path(ge=1, le=INT32_MAX)],
     actor: ResultsActor,
     state: State,
     db: Db,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cxrpilot.interop.fhir import STATUSES
 from cxrpilot.vocabulary import Role
 
 from .._errors import InvalidInput, NotFound
@@ -28,9 +29,22 @@ from ._common import Actor
 from .outbound import draft_resource, exam_facts, signed_report_resource
 
 READERS = (Role.ADMIN, Role.COORDINATOR)
-STATUSES = ("preliminary", "final", "amended")
 MAX_COUNT = 200
 _ID = re.compile(r"^(report|ai-draft)-([1-9][0-9]{0,9})$")
+
+
+def patient_key(patient: str | None) -> str | None:
+    """The pseudonymous key a ``patient`` search value names (``Patient/{key}`` or ``{key}``)."""
+    return patient.split("/", 1)[1] if patient and patient.startswith("Patient/") else patient
+
+
+def _draft(db: Session, store: BlobStore, draft: AiDraft):
+    return draft_resource(draft, exam_facts(db, store, db.get(Case, draft.case_id), images=False))
+
+
+def _report(db: Session, store: BlobStore, read: Read, report: Report):
+    facts = exam_facts(db, store, db.get(Case, read.case_id), images=False)
+    return signed_report_resource(db, read, report, facts)
 
 
 def _study_filter(settings: Settings):
@@ -53,8 +67,7 @@ def read_resource(
         draft = db.get(AiDraft, number)
         if draft is None or version not in (None, 1):
             raise NotFound(f"DiagnosticReport/{resource_id} does not exist")
-        case = db.get(Case, draft.case_id)
-        return draft_resource(draft, exam_facts(db, store, case, images=False))
+        return _draft(db, store, draft)
     read = db.get(Read, number)
     if read is None or (read.study_id is not None and not settings.outbound_study_reads):
         raise NotFound(f"DiagnosticReport/{resource_id} does not exist")
@@ -65,8 +78,7 @@ def read_resource(
     if report is None:
         what = f" version {version}" if version is not None else ""
         raise NotFound(f"DiagnosticReport/{resource_id}{what} does not exist (not signed)")
-    case = db.get(Case, read.case_id)
-    return signed_report_resource(db, read, report, exam_facts(db, store, case, images=False))
+    return _report(db, store, read, report)
 
 
 def _exam_ids(db: Session, patient: str | None, accession: str | None):
@@ -97,8 +109,7 @@ def search(
     ``patient`` is the pseudonymous patient key (``Patient/`` prefix allowed), ``status``
     one or more of preliminary, final, amended (comma-separated)."""
     actor.require(*READERS)
-    if patient is not None and patient.startswith("Patient/"):
-        patient = patient.split("/", 1)[1]
+    patient = patient_key(patient)
     statuses = set(STATUSES)
     if status:
         asked = {s.strip() for s in status.split(",") if s.strip()}
@@ -138,13 +149,8 @@ def search(
             query = query.where(AiDraft.case_id.in_(cases))
         found += [(d.created_at, ("draft", d, None)) for d in db.scalars(query)]
     found.sort(key=lambda pair: pair[0], reverse=True)
-    page = []
-    for _, (kind, obj, read) in found[:count]:
-        if kind == "report":
-            case = db.get(Case, read.case_id)
-            facts = exam_facts(db, store, case, images=False)
-            page.append(signed_report_resource(db, read, obj, facts))
-        else:
-            case = db.get(Case, obj.case_id)
-            page.append(draft_resource(obj, exam_facts(db, store, case, images=False)))
+    page = [
+        _report(db, store, read, obj) if kind == "report" else _draft(db, store, obj)
+        for _, (kind, obj, read) in found[:count]
+    ]
     return page, len(found)
