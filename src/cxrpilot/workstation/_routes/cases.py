@@ -26,6 +26,7 @@ from .._services import cases as service
 from .._services import exams
 from .._services.worklist import set_priority
 from ..deps import CurrentActor, Db, IngestActor, ResultsActor, State
+from .viewer import display_png
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
@@ -123,16 +124,7 @@ def get_case(case_id: PathId, actor: ResultsActor, db: Db) -> dict:
 @router.get("/{case_id}/image")
 def image(case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db) -> Response:
     """The de-identified display image (16-bit greyscale PNG) to whoever may see the case."""
-    case = service.check_case_access(db, actor, case_id)
-    from .._orm import Image
-
-    img = db.get(Image, case.image_id)
-    assert img is not None
-    etag = f'"{img.display_sha256}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=3600"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(state.store.read(img.display_path), media_type="image/png", headers=headers)
+    return display_png(request, state.store, service.case_image(db, actor, case_id))
 
 
 @router.post("/{case_id}/draft", status_code=202)

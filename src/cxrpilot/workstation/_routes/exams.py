@@ -16,7 +16,7 @@ from .._services.cases import check_case_access
 from .._services.header import dicom_header
 from .._services.viewer import viewer_image
 from ..deps import CurrentActor, Db, ResultsActor, State
-from .viewer import _cached, check_resolution, png_response, viewer_payload
+from .viewer import check_resolution, display_png, png_response, viewer_payload
 
 router = APIRouter(tags=["exams"])
 
@@ -43,10 +43,7 @@ def exam_image(
 ) -> Response:
     """One image of the exam (a 16-bit greyscale PNG), e.g. the lateral shown beside the
     drafted frontal."""
-    image = _exam_image(db, actor, exam_id, image_id)
-    return _cached(
-        request, f'"{image.display_sha256}"', state.store.read(image.display_path), "image/png"
-    )
+    return display_png(request, state.store, _exam_image(db, actor, exam_id, image_id))
 
 
 def _exam_image(db, actor, exam_id: int, image_id: int) -> Image:

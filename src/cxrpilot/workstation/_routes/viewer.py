@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request, Response
 from .._errors import InvalidInput
 from .._orm import Image
 from .._schemas import PathId
-from .._services import cases as case_service
+from .._services.cases import case_image
 from .._services.header import dicom_header
 from .._services.viewer import (
     RESOLUTIONS,
@@ -33,6 +33,7 @@ from .._services.viewer import (
     thumbnail_png,
     viewer_image,
 )
+from .._storage import BlobStore
 from ..deps import CurrentActor, Db, State
 
 router = APIRouter(tags=["viewer"])
@@ -43,10 +44,7 @@ REVALIDATE = "private, no-cache"
 
 
 def _view(case_id: int, actor, state, db) -> tuple[Image, ViewerImage]:
-    case = case_service.check_case_access(db, actor, case_id)
-    img = db.get(Image, case.image_id)
-    if img is None:  # a case always has its image; a broken row is a server fault
-        raise RuntimeError(f"case {case_id} has no image row {case.image_id}")
+    img = case_image(db, actor, case_id)
     return img, viewer_image(state.store, img)
 
 
@@ -55,6 +53,11 @@ def _cached(request: Request, etag: str, body: bytes, media_type: str, **headers
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=common)
     return Response(body, media_type=media_type, headers=common)
+
+
+def display_png(request: Request, store: BlobStore, image: Image) -> Response:
+    """The image's display PNG (16-bit greyscale), cacheable, for a case or an exam image."""
+    return _cached(request, f'"{image.display_sha256}"', store.read(image.display_path), "image/png")
 
 
 def check_resolution(resolution: str) -> None:
@@ -163,10 +166,7 @@ def thumbnail(
     case_id: PathId, request: Request, actor: CurrentActor, state: State, db: Db
 ) -> Response:
     """A small 8-bit PNG of the display image (at most 160 px), for lists."""
-    case = case_service.check_case_access(db, actor, case_id)
-    img = db.get(Image, case.image_id)
-    if img is None:
-        raise RuntimeError(f"case {case_id} has no image row {case.image_id}")
+    img = case_image(db, actor, case_id)
     etag = f'"{img.display_sha256}-thumb"'
     return _cached(request, etag, thumbnail_png(state.store, img.display_path), "image/png")
 
@@ -174,8 +174,4 @@ def thumbnail(
 @router.get("/api/cases/{case_id}/header")
 def header(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
     """The stored de-identified DICOM header (no pixel data)."""
-    case = case_service.check_case_access(db, actor, case_id)
-    img = db.get(Image, case.image_id)
-    if img is None:
-        raise RuntimeError(f"case {case_id} has no image row {case.image_id}")
-    return dicom_header(state.store, img)
+    return dicom_header(state.store, case_image(db, actor, case_id))

@@ -361,3 +361,12 @@ def check_case_access(db: Session, actor: Actor, case_id: int) -> Case:
         ):
             return case
     raise Forbidden(f"case {case_id} is not assigned to you")
+
+
+def case_image(db: Session, actor: Actor, case_id: int) -> Image:
+    """The image of the case, if ``actor`` may see the case (:func:`check_case_access`)."""
+    case = check_case_access(db, actor, case_id)
+    image = db.get(Image, case.image_id)
+    if image is None:  # a case always has its image; a broken row is a server fault
+        raise RuntimeError(f"case {case_id} has no image row {case.image_id}")
+    return image
