@@ -367,6 +367,9 @@ class ReadDetail(BaseModel):
     reports: list[ReportOut]
 
 
+_SECTION_FIELDS = ("indication_text", "technique_text", "comparison_text")
+
+
 class _Sections(_In):
     """The report sections besides FINDINGS and IMPRESSION; ``None``: left as they are."""
 
@@ -378,9 +381,14 @@ class _Sections(_In):
         """``{"technique": text, ...}`` of the sections given."""
         return {
             name[: -len("_text")]: value
-            for name in ("indication_text", "technique_text", "comparison_text")
+            for name in _SECTION_FIELDS
             if (value := getattr(self, name)) is not None
         }
+
+    def report_fields(self) -> dict[str, Any]:
+        """The body as the keywords of the report service (:func:`.reads.autosave`,
+        :func:`.reads.sign`): its other fields as they are, the sections as ``sections``."""
+        return {**self.model_dump(exclude=set(_SECTION_FIELDS)), "sections": self.sections()}
 
 
 class SaveIn(_Sections):

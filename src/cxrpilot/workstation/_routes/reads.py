@@ -70,15 +70,7 @@ def open_read(read_id: PathId, actor: CurrentActor, db: Db) -> ReportOut:
 def autosave(
     read_id: PathId, body: SaveIn, response: Response, actor: CurrentActor, db: Db
 ) -> ReportOut:
-    report = service.autosave(
-        db,
-        actor,
-        read_id,
-        rev=body.rev,
-        findings_text=body.findings_text,
-        impression_text=body.impression_text,
-        sections=body.sections(),
-    )
+    report = service.autosave(db, actor, read_id, **body.report_fields())
     response.headers["ETag"] = f'"{report.rev}"'
     return _report_out(report)
 
@@ -90,11 +82,7 @@ def sign(read_id: PathId, body: SignIn, actor: CurrentActor, state: State, db: D
             db,
             actor,
             read_id,
-            rev=body.rev,
-            findings_text=body.findings_text,
-            impression_text=body.impression_text,
-            confirm_unedited=body.confirm_unedited,
-            sections=body.sections(),
+            **body.report_fields(),
             heartbeat_timeout_s=state.settings.heartbeat_timeout_s,
         )
     )

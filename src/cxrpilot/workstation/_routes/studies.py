@@ -39,15 +39,7 @@ def list_studies(actor: CurrentActor, db: Db) -> list:
 
 @router.post("", response_model=StudyOut, status_code=201)
 def create_study(body: StudyCreate, actor: CurrentActor, db: Db):
-    return service.create_study(
-        db,
-        actor,
-        name=body.name,
-        design=body.design,
-        description=body.description,
-        washout_days=body.washout_days,
-        criteria=[c.model_dump() for c in body.criteria],
-    )
+    return service.create_study(db, actor, **body.model_dump())
 
 
 @router.get("/{study_id}", response_model=StudyProgress)

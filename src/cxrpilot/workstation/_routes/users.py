@@ -18,15 +18,7 @@ def list_users(actor: CurrentActor, db: Db) -> list:
 
 @router.post("", response_model=UserOut, status_code=201)
 def create_user(body: UserCreate, actor: CurrentActor, state: State, db: Db):
-    return service.create_user(
-        db,
-        actor,
-        username=body.username,
-        password=body.password,
-        role=body.role,
-        display_name=body.display_name,
-        hasher=state.hasher,
-    )
+    return service.create_user(db, actor, hasher=state.hasher, **body.model_dump())
 
 
 @router.patch("/{user_id}", response_model=UserOut)
