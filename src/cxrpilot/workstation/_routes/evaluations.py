@@ -11,6 +11,10 @@ from ..deps import CurrentActor, Db
 router = APIRouter(prefix="/api/evaluations", tags=["evaluations"])
 
 
+def _task_out(task: dict) -> dict:
+    return {**task, "image_url": f"/api/cases/{task['case_id']}/image"}
+
+
 @router.get("", response_model=list[TaskSummary])
 def list_tasks(actor: CurrentActor, db: Db) -> list:
     return service.list_tasks(db, actor)
@@ -18,8 +22,7 @@ def list_tasks(actor: CurrentActor, db: Db) -> list:
 
 @router.get("/{task_id}", response_model=TaskOut)
 def get_task(task_id: PathId, actor: CurrentActor, db: Db) -> dict:
-    task = service.get_task(db, actor, task_id)
-    return {**task, "image_url": f"/api/cases/{task['case_id']}/image"}
+    return _task_out(service.get_task(db, actor, task_id))
 
 
 @router.post("/{task_id}", response_model=TaskOut)
@@ -31,5 +34,4 @@ def submit(task_id: PathId, body: TaskSubmit, actor: CurrentActor, db: Db) -> di
         ratings={k: v.model_dump() for k, v in body.ratings.items()},
         preference=body.preference,
     )
-    task = service.get_task(db, actor, task_id)
-    return {**task, "image_url": f"/api/cases/{task['case_id']}/image"}
+    return _task_out(service.get_task(db, actor, task_id))

@@ -3,13 +3,14 @@ with its destination under this server's settings."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 
 from .._interop_orm import OUTBOX_STATUSES
 from .._interop_schemas import OutboxOut
 from .._outbox import destination
+from .._schemas import Limit, PathId
 from .._services import outbound as service
 from ..deps import CurrentActor, Db, State
 
@@ -22,7 +23,7 @@ def list_items(
     state: State,
     db: Db,
     status: Literal[OUTBOX_STATUSES] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: Limit = 200,
 ) -> list:
     return [_out(item, state) for item in service.list_outbox(db, actor, status=status, limit=limit)]
 
@@ -34,9 +35,7 @@ def _out(item, state) -> OutboxOut:
 
 
 @router.post("/{item_id}/retry", response_model=OutboxOut)
-def retry(
-    item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], actor: CurrentActor, state: State, db: Db
-):
+def retry(item_id: PathId, actor: CurrentActor, state: State, db: Db):
     item = service.retry_outbox(db, actor, item_id)
     sender = state.extra.get("outbox")
     if sender is not None:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from .._interop_schemas import TokenCreated, TokenIn, TokenOut
+from .._schemas import PathId
 from .._services import tokens as service
 from ..deps import CurrentActor, Db
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"])
-
-TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
 
 @router.post("", response_model=TokenCreated, status_code=201)
 def create_token(body: TokenIn, actor: CurrentActor, db: Db) -> TokenCreated:
@@ -35,5 +31,5 @@ def list_tokens(actor: CurrentActor, db: Db) -> list:
 
 
 @router.post("/{token_id}/revoke", response_model=TokenOut)
-def revoke_token(token_id: TokenId, actor: CurrentActor, db: Db):
+def revoke_token(token_id: PathId, actor: CurrentActor, db: Db):
     return service.revoke_token(db, actor, token_id)
