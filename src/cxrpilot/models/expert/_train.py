@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from cxrpilot.models.expert._pack import PackData
 
 __all__ = ["train_expert", "check_run_options", "known_sources", "torch_threads",
-           "TrainingData", "read_training_data", "software_versions", "auc_summary",
-           "model_name", "ASSESS_MIN_AUC", "choose_assessed", "input_boxes"]
+           "TrainingData", "read_training_data", "require_data", "software_versions",
+           "auc_summary", "model_name", "ASSESS_MIN_AUC", "choose_assessed", "input_boxes"]
 
 #: A finding is assessed only when its held-out AUC (on the NIH test patients, the one source
 #: that labels every finding) reaches this.
@@ -330,6 +330,12 @@ class TrainingData:
         return _data_hashes(self.table, data_dir)
 
 
+def require_data(data_dir: Path | None, pack: Path | None) -> None:
+    """Refuse a run given neither a data folder nor a training pack."""
+    if pack is None and data_dir is None:
+        raise InvalidInputError("no data: pass a data folder or a training pack")
+
+
 def read_training_data(data_dir: Path | None, pack: Path | None, *, sources: tuple[str, ...],
                        image_size: int, seed: int, cache_dir: Path | None, threads: int,
                        device: str, progress: bool, limit_per_class: int | None = None,
@@ -347,8 +353,7 @@ def read_training_data(data_dir: Path | None, pack: Path | None, *, sources: tup
         table, images = pack_data.table, pack_data.images
         ok = np.isin(table.sources, sources)
     else:
-        if data_dir is None:
-            raise InvalidInputError("no data: pass a data folder or a training pack")
+        require_data(data_dir, pack)
         table = build_table(data_dir, sources, seed=seed, limit_per_class=limit_per_class,
                             holdout_source=holdout_source, cache_dir=cache_dir, progress=progress)
         images, ok = cached_images(table.paths, image_size, cache_dir=cache_dir, progress=progress)
@@ -534,6 +539,7 @@ def train_expert(
         raise InvalidInputError("a training pack holds the default table (all sources, no holdout, "
                                 "no per-class limit): drop --holdout-source / --limit-per-class, "
                                 "or train from --data")
+    require_data(data_dir, pack)
     from cxrpilot.models.expert._fit import resolve_device
 
     resolve_device(device)
