@@ -122,8 +122,8 @@ class Inbound:
                 patient_key=key_patient(loaded, state.patient_secret),
                 source=source,
             )
-        if created and state.worker is not None:
-            state.worker.notify()
+        if created:
+            state.wake_worker()
         return case, created
 
     def on_store(self, instance: Any) -> Any:

@@ -61,6 +61,11 @@ class AppState:
     #: The inbound side (DICOM SCP, DICOMweb pull): :class:`._inbound.Inbound`.
     inbound: Any = None
 
+    def wake_worker(self) -> None:
+        """Tell the draft worker that a job was queued (nothing when the app runs without one)."""
+        if self.worker is not None:
+            self.worker.notify()
+
 
 def get_state(request: Request) -> AppState:
     return request.app.state.ws

@@ -79,8 +79,8 @@ async def upload(
             if created and priority != "routine":
                 case = set_priority(db, actor, case.id, priority)
             status, _ = service.draft_status(db, case.id)
-        if created and state.worker is not None:
-            state.worker.notify()
+        if created:
+            state.wake_worker()
         return ImportResult(case=CaseOut.model_validate(case), created=created, draft_status=status)
 
     return await run_in_threadpool(work)
@@ -97,8 +97,7 @@ def import_folder(body: FolderImportIn, actor: IngestActor, state: State, db: Db
         roots=state.settings.import_roots,
         patient_secret=state.patient_secret,
     )
-    if state.worker is not None:
-        state.worker.notify()
+    state.wake_worker()
     return {
         "results": results,
         "imported": sum(bool(r.get("created")) for r in results),
@@ -130,6 +129,5 @@ def image(case_id: PathId, request: Request, actor: CurrentActor, state: State, 
 @router.post("/{case_id}/draft", status_code=202)
 def redraft(case_id: PathId, actor: CurrentActor, state: State, db: Db) -> dict:
     job = service.request_draft(db, actor, case_id)
-    if state.worker is not None:
-        state.worker.notify()
+    state.wake_worker()
     return {"job_id": job.id, "draft_status": "pending"}
