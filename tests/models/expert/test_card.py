@@ -95,3 +95,9 @@ def test_assessed_subset_and_old_schema() -> None:
     assert ModelCard.from_dict(old).assessed == card.labels  # schema 1: every output assessed
     with pytest.raises(ValueError, match=r"assessed findings \['Edema'\] are not among the outputs"):
         ModelCard.from_dict({**GOOD, "assessed": ["Edema"]})
+
+
+def test_markdown_of_a_card_that_assesses_nothing_says_so() -> None:
+    text = render_markdown(ModelCard.from_dict({**GOOD, "assessed": []}))
+    assert "Assesses **no finding**: every one of the 14 CheXpert observations is **not assessed**" in text
+    assert "Assesses: ." not in text

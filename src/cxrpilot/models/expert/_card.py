@@ -213,8 +213,9 @@ def render_markdown(card: ModelCard) -> str:
         f"**Intended use:** {card.intended_use}",
         "",
         "## What it assesses",
-        f"Assesses: {', '.join(card.assessed)}. Every other of the 14 CheXpert observations is "
-        "**not assessed** (the model states nothing about it)"
+        (f"Assesses: {', '.join(card.assessed)}. Every other of the 14 CheXpert observations is "
+         if card.assessed else "Assesses **no finding**: every one of the 14 CheXpert observations is ")
+        + "**not assessed** (the model states nothing about it)"
         + (f"; the network also outputs {', '.join(n for n in card.labels if n not in card.assessed)}"
            ", which did not meet the bar for being assessed (see Metrics)."
            if set(card.labels) - set(card.assessed) else "."),
