@@ -93,7 +93,7 @@ def preflight(device: str, out: Path) -> dict:
         facts["bf16_tflops"] = round(10 * 2 * 4096**3 / (time.perf_counter() - t) / 1e12, 1)
     import onnxruntime
 
-    from cxrpilot.models.expert._network import build_network, export_onnx
+    from cxrpilot.models.expert.network import build_network, export_onnx
 
     facts["onnxruntime"] = onnxruntime.__version__
     tiny = build_network("resnet10t", 11).eval()
@@ -108,7 +108,7 @@ def step_seconds(arch: str, size: int, batch: int, device: str, *, views: int = 
     ``size`` with ``views`` x ``batch`` images, bf16 autocast on a GPU."""
     import torch
 
-    from cxrpilot.models.expert._network import build_network
+    from cxrpilot.models.expert.network import build_network
 
     net = build_network(arch, 11).to(device).to(memory_format=torch.channels_last).train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)

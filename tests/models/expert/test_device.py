@@ -21,7 +21,7 @@ from cxrpilot.models.expert._fit import (
     fit_network,
     resolve_device,
 )
-from cxrpilot.models.expert._network import ARCHITECTURES, LogitsAndMaps, build_network
+from cxrpilot.models.expert.network import ARCHITECTURES, LogitsAndMaps, build_network
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 
@@ -177,7 +177,7 @@ def test_standard_width_networks(arch: str, params: tuple[float, float]) -> None
 def test_a_standard_width_network_exports_with_its_maps(tmp_path: Path) -> None:
     import onnx
 
-    from cxrpilot.models.expert._network import export_onnx
+    from cxrpilot.models.expert.network import export_onnx
 
     network = build_network("resnet18w64", 11).eval()
     diff = export_onnx(network, tmp_path / "model.onnx", 256, opset=20)

@@ -117,7 +117,7 @@ def test_guided_fit_pulls_the_map_into_the_box() -> None:
     for weight in (0.0, 1.0):
         fit = fit_network(images, targets, np.ones(n), idx, idx[:8], boxes=boxes,
                           box_weight=weight, **common)
-        from cxrpilot.models.expert._network import LogitsAndMaps
+        from cxrpilot.models.expert.network import LogitsAndMaps
 
         x = (torch.from_numpy(images[1::2])[:, None] - 0.3) / 0.3
         with torch.inference_mode():

@@ -22,7 +22,9 @@ For measuring a model on its data (the benchmarks): :data:`SOURCES` and :data:`L
 training data, :func:`build_table` (its images, labels and seeded patient split),
 :func:`cached_images` (the decoded network-input squares), :func:`auc_summary` (AUC with a
 bootstrap CI), :func:`box_hit_rates` (how often the maps point into radiologists' boxes) and
-:func:`write_card` (a card updated with new measurements).
+:func:`write_card` (a card updated with new measurements). The bare torch networks and their
+ONNX export (for scripts that time or export an architecture) are in the submodule
+``cxrpilot.models.expert.network``, which imports torch; this package does not import it.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cxrpilot.models.expert._network import LogitsAndMaps, build_network
+from cxrpilot.models.expert.network import LogitsAndMaps, build_network
 
 __all__ = ["FitResult", "LoopOptions", "TrainingLoop", "fit_network", "network_logits",
            "augment", "augment_with_masks", "box_masks", "box_loss", "Box", "resolve_device",

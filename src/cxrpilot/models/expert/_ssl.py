@@ -43,7 +43,7 @@ from cxrpilot.models.expert._fit import (
     device_images,
     start_run,
 )
-from cxrpilot.models.expert._network import build_network
+from cxrpilot.models.expert.network import build_network
 
 __all__ = ["SslResult", "pretrain_simsiam", "simsiam_views", "SimSiam"]
 

@@ -373,7 +373,7 @@ def _split_counts(table: ExampleTable, keep: np.ndarray) -> dict[str, Any]:
 def check_run_options(*, arch: str, epochs: int, image_size: int,
                       max_seconds: float | None) -> None:
     """Refuse the options that training and pretraining share, each named."""
-    from cxrpilot.models.expert._network import ARCHITECTURES
+    from cxrpilot.models.expert.network import ARCHITECTURES
 
     if arch not in ARCHITECTURES:
         raise InvalidInputError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
@@ -458,7 +458,7 @@ def train_expert(
     arch : str
         ``"resnet10"``, ``"resnet18"``, ``"resnet10t"``, ``"resnet14w"`` (narrow CPU
         networks) or ``"resnet18w64"``, ``"resnet34w64"``, ``"resnet50w64"`` (standard
-        widths, for a GPU); see ``_network.ARCHITECTURES``.
+        widths, for a GPU); see ``network.ARCHITECTURES``.
     sources : sequence of str or None
         Data sources to use (default: all four).
     holdout_source : str or None
@@ -552,7 +552,7 @@ def train_expert(
     from cxrpilot.evaluation import expected_calibration_error
     from cxrpilot.models.expert._fit import LoopOptions, fit_network, network_logits
     from cxrpilot.models.expert._model import sha256_file
-    from cxrpilot.models.expert._network import export_onnx
+    from cxrpilot.models.expert.network import export_onnx
 
     with torch_threads(threads):
         t_start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The network (a ``transformers`` ResNet) and its export to ONNX. Imports torch."""
+"""The network (a ``transformers`` ResNet) and its export to ONNX; public for scripts that build bare networks (e.g. the GPU training script). Imports torch."""
 
 from __future__ import annotations
 
