@@ -40,7 +40,7 @@ _seconds = _number(lambda v: 0.0 < v < float("inf"), "must be a positive number 
                    noun="a number of seconds")
 
 
-#: The --arch choices (the names of ``cxrpilot.models.expert._network.ARCHITECTURES``, listed
+#: The --arch choices (the names of ``cxrpilot.models.expert.network.ARCHITECTURES``, listed
 #: here so that ``cxrpilot --help`` does not import torch).
 ARCH_CHOICES = ("resnet10", "resnet18", "resnet10t", "resnet14w", "resnet18w64", "resnet34w64",
                 "resnet50w64")

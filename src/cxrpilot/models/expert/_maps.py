@@ -2,7 +2,7 @@
 agreement with radiologists' boxes.
 
 The network's ``maps`` output is one (h, w) grid per label over the padded square input
-(see :class:`~cxrpilot.models.expert._network.LogitsAndMaps`). :func:`image_grid` crops the
+(see :class:`~cxrpilot.models.expert.network.LogitsAndMaps`). :func:`image_grid` crops the
 padding away and resamples the grid to the image's aspect ratio; :func:`hit_rate` measures
 how often a map's maximum falls inside a radiologist's box (the "pointing game", Zhang et
 al. 2018, "Top-down neural attention by excitation backprop", IJCV).
