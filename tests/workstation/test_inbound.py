@@ -179,6 +179,8 @@ def test_dicomweb_pull_on_demand(world_factory, orthanc, rg1_uncr, shared_data):
     again = ws.admin.ok("post", "/api/pacs/pull", json={"since": "2004-01-01"})
     assert (again["studies"], again["stored"], again["known"], again["refused"]) == (2, 0, 2, [])
     assert count(ws, Image) == 3
+    pulls = [e for e in ws.admin.ok("get", "/api/audit") if e["action"] == "pacs.pull"]
+    assert [(e["detail"]["stored"], e["detail"]["refused"]) for e in pulls] == [(0, 0), (3, 1)]
     _, reader = ws.user("radiologist")
     assert reader.post("/api/pacs/pull", json={}).status_code == 403
 

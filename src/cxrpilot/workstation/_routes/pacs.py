@@ -15,7 +15,7 @@ from cxrpilot.vocabulary import Role
 
 from .._errors import InvalidInput, WorkstationError
 from .._schemas import _In
-from .._services._common import audit
+from .._services.pacs import record_pull
 from ..deps import IngestActor, State
 
 router = APIRouter(prefix="/api/pacs", tags=["pacs"])
@@ -67,17 +67,5 @@ async def pull(body: PullIn, actor: IngestActor, state: State) -> dict:
         raise PacsUnavailable(str(exc)) from exc
     out = report.to_dict()
     with state.sessions() as db:
-        audit(
-            db,
-            actor,
-            "pacs.pull",
-            "pacs",
-            None,
-            since=out["since"],
-            stored=out["stored"],
-            refused=len(out["refused"]),
-            skipped=out["skipped"],
-            forgotten=out["forgotten"],
-        )
-        db.commit()
+        record_pull(db, actor, out)
     return out
