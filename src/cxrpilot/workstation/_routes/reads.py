@@ -21,6 +21,7 @@ from .._schemas import (
 )
 from .._services import reads as service
 from .._services import worklist as worklist_service
+from .._services._common import signer_name
 from ..deps import CurrentActor, Db, State
 
 router = APIRouter(prefix="/api", tags=["reads"])
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/api", tags=["reads"])
 def _report_out(report) -> ReportOut:
     out = ReportOut.model_validate(report)
     out.read_only = report.signed_at is not None
-    out.signed_by = service.signer_name(report)
+    out.signed_by = signer_name(report)
     return out
 
 

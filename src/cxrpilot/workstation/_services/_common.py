@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from .._errors import Conflict, Forbidden, NotFound
-from .._orm import AuditEvent, User
+from .._orm import AuditEvent, Report, User
 
 T = TypeVar("T")
 
@@ -78,3 +78,16 @@ def insert_unique(db: Session, row: Any, conflict: str) -> None:
     except IntegrityError:
         db.rollback()
         raise Conflict(conflict) from None
+
+
+def signer_name(report: Report, db: Session | None = None) -> str | None:
+    """Who signed a report, as the workstation shows it (display name, else username); None
+    for an unsigned report or a signer that is gone. ``db``: the session to look the user up
+    in (default: the report's own)."""
+    if report.signed_by_id is None:
+        return None
+    db = db if db is not None else object_session(report)
+    user = db.get(User, report.signed_by_id) if db is not None else None
+    if user is None:
+        return None
+    return user.display_name or user.username

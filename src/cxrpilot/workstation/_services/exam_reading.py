@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session
 from cxrpilot.vocabulary import Arm
 
 from .._orm import Case, Exam, Image, Read, Report
-from ._common import Actor
+from ._common import Actor, signer_name
 from .exams import _image_out, exam_of_case, priors, study_prior_hidden
-from .reads import _own_read, signer_name
+from .reads import _own_read
 
 __all__ = ["read_exam", "visible_prior_report"]
 

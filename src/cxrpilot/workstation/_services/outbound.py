@@ -29,10 +29,10 @@ from cxrpilot.errors import CxrpilotError
 from cxrpilot.vocabulary import Role
 
 from .._interop_orm import OutboxItem
-from .._orm import AiDraft, Case, Exam, Image, Read, Report, User, utcnow
+from .._orm import AiDraft, Case, Exam, Image, Read, Report, utcnow
 from .._settings import Settings
 from .._storage import BlobStore
-from ._common import Actor, audit
+from ._common import Actor, audit, signer_name
 
 __all__ = ["ExamFacts", "exam_facts", "Outbound", "report_resource_id", "draft_resource_id"]
 
@@ -106,11 +106,6 @@ def exam_facts(db: Session, store: BlobStore | None, case: Case, *, images: bool
         study_date=exam.study_date if exam is not None else None,
         images=tuple(sources),
     )
-
-
-def _signer(db: Session, report: Report) -> str:
-    user = db.get(User, report.signed_by_id) if report.signed_by_id else None
-    return (user.display_name or user.username) if user is not None else "unknown"
 
 
 def _sections(report: Report) -> dict[str, str]:
@@ -207,7 +202,7 @@ class Outbound:
             report.findings_text,
             report.impression_text,
             status=status,
-            signer=_signer(db, report),
+            signer=signer_name(report, db) or "unknown",
             signed_at=report.signed_at,
             version=report.version,
             predecessor=predecessor,
@@ -307,7 +302,7 @@ def signed_report_resource(db: Session, read: Read, report: Report, facts: ExamF
         exam=fhir_exam(facts),
         findings_text=report.findings_text,
         impression_text=report.impression_text,
-        signer=_signer(db, report),
+        signer=signer_name(report, db) or "unknown",
         signed_at=report.signed_at or utcnow(),
         version=report.version,
         sections=_sections(report),

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from cxrpilot.draft import DRAFT_BANNER, report_text
 from cxrpilot.vocabulary import CRITICAL_FINDINGS, Arm, Role
@@ -154,17 +154,6 @@ def worklist(db: Session, actor: Actor, *, status: str | None = None) -> list[di
             item["critical_flags"] = _critical_flags(drafts.get(read.case_id))
         items.append(item)
     return items
-
-
-def signer_name(report: Report) -> str | None:
-    """Who signed a report, as the workstation shows it (display name, else username)."""
-    if report.signed_by_id is None:
-        return None
-    db = object_session(report)
-    user = db.get(User, report.signed_by_id) if db is not None else None
-    if user is None:
-        return None
-    return user.display_name or user.username
 
 
 def current_report(db: Session, read_id: int) -> Report | None:
