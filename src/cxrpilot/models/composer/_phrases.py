@@ -1,7 +1,7 @@
 """The composer's wording: report order, templates per observation and status, indications.
 
 Every template here is written so that the project's labeler reads back exactly the status
-it states (tests/models/test_composer.py checks each one) and names no other observation.
+it states (tests/models/composer/test_composer.py checks each one) and names no other observation.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from cxrpilot.vocabulary import OBSERVATIONS
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
