@@ -165,12 +165,13 @@ def parse_decoders(text: str) -> dict[str, tuple[int, int]]:
     """``"int4-b32,int8-b128"`` -> {name: (bits, block size)}; ``int4`` alone: the default block."""
     import re
 
-    from cxrpilot.models.janus._ort_decode import BITS, BLOCK_SIZE, check_block_size
+    from cxrpilot.models.janus import QUANTIZATION_BITS, check_block_size
+    from cxrpilot.models.janus import QUANTIZATION_BLOCK_SIZE as BLOCK_SIZE
 
     out: dict[str, tuple[int, int]] = {}
     for name in (n.strip() for n in text.split(",") if n.strip()):
         match = re.fullmatch(r"int(\d+)(?:-b(\d+))?", name)
-        if not match or int(match[1]) not in BITS:
+        if not match or int(match[1]) not in QUANTIZATION_BITS.values():
             raise SystemExit(f"unknown decoder {name!r}; expected int8 / int4 with an optional block, e.g. int4-b128")
         bits, block = int(match[1]), check_block_size(int(match[2] or BLOCK_SIZE))
         out[f"int{bits}-b{block}"] = (bits, block)
@@ -212,8 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     import transformers
 
+    from cxrpilot.models.janus import QUANTIZATION_BLOCK_SIZE as BLOCK_SIZE
     from cxrpilot.models.janus import OrtDecoder
-    from cxrpilot.models.janus._ort_decode import BLOCK_SIZE
     from cxrpilot.reports import label_reports
 
     transformers.logging.set_verbosity_error()

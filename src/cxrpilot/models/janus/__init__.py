@@ -25,7 +25,8 @@ from cxrpilot.models.janus._convert import (
     janus_config_from_original,
 )
 from cxrpilot.models.janus._finetune import FinetuneConfig, FinetuneResult, finetune
-from cxrpilot.models.janus._ort_decode import OrtDecoder
+from cxrpilot.models.janus._ort_decode import BLOCK_SIZE as QUANTIZATION_BLOCK_SIZE
+from cxrpilot.models.janus._ort_decode import OrtDecoder, check_block_size
 from cxrpilot.models.janus._prompt import (
     CHAT_FORMATS,
     REPORT_QUESTION,
@@ -53,5 +54,7 @@ __all__ = [
     "janus_config_from_original",
     "OrtDecoder",
     "QUANTIZATION_BITS",
+    "QUANTIZATION_BLOCK_SIZE",
+    "check_block_size",
     "cpu_has_native_bf16",
 ]
