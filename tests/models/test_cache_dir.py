@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,8 +17,8 @@ from cxrpilot.models.janus._ort_decode import default_cache_root
     [
         ({"CXRPILOT_CACHE_DIR": "/c"}, "/c/expert-images", "/c"),
         ({"CXRPILOT_CACHE_DIR": "/c", "CXRPILOT_CACHE": "/old"}, "/c/expert-images", "/c"),  # new one wins
-        ({}, f"{tempfile.gettempdir()}/cxrpilot-cache", "/xdg/cxrpilot"),
-        ({"CXRPILOT_CACHE_DIR": ""}, f"{tempfile.gettempdir()}/cxrpilot-cache", "/xdg/cxrpilot"),
+        ({}, "/xdg/cxrpilot/expert-images", "/xdg/cxrpilot"),  # one root for both
+        ({"CXRPILOT_CACHE_DIR": ""}, "/xdg/cxrpilot/expert-images", "/xdg/cxrpilot"),
     ],
 )
 def test_cache_folders(monkeypatch, env, expert, janus):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,12 +22,13 @@ __all__ = ["cached_images", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
-    """``$CXRPILOT_CACHE_DIR/expert-images``, else ``<temp>/cxrpilot-cache``.
+    """``expert-images`` in :func:`cxrpilot.models.cache_root` (``$CXRPILOT_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/cxrpilot``, else ``~/.cache/cxrpilot``).
 
     ``$CXRPILOT_CACHE`` (the folder itself, as before) is still read, with a
     :class:`DeprecationWarning` naming ``CXRPILOT_CACHE_DIR``.
     """
-    from cxrpilot.models import cache_dir_from_env
+    from cxrpilot.models import cache_dir_from_env, cache_root
 
     root = cache_dir_from_env()
     if root is not None:
@@ -40,7 +40,7 @@ def default_cache_dir() -> Path:
         warnings.warn("CXRPILOT_CACHE is deprecated; set CXRPILOT_CACHE_DIR instead (the training-image "
                       "cache is then $CXRPILOT_CACHE_DIR/expert-images)", DeprecationWarning, stacklevel=2)
         return Path(legacy)
-    return Path(tempfile.gettempdir()) / "cxrpilot-cache"
+    return cache_root() / "expert-images"
 
 
 def _fingerprint(paths: Sequence[str], size: int) -> str:

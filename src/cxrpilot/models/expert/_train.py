@@ -468,8 +468,8 @@ def train_expert(
         Use at most this many images per source and class (for quick runs and tests).
     cache_dir : path or None
         Where decoded, resized images are cached between runs (default:
-        ``$CXRPILOT_CACHE_DIR/expert-images``, else the system's temp folder,
-        ``cxrpilot-cache``).
+        ``expert-images`` in :func:`cxrpilot.models.cache_root`, i.e.
+        ``$CXRPILOT_CACHE_DIR``, else ``~/.cache/cxrpilot``).
     samples_per_epoch : int or None
         Training images drawn per epoch (with replacement, balancing the classes within
         each source); default: the size of the train split.

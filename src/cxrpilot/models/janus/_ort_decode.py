@@ -27,7 +27,6 @@ greedily from the prefill's first token. Measured figures: ``BENCHMARKS.md`` (Ja
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 import warnings
@@ -303,14 +302,10 @@ def _save_graph(language_model: Any, lm_head: Any, bits: int | None, max_length:
 
 
 def default_cache_root() -> Path:
-    """``$CXRPILOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/cxrpilot``, else ``~/.cache/cxrpilot``."""
-    from cxrpilot.models import cache_dir_from_env
+    """Where decoder graphs are cached: :func:`cxrpilot.models.cache_root`."""
+    from cxrpilot.models import cache_root
 
-    explicit = cache_dir_from_env()
-    if explicit is not None:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "cxrpilot"
+    return cache_root()
 
 
 def cache_folder(model_dir: Path, weight_files: list[Path], *, bits: int | None, max_length: int,
