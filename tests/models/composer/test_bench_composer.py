@@ -3,25 +3,18 @@ causes of a No Finding read back otherwise, and the script end to end on a few d
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from cxrpilot.vocabulary import OBSERVATIONS
-
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+from tests.benchmark_scripts import BENCHMARKS, load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("bench_composer")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return load_benchmark("bench_composer")
 
 
 def labels(**given):

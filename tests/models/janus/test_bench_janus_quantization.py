@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.benchmark_scripts import load_benchmark
+
 from .janus_tiny import torch  # noqa: F401  (skips without torch/transformers)
 
 SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_janus_quantization.py"
@@ -54,9 +56,4 @@ def test_paired_difference():
 
 
 def bench_module():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import bench_janus_quantization as bench
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return bench
+    return load_benchmark("bench_janus_quantization")

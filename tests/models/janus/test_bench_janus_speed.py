@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.benchmark_scripts import load_benchmark
+
 from .janus_tiny import torch  # noqa: F401  (skips without torch/transformers)
 
 SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_janus_speed.py"
@@ -43,11 +45,7 @@ def test_benchmark_small_scale_runs_and_writes_the_table(shared_data, tmp_path):
 
 def test_bounds_arithmetic_of_the_full_size_architecture():
     # FLOPs and bytes the ratio columns divide by, from Janus-Pro-1B's published sizes
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import bench_janus_speed as bench
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    bench = bench_module()
     from types import SimpleNamespace
 
     text = SimpleNamespace(hidden_size=2048, intermediate_size=5632, num_hidden_layers=24, num_attention_heads=16,
@@ -75,12 +73,7 @@ def test_bounds_arithmetic_of_the_full_size_architecture():
 
 
 def bench_module():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import bench_janus_speed as bench
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return bench
+    return load_benchmark("bench_janus_speed")
 
 
 def test_memory_bandwidth_is_the_best_of_stream_runs_with_the_spread():
