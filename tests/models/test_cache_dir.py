@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cxrpilot.models import CACHE_DIR_VARIABLE, cache_dir_from_env
+from cxrpilot.models import CACHE_DIR_VARIABLE, cache_dir_from_env, cache_root
 from cxrpilot.models.expert._cache import default_cache_dir
-from cxrpilot.models.janus._ort_decode import default_cache_root
 
 
 @pytest.mark.parametrize(
@@ -30,7 +29,7 @@ def test_cache_folders(monkeypatch, env, expert, janus):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert default_cache_dir() == Path(expert)
-        assert default_cache_root() == Path(janus)
+        assert cache_root() == Path(janus)  # the Janus decoder graphs' root
 
 
 def test_former_variable_warns_and_names_the_replacement(monkeypatch):

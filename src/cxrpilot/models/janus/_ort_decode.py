@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 
 from cxrpilot.errors import InvalidInputError
+from cxrpilot.models import cache_root
 
-__all__ = ["BITS", "BLOCK_SIZE", "DecodeStream", "OrtDecoder", "build_decoder_graph", "cache_folder", "check_block_size",
-           "default_cache_root"]
+__all__ = ["BITS", "BLOCK_SIZE", "DecodeStream", "OrtDecoder", "build_decoder_graph", "cache_folder",
+           "check_block_size"]
 
 #: Weight widths the decoder graph can be built with (None: fp32, for checking the graph).
 BITS = (8, 4)
@@ -301,13 +302,6 @@ def _save_graph(language_model: Any, lm_head: Any, bits: int | None, max_length:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def default_cache_root() -> Path:
-    """Where decoder graphs are cached: :func:`cxrpilot.models.cache_root`."""
-    from cxrpilot.models import cache_root
-
-    return cache_root()
-
-
 def cache_folder(model_dir: Path, weight_files: list[Path], *, bits: int | None, max_length: int,
                  dtype: str = "", root: Path | None = None, block_size: int = BLOCK_SIZE) -> Path:
     """Where the decoder graph of the checkpoint in ``model_dir`` is cached: a folder named by
@@ -324,7 +318,7 @@ def cache_folder(model_dir: Path, weight_files: list[Path], *, bits: int | None,
         identity.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
     digest = hashlib.sha256("\n".join(identity).encode("utf-8")).hexdigest()[:24]
     kind = "fp32" if bits is None else f"int{bits}-b{block_size}"
-    return (root or default_cache_root()) / "janus-decoder" / f"{model_dir.name}-{kind}-{digest}"
+    return (root or cache_root()) / "janus-decoder" / f"{model_dir.name}-{kind}-{digest}"
 
 
 class OrtDecoder:
