@@ -19,24 +19,6 @@ values and how they map to the image's units, window presets, pixel spacing), wh
 from __future__ import annotations
 
 from ._services.cases import decode_png16, encode_png16
-from ._services.viewer import ViewerImage, _from_dicom
+from ._services.viewer import ViewerImage, viewer_image_from_dicom
 
 __all__ = ["encode_png16", "decode_png16", "ViewerImage", "viewer_image_from_dicom"]
-
-
-def viewer_image_from_dicom(data: bytes) -> ViewerImage:
-    """The viewer's image of a DICOM file's bytes, as the workstation serves it.
-
-    Parameters
-    ----------
-    data : bytes
-        A DICOM file (Part 10). Its modality LUT is applied; of a multi-frame or colour
-        image the first frame, as luma, is kept.
-
-    Returns
-    -------
-    ViewerImage
-        ``pixels`` (H x W uint16) with ``value = offset + pixels * scale`` in the image's
-        units, the window presets and the pixel spacing (None when the header has none).
-    """
-    return _from_dicom(data)

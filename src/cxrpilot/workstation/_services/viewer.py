@@ -214,7 +214,21 @@ def _spacing(ds: Any) -> tuple[dict[str, Any] | None, str]:
     return None, "no Pixel Spacing or Imager Pixel Spacing in the header: lengths in pixels only"
 
 
-def _from_dicom(data: bytes) -> ViewerImage:
+def viewer_image_from_dicom(data: bytes) -> ViewerImage:
+    """The viewer's image of a DICOM file's bytes, as the workstation serves it.
+
+    Parameters
+    ----------
+    data : bytes
+        A DICOM file (Part 10). Its modality LUT is applied; of a multi-frame or colour
+        image the first frame, as luma, is kept.
+
+    Returns
+    -------
+    ViewerImage
+        ``pixels`` (H x W uint16) with ``value = offset + pixels * scale`` in the image's
+        units, the window presets and the pixel spacing (None when the header has none).
+    """
     import pydicom
     from pydicom.pixels import apply_modality_lut
 
@@ -279,7 +293,7 @@ def _from_display(data: bytes, bits_stored: int | None) -> ViewerImage:
 def _load(root: Path, display_path: str, dicom_path: str | None, bits: int | None) -> ViewerImage:
     store = BlobStore(root)
     if dicom_path:
-        return _from_dicom(store.read(dicom_path))
+        return viewer_image_from_dicom(store.read(dicom_path))
     return _from_display(store.read(display_path), bits)
 
 
