@@ -300,3 +300,28 @@ def test_an_accept_that_allows_json_is_answered(world, small_dx, accept):
     assert dr.id == f"report-{s['read_id']}"
     assert get_fhir(world.admin, "/fhir/metadata", headers={"Accept": accept}).json()[
         "resourceType"] == "CapabilityStatement"
+
+
+def test_report_search_parse_owns_the_search_values():
+    """The service parses the search (the route only refuses unknown names): the
+    ``Patient/`` prefix goes, empty values filter nothing, statuses are a set."""
+    from cxrpilot.workstation._errors import InvalidInput
+    from cxrpilot.workstation._services.fhir_reports import ReportSearch
+
+    parse = ReportSearch.parse
+    assert parse({}) == ReportSearch(None, None, frozenset(fhir.STATUSES), 50)
+    assert parse({"patient": "Patient/k1"}).patient == parse({"patient": "k1"}).patient == "k1"
+    assert parse({"patient": "", "accession": "", "status": ""}) == parse({})
+    assert parse({"status": "final , amended", "_count": "0"}) == ReportSearch(
+        None, None, frozenset({"final", "amended"}), 0
+    )
+    for params, message in [
+        ({"patient": "k" * 65}, "patient: longer than 64 characters"),
+        ({"accession": "a\x00"}, "accession: contains a NUL"),
+        ({"status": "final;drop"}, "status: give status codes"),
+        ({"status": "final,draft"}, "status draft is not one served here"),
+        ({"_count": "-1"}, "_count must be a whole number 0-200"),
+        ({"_count": "201"}, "_count must be 0-200, got 201"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            parse(params)

@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from cxrpilot.interop.fhir import FHIR_JSON, FORMATS, SearchParam, searchset, to_json
 
 from .._errors import WorkstationError
-from .._schemas import INT32_MAX, check_text
+from .._schemas import INT32_MAX
 from .._services import fhir_reports as service
 from ..deps import Db, ResultsActor, State
 
@@ -164,43 +164,15 @@ def _answer(request: Request, build: Callable[[], Any]) -> Response:
     return Response(to_json(resource), media_type=FHIR_JSON)
 
 
-#: What a search parameter's name, and a ``status`` list, may look like to be named back.
+#: What a search parameter's name may look like to be named back.
 _NAME = re.compile(r"[A-Za-z0-9_:.-]{1,32}")
-_STATUS_LIST = re.compile(r"[a-z-]{1,20}( *, *[a-z-]{1,20}){0,9}")
-
-
-def _search_value_problem(
-    patient: str | None, accession: str | None, status: str | None
-) -> str | None:
-    """Why a search value cannot be searched (too long for its column, NUL, lone
-    surrogate), naming the parameter, not the value; ``None`` when all can."""
-    key = service.patient_key(patient)
-    for name, value, limit in (("patient", key, 64), ("accession", accession, 64)):
-        if value is None:
-            continue
-        if len(value) > limit:
-            return f"{name}: longer than {limit} characters (no {name} is)"
-        try:
-            check_text(value)
-        except ValueError as exc:
-            return f"{name}: {exc}"
-    if status is not None and status and not _STATUS_LIST.fullmatch(status.strip()):
-        return "status: give status codes separated by commas (preliminary, final, amended)"
-    return None
 
 
 @router.get("/DiagnosticReport", response_class=Response)
-def search(
-    request: Request,
-    actor: ResultsActor,
-    state: State,
-    db: Db,
-    patient: str | None = None,
-    accession: str | None = None,
-    status: str | None = None,
-) -> Response:
+def search(request: Request, actor: ResultsActor, state: State, db: Db) -> Response:
     """Search: ``patient`` (pseudonymous key), ``accession``, ``status`` (preliminary,
-    final, amended; comma-separated), ``_count`` (page size, default 50, at most 200)."""
+    final, amended; comma-separated), ``_count`` (page size, default 50, at most 200);
+    the values are checked by :meth:`~.._services.fhir_reports.ReportSearch.parse`."""
     unknown = sorted(set(request.query_params) - SEARCH_PARAMS)
     if unknown:
         named = all(_NAME.fullmatch(u) for u in unknown)
@@ -209,23 +181,13 @@ def search(
             f"search parameter {', '.join(unknown) if named else '(not shown)'} is not "
             f"supported; use {', '.join(sorted(SEARCH_PARAMS - {'_format'}))}",
         )
-    if (problem := _search_value_problem(patient, accession, status)) is not None:
-        return outcome(400, problem)
-    raw_count = request.query_params.get("_count", "50")
-    if not (raw_count.isascii() and raw_count.isdigit() and len(raw_count) <= 6):
-        return outcome(400, f"_count must be a whole number 0-{service.MAX_COUNT}")
+    try:
+        query = service.ReportSearch.parse(request.query_params)
+    except WorkstationError as exc:
+        return error_outcome(exc)
 
     def build():
-        page, total = service.search(
-            db,
-            state.store,
-            state.settings,
-            actor,
-            patient=patient,
-            accession=accession,
-            status=status,
-            count=int(raw_count),
-        )
+        page, total = service.search(db, state.store, state.settings, actor, query)
         base = str(request.base_url).rstrip("/") + "/fhir"
         return searchset(page, base_url=base, self_url=str(request.url), total=total)
 

@@ -13,6 +13,8 @@ patient's record). Who may read: admins and coordinators, by login or by API tok
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,6 +25,7 @@ from cxrpilot.vocabulary import Role
 
 from .._errors import InvalidInput, NotFound
 from .._orm import AiDraft, Case, Exam, Read, Report
+from .._schemas import check_text
 from .._settings import Settings
 from .._storage import BlobStore
 from ._common import Actor
@@ -33,9 +36,75 @@ MAX_COUNT = 200
 _ID = re.compile(r"^(report|ai-draft)-([1-9][0-9]{0,9})$")
 
 
-def patient_key(patient: str | None) -> str | None:
-    """The pseudonymous key a ``patient`` search value names (``Patient/{key}`` or ``{key}``)."""
-    return patient.split("/", 1)[1] if patient and patient.startswith("Patient/") else patient
+#: What a ``status`` list may look like before its codes are checked (and named back).
+_STATUS_LIST = re.compile(r"[a-z-]{1,20}( *, *[a-z-]{1,20}){0,9}")
+#: The longest patient key and accession number a search can match (their column widths).
+_MAX_KEY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSearch:
+    """A checked DiagnosticReport search; ``None`` filters nothing.
+
+    ``patient`` is the pseudonymous patient key (the ``Patient/`` prefix removed),
+    ``statuses`` those asked of preliminary, final, amended, ``count`` the page size.
+    """
+
+    patient: str | None = None
+    accession: str | None = None
+    statuses: frozenset[str] = frozenset(STATUSES)
+    count: int = 50
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> ReportSearch:
+        """The search that query parameters ``patient``, ``accession``, ``status`` and
+        ``_count`` ask for (other names are the caller's to refuse; empty is no filter).
+
+        Raises
+        ------
+        InvalidInput
+            Naming the parameter and what it must be, never echoing its value: a key
+            longer than any stored, NUL or a lone surrogate, a status not served, a
+            ``_count`` that is not a whole number 0-:data:`MAX_COUNT`.
+        """
+        patient = params.get("patient") or None
+        if patient is not None and patient.startswith("Patient/"):
+            patient = patient.split("/", 1)[1]
+        accession = params.get("accession") or None
+        for name, value in (("patient", patient), ("accession", accession)):
+            if value is None:
+                continue
+            if len(value) > _MAX_KEY:
+                raise InvalidInput(f"{name}: longer than {_MAX_KEY} characters (no {name} is)")
+            try:
+                check_text(value)
+            except ValueError as exc:
+                raise InvalidInput(f"{name}: {exc}") from None
+        return cls(patient, accession, _statuses(params.get("status")), _count(params))
+
+
+def _statuses(status: str | None) -> frozenset[str]:
+    if not status:
+        return frozenset(STATUSES)
+    if not _STATUS_LIST.fullmatch(status.strip()):
+        raise InvalidInput(
+            f"status: give status codes separated by commas ({', '.join(STATUSES)})"
+        )
+    asked = {s.strip() for s in status.split(",") if s.strip()}
+    if unknown := sorted(asked - set(STATUSES)):
+        raise InvalidInput(
+            f"status {', '.join(unknown)} is not one served here; use {', '.join(STATUSES)}"
+        )
+    return frozenset(asked)
+
+
+def _count(params: Mapping[str, str]) -> int:
+    raw = params.get("_count", "50")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        raise InvalidInput(f"_count must be a whole number 0-{MAX_COUNT}")
+    if (count := int(raw)) > MAX_COUNT:
+        raise InvalidInput(f"_count must be 0-{MAX_COUNT}, got {count}")
+    return count
 
 
 def _draft(db: Session, store: BlobStore, draft: AiDraft):
@@ -94,34 +163,12 @@ def _exam_ids(db: Session, patient: str | None, accession: str | None):
 
 
 def search(
-    db: Session,
-    store: BlobStore,
-    settings: Settings,
-    actor: Actor,
-    *,
-    patient: str | None = None,
-    accession: str | None = None,
-    status: str | None = None,
-    count: int = 50,
+    db: Session, store: BlobStore, settings: Settings, actor: Actor, asked: ReportSearch
 ) -> tuple[list[Any], int]:
-    """DiagnosticReports matching every given parameter; returns ``(first page, total)``.
-
-    ``patient`` is the pseudonymous patient key (``Patient/`` prefix allowed), ``status``
-    one or more of preliminary, final, amended (comma-separated)."""
+    """DiagnosticReports matching every filter of ``asked``; returns ``(first page, total)``."""
     actor.require(*READERS)
-    patient = patient_key(patient)
-    statuses = set(STATUSES)
-    if status:
-        asked = {s.strip() for s in status.split(",") if s.strip()}
-        unknown = sorted(asked - set(STATUSES))
-        if unknown:
-            raise InvalidInput(
-                f"status {', '.join(unknown)} is not one served here; use {', '.join(STATUSES)}"
-            )
-        statuses = asked
-    if not 0 <= count <= MAX_COUNT:
-        raise InvalidInput(f"_count must be 0-{MAX_COUNT}, got {count}")
-    cases = _exam_ids(db, patient, accession)
+    statuses = asked.statuses
+    cases = _exam_ids(db, asked.patient, asked.accession)
     found: list[tuple[str, Any]] = []  # (sort key, builder)
     if statuses & {"final", "amended"}:
         newest = (
@@ -151,6 +198,6 @@ def search(
     found.sort(key=lambda pair: pair[0], reverse=True)
     page = [
         _report(db, store, read, obj) if kind == "report" else _draft(db, store, obj)
-        for _, (kind, obj, read) in found[:count]
+        for _, (kind, obj, read) in found[: asked.count]
     ]
     return page, len(found)
