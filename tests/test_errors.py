@@ -40,3 +40,18 @@ def test_refusals_are_invalid_input_errors(call, message):
     with pytest.raises(InvalidInputError, match=message) as info:
         call()
     assert isinstance(info.value, CxrpilotError) and isinstance(info.value, ValueError)
+
+
+def test_read_input_file_names_the_file_and_what_was_expected(tmp_path):
+    """One wording for a user's file that cannot be read, whichever reader refuses it."""
+    from cxrpilot.errors import InvalidDatasetError, InvalidImageError, read_input_file
+
+    (tmp_path / "a.txt").write_bytes(b"abc")
+    assert read_input_file(tmp_path / "a.txt", error=InvalidImageError, expected="x") == b"abc"
+    for path, error, message in [
+        (tmp_path / "nope.png", InvalidImageError, r"nope\.png: no such file; expected an image"),
+        (tmp_path, InvalidDatasetError, r": is a folder; expected an image"),
+        (tmp_path / "a.txt" / "b", InvalidDatasetError, r"a\.txt/b: cannot read \(Not a directory\)"),
+    ]:
+        with pytest.raises(error, match=message):
+            read_input_file(path, error=error, expected="an image")

@@ -8,6 +8,9 @@ what was expected and, where there is one, the fix. The CLI prints such errors a
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 __all__ = [
     "CxrpilotError",
     "InvalidImageError",
@@ -22,6 +25,7 @@ __all__ = [
     "DecoderCrashError",
     "DecodeLimitError",
     "DecoderBusyError",
+    "read_input_file",
 ]
 
 
@@ -111,3 +115,26 @@ def require(module: str, *, extra: str) -> object:
         raise MissingDependencyError(
             f"{module!r} is not installed; install it with: pip install 'cxrpilot[{extra}]'"
         ) from exc
+
+
+def read_input_file(
+    path: str | os.PathLike[str], *, error: type[CxrpilotError], expected: str
+) -> bytes:
+    """The bytes of a file a user named, or ``error`` in the one wording every reader of
+    user input shares: ``"{path}: no such file; expected {expected}"``, ``is a folder``, or
+    ``cannot read (reason)``.
+
+    >>> try:
+    ...     read_input_file("nope.csv", error=InvalidDatasetError, expected="a CSV table")
+    ... except InvalidDatasetError as exc:
+    ...     print(exc)
+    nope.csv: no such file; expected a CSV table
+    """
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: no such file; expected {expected}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder; expected {expected}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None

@@ -100,9 +100,9 @@ BAD_INPUTS: list[tuple[str, Callable[[Inputs], object], type[CxrpilotError], str
         "missing-path",
         lambda i: i.tmp / "nope" / "chest.png",
         InvalidImageError,
-        r"^no such file: .*nope/chest\.png",
+        r"nope/chest\.png: no such file; expected a chest radiograph",
     ),
-    ("folder", lambda i: i.tmp, InvalidImageError, r"is a folder, not an image file"),
+    ("folder", lambda i: i.tmp, InvalidImageError, r"is a folder; expected a chest radiograph"),
     (
         "empty-file",
         lambda i: i.write("empty.dcm", b""),

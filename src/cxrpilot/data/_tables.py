@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cxrpilot.errors import InvalidDatasetError
+from cxrpilot.errors import InvalidDatasetError, read_input_file
 
 __all__ = ["read_text", "read_csv", "read_jsonl", "Row", "parse_label", "parse_int", "parse_float"]
 
@@ -45,14 +45,7 @@ def read_text(path: str | Path, *, encoding: str = "utf-8", fix: str = DECODE_FI
     >>> read_text("reports.csv")  # doctest: +SKIP
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidDatasetError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidDatasetError(f"{path}: is a folder, expected a file") from None
-    except OSError as exc:
-        raise InvalidDatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    raw = read_input_file(path, error=InvalidDatasetError, expected="a text file")
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)

@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from cxrpilot.errors import InvalidImageError, UnsupportedImageError
+from cxrpilot.errors import InvalidImageError, UnsupportedImageError, read_input_file
 from cxrpilot.imaging._checks import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_SIDE,
@@ -55,16 +55,9 @@ def _read_source(source: str | os.PathLike[str] | bytes) -> tuple[bytes, str]:
         raise TypeError(f"load() takes a path or bytes, got {type(source).__name__}")
     path = Path(source)
     name = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidImageError(f"no such file: {name}; check the path") from None
-    except IsADirectoryError:
-        raise InvalidImageError(f"{name} is a folder, not an image file") from None
-    except PermissionError:
-        raise InvalidImageError(f"cannot read {name}: permission denied") from None
-    except OSError as exc:
-        raise InvalidImageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    data = read_input_file(
+        path, error=InvalidImageError, expected="a chest radiograph (DICOM, PNG or JPEG)"
+    )
     return data, name
 
 

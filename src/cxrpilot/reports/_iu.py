@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxrpilot.errors import InvalidInputError, InvalidReportError
+from cxrpilot.errors import InvalidInputError, InvalidReportError, read_input_file
 from cxrpilot.reports._sections import Sections
 
 _LABELS = {"COMPARISON": "comparison", "INDICATION": "indication", "FINDINGS": "findings", "IMPRESSION": "impression"}
@@ -82,12 +82,7 @@ def read_iu_xml(path: str | os.PathLike[str]) -> IuReport:
     ('CXR1', ('normal',))
     """
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InvalidReportError(f"{p}: no such file; expected an IU Open-i report .xml") from None
-    except OSError as exc:
-        raise InvalidReportError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
+    data = read_input_file(p, error=InvalidReportError, expected="an IU Open-i report .xml")
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
