@@ -177,3 +177,21 @@ def test_read_viewer_is_the_readers_own_with_its_preview(world):
     ).status_code == 403
     assert world.admin.get(f"/api/reads/{read_id}/viewer").status_code == 403
     assert reader.get(f"/api/reads/{read_id + 99}/viewer").status_code == 404
+
+
+def test_display_png_is_lossless_16_bit_and_its_bytes_stable():
+    """The display PNG round-trips 16-bit values exactly, reads an 8-bit PNG as /255, and
+    is written at Pillow's default zlib level (an image stored again keeps its sha256)."""
+    from PIL import Image
+
+    from cxrpilot.workstation.display import decode_png16, encode_png16
+
+    values = np.arange(0, 65536, 7, dtype=np.uint16)[:9000].reshape(90, 100)
+    data = encode_png16(values / 65535.0)
+    assert np.array_equal(np.round(decode_png16(data) * 65535).astype(np.uint16), values)
+    buf = io.BytesIO()
+    Image.fromarray(values).save(buf, format="PNG")
+    assert data == buf.getvalue()
+    eight = io.BytesIO()
+    Image.fromarray(np.array([[0, 51, 255]], dtype=np.uint8)).save(eight, format="PNG")
+    assert np.allclose(decode_png16(eight.getvalue()), [[0.0, 0.2, 1.0]])

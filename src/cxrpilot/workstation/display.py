@@ -18,7 +18,7 @@ values and how they map to the image's units, window presets, pixel spacing), wh
 
 from __future__ import annotations
 
-from ._services.cases import decode_png16, encode_png16
+from ._services.png16 import decode_png16, encode_png16
 from ._services.viewer import ViewerImage, viewer_image_from_dicom
 
 __all__ = ["encode_png16", "decode_png16", "ViewerImage", "viewer_image_from_dicom"]

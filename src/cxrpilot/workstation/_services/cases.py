@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,7 @@ from .._storage import BlobStore
 from .._study_orm import EvaluationTask
 from ._common import Actor, audit, get_or_404
 from .exams import Loaded, ingest
+from .png16 import decode_png16
 
 #: ``bytes -> Radiograph``; or ``bytes -> (Radiograph, de-identified DICOM file or None,
 #: note)`` as :meth:`cxrpilot.imaging.IsolatedLoader.load_for_storage` returns; or ``bytes
@@ -32,25 +32,6 @@ Loader = Callable[[bytes], Any]
 IMPORT_ROLES = (Role.ADMIN, Role.COORDINATOR)
 
 log = logging.getLogger(__name__)
-
-
-def encode_png16(pixels: np.ndarray) -> bytes:
-    """Display pixels ([0, 1] float) as a 16-bit greyscale PNG (lossless for 8-16-bit sources)."""
-    from PIL import Image as PILImage
-
-    arr = np.round(np.clip(pixels, 0.0, 1.0) * 65535.0).astype(np.uint16)
-    buf = io.BytesIO()
-    PILImage.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def decode_png16(data: bytes) -> np.ndarray:
-    from PIL import Image as PILImage
-
-    with PILImage.open(io.BytesIO(data)) as im:
-        arr = np.asarray(im)
-    scale = 65535.0 if arr.dtype != np.uint8 else 255.0
-    return (arr.astype(np.float32) / scale).astype(np.float32)
 
 
 def deidentified_dicom(radiograph: Radiograph, source: bytes) -> tuple[bytes | None, str]:

@@ -39,6 +39,7 @@ from .._errors import Conflict, Forbidden, NotFound
 from .._orm import Case, Exam, Image, Job, Read, utcnow
 from .._storage import BlobStore
 from ._common import Actor, audit
+from .png16 import encode_png16
 
 __all__ = [
     "Loaded",
@@ -162,7 +163,7 @@ def ingest(
     known = _known(db, rg.sha256, sop_uid)
     if known is not None:
         return known, False
-    display_sha, display_path = store.put(_png(rg), "png")
+    display_sha, display_path = store.put(encode_png16(rg.pixels), "png")
     dicom_sha = dicom_path = None
     if loaded.dicom_file is not None:
         dicom_sha, dicom_path = store.put(loaded.dicom_file, "dcm")
@@ -203,12 +204,6 @@ def ingest(
             if known is not None:
                 return known, False
     raise Conflict("the image could not be stored: concurrent stores of its exam kept colliding")
-
-
-def _png(rg: Radiograph) -> bytes:
-    from .cases import encode_png16
-
-    return encode_png16(rg.pixels)
 
 
 def _attach(

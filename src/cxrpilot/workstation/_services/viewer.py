@@ -48,7 +48,7 @@ from cxrpilot.errors import InvalidInputError
 from .._orm import Case, Image
 from .._storage import BlobStore
 from ._common import Actor
-from .cases import decode_png16
+from .png16 import decode_png16, png16_bytes
 from .reads import _own_read
 
 #: Longer side of the low-resolution first view, in pixels (RG1_UNCR: 391 x 368, 0.2 MB).
@@ -90,7 +90,7 @@ class ViewerImage:
         with self._locks[resolution]:
             if resolution not in self._png:
                 px = self.pixels if resolution == "full" else low_resolution(self.pixels)
-                self._png[resolution] = png16_bytes(px)
+                self._png[resolution] = png16_bytes(px, level=PNG_LEVEL)
             return self._png[resolution]
 
     def warm(self) -> None:
@@ -117,17 +117,6 @@ class ViewerImage:
             "spacing": self.spacing,
             "spacing_note": self.spacing_note,
         }
-
-
-def png16_bytes(pixels: np.ndarray, *, level: int = PNG_LEVEL) -> bytes:
-    """uint16 pixels as a 16-bit greyscale PNG (lossless)."""
-    from PIL import Image as PILImage
-
-    buf = io.BytesIO()
-    PILImage.fromarray(np.ascontiguousarray(pixels, dtype=np.uint16)).save(
-        buf, format="PNG", compress_level=level
-    )
-    return buf.getvalue()
 
 
 def low_resolution_shape(height: int, width: int) -> tuple[int, int]:
