@@ -67,7 +67,7 @@ def exam_image_viewer(
     ``preview``, the low-resolution PNG too)."""
     image = _exam_image(db, actor, exam_id, image_id)
     view = viewer_image(state.store, image)
-    base = f"/api/exams/{exam_id}/images/{image_id}"
+    base = service.image_url(image)
     return viewer_payload(image, view, base, image_url=base, preview=preview, raw=False)
 
 

@@ -75,9 +75,8 @@ def _images(db: Session, exam: Exam, case: Case | None) -> list[dict[str, Any]]:
     out = []
     for image in images:
         item = _image_out(image, case)
-        base = f"/api/exams/{exam.id}/images/{image.id}"
-        item["viewer_url"] = f"{base}/viewer"
-        item["pixels_base"] = base
+        item["viewer_url"] = f"{item['url']}/viewer"
+        item["pixels_base"] = item["url"]
         out.append(item)
     return out
 

@@ -281,6 +281,12 @@ def _view(image: Image) -> str | None:
     return kind
 
 
+def image_url(image: Image) -> str:
+    """The API path of an exam image (its ``/viewer``, ``/pixels.png`` and ``/header`` are
+    below it)."""
+    return f"/api/exams/{image.exam_id}/images/{image.id}"
+
+
 def _image_out(image: Image, case: Case | None) -> dict[str, Any]:
     meta = image.meta or {}
     drafted = case is not None and case.image_id == image.id and not case.not_drafted_reason
@@ -293,7 +299,7 @@ def _image_out(image: Image, case: Case | None) -> dict[str, Any]:
         "height": image.height,
         "role": "drafted" if drafted else "shown",
         "not_drafted_reason": meta.get("not_drafted_reason") or None,
-        "url": f"/api/exams/{image.exam_id}/images/{image.id}",
+        "url": image_url(image),
     }
 
 
