@@ -11,6 +11,7 @@ from cxrpilot.data import Study, StudyImage
 from cxrpilot.models.expert._data import LABELS
 from cxrpilot.models.expert._fit import (
     LoopOptions,
+    TrainingLoop,
     augment,
     augment_with_masks,
     box_loss,
@@ -124,3 +125,13 @@ def test_guided_fit_pulls_the_map_into_the_box() -> None:
             _, maps = LogitsAndMaps(fit.network)(x)
         losses[weight] = float(box_loss(maps, masks))
     assert losses[1.0] < losses[0.0]
+
+
+def test_training_loop_batches_an_epoch_and_shows_only_while_one_runs() -> None:
+    loop = TrainingLoop(LoopOptions(seed=0, epochs=2, batch_size=4, progress=False), n_train=10)
+    loop.show(loss="1.0")  # before any epoch: nothing to show on, no error
+    order = np.arange(10)[::-1]
+    batches = [idx.tolist() for _, idx in loop.steps(1, order)]
+    assert batches == [[6, 7, 8, 9], [2, 3, 4, 5], [0, 1]]
+    loop.show(loss="0.5")  # between epochs
+    assert list(loop.epochs()) == [1, 2] and loop.total_steps == 6

@@ -260,10 +260,12 @@ class TrainingLoop:
                     return
         finally:
             self._bar.close()
+            self._bar = None
 
     def show(self, **postfix: str) -> None:
-        """Values shown after the running epoch's progress bar."""
-        self._bar.set_postfix(**postfix)
+        """Values shown after the running epoch's progress bar (none between epochs)."""
+        if self._bar is not None:
+            self._bar.set_postfix(**postfix)
 
     def write(self, line: str) -> None:
         """A line under the progress bars (when they are shown)."""
