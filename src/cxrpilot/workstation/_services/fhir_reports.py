@@ -67,9 +67,7 @@ class ReportSearch:
             longer than any stored, NUL or a lone surrogate, a status not served, a
             ``_count`` that is not a whole number 0-:data:`MAX_COUNT`.
         """
-        patient = params.get("patient") or None
-        if patient is not None and patient.startswith("Patient/"):
-            patient = patient.split("/", 1)[1]
+        patient = (params.get("patient") or "").removeprefix("Patient/") or None
         accession = params.get("accession") or None
         for name, value in (("patient", patient), ("accession", accession)):
             if value is None:
@@ -80,7 +78,9 @@ class ReportSearch:
                 check_text(value)
             except ValueError as exc:
                 raise InvalidInput(f"{name}: {exc}") from None
-        return cls(patient, accession, _statuses(params.get("status")), _count(params))
+        return cls(
+            patient, accession, _statuses(params.get("status")), _count(params.get("_count", "50"))
+        )
 
 
 def _statuses(status: str | None) -> frozenset[str]:
@@ -98,8 +98,7 @@ def _statuses(status: str | None) -> frozenset[str]:
     return frozenset(asked)
 
 
-def _count(params: Mapping[str, str]) -> int:
-    raw = params.get("_count", "50")
+def _count(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
         raise InvalidInput(f"_count must be a whole number 0-{MAX_COUNT}")
     if (count := int(raw)) > MAX_COUNT:
